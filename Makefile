@@ -1,0 +1,49 @@
+# One-command set-up on a fresh Debian 12 machine, idempotent: a second run only checks.
+#   make render   set up, then render the headline video
+#   make test     set up, then run the tests
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config ffmpeg librsvg2-bin \
+	texlive-latex-base texlive-latex-recommended texlive-latex-extra \
+	texlive-fonts-recommended dvisvgm fonts-dejavu-core
+
+.PHONY: setup system venv render svg trace test lint clean
+
+setup: system venv
+
+# System packages: installed only when one of them is missing.
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "System packages present."; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+render: setup
+	$(PY) cli.py render attention
+
+svg: setup
+	$(PY) cli.py svg attention
+
+trace: setup
+	$(PY) cli.py trace --model translate
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) renders/* media

@@ -1,0 +1,189 @@
+"""Run a model on one sentence and record every intermediate tensor as a read-only ``Trace``.
+
+Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.blocks.L``)::
+
+    P.resid_pre                [pos, d_model]     input to the block
+    P.attn.q / .k / .v         [head, pos, d_head] X · W_Q, X · W_K, X · W_V per head
+    P.attn.scores              [head, q, k]       raw Q · Kᵀ
+    P.attn.scaled              [head, q, k]       scores / √d_k
+    P.attn.mask                [q, k]             True where query q may attend to key k
+    P.attn.masked              [head, q, k]       scaled, with -inf where the mask is False
+    P.attn.pattern             [head, q, k]       softmax over k; rows sum to 1
+    P.attn.z                   [head, q, d_head]  pattern · V
+    P.attn.concat              [q, d_model]       heads side by side
+    P.attn.out                 [q, d_model]       concat · W_O
+    P.resid_mid                [pos, d_model]     resid_pre + attn.out
+    P.ln1.mean / .var / .out   [pos] [pos] [pos, d_model]
+    P.cross_attn.*, P.resid_cross, P.ln3.*        decoder of the encoder-decoder only
+    P.mlp.hidden / .act / .out [pos, d_ff] [pos, d_ff] [pos, d_model]
+    P.resid_post               [pos, d_model]     (input of the FFN) + mlp.out
+    P.ln2.*                    (and ln3 in the encoder-decoder's decoder)
+    encoder.embed, encoder.pos_embed, decoder.embed, decoder.pos_embed   [pos, d_model]
+    logits, probs              [pos, vocab]       final linear, softmax over the vocabulary
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .checkpoint import LoadedModel, load_model
+from .config import Config
+from .tokenizer import BOS, EOS
+
+__all__ = ["Trace", "run_with_trace", "SentenceTooLongError"]
+
+
+class SentenceTooLongError(ValueError):
+    """The sentence has more tokens than the model has positions."""
+
+
+def _frozen(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x)
+    x.setflags(write=False)
+    return x
+
+
+@dataclass(frozen=True)
+class Trace(Mapping):
+    """Read-only mapping from recorded names to numpy arrays, plus what produced them.
+
+    ``tokens`` are the tokens the first stack reads (the encoder's for ``translate``, the
+    decoder's for ``lm``); ``target_tokens`` are the decoder's input for ``translate``
+    (``<bos>`` and the greedy translation); ``output_tokens`` is the greedy translation
+    (translate) or the greedy continuation (lm).
+    """
+
+    model_name: str
+    sentence: str
+    tokens: tuple[str, ...]
+    token_ids: tuple[int, ...]
+    target_tokens: tuple[str, ...]
+    target_ids: tuple[int, ...]
+    output_tokens: tuple[str, ...]
+    unknown: tuple[str, ...]
+    config: Config
+    vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
+    _arrays: Mapping = field(repr=False)
+    params: Mapping = field(repr=False)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise KeyError(
+                f"no trace record {name!r}; valid names: {', '.join(self._arrays)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._arrays)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in self._arrays.items()}
+
+    def param(self, name: str) -> np.ndarray:
+        try:
+            return self.params[name]
+        except KeyError:
+            raise KeyError(f"no parameter {name!r}; valid names: {', '.join(self.params)}") from None
+
+    @property
+    def output_text(self) -> str:
+        return " ".join(self.output_tokens)
+
+    def tokens_for(self, prefix: str) -> tuple[str, ...]:
+        """Token labels of the positions a record under ``prefix`` runs over."""
+        if prefix.startswith("decoder") and self.config.mode == "encdec":
+            return self.target_tokens
+        return self.tokens
+
+    def key_tokens_for(self, attn_prefix: str) -> tuple[str, ...]:
+        """Token labels of the key positions of an attention record (cross-attention reads
+        the encoder's tokens)."""
+        if ".cross_attn" in attn_prefix:
+            return self.tokens
+        return self.tokens_for(attn_prefix)
+
+
+def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """Parameters by module path, renamed to the trace's stack names."""
+    rename = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
+              "dec_blocks.": "decoder.blocks."}
+    out = {}
+    for key, value in model.named_parameters():
+        for old, new in rename.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = _frozen(value.detach().cpu().numpy().astype(np.float32))
+    return out
+
+
+@torch.no_grad()
+def run_with_trace(
+    model: str | LoadedModel = "translate", sentence: str | None = None
+) -> Trace:
+    """Tokenize ``sentence``, run the model and record every intermediate.
+
+    For ``translate`` the decoder is run on ``<bos>`` followed by the greedy translation.
+    For ``lm`` the greedy continuation is computed too but the trace covers the sentence.
+    """
+    lm = load_model(model) if isinstance(model, str) else model
+    sentence = lm.default_sentence if sentence is None else sentence
+    tok = lm.input_vocab.encode(sentence)
+    cfg = lm.cfg
+    if len(tok.tokens) > cfg.max_len - (1 if cfg.mode == "decoder" else 0):
+        limit = cfg.max_len - (1 if cfg.mode == "decoder" else 0)
+        raise SentenceTooLongError(
+            f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
+        )
+    records: dict[str, np.ndarray] = {}
+
+    def rec(name: str, x: torch.Tensor) -> None:
+        if name in records:
+            raise RuntimeError(f"trace name {name!r} recorded twice")
+        arr = x.detach().cpu().numpy()
+        arr = arr[0] if arr.ndim >= 1 and arr.shape[0] == 1 else arr  # drop the batch dim
+        records[name] = _frozen(arr.astype(np.bool_ if arr.dtype == np.bool_ else np.float32))
+
+    v = lm.tgt_vocab
+    if cfg.mode == "encdec":
+        src = list(tok.ids)
+        out = lm.model.greedy([v.bos_id], src, v.eos_id, cfg.max_len)
+        output_ids = [i for i in out[1:] if i != v.eos_id]
+        dec_ids = out if out[-1] != v.eos_id else out[:-1]  # <bos> + translation
+        lm.model(torch.tensor([dec_ids]), torch.tensor([src]), rec)
+        target_tokens = tuple(v.decode(dec_ids))
+    else:
+        ids = list(tok.ids)
+        out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
+        output_ids = [i for i in out[len(ids):] if i != v.eos_id]
+        dec_ids = ids
+        lm.model(torch.tensor([ids]), None, rec)
+        target_tokens = tok.tokens
+    output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
+    return Trace(
+        model_name=lm.name,
+        sentence=sentence,
+        tokens=tok.tokens,
+        token_ids=tok.ids,
+        target_tokens=target_tokens,
+        target_ids=tuple(int(i) for i in dec_ids),
+        output_tokens=output_tokens,
+        unknown=tok.unknown,
+        config=cfg,
+        vocab=v.itos,
+        _arrays=records,
+        params=_params(lm.model),
+    )
