@@ -47,6 +47,8 @@ ANIMALS = {
     "cow": "grass",
     "mouse": "cheese",
     "bear": "honey",
+    "fox": "egg",
+    "goat": "hay",
 }
 # The adjective chooses the verb, so predicting the verb means looking two words back.
 ADJECTIVES = {
@@ -56,12 +58,15 @@ ADJECTIVES = {
     "old": "wants",
     "small": "finds",
     "big": "finds",
+    "quick": "eats",
+    "sleepy": "wants",
+    "clever": "finds",
 }
 VERBS_LM = ("eats", "wants", "finds")
 
 
 def lm_sentences() -> list[str]:
-    """``the ADJ ANIMAL VERB the FOOD``: 6 adjectives x 6 animals = 36 sentences."""
+    """``the ADJ ANIMAL VERB the FOOD``: 9 adjectives x 8 animals = 72 sentences."""
     return [
         f"the {adj} {animal} {verb} the {food}"
         for (adj, verb), (animal, food) in itertools.product(ADJECTIVES.items(), ANIMALS.items())

@@ -1,0 +1,135 @@
+"""Command line: render, svg, trace, train, list.
+
+Torch and Manim are imported inside the commands, so ``python cli.py --help`` stays instant.
+Errors are one line: exit 2 for a usage mistake, 1 for a failure, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+MODELS = ("translate", "lm")
+ROOT = Path(__file__).resolve().parent
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class Failure(click.ClickException):
+    """A failure that is not the user's typing: exit 1, one line."""
+
+    exit_code = 1
+
+
+def load_trace(model: str, sentence: str | None):
+    """Run the model on the sentence; bad input becomes a one-line error, unknown words a notice."""
+    from transformer_core.checkpoint import CheckpointError
+    from transformer_core.tokenizer import EmptySentenceError
+    from transformer_core.trace import SentenceTooLongError, run_with_trace
+
+    if sentence is not None and not sentence.strip():
+        raise click.BadParameter("the sentence is empty: give at least one word", param_hint="--sentence")
+    try:
+        trace = run_with_trace(model, sentence)
+    except (EmptySentenceError, SentenceTooLongError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--sentence") from None
+    except CheckpointError as exc:
+        raise Failure(str(exc)) from None
+    if trace.unknown:
+        words = ", ".join(repr(w) for w in trace.unknown)
+        click.echo(f"note: not in the {model} vocabulary, shown as <unk>: {words}", err=True)
+    return trace
+
+
+@click.group(context_settings=CONTEXT)
+def main() -> None:
+    """Explain the Transformer with animations of a tiny trained model's real numbers."""
+
+
+@main.command("list")
+def list_scenes() -> None:
+    """List the scenes that can be rendered."""
+    from scenes.registry import SCENES
+
+    if not SCENES:
+        click.echo("no scenes yet")
+    for name, info in SCENES.items():
+        click.echo(f"{name:<12} {info.description}")
+
+
+@main.command("trace")
+@click.option("--model", type=click.Choice(MODELS), default="translate", show_default=True,
+              help="Which shipped model to run.")
+@click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
+@click.option("--format", "fmt", type=click.Choice(("json", "npz")), default=None,
+              help="Write every recorded tensor and parameter in this format.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output (npz needs a file).")
+def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, out: Path | None):
+    """Run a model on a sentence and show (or export) every tensor it computed."""
+    from transformer_core.export import summary, to_json, write_npz
+
+    fmt = "json" if as_json and fmt is None else fmt
+    trace = load_trace(model, sentence)
+    if fmt is None:
+        text = summary(trace)
+    elif fmt == "json":
+        text = to_json(trace)
+    else:
+        if out is None:
+            raise click.UsageError("--format npz needs --out FILE.npz")
+        text = None
+    if out is None:
+        click.echo(text)
+        return
+    from transformer_core.export import atomic_write
+
+    try:
+        if text is None:
+            write_npz(trace, out)
+        else:
+            atomic_write(out, text.encode())
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out}")
+
+
+@main.command("train")
+@click.argument("name", type=click.Choice(MODELS))
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Optimisation steps (default: the shipped model's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint to write (default: the shipped one, replaced only when done).")
+def train_cmd(name: str, steps: int | None, seed: int, out: Path | None) -> None:
+    """Retrain a model from scratch, reproducibly, and save its checkpoint."""
+    from transformer_core.checkpoint import default_path, save_model
+    from transformer_core.train import SETTINGS, train
+
+    total = steps or SETTINGS[name][0]
+    with click.progressbar(length=total, label=f"training {name}", show_pos=True,
+                           item_show_func=lambda s: s, file=sys.stderr) as bar:
+        def progress(step: int, loss: float) -> None:
+            bar.current_item = f"loss {loss:.4f}"
+            bar.update(1)
+
+        result = train(name, steps=steps, seed=seed, progress=progress)
+    path = out or default_path(name)
+    try:
+        save_model(result.model, path)
+    except OSError as exc:
+        raise Failure(f"cannot write {path}: {exc.strerror or exc}") from None
+    if name == "translate":
+        click.echo(f"held-out exact match: {result.accuracy:.1%} "
+                   f"({result.detail['heldout_pairs']} sentences)")
+    else:
+        click.echo(f"held-out next-token accuracy: {result.accuracy:.1%} "
+                   f"(on the positions the grammar determines: "
+                   f"{result.detail['determined_accuracy']:.1%})")
+    click.echo(f"final loss {result.final_loss:.4f}; wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
