@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Iterator
 
 import numpy as np
@@ -184,6 +185,6 @@ def run_with_trace(
         unknown=tok.unknown,
         config=cfg,
         vocab=v.itos,
-        _arrays=records,
-        params=_params(lm.model),
+        _arrays=MappingProxyType(records),
+        params=MappingProxyType(_params(lm.model)),
     )
