@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from transformer_core.checkpoint import build, load_model
 from transformer_core.model import causal_mask, positional_encoding

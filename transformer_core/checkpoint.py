@@ -12,7 +12,7 @@ from .config import Config
 from .model import Transformer
 from .tokenizer import Vocab
 
-__all__ = ["MODEL_NAMES", "LoadedModel", "CheckpointError", "load_model", "save_model", "default_path"]
+__all__ = ["MODEL_NAMES", "CheckpointError", "LoadedModel", "default_path", "load_model", "save_model"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MODEL_NAMES = ("translate", "lm")

@@ -37,5 +37,5 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Config":
+    def from_dict(cls, data: dict) -> Config:
         return cls(**data)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 
-__all__ = ["translate_pairs", "lm_sentences", "split_holdout", "TRANSLATE_DEFAULT", "LM_DEFAULT"]
+__all__ = ["LM_DEFAULT", "TRANSLATE_DEFAULT", "lm_sentences", "split_holdout", "translate_pairs"]
 
 TRANSLATE_DEFAULT = "jane visits africa in september"
 LM_DEFAULT = "the early bird eats the worm"

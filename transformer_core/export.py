@@ -12,7 +12,7 @@ import numpy as np
 
 from .trace import Trace
 
-__all__ = ["summary", "to_dict", "to_json", "write_npz", "atomic_write"]
+__all__ = ["atomic_write", "summary", "to_dict", "to_json", "write_npz"]
 
 
 def _plain(x: np.ndarray):

@@ -12,15 +12,16 @@ Layers are post-LN ("Add & Norm"): ``x = LayerNorm(x + Sublayer(x))``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from .config import Config
 
-__all__ = ["positional_encoding", "causal_mask", "Transformer", "Recorder"]
+__all__ = ["Recorder", "Transformer", "causal_mask", "positional_encoding"]
 
 Recorder = Optional[Callable[[str, torch.Tensor], None]]
 
@@ -171,7 +172,7 @@ class DecoderBlock(EncoderBlock):
             self.ln3 = LayerNorm(cfg, f"{name}.ln3")
             # in encdec mode ln2 follows cross-attention and ln3 follows the FFN
 
-    def forward(self, x, rec: Recorder, memory: Optional[torch.Tensor] = None):
+    def forward(self, x, rec: Recorder, memory: torch.Tensor | None = None):
         rec(f"{self.name}.resid_pre", x)
         x = self.ln1(self._add(x, self.attn(x, x, True, rec), "resid_mid", rec), rec)
         if self.has_cross:
@@ -226,7 +227,7 @@ class Transformer(nn.Module):
             x = block(x, rec)
         return x
 
-    def decode(self, tgt: torch.Tensor, memory: Optional[torch.Tensor], rec: Recorder = None):
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor | None, rec: Recorder = None):
         """Decoder stack, final linear and softmax: returns logits [B, T, vocab]."""
         rec = rec or _noop
         x = self.dec_embed(tgt, rec)  # [B, T, d_model]
@@ -237,12 +238,12 @@ class Transformer(nn.Module):
         rec("probs", torch.softmax(logits, dim=-1))
         return logits
 
-    def forward(self, tgt: torch.Tensor, src: Optional[torch.Tensor] = None, rec: Recorder = None):
+    def forward(self, tgt: torch.Tensor, src: torch.Tensor | None = None, rec: Recorder = None):
         memory = self.encode(src, rec) if self.cfg.mode == "encdec" else None
         return self.decode(tgt, memory, rec)
 
     @torch.no_grad()
-    def greedy(self, prefix: list[int], src: Optional[list[int]], eos_id: int, max_new: int):
+    def greedy(self, prefix: list[int], src: list[int] | None, eos_id: int, max_new: int):
         """Extend ``prefix`` one most-probable token at a time until <eos> or the last position."""
         ids = list(prefix)
         memory = None

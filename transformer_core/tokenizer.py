@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["PAD", "BOS", "EOS", "UNK", "SPECIALS", "Vocab", "Tokenized", "EmptySentenceError"]
+__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "UNK", "EmptySentenceError", "Tokenized", "Vocab"]
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)

@@ -24,10 +24,9 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -36,7 +35,7 @@ from .checkpoint import LoadedModel, load_model
 from .config import Config
 from .tokenizer import BOS, EOS
 
-__all__ = ["Trace", "run_with_trace", "SentenceTooLongError"]
+__all__ = ["SentenceTooLongError", "Trace", "run_with_trace"]
 
 
 class SentenceTooLongError(ValueError):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import data
 from .checkpoint import LoadedModel, build
 
-__all__ = ["TrainResult", "train", "evaluate_translate", "evaluate_lm", "SETTINGS"]
+__all__ = ["SETTINGS", "TrainResult", "evaluate_lm", "evaluate_translate", "train"]
 
 # steps, learning rate, batch size; measured to converge on 2 cores well inside 2 minutes
 SETTINGS = {"translate": (1500, 1e-2, 64), "lm": (1200, 1e-2, 32)}
@@ -83,9 +83,9 @@ def evaluate_lm(lm: LoadedModel, sentences) -> dict:
 
 def train(
     name: str,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     seed: int = SEED,
-    progress: Optional[Callable[[int, float], None]] = None,
+    progress: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train model ``name`` from scratch; ``progress(step, loss)`` is called every step."""
     torch.manual_seed(seed)
