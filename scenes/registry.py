@@ -1,0 +1,33 @@
+"""Scene names, their classes and one-line descriptions, without importing Manim."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+__all__ = ["SceneInfo", "SCENES", "get_scene_class"]
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    module: str  # importable module path
+    cls: str  # class name inside the module
+    description: str  # one line, shown by ``cli.py list``
+
+
+SCENES: dict[str, SceneInfo] = {
+    "attention": SceneInfo(
+        module="scenes.attention",
+        cls="AttentionScene",
+        description="One attention head on a real sentence: Q, K, V, QKᵀ/√d_k, softmax, ·V.",
+    ),
+}
+
+
+def get_scene_class(name: str) -> type:
+    """Import and return the scene class registered as ``name`` (imports Manim)."""
+    try:
+        info = SCENES[name]
+    except KeyError:
+        raise KeyError(f"unknown scene {name!r}; choose from {', '.join(SCENES)}") from None
+    return getattr(importlib.import_module(info.module), info.cls)

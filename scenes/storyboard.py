@@ -1,0 +1,237 @@
+"""Storyboards: a scene is an ordered list of named steps, each with a one-sentence caption.
+
+The same steps give three outputs: the video (one section per step), the subtitles (one cue
+per step, timed from the step boundaries) and one diagram per step (the end state, captured
+by a *step listener*). ``StoryScene`` runs the steps and calls every listener in
+``scene.step_listeners`` as ``listener(scene, index, step)`` when a step has reached its end
+state; this also happens when animations are skipped (``config.dry_run`` or
+``skip_animations``), so every end state can be captured without encoding a video.
+
+Options reach a scene through :func:`set_options` (the CLI and the tests) or, when Manim's own
+CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
+``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``).
+
+Every number on screen is a ``Text`` marked by :func:`mark` with its provenance
+(``source_name``, ``source_index``, see :mod:`transformer_core.explain`) and the text it shows;
+token labels are marked the same way. :func:`iter_sourced` walks what is on screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields, replace
+
+from manim import DOWN, Mobject, Scene, Text, config
+
+from transformer_core.explain import attention_prefix
+
+from .theme import THEMES, Theme
+
+__all__ = [
+    "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
+    "StoryScene", "mark", "iter_sourced", "FONT", "MONO", "MIN_FONT_SIZE", "StepListener",
+]
+
+FONT = "DejaVu Sans"  # captions, titles, token labels
+MONO = "DejaVu Sans Mono"  # numbers: fixed width, so columns of numbers line up
+# The smallest text allowed on screen. A digit at font size 14 is 0.147 scene units high,
+# about 9 pixels at 480p (the frame is 8 units high) and 20 pixels at 1080p.
+MIN_FONT_SIZE = 14
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # a slug: "qkv", "softmax"; also the Manim section name and the SVG file name
+    caption: str  # one plain sentence
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    model: str = "translate"
+    sentence: str | None = None  # None: the model's default sentence
+    layer: int = 0
+    head: int = 0
+    theme: str = "dark"
+    captions: bool = True
+
+    def __post_init__(self) -> None:
+        if self.theme not in THEMES:
+            raise ValueError(f"unknown theme {self.theme!r}; choose from {', '.join(THEMES)}")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> SceneOptions:
+        env = os.environ if environ is None else environ
+        kwargs: dict = {}
+        for f in fields(cls):
+            raw = env.get(f"SCENE_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            if f.name in ("layer", "head"):
+                kwargs[f.name] = int(raw)
+            elif f.name == "captions":
+                kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
+            else:
+                kwargs[f.name] = raw
+        return cls(**kwargs)
+
+    def with_(self, **changes) -> SceneOptions:
+        return replace(self, **changes)
+
+
+_options: SceneOptions | None = None
+
+
+def set_options(options: SceneOptions | None) -> None:
+    """Options for the next scenes to be set up (None: back to environment/defaults)."""
+    global _options
+    _options = options
+
+
+def current_options() -> SceneOptions:
+    return _options if _options is not None else SceneOptions.from_env()
+
+
+@contextlib.contextmanager
+def using_options(options: SceneOptions):
+    """Set the options for the duration of a ``with`` block."""
+    previous = _options
+    set_options(options)
+    try:
+        yield options
+    finally:
+        set_options(previous)
+
+
+@functools.lru_cache(maxsize=8)
+def load_trace(model: str, sentence: str | None):
+    """The trace of ``sentence`` (a read-only object, so one copy serves every scene)."""
+    from transformer_core.trace import run_with_trace
+
+    return run_with_trace(model, sentence)
+
+
+StepListener = Callable[["StoryScene", int, Step], None]
+
+
+class StoryScene(Scene):
+    """A scene that plays its storyboard: subclasses define ``storyboard(options)`` and one
+    method ``step_<name>()`` per step, which builds, arranges, plays and leaves the step's
+    end state on screen."""
+
+    caption_font_size = 22
+
+    # ---- set-up ---------------------------------------------------------------------------
+
+    @classmethod
+    def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
+        """The ordered steps for these options, available without rendering."""
+        raise NotImplementedError
+
+    @property
+    def step_listeners(self) -> list[StepListener]:
+        if "_step_listeners" not in self.__dict__:
+            self._step_listeners = []
+        return self._step_listeners
+
+    @step_listeners.setter
+    def step_listeners(self, listeners: Iterable[StepListener]) -> None:
+        self._step_listeners = list(listeners)
+
+    def setup(self) -> None:
+        self.options = current_options()
+        self.theme: Theme = THEMES[self.options.theme]
+        self.camera.background_color = self.theme.background
+        self.trace = load_trace(self.options.model, self.options.sentence)
+        self.check_options()
+        self.steps: list[Step] = self.storyboard(self.options)
+        self.step_times: list[tuple[float, float]] = []  # (start, end) seconds, per step
+        self.caption_mobject: Mobject | None = None
+
+    def check_options(self) -> None:
+        """Raise ValueError when the layer or head does not exist in this model."""
+        cfg = self.trace.config
+        try:
+            attention_prefix(cfg, self.options.layer)
+        except IndexError as exc:
+            raise ValueError(str(exc)) from None
+        if not 0 <= self.options.head < cfg.n_heads:
+            raise ValueError(
+                f"head {self.options.head} is out of range: this model has {cfg.n_heads} "
+                f"(0..{cfg.n_heads - 1})"
+            )
+
+    # ---- playing the storyboard -------------------------------------------------------------
+
+    def construct(self) -> None:
+        for index, step in enumerate(self.steps):
+            self.next_section(step.name)
+            start = self.renderer.time
+            self.show_caption(step)
+            getattr(self, f"step_{step.name}")()
+            self.step_times.append((start, self.renderer.time))
+            for listener in list(self.step_listeners):
+                listener(self, index, step)
+
+    def show_caption(self, step: Step) -> None:
+        """Put the step's caption at the bottom of the frame (if captions are on)."""
+        if self.caption_mobject is not None:
+            self.remove(self.caption_mobject)
+            self.caption_mobject = None
+        if not self.options.captions:
+            return
+        caption = Text(
+            wrap(step.caption, 96), font=FONT, font_size=self.caption_font_size,
+            color=self.theme.text, line_spacing=0.8,
+        )
+        caption.to_edge(DOWN, buff=0.22)
+        caption.step_caption = step.caption
+        self.caption_mobject = caption
+        self.add(caption)
+
+    @property
+    def caption_top(self) -> float:
+        """The y the content must stay above (the top of the caption area)."""
+        return -config.frame_height / 2 + (0.95 if self.options.captions else 0.3)
+
+
+def wrap(text: str, width: int) -> str:
+    """Break a sentence into lines of at most ``width`` characters at spaces."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines)
+
+
+# ---- provenance ---------------------------------------------------------------------------
+
+def mark(mob: Mobject, kind: str, source_name: str, source_index: tuple, text: str,
+         decimals: int | None = None) -> Mobject:
+    """Record what ``mob`` shows: ``kind`` is "number" or "token"; ``text`` is the string it
+    displays; ``source_name``/``source_index`` resolve to the value through
+    :func:`transformer_core.explain.resolve`."""
+    mob.kind = kind
+    mob.source_name = source_name
+    mob.source_index = tuple(int(i) for i in source_index)
+    mob.display_text = text
+    mob.decimals = decimals
+    return mob
+
+
+def iter_sourced(mobjects: Iterable[Mobject]) -> Iterator[tuple[Mobject, str, str, tuple]]:
+    """Every marked mobject among ``mobjects`` and their families, once each, as
+    ``(mobject, text, source_name, source_index)``."""
+    seen: set[int] = set()
+    for top in mobjects:
+        for mob in top.get_family():
+            if id(mob) in seen or getattr(mob, "source_name", None) is None:
+                continue
+            seen.add(id(mob))
+            yield mob, mob.display_text, mob.source_name, mob.source_index

@@ -1,0 +1,181 @@
+"""The arithmetic a scene shows, derived from a trace, and the names that say where a number
+came from.
+
+A scene never computes maths. When it shows the element-wise products of a worked dot product,
+the exponentials of a softmax or a row sum, it asks this module for them; the tests check that
+these derived numbers reproduce the trace (the products of ``X · W_Q`` sum to ``Q``, exp / sum
+gives the pattern).
+
+Every number on screen is named by a *source* string and an index into the array it names::
+
+    NAME                    a trace record          "encoder.blocks.0.attn.q"
+    param:NAME              a parameter             "param:encoder.blocks.0.attn.W_Q"
+    config:FIELD            a config field (0-d)    "config:d_head"
+    tokens, target_tokens   token labels (str)      "tokens"
+    REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
+    REF.T                   a 2-D transpose         "encoder.blocks.0.attn.k[0].T"
+    explain.FN(REF, ...)    a function below        "explain.softmax_exp(...masked[0])"
+
+``resolve(trace, source, index)`` returns the value a number claims to show; ``format_value``
+writes it the way the screen does and ``parse_value`` reads it back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
+    "softmax", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
+    "attention_prefix", "n_attention_layers",
+]
+
+MINUS = "\u2212"  # the typographic minus sign the screen uses
+NEG_INF = MINUS + "\u221e"
+
+
+# ---- derived quantities (float64, from float32 trace arrays) ------------------------------
+
+def matmul_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every term of every dot product of ``a · b``: ``[n, m, k]`` with a[i, k] · b[k, j]."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a[:, None, :] * b.T[None, :, :]  # [n, m, k]
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a · b`` as the sum of its products.  [n, m]"""
+    return matmul_products(a, b).sum(axis=-1)
+
+
+def sqrt(x: np.ndarray) -> np.ndarray:
+    """√x, e.g. √d_k."""
+    return np.sqrt(np.asarray(x, np.float64))
+
+
+def scale(scores: np.ndarray, d_k: np.ndarray) -> np.ndarray:
+    """scores / √d_k."""
+    return np.asarray(scores, np.float64) / sqrt(d_k)
+
+
+def row_max(x: np.ndarray) -> np.ndarray:
+    """The largest finite entry of each row (subtracted before exp; it cancels out).  [n]"""
+    x = np.asarray(x, np.float64)
+    return np.where(np.isfinite(x), x, -np.inf).max(axis=-1)
+
+
+def softmax_exp(x: np.ndarray) -> np.ndarray:
+    """exp(x − row max): the softmax numerators, in (0, 1]; exp(−∞) = 0.  [n, m]"""
+    x = np.asarray(x, np.float64)
+    return np.exp(x - row_max(x)[..., None])
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """Sum of each row.  [n]"""
+    return np.asarray(x, np.float64).sum(axis=-1)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """exp(x − max) divided by its row sum: each row sums to 1.  [n, m]"""
+    e = softmax_exp(x)
+    return e / row_sum(e)[..., None]
+
+
+FUNCTIONS = {f.__name__: f for f in (
+    matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax)}
+
+
+# ---- sources ------------------------------------------------------------------------------
+
+_CALL = re.compile(r"^explain\.(\w+)\((.*)\)$")
+_INDEX = re.compile(r"^(.*)\[([-\d, ]+)\]$")
+
+
+def _split_args(text: str) -> list[str]:
+    """Split on the commas that are not inside brackets or parentheses."""
+    args, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(text[start:i].strip())
+            start = i + 1
+    args.append(text[start:].strip())
+    return [a for a in args if a]
+
+
+def lookup(trace: Any, source: str) -> np.ndarray:
+    """The whole array a source string names (see the module docstring)."""
+    source = source.strip()
+    call = _CALL.match(source)
+    if call:
+        name, inner = call.groups()
+        if name not in FUNCTIONS:
+            raise KeyError(f"unknown explain function {name!r}; valid: {', '.join(FUNCTIONS)}")
+        return FUNCTIONS[name](*(lookup(trace, a) for a in _split_args(inner)))
+    if source.endswith(".T"):
+        return lookup(trace, source[:-2]).T
+    indexed = _INDEX.match(source)
+    if indexed:
+        base, idx = indexed.groups()
+        return lookup(trace, base)[tuple(int(i) for i in idx.split(","))]
+    if source.startswith("param:"):
+        return trace.param(source[len("param:"):])
+    if source.startswith("config:"):
+        return np.asarray(getattr(trace.config, source[len("config:"):]))
+    if source in ("tokens", "target_tokens"):
+        return np.asarray(getattr(trace, source), dtype=object)
+    return trace[source]
+
+
+def resolve(trace: Any, source: str, index: tuple = ()) -> Any:
+    """The value (a float, or a token string) that a number or label on screen claims to show."""
+    value = lookup(trace, source)[tuple(index)]
+    return value if isinstance(value, str) else float(value)
+
+
+# ---- writing numbers as the screen does, and reading them back ----------------------------
+
+def format_value(value: float, decimals: int = 2) -> str:
+    """Fixed decimals, a real minus sign, −∞ for minus infinity, never "−0.00"."""
+    if math.isinf(value):
+        return NEG_INF if value < 0 else "\u221e"
+    text = f"{abs(value):.{decimals}f}"
+    negative = value < 0 and any(c not in "0." for c in text)
+    return (MINUS if negative else "") + text
+
+
+def parse_value(text: str) -> float:
+    """Read back a number written by :func:`format_value`."""
+    text = text.strip().replace(MINUS, "-").replace("\u221e", "inf")
+    return float(text)
+
+
+def matches(text: str, value: float, decimals: int = 2) -> bool:
+    """Whether ``text`` shows ``value`` at ``decimals`` places (half a unit in the last place,
+    plus float32 slack)."""
+    shown = parse_value(text)
+    if math.isinf(value) or math.isinf(shown):
+        return shown == value
+    return abs(shown - value) <= 0.5 * 10.0 ** -decimals + 1e-6 * max(1.0, abs(value))
+
+
+# ---- where attention lives in a trace -----------------------------------------------------
+
+def n_attention_layers(config: Any) -> int:
+    """Self-attention layers of the first stack (the encoder's, or the decoder-only stack)."""
+    return config.n_enc_layers if config.mode == "encdec" else config.n_dec_layers
+
+
+def attention_prefix(config: Any, layer: int) -> str:
+    """Trace prefix of the self-attention of ``layer`` in the stack that reads the sentence."""
+    n = n_attention_layers(config)
+    if not 0 <= layer < n:
+        raise IndexError(f"layer {layer} is out of range: this model has {n} (0..{n - 1})")
+    stack = "encoder" if config.mode == "encdec" else "decoder"
+    return f"{stack}.blocks.{layer}.attn"
