@@ -131,5 +131,63 @@ def train_cmd(name: str, steps: int | None, seed: int, out: Path | None) -> None
     click.echo(f"final loss {result.final_loss:.4f}; wrote {path}")
 
 
+RENDERS_OPTION = click.option(
+    "--renders", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+    show_default=True, help="The folder the render and svg commands write to.")
+
+
+@main.command("embed")
+@click.argument("scene")
+@click.option("--format", "fmt", type=click.Choice(("html", "markdown")), default="html",
+              show_default=True, help="HTML <video>, or Markdown for hosts that strip HTML.")
+@click.option("--base-url", default=None,
+              help="Your site's folder for these files, e.g. https://example.org/media/ "
+                   "(default: paths relative to the renders folder).")
+@RENDERS_OPTION
+def embed_cmd(scene: str, fmt: str, base_url: str | None, renders: Path) -> None:
+    """Print a snippet that embeds a rendered scene's video in a blog post."""
+    from scenes.publish import PublishError, embed_snippet, find_video
+
+    try:
+        video = find_video(renders, scene)
+    except PublishError as exc:
+        raise Failure(str(exc)) from None
+    if video is None:
+        from scenes.registry import SCENES
+
+        if scene not in SCENES:
+            raise click.BadParameter(f"no scene {scene!r} (choose from {', '.join(SCENES)})",
+                                     param_hint="SCENE")
+        raise Failure(f"scene {scene!r} has not been rendered yet (no {renders / scene}.mp4): "
+                      f"run `python cli.py render {scene}` first")
+    missing = video.missing_for_web() if fmt == "html" else []
+    if missing:
+        raise Failure(f"scene {scene!r} has no web files yet (missing {', '.join(missing)} in "
+                      f"{renders}): run `python cli.py render {scene}` again")
+    click.echo(embed_snippet(video, fmt, base_url))
+
+
+@main.command("gallery")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The page to write  [default: RENDERS/index.html]")
+@RENDERS_OPTION
+def gallery_cmd(out: Path | None, renders: Path) -> None:
+    """Write one page showing every rendered video and SVG diagram, with snippets to copy."""
+    from scenes.publish import PublishError, find_diagrams, find_videos, write_gallery
+
+    out = out or renders / "index.html"
+    if not find_videos(renders) and not find_diagrams(renders):
+        raise Failure(f"nothing rendered in {renders} yet: run `python cli.py render SCENE` or "
+                      "`python cli.py svg SCENE` first (`python cli.py list` names the scenes)")
+    try:
+        _, n_videos, n_diagrams = write_gallery(renders, out)
+    except PublishError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out} ({n_videos} video{'s' * (n_videos != 1)}, "
+               f"{n_diagrams} diagram{'s' * (n_diagrams != 1)})")
+
+
 if __name__ == "__main__":
     main()
