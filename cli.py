@@ -189,5 +189,71 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
                f"{n_diagrams} diagram{'s' * (n_diagrams != 1)})")
 
 
+@main.command("svg")
+@click.argument("scene")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder to write to  [default: RENDERS/svg/SCENE; with `all`, "
+                   "OUT/SCENE for each scene].")
+@click.option("--model", type=click.Choice(MODELS), default="translate", show_default=True,
+              help="Which shipped model computes the numbers.")
+@click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
+@click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which layer's attention to show.")
+@click.option("--head", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which attention head to show.")
+@click.option("--theme", type=click.Choice(("dark", "light")), default="dark", show_default=True,
+              help="Colour theme; light suits most blog pages.")
+@click.option("--transparent", is_flag=True,
+              help="Leave out the background, so the page's own colour shows through.")
+@click.option("--captions/--no-captions", default=True, show_default=True,
+              help="Draw each step's caption in the figure (it is always in the SVG's <desc>).")
+@click.option("--step", default=None, help="Write only this storyboard step (by name).")
+@RENDERS_OPTION
+def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, layer: int,
+            head: int, theme: str, transparent: bool, captions: bool, step: str | None,
+            renders: Path) -> None:
+    """Write one vector SVG diagram per storyboard step: the step's end state.
+
+    SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
+    always give the same bytes, and a file whose content would not change is left untouched.
+    Each path is printed as it is written.
+    """
+    from scenes.registry import SCENES
+
+    if scene != "all" and scene not in SCENES:
+        raise click.BadParameter(f"no scene {scene!r} (choose from all, {', '.join(SCENES)})",
+                                 param_hint="SCENE")
+    if scene == "all" and step is not None:
+        raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
+    names = list(SCENES) if scene == "all" else [scene]
+    load_trace(model, sentence)  # one-line errors for a bad sentence, a notice for unknown words
+
+    from scenes.storyboard import SceneOptions
+    from scenes.svg import UnknownStepError, UnsupportedMobjectError, export_svgs
+
+    options = SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
+                           captions=captions)
+
+    def report(path: Path, written: bool) -> None:
+        click.echo(path if written else f"{path} (unchanged)")
+
+    for name in names:
+        if out is None:
+            folder = renders / "svg" / name
+        else:
+            folder = out / name if scene == "all" else out
+        try:
+            export_svgs(name, options, folder, step=step, transparent=transparent,
+                        progress=report)
+        except UnknownStepError as exc:
+            raise click.BadParameter(str(exc), param_hint="--step") from None
+        except UnsupportedMobjectError as exc:
+            raise Failure(f"scene {name!r}: {exc}") from None
+        except ValueError as exc:  # the scene refused the options (layer or head out of range)
+            raise click.BadParameter(str(exc), param_hint="--layer/--head") from None
+        except OSError as exc:
+            raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,434 @@
+"""Vector SVG diagrams: the end state of each storyboard step, drawn by Manim's own camera code.
+
+A :class:`SvgCamera` is Manim's ``Camera`` pointed at a ``cairo.SVGSurface``: ``capture_mobjects``
+walks the mobject family (z-index order included) and ``display_vectorized`` emits each
+VMobject's Bézier path, fill and stroke exactly as it would for a video frame, so the SVG and
+the video agree by construction. Text comes out as glyph outlines (no fonts needed to view it).
+
+The raw cairo output is then normalised so that the same inputs give the same bytes in every
+process: cairo's per-process ``<g id="surfaceN">`` counter is dropped, coordinates are rounded to
+``1/100`` px, colours become ``#rrggbb``, and the root element, ``<title>``, ``<desc>`` and the
+background ``<rect>`` are written by this module.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import cairo
+import numpy as np
+from manim import Camera, ManimColor, Mobject
+
+__all__ = [
+    "SVG_WIDTH",
+    "SvgCamera",
+    "UnsupportedMobjectError",
+    "Figure",
+    "UnknownStepError",
+    "colour_hex",
+    "default_out_dir",
+    "display_list",
+    "export_svgs",
+    "mobjects_to_svg",
+    "run_storyboard",
+    "step_figure",
+    "svg_filename",
+    "write_if_changed",
+]
+
+SVG_WIDTH = 960  # px; the height follows the frame's aspect ratio (540 for 16:9)
+_DECIMALS = 2  # 1/100 px: invisible at any zoom a blog uses, and stable against float noise
+
+
+class UnsupportedMobjectError(TypeError):
+    """A mobject that Manim draws into the pixel buffer only (images, point clouds)."""
+
+
+class SvgCamera(Camera):
+    """Manim's Camera drawing onto a given cairo context (an SVG surface) instead of its pixels."""
+
+    def __init__(self, ctx: cairo.Context, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._svg_ctx = ctx
+
+    def get_cairo_context(self, pixel_array) -> cairo.Context:
+        return self._svg_ctx
+
+    def set_cairo_context_color(self, ctx: cairo.Context, rgbas, vmobject) -> SvgCamera:
+        # The base class swaps red and blue because its surface wraps an RGBA numpy buffer read
+        # as cairo's BGRA; an SVG surface takes colours as they are.
+        if len(rgbas) == 1:
+            ctx.set_source_rgba(*rgbas[0][:3], rgbas[0][3])
+            return self
+        start, end = self.transform_points_pre_display(
+            vmobject, vmobject.get_gradient_start_and_end_points()
+        )
+        gradient = cairo.LinearGradient(start[0], start[1], end[0], end[1])
+        for offset, rgba in zip(np.linspace(0, 1, len(rgbas)), rgbas, strict=True):
+            gradient.add_color_stop_rgba(offset, *rgba[:3], rgba[3])
+        ctx.set_source(gradient)
+        return self
+
+    def _unsupported(self, mobjects, pixel_array) -> None:
+        names = sorted({type(m).__name__ for m in mobjects})
+        raise UnsupportedMobjectError(
+            f"cannot draw {', '.join(names)} as vectors (only VMobjects export to SVG)"
+        )
+
+    display_multiple_point_cloud_mobjects = _unsupported
+    display_multiple_image_mobjects = _unsupported
+    display_multiple_background_colored_vmobjects = _unsupported
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What one SVG shows: its accessible title and description, and its frame."""
+
+    title: str
+    desc: str
+    frame_width: float
+    frame_height: float
+    frame_center: tuple[float, float] = (0.0, 0.0)
+    background: str | None = None  # "#rrggbb", or None for a transparent figure
+    width: int = SVG_WIDTH
+
+    @property
+    def height(self) -> int:
+        return round(self.width * self.frame_height / self.frame_width)
+
+
+def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
+    """Draw ``mobjects`` (a scene's display list, back to front) as one deterministic SVG file."""
+    pw, ph = figure.width, figure.height
+    buffer = io.BytesIO()
+    surface = cairo.SVGSurface(buffer, pw, ph)
+    surface.set_document_unit(cairo.SVGUnit.PX)
+    ctx = cairo.Context(surface)
+    cx, cy = figure.frame_center
+    sx, sy = pw / figure.frame_width, ph / figure.frame_height
+    # Scene units -> pixels, y up -> y down: the same matrix Camera.get_cairo_context uses.
+    ctx.set_matrix(cairo.Matrix(sx, 0, 0, -sy, pw / 2 - cx * sx, ph / 2 + cy * sy))
+    camera = SvgCamera(
+        ctx,
+        pixel_width=pw,
+        pixel_height=ph,
+        frame_width=figure.frame_width,
+        frame_height=figure.frame_height,
+        frame_center=np.array([cx, cy, 0.0]),
+    )
+    camera.capture_mobjects(list(mobjects))
+    surface.finish()
+    return _normalise(buffer.getvalue().decode("utf-8"), figure).encode("utf-8")
+
+
+_TAG = re.compile(r"<[^<>]+>")
+_ATTR = re.compile(r'\b([a-zA-Z][\w:-]*)="([^"]*)"')
+_MATRIX = re.compile(r"matrix\(([^)]*)\)")
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_PATH_TOKEN = re.compile(r"[MLCZmlcz]|-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_PERCENT_RGB = re.compile(r"rgb\(([\d.]+)%,([\d.]+)%,([\d.]+)%\)")
+_STYLE_NUMBER = re.compile(r"(stroke-width|opacity|stop-opacity|fill-opacity|stroke-opacity"
+                           r"|stroke-miterlimit|offset):([-\d.eE+]+)")
+_ROOT = re.compile(r"<svg\b[^>]*>(.*)</svg>\s*$", re.S)
+_COORDINATES = {"x", "y", "x1", "y1", "x2", "y2", "width", "height", "cx", "cy", "r", "fx", "fy"}
+
+
+def _fmt(value: float, decimals: int) -> str:
+    """Shortest fixed-point text of ``value`` at ``decimals`` places ("-0" and "0.50" avoided)."""
+    text = f"{round(value, decimals):.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _grid_text(n: int, decimals: int) -> str:
+    """An integer count of 10**-decimals units as SVG number text: 12345, 2 -> "123.45"."""
+    sign = "-" if n < 0 else ""
+    whole, frac = divmod(abs(n), 10**decimals)
+    frac_text = f"{frac:0{decimals}d}".rstrip("0") if decimals else ""
+    if not frac_text:
+        return f"{sign}{whole}"
+    return f"{sign}{whole if whole else ''}.{frac_text}"
+
+
+def _decimals_for(matrix: str | None) -> int:
+    """Places to keep so that rounding moves no point by more than 1/200 px after ``matrix``."""
+    if matrix is None:
+        return _DECIMALS
+    a, b, c, d = (float(v) for v in matrix.split(",")[:4])
+    scale = max(abs(a * d - b * c) ** 0.5, 1e-9)
+    return max(_DECIMALS, _DECIMALS + int(np.ceil(np.log10(scale))))
+
+
+def _compact_path(d: str, decimals: int) -> str:
+    """Cairo's absolute M/L/C/Z path as short relative commands on a 10**-decimals grid.
+
+    Points are snapped to the grid first and the relative steps taken between snapped points, so
+    rounding never accumulates along a path. A cubic whose control points lie on its chord (how
+    Manim stores straight segments) becomes a line: the same shape, a third of the text.
+    """
+    tokens = _PATH_TOKEN.findall(d)
+    unit = 10**decimals
+    out: list[str] = []
+    x = y = start_x = start_y = 0  # current point and subpath start, in grid units
+    i = 0
+
+    def num(k: int) -> int:
+        return round(float(tokens[k]) * unit)
+
+    def emit(cmd: str, values: Sequence[int]) -> None:
+        text = cmd
+        for n, v in enumerate(values):
+            t = _grid_text(v, decimals)
+            text += t if n == 0 or t.startswith("-") else " " + t
+        out.append(text)
+
+    while i < len(tokens):
+        cmd = tokens[i]
+        if cmd == "M":
+            nx, ny = num(i + 1), num(i + 2)
+            i += 3
+            # cairo ends each closed subpath with a bare "M" back to its start: drop it at the end.
+            if i >= len(tokens):
+                break
+            emit("m" if out else "M", (nx - x, ny - y) if out else (nx, ny))
+            x = start_x = nx
+            y = start_y = ny
+        elif cmd == "L":
+            nx, ny = num(i + 1), num(i + 2)
+            i += 3
+            _emit_line(emit, nx - x, ny - y)
+            x, y = nx, ny
+        elif cmd == "C":
+            p1 = (num(i + 1), num(i + 2))
+            p2 = (num(i + 3), num(i + 4))
+            nx, ny = num(i + 5), num(i + 6)
+            i += 7
+            if _on_chord((x, y), p1, p2, (nx, ny)):
+                _emit_line(emit, nx - x, ny - y)
+            else:
+                emit("c", (p1[0] - x, p1[1] - y, p2[0] - x, p2[1] - y, nx - x, ny - y))
+            x, y = nx, ny
+        elif cmd == "Z":
+            out.append("z")
+            x, y = start_x, start_y
+            i += 1
+        else:
+            raise ValueError(f"unexpected path command {cmd!r} in cairo output")
+    return "".join(out)
+
+
+def _emit_line(emit, dx: int, dy: int) -> None:
+    if dx == 0 and dy == 0:
+        emit("l", (0, 0))  # keep it: a zero-length segment still gets round caps
+    elif dy == 0:
+        emit("h", (dx,))
+    elif dx == 0:
+        emit("v", (dy,))
+    else:
+        emit("l", (dx, dy))
+
+
+def _on_chord(p0, p1, p2, p3) -> bool:
+    """True if both control points lie on the segment p0-p3 (within one grid unit)."""
+    vx, vy = p3[0] - p0[0], p3[1] - p0[1]
+    length2 = vx * vx + vy * vy
+    for px, py in (p1, p2):
+        wx, wy = px - p0[0], py - p0[1]
+        if length2 == 0:
+            if wx or wy:
+                return False
+            continue
+        cross = vx * wy - vy * wx
+        if cross * cross > length2:  # distance from the line > 1 unit
+            return False
+        t = (vx * wx + vy * wy) / length2
+        if t < 0 or t > 1:
+            return False
+    return True
+
+
+def _normalise_tag(tag: str) -> str:
+    if tag.startswith(("</", "<?", "<!")):
+        return tag
+    attrs = dict(_ATTR.findall(tag))
+    if attrs.get("id", "").startswith("surface"):  # cairo's per-process surface counter
+        tag = tag.replace(f' id="{attrs["id"]}"', "")
+    matrix = _MATRIX.search(attrs.get("transform", "") or attrs.get("gradientTransform", ""))
+    decimals = _decimals_for(matrix.group(1) if matrix else None)
+
+    def attr(m: re.Match) -> str:
+        name, value = m.groups()
+        if name == "d":
+            value = _compact_path(value, decimals)
+        elif name in ("transform", "gradientTransform"):
+            value = _NUMBER.sub(lambda n: _fmt(float(n.group()), 6), value)
+        elif name in _COORDINATES:
+            value = _NUMBER.sub(lambda n: _fmt(float(n.group()), decimals), value)
+        elif name == "style":
+            value = _STYLE_NUMBER.sub(lambda n: f"{n.group(1)}:{_fmt(float(n.group(2)), 4)}",
+                                      value.strip())
+            value = _PERCENT_RGB.sub(_hex, value)
+        return f'{name}="{value}"'
+
+    return _ATTR.sub(attr, tag)
+
+
+def _hex(match: re.Match) -> str:
+    r, g, b = (round(float(p) * 255 / 100) for p in match.groups())
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _normalise(raw: str, figure: Figure) -> str:
+    body = _ROOT.search(raw)
+    if body is None:
+        raise ValueError("cairo produced no <svg> element")
+    content = _TAG.sub(lambda m: _normalise_tag(m.group()), body.group(1))
+    pw, ph = figure.width, figure.height
+    head = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{pw}px" height="{ph}px" viewBox="0 0 {pw} {ph}" version="1.1" '
+        f'role="img" aria-labelledby="title desc">',
+        f"<title id=\"title\">{escape(figure.title)}</title>",
+        f"<desc id=\"desc\">{escape(figure.desc)}</desc>",
+    ]
+    if figure.background is not None:
+        head.append(f'<rect id="background" width="{pw}" height="{ph}" '
+                    f'fill="{figure.background}"/>')
+    return "\n".join(head) + "\n" + content.strip("\n") + "\n</svg>\n"
+
+
+def colour_hex(colour) -> str:
+    """A Manim colour (or anything ``ManimColor.parse`` takes) as ``#rrggbb``."""
+    return ManimColor.parse(colour).to_hex().lower()[:7]
+
+
+def svg_filename(index: int, step_name: str) -> str:
+    """``<NN>-<step>.svg``, numbered from 01 in storyboard order."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", step_name).strip("-") or "step"
+    return f"{index + 1:02d}-{safe}.svg"
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless ``path`` already holds exactly it; True if written.
+
+    An unchanged file keeps its mtime, so regenerating figures after an unrelated change leaves
+    them untouched for git, make and rsync.
+    """
+    from transformer_core.export import atomic_write
+
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except (FileNotFoundError, IsADirectoryError):
+        pass
+    atomic_write(path, data)
+    # The temporary file is created private (0600); a figure is meant to be published.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return True
+
+
+def display_list(scene) -> list[Mobject]:
+    """What the scene's camera draws now, back to front (foreground mobjects last)."""
+    foreground = list(scene.foreground_mobjects)
+    return [m for m in scene.mobjects if m not in foreground] + foreground
+
+
+def step_figure(scene, scene_name: str, index: int, step, total: int,
+                transparent: bool = False) -> Figure:
+    """The figure for ``step`` (number ``index`` of ``total``) as ``scene``'s camera sees it now."""
+    camera = scene.camera
+    center = np.asarray(camera.frame_center, dtype=float)
+    return Figure(
+        title=f"{scene_name}, step {index + 1} of {total}: {step.name.replace('_', ' ')}",
+        desc=step.caption,
+        frame_width=float(camera.frame_width),
+        frame_height=float(camera.frame_height),
+        frame_center=(float(center[0]), float(center[1])),
+        background=None if transparent else colour_hex(camera.background_color),
+    )
+
+
+class UnknownStepError(ValueError):
+    """A step name that is not in the scene's storyboard; the message lists the valid ones."""
+
+    def __init__(self, scene_name: str, step: str, valid: Sequence[str]) -> None:
+        super().__init__(f"scene {scene_name!r} has no step {step!r}; "
+                         f"choose from {', '.join(valid)}")
+        self.valid = list(valid)
+
+
+def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) -> None:
+    """Play ``scene_cls``'s storyboard with animations skipped, calling ``listener`` at each
+    step's end state; nothing is encoded or written. Stops after step ``stop_after`` if given."""
+    from manim import tempconfig
+    from manim.utils.exceptions import EndSceneEarlyException
+
+    from scenes.storyboard import using_options
+
+    def on_step(scene, index, step):
+        listener(scene, index, step)
+        if step.name == stop_after:
+            raise EndSceneEarlyException()  # Manim's "end here" signal: ends the render cleanly
+
+    settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
+                "verbosity": "WARNING", "preview": False}
+    with tempconfig(settings), using_options(options):
+        scene = scene_cls(skip_animations=True)
+        scene.step_listeners.append(on_step)
+        scene.render()
+
+
+def default_out_dir(scene_name: str) -> Path:
+    return Path("renders") / "svg" / scene_name
+
+
+def export_svgs(
+    scene_name: str,
+    options=None,
+    out_dir: Path | str | None = None,
+    step: str | None = None,
+    transparent: bool = False,
+    progress: Callable[[Path, bool], None] | None = None,
+) -> list[Path]:
+    """Write one SVG per storyboard step of ``scene_name`` (only ``step`` if given).
+
+    Files are ``<out_dir>/<NN>-<step>.svg`` (default ``renders/svg/<scene>/``), each written
+    under a temporary name and renamed into place when complete; a file whose bytes would not
+    change is left untouched. ``progress(path, written)`` is called after each file. Returns
+    the paths in storyboard order. Raises :class:`UnknownStepError` for an unknown ``step``.
+    """
+    from scenes.registry import get_scene_class
+    from scenes.storyboard import SceneOptions
+
+    options = options if options is not None else SceneOptions()
+    scene_cls = get_scene_class(scene_name)
+    steps = scene_cls.storyboard(options)
+    names = [s.name for s in steps]
+    if step is not None and step not in names:
+        raise UnknownStepError(scene_name, step, names)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(scene_name)
+    paths: list[Path] = []
+
+    def write_step(scene, index, current) -> None:
+        if step is not None and current.name != step:
+            return
+        figure = step_figure(scene, scene_name, index, current, len(steps), transparent)
+        path = out / svg_filename(index, current.name)
+        written = write_if_changed(path, mobjects_to_svg(display_list(scene), figure))
+        paths.append(path)
+        if progress is not None:
+            progress(path, written)
+
+    run_storyboard(scene_cls, options, write_step, stop_after=step)
+    return paths

@@ -1,0 +1,412 @@
+"""SVG diagrams: real vectors, byte-reproducible, and the same picture as Manim's own renderer.
+
+The machinery is tested on small mobjects built here; the attention scene's storyboard is
+exported once per module (animations skipped) and checked step by step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SVG = "{http://www.w3.org/2000/svg}"
+
+# Built identically in this process and in a subprocess: the reproducibility test runs it twice.
+SAMPLE = r'''
+import numpy as np
+from manim import RED, BLUE, DOWN, LEFT, UP, Arrow, Square, Text, VGroup, config
+
+def sample_mobjects():
+    values = np.array([[0.53, -1.2, 3.0], [-0.07, 2.25, 0.0], [1.5, -0.33, 0.91]])
+    matrix = VGroup(*[Text(f"{v:.2f}", font="DejaVu Sans Mono", font_size=30)
+                      for v in values.flat]).arrange_in_grid(3, 3, buff=0.4)
+    square = Square(side_length=1.5, color=RED, fill_color=BLUE, fill_opacity=0.6)
+    square.shift(LEFT * 5)
+    arrow = Arrow(LEFT * 2, LEFT * 0.5, color="#ffcc00").shift(DOWN * 2.5)
+    title = Text("Q·Kᵀ < & >", font_size=40).to_edge(UP)
+    return [square, matrix, arrow, title]
+
+def sample_figure(**kw):
+    from scenes.svg import Figure
+    args = dict(title="sample — step 1: <scores> & more", desc="Caption with < & > \"quotes\".",
+                frame_width=config.frame_width, frame_height=config.frame_height,
+                background="#101820")
+    args.update(kw)
+    return Figure(**args)
+'''
+_namespace: dict = {}
+exec(SAMPLE, _namespace)
+sample_mobjects, sample_figure = _namespace["sample_mobjects"], _namespace["sample_figure"]
+
+
+def parse(data: bytes) -> ET.Element:
+    return ET.fromstring(data)
+
+
+def rasterise(data: bytes) -> np.ndarray:
+    """Render an SVG with cairosvg (a renderer independent of Manim) to an RGB array."""
+    import cairosvg
+    from PIL import Image
+
+    png = cairosvg.svg2png(bytestring=data)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+
+
+def manim_png(mobjects, figure) -> np.ndarray:
+    """Manim's own pixel renderer, the same mobjects at the same pixel size."""
+    from manim import Camera
+
+    camera = Camera(pixel_width=figure.width, pixel_height=figure.height,
+                    frame_width=figure.frame_width, frame_height=figure.frame_height,
+                    background_color=figure.background or "#000000")
+    camera.capture_mobjects(mobjects)
+    return np.asarray(camera.get_image().convert("RGB")).astype(np.int16)
+
+
+def pixel_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean absolute difference (0-255) and the share of pixels off by more than 48 in a channel."""
+    assert a.shape == b.shape
+    diff = np.abs(a - b)
+    return float(diff.mean()), float((diff.max(axis=-1) > 48).mean())
+
+
+# --- the machinery, on mobjects built here ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample_svg() -> bytes:
+    from scenes.svg import mobjects_to_svg
+
+    return mobjects_to_svg(sample_mobjects(), sample_figure())
+
+
+def test_sample_is_real_vectors_with_pixel_units(sample_svg):
+    root = parse(sample_svg)
+    assert root.tag == f"{SVG}svg"
+    assert (root.get("width"), root.get("height")) == ("960px", "540px")
+    assert root.get("viewBox") == "0 0 960 540"
+    paths = root.findall(f".//{SVG}path")
+    # One outline per glyph (39 in the numbers, 7 in the title), the square, the arrow's shaft
+    # and tip.
+    assert len(paths) == 39 + 7 + 1 + 2
+    assert all(p.get("d") for p in paths)
+    assert root.find(f".//{SVG}image") is None and b"base64" not in sample_svg
+    assert b"<text" not in sample_svg  # text is outlines: no font needed to view it
+
+
+def test_title_desc_escaped_and_background(sample_svg):
+    root = parse(sample_svg)
+    assert root.find(f"{SVG}title").text == "sample — step 1: <scores> & more"
+    assert root.find(f"{SVG}desc").text == 'Caption with < & > "quotes".'
+    rect = root.find(f"{SVG}rect")
+    assert (rect.get("width"), rect.get("height"), rect.get("fill")) == ("960", "540", "#101820")
+    # The background is drawn first, under everything else.
+    assert list(root)[2] is rect
+
+
+def test_transparent_has_no_background():
+    from scenes.svg import mobjects_to_svg
+
+    data = mobjects_to_svg(sample_mobjects(), sample_figure(background=None))
+    root = parse(data)
+    assert root.find(f"{SVG}rect") is None
+    assert rasterise_alpha(data)[0, 0] == 0  # a corner is see-through
+
+
+def rasterise_alpha(data: bytes) -> np.ndarray:
+    import cairosvg
+    from PIL import Image
+
+    png = cairosvg.svg2png(bytestring=data)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., 3]
+
+
+def test_colours_are_not_swapped(sample_svg):
+    """Manim's pixel path swaps red and blue for its buffer; the SVG must not."""
+    from manim import BLUE, RED, ManimColor
+
+    text = sample_svg.decode()
+    assert f"fill:{ManimColor(BLUE).to_hex().lower()}" in text
+    assert f"stroke:{ManimColor(RED).to_hex().lower()}" in text
+    assert "stroke:#ffcc00" in text
+
+
+def test_sample_matches_manim_pixels(sample_svg):
+    mean, share = pixel_difference(rasterise(sample_svg), manim_png(sample_mobjects(),
+                                                                     sample_figure()))
+    assert mean < 0.5 and share < 0.002, (mean, share)
+
+
+def test_difference_measure_detects_a_wrong_picture(sample_svg):
+    """The tolerance above is tight enough to catch a shift of one scene unit."""
+    from manim import RIGHT
+
+    moved = sample_mobjects()
+    moved[0].shift(RIGHT * 1)
+    mean, share = pixel_difference(rasterise(sample_svg), manim_png(moved, sample_figure()))
+    assert mean > 0.5 or share > 0.002
+
+
+def test_same_bytes_twice_and_in_another_process(sample_svg, tmp_path):
+    from scenes.svg import mobjects_to_svg
+
+    assert mobjects_to_svg(sample_mobjects(), sample_figure()) == sample_svg
+    script = tmp_path / "make_sample.py"
+    script.write_text(
+        SAMPLE + "\nimport hashlib, sys\nfrom scenes.svg import mobjects_to_svg\n"
+        "sys.stdout.write(hashlib.sha256(mobjects_to_svg(sample_mobjects(), "
+        "sample_figure())).hexdigest())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"}
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == hashlib.sha256(sample_svg).hexdigest()
+
+
+def test_no_process_dependent_ids(sample_svg):
+    assert b"surface" not in sample_svg
+    ids = [el.get("id") for el in parse(sample_svg).iter() if el.get("id")]
+    assert ids == ["title", "desc", "background"]
+
+
+def test_compact_path_relative_lines_and_curves():
+    from scenes.svg import _compact_path
+
+    # A straight cubic (controls on the chord) becomes h; a real curve stays c; cairo's
+    # trailing "M" back to the start after Z is dropped.
+    d = "M 10 20 C 11 20 12 20 13 20 C 13 21.5 14 22 15.255 23 L 10 20 Z M 10 20 "
+    assert _compact_path(d, 2) == "M10 20h3c0 1.5 1 2 2.26 3l-5.26-3z"
+    # Snapping happens on absolute points, so relative steps never drift.
+    assert _compact_path("M 0.004 0 L 0.006 0 L 0.016 0", 2) == "M0 0h.01h.01"
+
+
+def test_compact_path_keeps_the_shape():
+    """Absolute points recovered from the relative text equal the input, rounded."""
+    import re
+
+    from scenes.svg import _compact_path
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-300, 300, size=(10, 2))
+    d = "M {} {} ".format(*pts[0]) + " ".join(
+        "C {} {} {} {} {} {}".format(*pts[i], *pts[i + 1], *pts[i + 2]) for i in (1, 4, 7)
+    ) + " Z"
+    text = _compact_path(d, 2)
+    numbers = [float(n) for n in re.findall(r"-?(?:\d+\.?\d*|\.\d+)", text)]
+    start = np.array(numbers[:2])
+    got = [start]
+    for k in range(3):
+        rel = np.array(numbers[2 + 6 * k: 8 + 6 * k]).reshape(3, 2)
+        got.extend(list(got[-1] + rel))
+    np.testing.assert_allclose(np.array(got), pts, atol=0.0051)
+
+
+def test_images_are_refused():
+    from manim import ImageMobject
+
+    from scenes.svg import UnsupportedMobjectError, mobjects_to_svg
+
+    picture = ImageMobject(np.zeros((4, 4, 4), dtype=np.uint8))
+    with pytest.raises(UnsupportedMobjectError, match="ImageMobject"):
+        mobjects_to_svg([picture], sample_figure())
+
+
+def test_write_if_changed_keeps_unchanged_files(tmp_path):
+    from scenes.svg import write_if_changed
+
+    path = tmp_path / "sub" / "01-x.svg"
+    assert write_if_changed(path, b"<svg/>") is True
+    os.utime(path, (1_000_000, 1_000_000))
+    assert write_if_changed(path, b"<svg/>") is False
+    assert path.stat().st_mtime == 1_000_000
+    assert write_if_changed(path, b"<svg></svg>") is True
+    assert path.read_bytes() == b"<svg></svg>" and path.stat().st_mtime != 1_000_000
+    assert sorted(p.name for p in path.parent.iterdir()) == ["01-x.svg"]  # no temp files left
+    assert path.stat().st_mode & stat.S_IROTH  # published figures are world-readable
+
+
+# --- the attention scene's storyboard ---------------------------------------------------------
+
+# The seed diagrams the attention storyboard must cover, by step name:
+# T2 Q, K, V from X; T3 the dot products of Q·Kᵀ; T4 scaling by √d_k; T5 softmax.
+SEED_STEPS = {"T2": ("query", "keys_values"), "T3": ("scores",), "T4": ("scale",),
+              "T5": ("softmax",)}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Every step of `attention` (dark theme), written once: (paths, storyboard, folder)."""
+    from scenes.attention import AttentionScene
+    from scenes.storyboard import SceneOptions
+    from scenes.svg import export_svgs
+
+    out = tmp_path_factory.mktemp("svg") / "attention"
+    reported = []
+    paths = export_svgs("attention", SceneOptions(), out,
+                        progress=lambda p, written: reported.append((p, written)))
+    assert reported == [(p, True) for p in paths]
+    return paths, AttentionScene.storyboard(SceneOptions()), out
+
+
+def test_storyboard_covers_seed_diagrams_t2_to_t5():
+    from scenes.attention import AttentionScene
+    from scenes.storyboard import SceneOptions
+
+    for model in ("translate", "lm"):
+        names = [s.name for s in AttentionScene.storyboard(SceneOptions(model=model))]
+        for seed, needed in SEED_STEPS.items():
+            assert set(needed) <= set(names), (model, seed, names)
+        # In the order the maths happens.
+        order = [names.index(n) for n in ("query", "keys_values", "scores", "scale", "softmax")]
+        assert order == sorted(order)
+
+
+def test_one_file_per_step_named_and_captioned(exported):
+    paths, steps, out = exported
+    assert [p.name for p in paths] == [f"{i + 1:02d}-{s.name}.svg" for i, s in enumerate(steps)]
+    assert sorted(out.iterdir()) == sorted(paths)  # nothing else, no temporary files
+    for i, (path, step) in enumerate(zip(paths, steps, strict=True)):
+        data = path.read_bytes()
+        root = parse(data)
+        assert root.findtext(f"{SVG}desc") == step.caption
+        title = root.findtext(f"{SVG}title")
+        assert title.startswith(f"attention, step {i + 1} of {len(steps)}")
+        assert step.name.replace("_", " ") in title
+        assert (root.get("width"), root.get("height"), root.get("viewBox")) == (
+            "960px", "540px", "0 0 960 540")
+        assert root.find(f".//{SVG}path") is not None and root.find(f".//{SVG}image") is None
+        assert root.find(f"{SVG}rect").get("fill") == "#101218"  # THEMES["dark"].background
+
+
+def test_theme_and_transparent_backgrounds(tmp_path):
+    from scenes.storyboard import SceneOptions
+    from scenes.svg import export_svgs
+    from scenes.theme import THEMES
+
+    [light] = export_svgs("attention", SceneOptions(theme="light"), tmp_path / "l", step="scores")
+    rect = parse(light.read_bytes()).find(f"{SVG}rect")
+    assert rect.get("fill") == THEMES["light"].background.lower()
+    [clear] = export_svgs("attention", SceneOptions(theme="light"), tmp_path / "t",
+                          step="scores", transparent=True)
+    assert parse(clear.read_bytes()).find(f"{SVG}rect") is None
+    assert clear.name == light.name == "05-scores.svg"
+
+
+def test_steps_match_manim_pixels():
+    """Rasterised by cairosvg, three end states equal Manim's own PNG of the same mobjects."""
+    from scenes.registry import get_scene_class
+    from scenes.storyboard import SceneOptions
+    from scenes.svg import display_list, mobjects_to_svg, run_storyboard, step_figure
+
+    checked = {}
+
+    def compare(scene, index, step):
+        if step.name not in ("query", "scores", "softmax"):
+            return
+        mobjects = display_list(scene)
+        figure = step_figure(scene, "attention", index, step, len(scene.steps))
+        svg = rasterise(mobjects_to_svg(mobjects, figure))
+        checked[step.name] = pixel_difference(svg, manim_png(mobjects, figure))
+
+    run_storyboard(get_scene_class("attention"), SceneOptions(), compare, stop_after="softmax")
+    assert sorted(checked) == ["query", "scores", "softmax"]
+    for name, (mean, share) in checked.items():
+        assert mean < 0.5 and share < 0.002, (name, mean, share)
+
+
+def test_unchanged_files_are_left_alone(exported, tmp_path):
+    from scenes.storyboard import SceneOptions
+    from scenes.svg import export_svgs
+
+    paths, _, out = exported
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths}
+    for p in paths:
+        os.utime(p, ns=(1_000_000_000, 1_000_000_000))
+    reported = []
+    again = export_svgs("attention", SceneOptions(), out,
+                        progress=lambda p, written: reported.append(written))
+    assert again == paths and reported == [False] * len(paths)
+    for p in paths:
+        assert p.read_bytes() == before[p][0]
+        assert p.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_cli_svg_in_another_process_gives_the_same_bytes(exported, tmp_path):
+    paths, _, _ = exported
+    out = tmp_path / "proc"
+    env = {**os.environ, "PYTHONHASHSEED": "7"}
+    run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "svg", "attention", "--out",
+                          str(out)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(out / p.name) for p in paths]
+    for p in paths:
+        assert (out / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+def test_cli_svg_one_step(runner, tmp_path):
+    import cli
+
+    result = runner.invoke(cli.main, ["svg", "attention", "--step", "softmax", "--theme", "light",
+                                      "--transparent", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(tmp_path / "07-softmax.svg")
+    root = parse((tmp_path / "07-softmax.svg").read_bytes())
+    assert root.find(f"{SVG}rect") is None
+    again = runner.invoke(cli.main, ["svg", "attention", "--step", "softmax", "--theme", "light",
+                                     "--transparent", "--out", str(tmp_path)])
+    assert again.output.strip() == f"{tmp_path / '07-softmax.svg'} (unchanged)"
+
+
+def test_cli_svg_default_folder_under_renders(runner, tmp_path):
+    import cli
+
+    result = runner.invoke(cli.main, ["svg", "attention", "--step", "scores", "--model", "lm",
+                                      "--renders", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "svg" / "attention" / "05-scores.svg"
+    assert result.output.strip() == str(path) and path.is_file()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["svg", "attention", "--step", "nope"],
+     "no step 'nope'; choose from title, embed, query, keys_values, scores"),
+    (["svg", "nosuchscene"], "no scene 'nosuchscene' (choose from all, attention"),
+    (["svg", "all", "--step", "scores"], "--step names a step of one scene"),
+    (["svg", "attention", "--head", "9"], "head 9 is out of range"),
+    (["svg", "attention", "--theme", "sepia"], "'sepia' is not one of 'dark', 'light'"),
+])
+def test_cli_svg_usage_errors(runner, tmp_path, args, needle):
+    import cli
+
+    result = runner.invoke(cli.main, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_cli_svg_help(runner):
+    import cli
+
+    result = runner.invoke(cli.main, ["svg", "-h"])
+    assert result.exit_code == 0
+    for option in ("--out", "--theme", "--transparent", "--sentence", "--model", "--step"):
+        assert option in result.output
