@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config ffmpeg librsvg2-bin \
 	texlive-latex-base texlive-latex-recommended texlive-latex-extra \
-	texlive-fonts-recommended dvisvgm fonts-dejavu-core
+	texlive-fonts-recommended dvisvgm fonts-dejavu-core chromium
 
 .PHONY: setup system venv render svg trace test lint clean
 

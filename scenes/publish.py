@@ -612,6 +612,7 @@ def gallery_html(renders: Path, page_dir: Path | None = None,
         body.append("</section>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'  # self-contained: no request for /favicon.ico
             f"<title>{e(title)}</title><style>{_CSS}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{_JS}</script>\n</body></html>\n")
 
