@@ -6,6 +6,8 @@ the mp4 box order with a parser written in this file.
 
 from __future__ import annotations
 
+import html
+import os
 import re
 import subprocess
 from html.parser import HTMLParser
@@ -304,3 +306,38 @@ def test_gallery_with_nothing_rendered_fails_and_writes_nothing(tmp_path):
 def test_help(args):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_gallery_elsewhere_links_media_relative_to_the_page(published, tmp_path):
+    renders, _, _ = published
+    diagrams = renders / "svg" / "alpha"
+    diagrams.mkdir(parents=True, exist_ok=True)
+    (diagrams / "01-scores.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="960px" height="540px">'
+        "<title>scores</title><desc>Scores &lt;Q, K&gt; &amp; scale.</desc></svg>",
+        encoding="utf-8")
+    try:
+        out = tmp_path / "site" / "page.html"
+        result = CliRunner().invoke(main, ["gallery", "--renders", str(renders), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert result.output == f"wrote {out} (2 videos, 1 diagram)\n"
+        page = out.read_text(encoding="utf-8")
+        tags = Tags(page).tags
+        rel = Path(os.path.relpath(renders, out.parent)).as_posix()  # ../../renders0 or so
+        assert rel.startswith("../")
+        srcs = [a["src"] for t, a in tags if t in ("source", "img") and "src" in a]
+        assert srcs == [f"{rel}/alpha.webm", f"{rel}/alpha.mp4", f"{rel}/alpha.gif",
+                        f"{rel}/svg/alpha/01-scores.svg",
+                        f"{rel}/beta.webm", f"{rel}/beta.mp4", f"{rel}/beta.gif"]
+        diagram = next(a for t, a in tags if t == "img" and "diagram" in a.get("class", ""))
+        assert diagram["alt"] == "Scores <Q, K> & scale."
+        assert "Scores &lt;Q, K&gt; &amp; scale." in page and "<Q, K>" not in page
+        # the snippets to copy are the ones `embed` prints: relative to the renders folder
+        code = "\n".join(html.unescape(c) for c in re.findall(r"<code>(.*?)</code>", page, re.S))
+        assert code.count('<source src="alpha.webm" type="video/webm">') == 1
+        assert "http" not in page.split("<body>")[0]  # nothing fetched from elsewhere
+    finally:
+        (diagrams / "01-scores.svg").unlink()
+        diagrams.rmdir()
+        diagrams.parent.rmdir()
+
