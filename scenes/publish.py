@@ -35,6 +35,7 @@ __all__ = [
     "Diagram",
     "PublishError",
     "VideoSet",
+    "captions_burned_in",
     "diagram_snippet",
     "embed_snippet",
     "find_diagrams",
@@ -113,13 +114,31 @@ def format_srt(cues: Sequence[Cue]) -> str:
     )
 
 
-def format_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT with the same timings; cue text escaped (``<`` starts a tag and ``&`` an entity)."""
+BURNED_IN_NOTE = "NOTE The same captions are drawn in the video frames."
+
+
+def format_vtt(cues: Sequence[Cue], burned_in: bool = False) -> str:
+    """WebVTT with the same timings; cue text escaped (``<`` starts a tag and ``&`` an entity).
+
+    ``burned_in`` adds a NOTE saying the frames already show the captions, so that an embed
+    does not switch the track on by default (the text would appear twice).
+    """
     out = ["WEBVTT\n\n"]
+    if burned_in:
+        out.append(f"{BURNED_IN_NOTE}\n\n")
     for i, c in enumerate(cues, 1):
         body = c.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         out.append(f"{i}\n{_stamp(c.start_ms, '.')} --> {_stamp(c.end_ms, '.')}\n{body}\n\n")
     return "".join(out)
+
+
+def captions_burned_in(vtt_path: Path) -> bool:
+    """Whether :func:`format_vtt` marked the video as showing its captions itself."""
+    try:
+        head = Path(vtt_path).read_text(encoding="utf-8")[:200]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return BURNED_IN_NOTE in head
 
 
 def read_cues(path: Path) -> list[Cue]:
@@ -260,37 +279,43 @@ def poster_time(cues: Sequence[Cue], duration: float) -> float:
     return duration / 2
 
 
-def publish_video(video_path: Path, srt_path: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+def publish_video(video_path: Path, srt_path: Path | None = None, *,
+                  captions_in_video: bool = False,
+                  progress: Callable[[Path], None] | None = None) -> dict[str, Path]:
     """Write the web-ready set beside ``video_path``; return ``{"mp4", "webm", "gif", "poster",
     "srt", "vtt"}`` → paths (no subtitle keys without an ``srt_path``).
 
     ``video_path`` may be the mp4 itself (it is then replaced by its faststart version).
+    ``captions_in_video``: the frames show the captions already (the scene's ``captions``
+    option); the embed then offers the subtitle track without switching it on.
+    ``progress`` is called with each path once that file is complete.
     """
     video_path = Path(video_path)
     if not video_path.is_file():
         raise PublishError(f"no video at {video_path}")
     folder, stem = video_path.parent, video_path.stem
-    say = progress or (lambda _msg: None)
     out: dict[str, Path] = {}
+
+    def done(key: str, path: Path) -> None:
+        out[key] = path
+        if progress is not None:
+            progress(path)
+
     cues: list[Cue] = []
     if srt_path is not None:
         srt_path = Path(srt_path)
         cues = read_cues(srt_path)
         srt_dst = folder / f"{stem}.srt"
-        out["srt"] = srt_dst if srt_dst.resolve() == srt_path.resolve() else _write_text(
-            srt_dst, format_srt(cues))
-        out["vtt"] = _write_text(folder / f"{stem}.vtt", format_vtt(cues))
-    say("mp4 (H.264, faststart)")
-    out["mp4"] = encode_mp4(video_path, folder / f"{stem}.mp4")
+        if srt_dst.resolve() != srt_path.resolve():
+            _write_text(srt_dst, format_srt(cues))
+        done("srt", srt_dst)
+        done("vtt", _write_text(folder / f"{stem}.vtt", format_vtt(cues, captions_in_video)))
+    done("mp4", encode_mp4(video_path, folder / f"{stem}.mp4"))
     duration = probe(out["mp4"])["duration"]
-    say("poster")
-    out["poster"] = extract_poster(out["mp4"], folder / f"{stem}.poster.png",
-                                   poster_time(cues, duration))
-    say("webm (VP9)")
-    out["webm"] = encode_webm(out["mp4"], folder / f"{stem}.webm")
-    say("gif")
-    out["gif"] = encode_gif(out["mp4"], folder / f"{stem}.gif")
+    done("poster", extract_poster(out["mp4"], folder / f"{stem}.poster.png",
+                                  poster_time(cues, duration)))
+    done("webm", encode_webm(out["mp4"], folder / f"{stem}.webm"))
+    done("gif", encode_gif(out["mp4"], folder / f"{stem}.gif"))
     return out
 
 
@@ -460,8 +485,9 @@ def embed_snippet(v: VideoSet, fmt: str = "html", base_url: str | None = None) -
         lines.append(f'  <source src="{e(url["webm"])}" type="video/webm">')
     lines.append(f'  <source src="{e(url["mp4"])}" type="video/mp4">')
     if "vtt" in url:
+        default = "" if captions_burned_in(v.vtt) else " default"
         lines.append(f'  <track kind="captions" src="{e(url["vtt"])}" srclang="en" '
-                     f'label="English" default>')
+                     f'label="English"{default}>')
     fallback = url.get("gif") or url.get("poster")
     if fallback:
         lines.append(f'  <img src="{e(fallback)}" alt="{e(label)}">')

@@ -56,7 +56,9 @@ def site(tmp_path_factory):
                         "-pix_fmt", "yuv420p", str(renders / f"{name}.mp4")], check=True)
         cues = SRT if seconds == 3 else SRT.split("\n\n3\n")[0] + "\n\n"
         (renders / f"{name}.srt").write_text(cues, encoding="utf-8")
-        publish_video(renders / f"{name}.mp4", renders / f"{name}.srt")
+        # multihead's frames show their captions (the scenes' default): its track starts off
+        publish_video(renders / f"{name}.mp4", renders / f"{name}.srt",
+                      captions_in_video=name == "multihead")
     svg_dir = renders / "svg" / "attention"
     svg_dir.mkdir(parents=True)
     for i, (step, desc, colour) in enumerate([("scores", "Raw scores Q·Kᵀ & their scale.", "#3b82f6"),
@@ -156,6 +158,10 @@ VIDEO_STATE = """(video) => ({
 @pytest.mark.parametrize("scene,seconds,cues", [("attention", 3, 3), ("multihead", 2, 2)])
 def test_video_loads_with_its_duration_and_subtitles(page, site, scene, seconds, cues):
     video = page.locator(f"#video-{scene}")
+    mode = "showing" if scene == "attention" else "disabled"
+    assert video.evaluate("v => v.textTracks[0].mode") == mode
+    if mode == "disabled":  # what the CC button does: a browser fetches a track only when on
+        video.evaluate("v => { v.textTracks[0].mode = 'showing'; }")
     page.wait_for_function(
         """(v) => v.readyState >= 2 && v.querySelector('track').readyState === 2""",
         arg=video.element_handle(), timeout=15000)

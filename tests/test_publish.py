@@ -244,6 +244,20 @@ def test_embed_html_has_both_sources_poster_track_and_caption_alt(published):
     assert tags[4][1] == {"src": "alpha.gif", "alt": CAPTIONS}
 
 
+def test_track_is_not_switched_on_when_the_frames_show_the_captions(published, tmp_path):
+    renders, _, _ = published
+    for name in ("alpha.mp4", "alpha.webm", "alpha.poster.png", "alpha.srt"):
+        (tmp_path / name).write_bytes((renders / name).read_bytes())
+    cues = parse_srt(SRT)
+    (tmp_path / "alpha.vtt").write_text(format_vtt(cues, burned_in=True), encoding="utf-8")
+    vtt = (tmp_path / "alpha.vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n\nNOTE ")  # a WebVTT comment block, ignored by players
+    assert VTT_CUE.findall(vtt)[0] == ("00:00:00.000", "00:00:00.800")
+    tags = Tags(embed(tmp_path, "alpha").stdout).tags
+    track = next(a for t, a in tags if t == "track")
+    assert "default" not in track and track["src"] == "alpha.vtt"
+
+
 def test_embed_escapes_caption_markup(published):
     renders, _, _ = published
     out = embed(renders, "alpha").stdout
