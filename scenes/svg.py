@@ -262,6 +262,10 @@ def _normalise_tag(tag: str) -> str:
         tag = tag.replace(f' id="{attrs["id"]}"', "")
     matrix = _MATRIX.search(attrs.get("transform", "") or attrs.get("gradientTransform", ""))
     decimals = _decimals_for(matrix.group(1) if matrix else None)
+    if tag[1:].startswith(("linearGradient", "radialGradient")):
+        # Gradient ends are in the user space of the shape that uses them: scene units, where
+        # 1/100 would be 0.7 px; 1/10000 keeps them exact to 1/100 px.
+        decimals = max(decimals, _DECIMALS + 2)
 
     def attr(m: re.Match) -> str:
         name, value = m.groups()
@@ -280,6 +284,22 @@ def _normalise_tag(tag: str) -> str:
     return _ATTR.sub(attr, tag)
 
 
+_ID = re.compile(r'\bid="([^"]+)"')
+_ID_USE = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+
+
+def _renumber_ids(content: str) -> str:
+    """Number cairo's ids (``linear3``, ``clip7``...) per prefix in order of appearance, so they
+    do not depend on what else the process has drawn."""
+    mapping: dict[str, str] = {}
+    counters: dict[str, int] = {}
+    for old in _ID.findall(content):
+        prefix = old.rstrip("0123456789") or "id"
+        mapping[old] = f"{prefix}{counters.get(prefix, 0)}"
+        counters[prefix] = counters.get(prefix, 0) + 1
+    return _ID_USE.sub(lambda m: m.group(1) + mapping.get(m.group(2), m.group(2)), content)
+
+
 def _hex(match: re.Match) -> str:
     r, g, b = (round(float(p) * 255 / 100) for p in match.groups())
     return f"#{r:02x}{g:02x}{b:02x}"
@@ -289,7 +309,7 @@ def _normalise(raw: str, figure: Figure) -> str:
     body = _ROOT.search(raw)
     if body is None:
         raise ValueError("cairo produced no <svg> element")
-    content = _TAG.sub(lambda m: _normalise_tag(m.group()), body.group(1))
+    content = _renumber_ids(_TAG.sub(lambda m: _normalise_tag(m.group()), body.group(1)))
     pw, ph = figure.width, figure.height
     head = [
         '<?xml version="1.0" encoding="UTF-8"?>',

@@ -24,7 +24,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 # Built identically in this process and in a subprocess: the reproducibility test runs it twice.
 SAMPLE = r'''
 import numpy as np
-from manim import RED, BLUE, DOWN, LEFT, UP, Arrow, Square, Text, VGroup, config
+from manim import BLUE, DOWN, LEFT, RED, RIGHT, UP, Arrow, Square, Text, VGroup, config
 
 def sample_mobjects():
     values = np.array([[0.53, -1.2, 3.0], [-0.07, 2.25, 0.0], [1.5, -0.33, 0.91]])
@@ -34,7 +34,9 @@ def sample_mobjects():
     square.shift(LEFT * 5)
     arrow = Arrow(LEFT * 2, LEFT * 0.5, color="#ffcc00").shift(DOWN * 2.5)
     title = Text("Q·Kᵀ < & >", font_size=40).to_edge(UP)
-    return [square, matrix, arrow, title]
+    gradient = Square(side_length=1.2).set_fill([RED, BLUE], opacity=1).set_stroke(width=0)
+    gradient.shift(RIGHT * 5 + DOWN * 2)
+    return [square, matrix, arrow, title, gradient]
 
 def sample_figure(**kw):
     from scenes.svg import Figure
@@ -96,8 +98,8 @@ def test_sample_is_real_vectors_with_pixel_units(sample_svg):
     assert root.get("viewBox") == "0 0 960 540"
     paths = root.findall(f".//{SVG}path")
     # One outline per glyph (39 in the numbers, 7 in the title), the square, the arrow's shaft
-    # and tip.
-    assert len(paths) == 39 + 7 + 1 + 2
+    # and tip, the gradient square.
+    assert len(paths) == 39 + 7 + 1 + 2 + 1
     assert all(p.get("d") for p in paths)
     assert root.find(f".//{SVG}image") is None and b"base64" not in sample_svg
     assert b"<text" not in sample_svg  # text is outlines: no font needed to view it
@@ -176,7 +178,8 @@ def test_same_bytes_twice_and_in_another_process(sample_svg, tmp_path):
 def test_no_process_dependent_ids(sample_svg):
     assert b"surface" not in sample_svg
     ids = [el.get("id") for el in parse(sample_svg).iter() if el.get("id")]
-    assert ids == ["title", "desc", "background"]
+    assert ids == ["title", "desc", "background", "linear0"]
+    assert b'fill:url(#linear0)' in sample_svg  # the gradient square still finds its gradient
 
 
 def test_compact_path_relative_lines_and_curves():
