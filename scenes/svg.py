@@ -6,9 +6,13 @@ VMobject's Bézier path, fill and stroke exactly as it would for a video frame, 
 the video agree by construction. Text comes out as glyph outlines (no fonts needed to view it).
 
 The raw cairo output is then normalised so that the same inputs give the same bytes in every
-process: cairo's per-process ``<g id="surfaceN">`` counter is dropped, coordinates are rounded to
-``1/100`` px, colours become ``#rrggbb``, and the root element, ``<title>``, ``<desc>`` and the
-background ``<rect>`` are written by this module.
+process: cairo's per-process ``<g id="surfaceN">`` counter is dropped and its other ids are
+renumbered per file; points are snapped to a ``1/100`` px grid (finer inside a ``transform``)
+and written as short relative commands, straight cubics as lines; colours become ``#rrggbb``;
+the root element, ``<title>``, ``<desc>`` and the background ``<rect>`` are written here.
+
+:func:`export_svgs` plays a scene's storyboard with animations skipped (nothing is encoded)
+and writes each step's end state, captured by a step listener, to ``NN-step.svg``.
 """
 
 from __future__ import annotations
