@@ -280,7 +280,7 @@ def poster_time(cues: Sequence[Cue], duration: float) -> float:
 
 
 def publish_video(video_path: Path, srt_path: Path | None = None, *,
-                  captions_in_video: bool = False,
+                  captions_in_video: bool = False, poster_at: float | None = None,
                   progress: Callable[[Path], None] | None = None) -> dict[str, Path]:
     """Write the web-ready set beside ``video_path``; return ``{"mp4", "webm", "gif", "poster",
     "srt", "vtt"}`` → paths (no subtitle keys without an ``srt_path``).
@@ -288,6 +288,7 @@ def publish_video(video_path: Path, srt_path: Path | None = None, *,
     ``video_path`` may be the mp4 itself (it is then replaced by its faststart version).
     ``captions_in_video``: the frames show the captions already (the scene's ``captions``
     option); the embed then offers the subtitle track without switching it on.
+    ``poster_at``: the poster's time in seconds (default: :func:`poster_time`).
     ``progress`` is called with each path once that file is complete.
     """
     video_path = Path(video_path)
@@ -313,7 +314,8 @@ def publish_video(video_path: Path, srt_path: Path | None = None, *,
     done("mp4", encode_mp4(video_path, folder / f"{stem}.mp4"))
     duration = probe(out["mp4"])["duration"]
     done("poster", extract_poster(out["mp4"], folder / f"{stem}.poster.png",
-                                  poster_time(cues, duration)))
+                                  poster_time(cues, duration) if poster_at is None
+                                  else min(poster_at, max(duration - 0.1, 0.0))))
     done("webm", encode_webm(out["mp4"], folder / f"{stem}.webm"))
     done("gif", encode_gif(out["mp4"], folder / f"{stem}.gif"))
     return out

@@ -161,6 +161,14 @@ def test_poster_without_subtitles_is_the_middle_frame(published):
     assert best in (14, 15)  # 1.0 s
 
 
+def test_poster_time_can_be_chosen(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", "libx264", seconds=1.0)
+    publish_video(clip, poster_at=0.2)
+    poster = np.asarray(Image.open(tmp_path / "clip.poster.png").convert("RGB"), dtype=float)
+    frames = video_stream_facts(clip)["frames"]
+    assert int(np.argmin([np.abs(poster - f).mean() for f in frames])) == 3  # 0.2 s at 15 fps
+
+
 VTT_CUE = re.compile(r"^(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)$", re.M)
 SRT_CUE = re.compile(r"^(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)$", re.M)
 
