@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,9 @@ class LoadedModel:
 
 
 def default_path(name: str) -> Path:
-    return CHECKPOINT_DIR / f"{name}.pt"
+    """The shipped checkpoint, or the one in $TRANSFORMER_CHECKPOINT_DIR when that is set."""
+    folder = os.environ.get("TRANSFORMER_CHECKPOINT_DIR")
+    return (Path(folder) if folder else CHECKPOINT_DIR) / f"{name}.pt"
 
 
 def build(name: str) -> LoadedModel:
