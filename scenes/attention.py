@@ -3,9 +3,13 @@
     Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V,   Q = X W_Q,  K = X W_K,  V = X W_V
 
 Reads, for the attention prefix ``P`` (``encoder.blocks.L.attn`` for ``translate``,
-``decoder.blocks.L.attn`` for the causal ``lm``) and head ``h``: the embeddings
-``encoder.embed``/``pos_embed`` (layer 0) or ``resid_pre``, ``param:P.W_Q/W_K/W_V``,
-``P.q/k/v``, ``P.scores``, ``P.scaled``, ``P.mask``/``P.masked``, ``P.pattern``, ``P.z``.
+``decoder.blocks.L.attn`` for the causal ``lm``) and head ``h``: ``embed``/``pos_embed`` of the
+stack (layer 0), ``resid_pre`` (= X), ``param:P.W_Q/W_K/W_V``, ``P.q/k/v``, ``P.scores``,
+``P.scaled``, ``P.mask``/``P.masked``, ``P.pattern``, ``P.z``. Products, exponentials and row
+sums come from :mod:`transformer_core.explain`.
+
+Rows are query positions and softmax runs along rows, as in the code (3Blue1Brown draws the
+transpose; the scene says so once).
 
 Runs under Manim's CLI too: ``manim -ql scenes/attention.py AttentionScene`` (options from the
 ``SCENE_*`` environment variables, see :mod:`scenes.storyboard`).
@@ -19,11 +23,32 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by Manim's CLI: make ``scenes`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from manim import UP, FadeIn, Text  # noqa: E402
+import numpy as np  # noqa: E402
+from manim import (  # noqa: E402
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform,
+    VGroup,
+    Write, config,
+)
 
-from scenes.storyboard import FONT, SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.animations import (  # noqa: E402
+    build_worked_cell, play_fill, play_morph, play_softmax, play_worked_cell, relayout, swap,
+)
+from scenes.mobjects import (  # noqa: E402
+    TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
+    formula,
+)
+from scenes.storyboard import (  # noqa: E402
+    SceneOptions, Step, StoryScene, current_options, mark,
+)
+from scenes.text import FlatText, number_text, plain_text  # noqa: E402
+from transformer_core.explain import attention_prefix, format_value, lookup  # noqa: E402
 
 __all__ = ["AttentionScene"]
+
+NUM = 16  # font size of numbers in matrices
+LABEL = 16  # token labels
+NOTE = 16  # explanatory notes
+GAP = 0.32  # between a matrix and its neighbour in a product layout
 
 
 class AttentionScene(StoryScene):
@@ -33,11 +58,17 @@ class AttentionScene(StoryScene):
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
         causal = options.model == "lm"
+        if options.layer == 0:
+            embed = Step("embed", "Each word becomes one row of X: its learned embedding plus "
+                                  "a positional encoding that says where the word stands.")
+        else:
+            embed = Step("embed", f"The input X of layer {options.layer} is the output of "
+                                  f"layer {options.layer - 1}: still one row per word.")
         steps = [
             Step("title", "Self-attention mixes information between the words of a sentence; "
-                          "here every number is the real value computed by a small trained model."),
-            Step("embed", "Each word becomes one row of X: its learned embedding plus a "
-                          "positional encoding that says where the word stands."),
+                          "every number shown is the real value computed by a small trained "
+                          "model."),
+            embed,
             Step("query", "Q = X·W_Q: each entry of Q is the dot product of a row of X "
                           "(one word) with a column of the learned matrix W_Q."),
             Step("keys_values", "The same X multiplied by the learned matrices W_K and W_V "
@@ -60,40 +91,407 @@ class AttentionScene(StoryScene):
         ]
         return steps
 
-    def _placeholder(self, name: str) -> None:
-        for mob in list(self.mobjects):
-            if mob is not self.caption_mobject:
-                self.remove(mob)
-        title = Text(name, font=FONT, font_size=36, color=self.theme.text).to_edge(UP)
-        self.play(FadeIn(title), run_time=0.5)
-        self.wait(0.5)
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        cfg, t = self.trace.config, self.trace
+        self.h = self.options.head
+        self.prefix = attention_prefix(cfg, self.options.layer)
+        self.block = self.prefix.rsplit(".", 1)[0]
+        self.stack = self.prefix.split(".", 1)[0]
+        self.tok = ("target_tokens" if self.stack == "decoder" and cfg.mode == "encdec"
+                    else "tokens")
+        self.n = len(lookup(t, self.tok))
+        self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
+        # The worked examples use the query whose attention is most spread out (the most
+        # interesting weighted sum), its largest entries, and the key it attends to most.
+        pattern = t[f"{self.prefix}.pattern"][self.h].astype(np.float64)
+        entropy = -(pattern * np.log(np.where(pattern > 0, pattern, 1.0))).sum(axis=1)
+        self.qi = int(np.argmax(entropy))
+        self.q_col = int(np.argmax(np.abs(t[f"{self.prefix}.q"][self.h, self.qi])))
+        self.kj = int(np.argmax(t[f"{self.prefix}.pattern"][self.h, self.qi]))
+        self.z_col = int(np.argmax(np.abs(t[f"{self.prefix}.z"][self.h, self.qi])))
+
+    def src(self, name: str) -> str:
+        """Source of this head's slice of an attention record, e.g. ``P.q[h]``."""
+        return f"{self.prefix}.{name}[{self.h}]"
+
+    def content_box(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top) of the area below the heading and above the caption."""
+        w = config.frame_width / 2
+        return -w + 0.3, w - 0.3, self.caption_top, config.frame_height / 2 - 0.85
+
+    def fit(self, *mobs) -> VGroup:
+        """Centre ``mobs`` (as one group) in the content box, shrinking only if needed."""
+        left, right, bottom, top = self.content_box()
+        return fit_into(VGroup(*mobs), left, right, bottom, top)
+
+    def matrix(self, source: str, **kwargs) -> ValueMatrix:
+        return ValueMatrix(self.trace, source, self.theme, **kwargs)
+
+    def square(self, source: str, cw: float, heat: bool = False, **kwargs) -> ValueMatrix:
+        """A query × key matrix with token labels on both axes."""
+        if heat:
+            return attention_heatmap(self.trace, source, self.theme, self.tok, cell_w=cw,
+                                     cell_h=cell_height_for(NUM), **kwargs)
+        return self.matrix(source, row_labels=self.tok, col_labels=self.tok, cell_w=cw,
+                           cell_h=cell_height_for(NUM), **kwargs)
+
+    def token_cell_width(self, *arrays: np.ndarray) -> float:
+        """A cell width that fits the numbers and the token labels above the columns."""
+        labels = max(plain_text(str(t), LABEL, self.theme.muted).width
+                     for t in lookup(self.trace, self.tok))
+        return max(max(cell_width_for(a, 2, NUM) for a in arrays), labels + 0.14)
+
+    @staticmethod
+    def product_layout(a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, gap_v: float) -> None:
+        """C = A · B drawn as a crossing: A left of C with rows aligned, B above C with
+        columns aligned (the worked dot product then sits above A, beside B's rows)."""
+        a.shift(c.cell_centre(0, 0) - a.cell_centre(0, a.n_cols - 1)
+                - RIGHT * (a.cell_w / 2 + c.cell_w / 2 + GAP))
+        b.shift(c.cell_centre(0, 0) - b.cell_centre(b.n_rows - 1, 0)
+                + UP * (b.cell_h / 2 + c.cell_h / 2 + gap_v))
+
+    def note(self, text: str, size: float = NOTE, color: str | None = None) -> FlatText:
+        mob = plain_text(text, size, color or self.theme.muted)
+        mob.kind = "prose"
+        return mob
+
+    # ---- steps ------------------------------------------------------------------------------
 
     def step_title(self) -> None:
-        self._placeholder("title")
+        theme, cfg = self.theme, self.trace.config
+        title = plain_text("Attention, with real numbers", 44, theme.text)
+        eq = formula(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left("
+                     r"\frac{QK^\top}{\sqrt{d_k}}\right)V", font_size=50, color=theme.text)
+        tokens = TokenRow(self.trace, self.tok, theme, font_size=28)
+        what = ("the English→French translation model, encoder self-attention"
+                if cfg.mode == "encdec" else "the small language model, causal self-attention")
+        info = self.note(f"{what}, layer {self.options.layer}, head {self.h} of "
+                         f"{cfg.n_heads}", 22)
+        group = VGroup(title, eq, tokens, info).arrange(DOWN, buff=0.55)
+        left, right, bottom, top = self.content_box()
+        fit_into(group, left, right, bottom, top + 0.6)
+        self.play(Write(title), run_time=1.0)
+        self.play(FadeIn(eq, shift=0.2 * DOWN), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(t) for t in tokens), lag_ratio=0.15), FadeIn(info),
+                  run_time=1.2)
+        self.wait(2.5)
+        self.end_state(title, eq, tokens, info)
+        self.title_parts = (title, eq, info)
+        self.token_row = tokens
 
     def step_embed(self) -> None:
-        self._placeholder("embed")
+        theme, t = self.theme, self.trace
+        x_src = f"{self.block}.resid_pre"
+        title, eq, info = self.title_parts
+        leave_title = [FadeOut(title), FadeOut(eq), FadeOut(info), FadeOut(self.token_row.boxes)]
+        if self.options.layer > 0:
+            x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X")
+            x_title = self.note(f"X = the output of layer {self.options.layer - 1}", 20,
+                                theme.text)
+            x_title.next_to(x.col_labels, UP, buff=0.2).set_x(x.brackets.get_x())
+            self.fit(x, x_title)
+            self.play(*self.heading("The input X"), *leave_title,
+                      *(ReplacementTransform(tok, label) for tok, label in
+                        zip(self.token_row.tokens, x.row_labels, strict=True)), run_time=1.2)
+            self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), FadeIn(x_title),
+                      run_time=1.2)
+            self.wait(3.0)
+            self.end_state(x, x_title)
+            self.x_mob, self.x_title = x, x_title
+            return
+        e_src, pe_src = f"{self.stack}.embed", f"{self.stack}.pos_embed"
+        cw = max(cell_width_for(t[s], 2, NUM) for s in (e_src, pe_src, x_src))
+        ch = cell_height_for(NUM)
+        e = self.matrix(e_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim")
+        pe = self.matrix(pe_src, cell_w=cw, cell_h=ch, col_labels="dim")
+        plus = plain_text("+", 36, theme.text)
+        VGroup(e, plus, pe).arrange(RIGHT, buff=0.3)
+        pe.align_to(e, DOWN)
+        plus.set_y(e.brackets.get_y())
+        e_title = self.note("token embedding (× √d_model)", 20)
+        pe_title = self.note("positional encoding", 20)
+        e_title.next_to(e.col_labels, UP, buff=0.2).set_x(e.brackets.get_x())
+        pe_title.next_to(pe.col_labels, UP, buff=0.2).set_x(pe.brackets.get_x())
+        x = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim",
+                        name="X").move_cells_onto(e)
+        x_title = self.note("X = embedding + position", 20, theme.text)
+        x_title.next_to(x.col_labels, UP, buff=0.2).set_x(x.brackets.get_x())
+        self.fit(e, plus, pe, e_title, pe_title, x, x_title)
+
+        self.play(*self.heading("Words → X"), *leave_title,
+                  *(ReplacementTransform(tok, label) for tok, label in
+                    zip(self.token_row.tokens, e.row_labels, strict=True)), run_time=1.2)
+        self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(e_title), run_time=1.0)
+        self.play(FadeIn(plus), FadeIn(pe), FadeIn(pe_title), run_time=1.0)
+        self.wait(1.5)
+        self.end_state(e, plus, pe, e_title, pe_title)
+        play_morph(self, e, x, run_time=1.5, extra=[
+            FadeOut(pe, shift=e.brackets.get_center() - pe.brackets.get_center()),
+            FadeOut(plus), FadeOut(pe_title), ReplacementTransform(e_title, x_title),
+        ])
+        swap(self, e, x)
+        self.play(FadeIn(x.name), run_time=0.5)
+        self.wait(2.0)
+        self.end_state(x, x_title)
+        self.x_mob, self.x_title = x, x_title
 
     def step_query(self) -> None:
-        self._placeholder("query")
+        theme, t = self.theme, self.trace
+        ch = cell_height_for(NUM)
+        wq, q_src = f"param:{self.prefix}.W_Q[{self.h}]", self.src("q")
+        cw = max(cell_width_for(t.param(f"{self.prefix}.W_Q")[self.h], 2, NUM),
+                 cell_width_for(t[f"{self.prefix}.q"][self.h], 2, NUM))
+        x = self.matrix(f"{self.block}.resid_pre", cell_h=ch, row_labels=self.tok, name="X")
+        w = self.matrix(wq, cell_w=cw, cell_h=ch, col_labels="dim", name="W_Q",
+                        name_side=RIGHT, name_color=theme.query)
+        q = self.matrix(q_src, cell_w=cw, cell_h=ch, name="Q", name_side=RIGHT,
+                        name_color=theme.query)
+        self.product_layout(x, w, q, gap_v=0.7)
+        work = build_worked_cell(t, x, w, q, self.qi, self.q_col,
+                                 f"explain.matmul_products({self.block}.resid_pre, {wq})")
+        self.fit(x, w, q, work)
+
+        self.play(*self.heading("Queries: Q = X · W_Q"), *relayout(self.x_mob, x),
+                  FadeOut(self.x_title), run_time=1.2)
+        self.play(FadeIn(w), Create(q.brackets), FadeIn(q.name), run_time=0.8)
+        self.end_state(x, w, q.brackets, q.name)
+        hl = play_worked_cell(self, x, w, q, work)
+        play_fill(self, q, done=[(self.qi, self.q_col)])
+        self.wait(2.0)
+        self.end_state(x, w, q, work, hl)
+        self.qkv_parts = (x, w, q, work, hl)
 
     def step_keys_values(self) -> None:
-        self._placeholder("keys_values")
+        theme = self.theme
+        x, w, q, work, hl = self.qkv_parts
+        made = {}
+        for name, color in (("K", theme.key), ("V", theme.value)):
+            mw = self.matrix(f"param:{self.prefix}.W_{name}[{self.h}]", cell_w=q.cell_w,
+                             cell_h=q.cell_h, col_labels="dim", name=f"W_{name}",
+                             name_side=RIGHT, name_color=color).move_cells_onto(w)
+            m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
+                            name_side=RIGHT, name_color=color).move_cells_onto(q)
+            made[name] = (mw, m)
+        finals = [self.matrix(self.src(name.lower()), row_labels=self.tok, col_labels="dim",
+                              name=name, name_side=UP, name_color=color)
+                  for name, color in (("Q", theme.query), ("K", theme.key), ("V", theme.value))]
+        self.fit(VGroup(*finals).arrange(RIGHT, buff=0.9, aligned_edge=UP))
+
+        (wk, k), (wv, v) = made["K"], made["V"]
+        self.play(*self.heading("Keys and values: K = X · W_K,   V = X · W_V"),
+                  FadeOut(work), FadeOut(hl), FadeOut(w), FadeOut(q), FadeIn(wk),
+                  Create(k.brackets), FadeIn(k.name), run_time=1.0)
+        play_fill(self, k, run_time=1.3)
+        self.wait(0.8)
+        self.end_state(x, wk, k)
+        self.play(FadeOut(wk), FadeOut(k), FadeIn(wv), Create(v.brackets), FadeIn(v.name),
+                  run_time=0.8)
+        play_fill(self, v, run_time=1.3)
+        self.wait(0.8)
+        self.end_state(x, wv, v)
+        self.play(FadeOut(x), FadeOut(wv), *relayout(v, finals[2]),
+                  FadeIn(finals[0]), FadeIn(finals[1]), run_time=1.2)
+        self.wait(2.0)
+        self.end_state(*finals)
+        self.qkv = finals
 
     def step_scores(self) -> None:
-        self._placeholder("scores")
+        theme, t = self.theme, self.trace
+        q_prev, k_prev, v_prev = self.qkv
+        ch = cell_height_for(NUM)
+        cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
+                                   t[f"{self.prefix}.k"][self.h])
+        q = self.matrix(self.src("q"), cell_h=ch, row_labels=self.tok, name="Q",
+                        name_color=theme.query)
+        kt = self.matrix(f"{self.src('k')}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
+                         name=r"K^\top", name_side=RIGHT, name_color=theme.key)
+        s = self.matrix(self.src("scores"), cell_w=cw, cell_h=ch, name=r"QK^\top",
+                        name_side=RIGHT)
+        self.product_layout(q, kt, s, gap_v=0.7)
+        products = f"explain.matmul_products({self.src('q')}, {self.src('k')}.T)"
+        work = build_worked_cell(t, q, kt, s, self.qi, self.kj, products)
+        note = self.note("Rows are queries (one per word) and columns are keys; softmax will "
+                         "run along each row.\n3Blue1Brown's videos draw the transpose: "
+                         "there the queries are columns.")
+        note.next_to(VGroup(q, s), DOWN, buff=0.35)
+        self.fit(q, kt, s, work, note)
+
+        transpose = []  # K's entry (r, c) flies to Kᵀ's (c, r)
+        for r in range(k_prev.n_rows):
+            for c in range(k_prev.n_cols):
+                transpose.append(ReplacementTransform(k_prev.number(r, c), kt.number(c, r)))
+                transpose.append(ReplacementTransform(k_prev.fill(r, c), kt.fill(c, r)))
+        for r, label in enumerate(k_prev.row_labels):
+            transpose.append(ReplacementTransform(label, kt.col_labels[r]))
+        self.play(*self.heading("Scores: Q · Kᵀ"), *relayout(q_prev, q),
+                  FadeOut(v_prev), FadeOut(k_prev.col_labels), FadeOut(k_prev.brackets),
+                  FadeOut(k_prev.name), *transpose, FadeIn(kt.brackets), FadeIn(kt.name),
+                  run_time=1.6)
+        self.end_state(q, kt)
+        self.play(Create(s.brackets), FadeIn(s.name), run_time=0.5)
+        hl = play_worked_cell(self, q, kt, s, work)
+        play_fill(self, s, done=[(self.qi, self.kj)])
+        self.play(FadeIn(note), run_time=0.6)
+        self.wait(3.0)
+        self.end_state(q, kt, s, work, hl, note)
+        self.scores_parts = (q, kt, s, work, hl, note)
 
     def step_scale(self) -> None:
-        self._placeholder("scale")
+        t = self.trace
+        q, kt, s, work, hl, note = self.scores_parts
+        cw = max(self.token_cell_width(t[f"{self.prefix}.scaled"][self.h]), s.cell_w)
+        s2 = self.square(self.src("scores"), cw)
+        scaled = self.square(self.src("scaled"), cw).move_cells_onto(s2)
+        panel = self.scale_panel().next_to(s2, RIGHT, buff=0.8)
+        self.fit(s2, scaled, panel)
+
+        self.play(*self.heading("Scaling: ÷ √d_k"), FadeOut(q), FadeOut(kt), FadeOut(work),
+                  FadeOut(hl), FadeOut(note), *relayout(s, s2), run_time=1.2)
+        self.end_state(s2)
+        self.play(FadeIn(panel), run_time=0.8)
+        self.wait(0.8)
+        play_morph(self, s2, scaled, run_time=1.4, lag_ratio=0.05)
+        swap(self, s2, scaled)
+        self.wait(2.0)
+        self.end_state(scaled, panel)
+        self.current, self.panel = scaled, panel
+
+    def scale_panel(self) -> VGroup:
+        theme = self.theme
+        op = formula(r"\div\sqrt{d_k}", font_size=44, color=theme.text)
+        d_text = format_value(float(self.trace.config.d_head), 0)
+        dk = mark(number_text(d_text, NOTE + 4, theme.text), "number", "config:d_head", (),
+                  d_text, 0)
+        root_src = "explain.sqrt(config:d_head)"
+        r_text = format_value(float(lookup(self.trace, root_src)), 2)
+        rk = mark(number_text(r_text, NOTE + 4, theme.text), "number", root_src, (), r_text, 2)
+        line = VGroup(self.note("dₖ =", NOTE + 4), dk, self.note(",   √dₖ =", NOTE + 4), rk)
+        line.arrange(RIGHT, buff=0.12)
+        for mob in (dk, rk):
+            mob.align_to(line[0], DOWN)
+        return VGroup(op, line).arrange(DOWN, buff=0.35)
 
     def step_mask(self) -> None:
-        self._placeholder("mask")
+        m = self.current
+        masked = self.square(self.src("masked"), m.cell_w).move_cells_onto(m)
+        allowed = self.trace[f"{self.prefix}.mask"]
+        cells = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols) if not allowed[i, j]]
+        note = self.note("−∞ wherever the key\ncomes after the query")
+        note.next_to(self.panel, DOWN, buff=0.6)
+        self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)
+        play_morph(self, m, masked, cells, run_time=1.6, lag_ratio=0.08)
+        swap(self, m, masked)
+        self.wait(2.0)
+        self.end_state(masked, self.panel, note)
+        self.current = masked
+        self.panel = VGroup(self.panel, note)
 
     def step_softmax(self) -> None:
-        self._placeholder("softmax")
+        theme = self.theme
+        m_prev = self.current
+        base = m_prev.source  # the scaled (or masked) scores
+        m = self.square(base, m_prev.cell_w)
+        e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True).move_cells_onto(m)
+        p = self.square(self.src("pattern"), m.cell_w, heat=True).move_cells_onto(m)
+        e_sums = self.matrix(f"explain.column(explain.row_sum(explain.softmax_exp({base})))",
+                             cell_h=m.cell_h, colored=False)
+        p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
+                             cell_h=m.cell_h, sequential=True, vmax=1.0)
+        e_sums.next_to(m.brackets, RIGHT, buff=0.45).match_y(m.brackets)
+        p_sums.next_to(e_sums, RIGHT, buff=0.45)
+        head_e = self.note("row sum\nof exp", 14).next_to(e_sums, UP, buff=0.15)
+        head_p = self.note("row sum\nof weights", 14).next_to(p_sums, UP, buff=0.15)
+        recipe = self.note("1. exp(x − row max)\n2. sum the row\n3. divide by the sum",
+                           NOTE, theme.text)
+        recipe.next_to(p_sums, RIGHT, buff=0.6).align_to(m.brackets, UP)
+        why = self.note("Subtracting the row's\nlargest score first keeps\nexp small and "
+                        "changes\nnothing after the division.", 14)
+        why.next_to(recipe, DOWN, buff=0.35, aligned_edge=LEFT)
+        extras = VGroup(e_sums, p_sums, head_e, head_p, recipe, why)
+        self.fit(m, e, p, extras)
+
+        self.play(*self.heading("Softmax, row by row"), FadeOut(self.panel),
+                  *relayout(m_prev, m), run_time=0.9)
+        self.play(FadeIn(head_e), FadeIn(head_p), Create(e_sums.brackets),
+                  Create(p_sums.brackets), FadeIn(recipe), FadeIn(why), run_time=0.8)
+        self.end_state(m, head_e, head_p, e_sums.brackets, p_sums.brackets, recipe, why)
+        play_softmax(self, m, e, p, e_sums, p_sums)
+        self.wait(2.5)
+        self.end_state(p, *extras)
+        self.pattern, self.softmax_extras = p, extras
 
     def step_weighted_sum(self) -> None:
-        self._placeholder("weighted_sum")
+        theme, t = self.theme, self.trace
+        p_prev = self.pattern
+        ch = cell_height_for(NUM)
+        cw = max(cell_width_for(t[f"{self.prefix}.v"][self.h], 2, NUM),
+                 cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
+        a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A")
+        v = self.matrix(self.src("v"), cell_w=cw, cell_h=ch, row_labels=self.tok,
+                        col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value)
+        z = self.matrix(self.src("z"), cell_w=cw, cell_h=ch, name="Z", name_side=RIGHT,
+                        name_color=theme.output)
+        self.product_layout(a, v, z, gap_v=0.7 + a.col_labels.height)
+        products = f"explain.matmul_products({self.src('pattern')}, {self.src('v')})"
+        work = build_worked_cell(t, a, v, z, self.qi, self.z_col, products)
+        legend = self.note("A = softmax(QKᵀ/√dₖ): the attention weights, one row per query")
+        legend.next_to(VGroup(a, z), DOWN, buff=0.35)
+        self.fit(a, v, z, work, legend)
+
+        self.play(*self.heading("Weighted sum: Z = A · V"), FadeOut(self.softmax_extras),
+                  *relayout(p_prev, a), run_time=1.2)
+        self.play(FadeIn(v), Create(z.brackets), FadeIn(z.name), FadeIn(legend), run_time=0.8)
+        self.end_state(a, v, z.brackets, z.name, legend)
+        hl = play_worked_cell(self, a, v, z, work)
+        play_fill(self, z, done=[(self.qi, self.z_col)])
+        self.wait(2.5)
+        self.end_state(a, v, z, work, hl, legend)
 
     def step_summary(self) -> None:
-        self._placeholder("summary")
+        theme = self.theme
+        eq = formula(r"\mathrm{softmax}\Big(", "Q", r"K^\top", r"/\sqrt{d_k}", r"\Big)", "V",
+                     "=", "Z", font_size=56, color=theme.text)
+        for part, color in ((1, theme.query), (2, theme.key), (5, theme.value),
+                            (7, theme.output)):
+            eq[part].set_color(color)
+        specs = [  # source, name, colour, role, the formula term it stands for
+            (self.src("q"), "Q", theme.query, "queries: what\neach word seeks", eq[1]),
+            (f"{self.src('k')}.T", r"K^\top", theme.key, "keys: what\neach word offers",
+             eq[2]),
+            (self.src("pattern"), "A", theme.text, "weights: softmax\nof scaled scores",
+             VGroup(eq[0], eq[3], eq[4])),
+            (self.src("v"), "V", theme.value, "values: what\neach word passes on", eq[5]),
+            (self.src("z"), "Z", theme.output, "output: one new\nrow per word", eq[7]),
+        ]
+        grids, roles, arrows = VGroup(), VGroup(), VGroup()
+        for source, name, color, _, _ in specs:
+            heat = name == "A"
+            grids.add(self.matrix(source, cell_w=0.3, cell_h=0.3, show_numbers=False,
+                                  sequential=heat, vmax=1.0 if heat else None, name=name,
+                                  name_side=UP, name_color=color))
+        x = 0.0
+        for grid in grids:  # bracket tops on one line, 0.9 apart
+            grid.shift([x - grid.get_left()[0], -grid.brackets.get_top()[1], 0])
+            x = grid.get_right()[0] + 0.9
+        low = min(g.brackets.get_bottom()[1] for g in grids)
+        for grid, spec in zip(grids, specs, strict=True):
+            role = self.note(spec[3], 16)
+            roles.add(role.move_to([grid.brackets.get_x(), low - 0.3 - role.height / 2, 0]))
+        VGroup(eq, VGroup(grids, roles)).arrange(DOWN, buff=1.1)
+        self.fit(eq, grids, roles)
+        for grid, spec in zip(grids, specs, strict=True):
+            arrows.add(Arrow(spec[4].get_bottom(), grid.name.get_top(), buff=0.12,
+                             stroke_width=3, color=spec[2], max_tip_length_to_length_ratio=0.15))
+        self.play(*self.heading("Summary"), *(FadeOut(m) for m in self.mobjects
+                                             if m not in (self.caption_mobject,
+                                                          self.heading_mob)),
+                  run_time=0.8)
+        self.play(Write(eq), run_time=1.2)
+        self.play(LaggedStart(*(FadeIn(g) for g in grids), lag_ratio=0.2),
+                  LaggedStart(*(Create(a) for a in arrows), lag_ratio=0.2), run_time=1.6)
+        self.play(FadeIn(roles), run_time=0.8)
+        self.wait(3.5)
+        self.end_state(eq, arrows, grids, roles)

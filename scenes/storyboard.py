@@ -24,10 +24,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 
-from manim import DOWN, Mobject, Scene, Text, config
+from manim import DOWN, Mobject, Scene, config
 
 from transformer_core.explain import attention_prefix
 
+from .text import FONT, MONO, plain_text, subscript_text
 from .theme import THEMES, Theme
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "StoryScene", "mark", "iter_sourced", "FONT", "MONO", "MIN_FONT_SIZE", "StepListener",
 ]
 
-FONT = "DejaVu Sans"  # captions, titles, token labels
-MONO = "DejaVu Sans Mono"  # numbers: fixed width, so columns of numbers line up
 # The smallest text allowed on screen. A digit at font size 14 is 0.147 scene units high,
 # about 9 pixels at 480p (the frame is 8 units high) and 20 pixels at 1080p.
 MIN_FONT_SIZE = 14
@@ -141,6 +140,11 @@ class StoryScene(Scene):
         self._step_listeners = list(listeners)
 
     def setup(self) -> None:
+        if config.dry_run:
+            # Nothing is written, so don't draw frames either: jump to each play's end state.
+            # (Manim resets ``skip_animations`` to the original status before every play.)
+            self.renderer._original_skipping_status = True
+            self.renderer.skip_animations = True
         self.options = current_options()
         self.theme: Theme = THEMES[self.options.theme]
         self.camera.background_color = self.theme.background
@@ -149,6 +153,7 @@ class StoryScene(Scene):
         self.steps: list[Step] = self.storyboard(self.options)
         self.step_times: list[tuple[float, float]] = []  # (start, end) seconds, per step
         self.caption_mobject: Mobject | None = None
+        self.heading_mob: Mobject | None = None
 
     def check_options(self) -> None:
         """Raise ValueError when the layer or head does not exist in this model."""
@@ -182,19 +187,38 @@ class StoryScene(Scene):
             self.caption_mobject = None
         if not self.options.captions:
             return
-        caption = Text(
-            wrap(step.caption, 96), font=FONT, font_size=self.caption_font_size,
-            color=self.theme.text, line_spacing=0.8,
-        )
-        caption.to_edge(DOWN, buff=0.22)
+        room = config.frame_width - 0.6
+        one_line = plain_text(step.caption, self.caption_font_size, self.theme.text)
+        chars = max(20, int(len(step.caption) * room / one_line.width * 0.95))
+        caption = plain_text(wrap(step.caption, chars), self.caption_font_size,
+                             self.theme.text, line_spacing=0.8)
+        if caption.width > room:
+            caption.scale_to_fit_width(room)
+        caption.to_edge(DOWN, buff=0.2)
         caption.step_caption = step.caption
         self.caption_mobject = caption
         self.add(caption)
 
     @property
     def caption_top(self) -> float:
-        """The y the content must stay above (the top of the caption area)."""
-        return -config.frame_height / 2 + (0.95 if self.options.captions else 0.3)
+        """The y the content must stay above: the top of the caption, plus a margin."""
+        if self.caption_mobject is None:
+            return -config.frame_height / 2 + 0.3
+        return self.caption_mobject.get_top()[1] + 0.12
+
+    def heading(self, text: str, font_size: float = 30) -> list:
+        """Animations that replace the step heading (top left) with ``text``."""
+        from manim import UL, FadeIn, FadeOut
+
+        new = subscript_text(text, font_size, self.theme.text).to_corner(UL, buff=0.3)
+        old, self.heading_mob = self.heading_mob, new
+        return [FadeOut(old), FadeIn(new)] if old is not None else [FadeIn(new)]
+
+    def end_state(self, *mobs: Mobject) -> None:
+        """Declare what is on screen at the end of a step: exactly the heading, ``mobs`` and
+        the caption (clearing whatever animations left behind, e.g. empty groups)."""
+        self.clear()
+        self.add(*(m for m in (self.heading_mob, *mobs, self.caption_mobject) if m is not None))
 
 
 def wrap(text: str, width: int) -> str:

@@ -38,7 +38,7 @@ class Theme:
         """(colour, opacity) of a cell showing ``value`` in a matrix whose largest |value| is
         ``vmax``. Sequential fills run from nothing at 0 to ``max_fill`` at ``vmax``."""
         if math.isinf(value):
-            return self.masked, self.max_fill
+            return self.masked, self.max_fill * 0.6
         if not math.isfinite(value) or vmax <= 0:
             return self.text, 0.0
         strength = min(abs(value) / vmax, 1.0)
@@ -55,13 +55,13 @@ THEMES: dict[str, Theme] = {
         muted="#9AA4B5",
         negative="#3D8BFD",
         positive="#FD7E14",
-        heat="#F5B700",
+        heat="#B36BFF",
         highlight="#FFE066",
         masked="#5C6370",
         query="#FF7A85",
         key="#7BD88F",
         value="#6CB6FF",
-        output="#D2A8FF",
+        output="#FFB86B",
         max_fill=0.62,
     ),
     "light": Theme(
@@ -71,13 +71,13 @@ THEMES: dict[str, Theme] = {
         muted="#57606A",
         negative="#1F6FEB",
         positive="#E8590C",
-        heat="#E8A200",
+        heat="#8250DF",
         highlight="#C2255C",
         masked="#8C959F",
         query="#CF222E",
         key="#1A7F37",
         value="#0969DA",
-        output="#8250DF",
+        output="#BC4C00",
         max_fill=0.45,
     ),
 }

@@ -12,6 +12,7 @@ Every number on screen is named by a *source* string and an index into the array
     param:NAME              a parameter             "param:encoder.blocks.0.attn.W_Q"
     config:FIELD            a config field (0-d)    "config:d_head"
     tokens, target_tokens   token labels (str)      "tokens"
+    dim                     a dimension number      "dim" (the index is the number)
     REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
     REF.T                   a 2-D transpose         "encoder.blocks.0.attn.k[0].T"
     explain.FN(REF, ...)    a function below        "explain.softmax_exp(...masked[0])"
@@ -30,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
-    "softmax", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
+    "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
     "attention_prefix", "n_attention_layers",
 ]
 
@@ -84,8 +85,13 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / row_sum(e)[..., None]
 
 
+def column(x: np.ndarray) -> np.ndarray:
+    """A vector as a one-column matrix, to show it beside a matrix.  [n, 1]"""
+    return np.asarray(x, np.float64)[:, None]
+
+
 FUNCTIONS = {f.__name__: f for f in (
-    matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax)}
+    matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax, column)}
 
 
 # ---- sources ------------------------------------------------------------------------------
@@ -135,6 +141,8 @@ def lookup(trace: Any, source: str) -> np.ndarray:
 
 def resolve(trace: Any, source: str, index: tuple = ()) -> Any:
     """The value (a float, or a token string) that a number or label on screen claims to show."""
+    if source == "dim":
+        return float(index[0])
     value = lookup(trace, source)[tuple(index)]
     return value if isinstance(value, str) else float(value)
 

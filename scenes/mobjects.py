@@ -1,0 +1,296 @@
+"""Nouns: value-true matrices, token rows and attention heat-maps.
+
+Every number is a ``Text`` in a monospace font with fixed decimals, marked with the trace
+source and index it shows (:func:`scenes.storyboard.mark`); every token label is marked with
+its position. User text (tokens) only ever reaches ``Text`` as a plain string: never LaTeX,
+never Pango markup. LaTeX (``MathTex``) is used for fixed formulas only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+from manim import (
+    LEFT, PI, RIGHT, UP, MathTex, Mobject, Rectangle, RoundedRectangle, VGroup,
+    VMobject,
+)
+
+from transformer_core.explain import format_value, lookup
+
+from .storyboard import MIN_FONT_SIZE, mark
+from .text import (
+    DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
+)
+from .theme import Theme
+
+__all__ = [
+    "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for", "cell_height_for",
+    "ValueMatrix", "TokenRow", "attention_heatmap",
+]
+
+
+
+@functools.cache
+def _formula(tex: tuple[str, ...], font_size: float) -> MathTex:
+    return MathTex(*tex, font_size=font_size)
+
+
+def formula(*tex: str, font_size: float = 36, color: str | None = None) -> MathTex:
+    """A fixed LaTeX formula (compiled once per process, then copied)."""
+    mob = _formula(tuple(tex), font_size).copy()
+    if color is not None:
+        mob.set_color(color)
+    return mob
+
+
+def cell_width_for(values: np.ndarray, decimals: int, font_size: float, pad: float = 0.2) -> float:
+    """The cell width that fits the widest formatted entry of ``values``."""
+    widest = max(len(format_value(float(v), decimals)) for v in np.ravel(values))
+    return widest * mono_advance(font_size) + pad
+
+
+def cell_height_for(font_size: float) -> float:
+    return font_size * DIGIT_HEIGHT * 2.3
+
+
+def _labels_for(trace, source: str | None, count: int) -> list[tuple[str, tuple]]:
+    """(text, index) of each row or column label named by ``source``."""
+    if source is None:
+        return []
+    if source == "dim":
+        return [(str(k), (k,)) for k in range(count)]
+    names = lookup(trace, source)
+    if len(names) != count:
+        raise ValueError(f"{source} has {len(names)} labels for {count} rows or columns")
+    return [(str(names[k]), (k,)) for k in range(count)]
+
+
+class ValueMatrix(VGroup):
+    """A matrix of trace values: coloured cells, numbers, brackets, row and column labels.
+
+    ``source`` names a 2-D array (see :mod:`transformer_core.explain`), e.g.
+    ``"encoder.blocks.0.attn.q[0]"``; the number in cell (i, j) is marked with that source and
+    index (i, j). ``row_labels``/``col_labels`` name label sources: ``"tokens"``,
+    ``"target_tokens"`` or ``"dim"`` (dimension numbers). Cell colour: diverging by value, or
+    sequential (attention weights) when ``sequential``.
+    """
+
+    def __init__(
+        self,
+        trace,
+        source: str,
+        theme: Theme,
+        *,
+        decimals: int = 2,
+        font_size: float = 16,
+        cell_w: float | None = None,
+        cell_h: float | None = None,
+        row_labels: str | None = None,
+        col_labels: str | None = None,
+        label_font_size: float | None = None,
+        rotate_col_labels: bool | None = None,
+        sequential: bool = False,
+        vmax: float | None = None,
+        show_numbers: bool = True,
+        colored: bool = True,
+        name: str | None = None,
+        name_color: str | None = None,
+        name_side: np.ndarray = LEFT,
+    ):
+        super().__init__()
+        values = np.asarray(lookup(trace, source), dtype=np.float64)
+        if values.ndim != 2:
+            raise ValueError(f"{source} is not a matrix: shape {values.shape}")
+        self.source, self.theme = source, theme  # (no trace: mobjects get deep-copied)
+        self.values = values
+        self.n_rows, self.n_cols = values.shape
+        self.decimals, self.font_size = decimals, font_size
+        self.sequential, self.colored = sequential, colored
+        finite = np.abs(values[np.isfinite(values)])
+        self.vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
+        self.cell_w = cell_w or cell_width_for(values, decimals, font_size)
+        self.cell_h = cell_h or cell_height_for(font_size)
+        label_font_size = label_font_size or max(MIN_FONT_SIZE, font_size)
+
+        self.fills = VGroup()
+        self.numbers = VGroup()
+        for i in range(self.n_rows):
+            for j in range(self.n_cols):
+                centre = self._cell_centre(i, j)
+                self.fills.add(self._fill(values[i, j], centre))
+                if show_numbers:
+                    self.numbers.add(self._number(i, j, centre))
+        self.brackets = self._brackets(theme.text)
+        # labels sit on the baseline of the numbers in their row (or just above the columns)
+        baseline = self.font_size * DIGIT_HEIGHT / 2
+        self.row_labels = VGroup()
+        left = self.brackets[0].get_left()[0] - 0.14
+        for text, index in _labels_for(trace, row_labels, self.n_rows):
+            label = label_text(text, label_font_size, theme.muted,
+                               font=MONO if row_labels == "dim" else FONT)
+            label.shift([left - label.get_right()[0],
+                         self._cell_centre(index[0], 0)[1] - baseline, 0])
+            self.row_labels.add(self._mark_label(label, row_labels, index, text))
+        self.col_labels = VGroup()
+        col = _labels_for(trace, col_labels, self.n_cols)
+        if col:
+            size = label_font_size
+            font = MONO if col_labels == "dim" else FONT
+            mobs = [label_text(t, size, theme.muted, font=font) for t, _ in col]
+            widest = max(m.width for m in mobs)
+            rotate = widest > self.cell_w - 0.06 if rotate_col_labels is None else rotate_col_labels
+            top = self.brackets.get_top()[1] + 0.1
+            for mob, (text, index) in zip(mobs, col, strict=True):
+                x = self._cell_centre(0, index[0])[0]
+                if rotate:  # reads upwards, its baseline on the column's right
+                    mob.rotate(PI / 2, about_point=np.zeros(3))
+                    mob.shift([x + size * DIGIT_HEIGHT / 2, top, 0])
+                else:
+                    mob.shift([x - mob.get_x(), top + 0.3 * size * DIGIT_HEIGHT, 0])
+                self.col_labels.add(self._mark_label(mob, col_labels, index, text))
+        self.name = None
+        self.add(self.fills, self.brackets, self.numbers, self.row_labels, self.col_labels)
+        if name is not None:
+            self.name = formula(name, font_size=34, color=name_color or theme.text)
+            anchor = VGroup(self.brackets, self.row_labels) if name_side is LEFT else self.brackets
+            if name_side is UP and len(self.col_labels):
+                anchor = VGroup(self.brackets, self.col_labels)
+            self.name.next_to(anchor, name_side, buff=0.2)
+            self.add(self.name)
+
+    # ---- construction ---------------------------------------------------------------------
+
+    def _cell_centre(self, i: int, j: int) -> np.ndarray:
+        return np.array([(j - (self.n_cols - 1) / 2) * self.cell_w,
+                         ((self.n_rows - 1) / 2 - i) * self.cell_h, 0.0])
+
+    def _fill(self, value: float, centre: np.ndarray) -> Rectangle:
+        color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential)
+        opacity = opacity if self.colored else 0.0
+        rect = Rectangle(width=self.cell_w - 0.04, height=self.cell_h - 0.04, stroke_width=0,
+                         fill_color=color, fill_opacity=opacity)
+        return rect.move_to(centre)
+
+    def _number(self, i: int, j: int, centre: np.ndarray) -> FlatText:
+        value = float(self.values[i, j])
+        text = format_value(value, self.decimals)
+        color = self.theme.text if np.isfinite(value) else self.theme.muted
+        # −∞ is drawn larger: its glyphs are much smaller than digits
+        mob = number_text(text, self.font_size * (1.0 if np.isfinite(value) else 1.3), color)
+        mob.move_to(centre)
+        mob.align_to(centre + RIGHT * (self.cell_w / 2 - 0.09), RIGHT)
+        return mark(mob, "number", self.source, (i, j), text, self.decimals)
+
+    def _brackets(self, color: str) -> VGroup:
+        w, h = self.n_cols * self.cell_w / 2 + 0.05, self.n_rows * self.cell_h / 2 + 0.02
+        tick = 0.12
+        left = VMobject(stroke_color=color, stroke_width=2).set_points_as_corners(
+            [[-w + tick, h, 0], [-w, h, 0], [-w, -h, 0], [-w + tick, -h, 0]])
+        right = VMobject(stroke_color=color, stroke_width=2).set_points_as_corners(
+            [[w - tick, h, 0], [w, h, 0], [w, -h, 0], [w - tick, -h, 0]])
+        return VGroup(left, right)
+
+    @staticmethod
+    def _mark_label(mob: FlatText, source: str, index: tuple, text: str) -> FlatText:
+        if source == "dim":
+            return mark(mob, "dim", "dim", index, text, 0)
+        return mark(mob, "token", source, index, text)
+
+    # ---- access ---------------------------------------------------------------------------
+
+    def number(self, i: int, j: int) -> FlatText:
+        return self.numbers[i * self.n_cols + j]
+
+    def fill(self, i: int, j: int) -> Rectangle:
+        return self.fills[i * self.n_cols + j]
+
+    def cell_centre(self, i: int, j: int) -> np.ndarray:
+        return self.fill(i, j).get_center()
+
+    def cells(self, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None) -> VGroup:
+        """Fills and numbers of the given rows and columns (all by default)."""
+        rows = range(self.n_rows) if rows is None else rows
+        cols = range(self.n_cols) if cols is None else cols
+        group = VGroup()
+        for i in rows:
+            for j in cols:
+                group.add(self.fill(i, j))
+                if len(self.numbers):
+                    group.add(self.number(i, j))
+        return group
+
+    def row(self, i: int) -> VGroup:
+        return self.cells(rows=[i])
+
+    def column(self, j: int) -> VGroup:
+        return self.cells(cols=[j])
+
+    def row_rect(self, i: int) -> Rectangle:
+        """An outline around row ``i``'s cells (for highlighting)."""
+        return self._outline(self.cell_centre(i, 0), self.cell_centre(i, self.n_cols - 1))
+
+    def column_rect(self, j: int) -> Rectangle:
+        return self._outline(self.cell_centre(0, j), self.cell_centre(self.n_rows - 1, j))
+
+    def cell_rect(self, i: int, j: int) -> Rectangle:
+        return self._outline(self.cell_centre(i, j), self.cell_centre(i, j))
+
+    def _outline(self, a: np.ndarray, b: np.ndarray) -> Rectangle:
+        rect = Rectangle(width=abs(b[0] - a[0]) + self.cell_w,
+                         height=abs(b[1] - a[1]) + self.cell_h,
+                         stroke_color=self.theme.highlight, stroke_width=3, fill_opacity=0)
+        return rect.move_to((a + b) / 2)
+
+    def body(self) -> VGroup:
+        return VGroup(self.fills, self.brackets, self.numbers)
+
+    def move_cells_onto(self, other: ValueMatrix) -> ValueMatrix:
+        """Shift so that this matrix's cells lie exactly on ``other``'s (same cell size)."""
+        self.shift(other.cell_centre(0, 0) - self.cell_centre(0, 0))
+        return self
+
+
+class TokenRow(VGroup):
+    """The tokens of a sentence, each in a rounded box, left to right on one baseline."""
+
+    def __init__(self, trace, source: str, theme: Theme, font_size: float = 28,
+                 buff: float = 0.22):
+        super().__init__()
+        self.tokens = VGroup()
+        self.boxes = VGroup()
+        cap = font_size * DIGIT_HEIGHT
+        x = 0.0
+        for index, token in enumerate(lookup(trace, source)):
+            label = mark(label_text(str(token), font_size, theme.text), "token", source,
+                         (index,), str(token))
+            label.shift([x + 0.15, 0, 0])
+            box = RoundedRectangle(corner_radius=0.08, width=label.width + 0.3,
+                                   height=cap * 2.4, stroke_color=theme.muted, stroke_width=1.5)
+            box.move_to([label.get_x(), cap / 2 - 0.02 * cap, 0])
+            x += label.width + 0.3 + buff
+            self.tokens.add(label)
+            self.boxes.add(box)
+            self.add(VGroup(box, label))
+
+
+def attention_heatmap(trace, source: str, theme: Theme, tokens: str, **kwargs) -> ValueMatrix:
+    """Attention weights (rows: queries, columns: keys) on a sequential palette from 0 to 1,
+    with token labels on both axes."""
+    kwargs.setdefault("sequential", True)
+    kwargs.setdefault("vmax", 1.0)
+    return ValueMatrix(trace, source, theme, row_labels=tokens, col_labels=tokens, **kwargs)
+
+
+def fit_into(mob: Mobject, left: float, right: float, bottom: float, top: float) -> Mobject:
+    """Centre ``mob`` in the box, shrinking it only if it does not fit."""
+    factor = min(1.0, (right - left) / mob.width, (top - bottom) / mob.height)
+    if factor < 1.0:
+        mob.scale(factor)
+    mob.move_to([(left + right) / 2, (bottom + top) / 2, 0])
+    return mob
+
+
+__all__.append("fit_into")
+
