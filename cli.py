@@ -255,5 +255,74 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
             raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
 
 
+@main.command("render")
+@click.argument("scene")
+@click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
+@click.option("--model", type=click.Choice(MODELS), default="translate", show_default=True,
+              help="Which shipped model computes the numbers.")
+@click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which layer's attention to show.")
+@click.option("--head", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which attention head to show.")
+@click.option("--quality", type=click.Choice(("low", "medium", "high", "4k")), default="low",
+              show_default=True, help="480p15, 720p30, 1080p60 or 2160p60.")
+@click.option("--format", "fmt", type=click.Choice(("mp4", "webm", "gif", "mov", "png")),
+              default="mp4", show_default=True,
+              help="Video container, or png for one still per storyboard step.")
+@click.option("--theme", type=click.Choice(("dark", "light")), default="dark", show_default=True,
+              help="Colour theme; light has a white background for blog pages.")
+@click.option("--captions/--no-captions", default=True, show_default=True,
+              help="Show each step's caption on screen (the .srt subtitles are always written).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+              show_default=True, help="The folder to write to.")
+def render_cmd(scene: str, sentence: str | None, model: str, layer: int, head: int, quality: str,
+               fmt: str, theme: str, captions: bool, out: Path) -> None:
+    """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
+
+    SCENE is a scene name (see `list`). The video is written as OUT/SCENE.FORMAT and appears
+    only when complete; with --format png, OUT/SCENE-steps/NN-STEP.png holds each step's end
+    state.
+    """
+    from scenes.registry import SCENES
+
+    if scene not in SCENES:
+        raise click.BadParameter(f"no scene {scene!r} (choose from {', '.join(SCENES)})",
+                                 param_hint="SCENE")
+    trace = load_trace(model, sentence)  # one-line errors for a bad sentence, a notice for <unk>
+    from transformer_core.explain import attention_prefix
+
+    try:
+        attention_prefix(trace.config, layer)
+    except IndexError as exc:
+        raise click.BadParameter(str(exc), param_hint="--layer") from None
+    if head >= trace.config.n_heads:
+        raise click.BadParameter(f"head {head} is out of range: this model has "
+                                 f"{trace.config.n_heads} (0..{trace.config.n_heads - 1})",
+                                 param_hint="--head")
+
+    from scenes.registry import get_scene_class
+    from scenes.render import render_scene
+    from scenes.storyboard import SceneOptions
+
+    options = SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
+                           captions=captions)
+    total = len(get_scene_class(scene).storyboard(options))
+    with click.progressbar(length=total, label=f"rendering {scene}", show_pos=True,
+                           item_show_func=lambda s: s, file=sys.stderr) as bar:
+        def progress(index, step, n) -> None:
+            bar.current_item = step.name
+            bar.update(1)
+
+        try:
+            result = render_scene(scene, options, quality=quality, fmt=fmt, out_dir=out,
+                                  progress=progress)
+        except OSError as exc:
+            raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
+    if fmt == "png":
+        click.echo(f"wrote {len(result.stills)} stills to {result.path}")
+    else:
+        click.echo(f"wrote {result.path} ({result.duration:.1f} s) and {result.subtitles}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,157 @@
+"""Render a scene to a video (or one still per step) from Python, with subtitles.
+
+Manim runs in-process under ``tempconfig`` (caching off, its media folder a temporary
+directory); no ``manim`` command is spawned. The video is moved into the output folder under a
+temporary name and renamed into place only when complete, so a reader never sees half a file.
+Beside it goes ``<scene>.srt``: one cue per storyboard step, timed from the step boundaries.
+
+    renders/attention.mp4   the video (or .webm, .gif, .mov)
+    renders/attention.srt   its subtitles
+    renders/attention-steps/NN-step.png   with ``fmt="png"``: each step's end state
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .registry import get_scene_class
+from .storyboard import SceneOptions, Step, using_options
+
+__all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
+           "srt_timestamp"]
+
+QUALITIES = {  # our names -> Manim's (480p15, 720p30, 1080p60, 2160p60)
+    "low": "low_quality",
+    "medium": "medium_quality",
+    "high": "high_quality",
+    "4k": "fourk_quality",
+}
+FORMATS = ("mp4", "webm", "gif", "mov", "png")
+
+Progress = Callable[[int, Step, int], None]  # (index, step, number of steps)
+
+
+@dataclass
+class RenderResult:
+    path: Path  # the video, or the folder of PNG stills
+    subtitles: Path | None  # the .srt (None for stills)
+    steps: list[Step]
+    step_times: list[tuple[float, float]]  # (start, end) of each step in the video, seconds
+    wall_time: float  # seconds spent, model and scene set-up included
+    stills: list[Path] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return self.step_times[-1][1] if self.step_times else 0.0
+
+
+def srt_timestamp(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def format_srt(steps: list[Step], times: list[tuple[float, float]]) -> str:
+    """One numbered cue per step: its caption, shown from the step's start to its end."""
+    cues = []
+    for number, (step, (start, end)) in enumerate(zip(steps, times, strict=True), start=1):
+        cues.append(f"{number}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n"
+                    f"{step.caption}\n")
+    return "\n".join(cues)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _move_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` next to ``dst`` under a temporary name, then rename it into place."""
+    tmp = dst.with_name(f".{dst.name}.part")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def render_scene(
+    name: str,
+    options: SceneOptions | None = None,
+    quality: str = "low",
+    fmt: str = "mp4",
+    out_dir: Path | str = "renders",
+    progress: Progress | None = None,
+) -> RenderResult:
+    """Render scene ``name`` with ``options`` and return what was written.
+
+    ``progress(index, step, total)`` is called as each storyboard step finishes.
+    """
+    if quality not in QUALITIES:
+        raise ValueError(f"unknown quality {quality!r}; choose from {', '.join(QUALITIES)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    from manim import tempconfig
+
+    started = time.perf_counter()
+    options = options or SceneOptions()
+    scene_cls = get_scene_class(name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stills_dir = out / f"{name}-steps"
+    stills: list[Path] = []
+
+    def on_step(scene, index: int, step: Step) -> None:
+        if fmt == "png":
+            stills.append(_save_still(scene, stills_dir, index, step))
+        if progress is not None:
+            progress(index, step, len(scene.steps))
+
+    with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
+        settings = {
+            "quality": QUALITIES[quality],
+            "media_dir": media,
+            "disable_caching": True,
+            "progress_bar": "none",
+            "verbosity": "WARNING",
+        }
+        if fmt == "png":
+            settings["dry_run"] = True
+        else:
+            settings["format"] = fmt
+        with tempconfig(settings), using_options(options):
+            scene = scene_cls(skip_animations=fmt == "png")
+            scene.step_listeners.append(on_step)
+            scene.render()
+            if fmt == "png":
+                return RenderResult(stills_dir, None, scene.steps, scene.step_times,
+                                    time.perf_counter() - started, stills)
+            movie = Path(scene.renderer.file_writer.movie_file_path)
+            target = out / f"{name}.{fmt}"
+            _move_atomic(movie, target)
+    srt = out / f"{name}.srt"
+    _write_atomic(srt, format_srt(scene.steps, scene.step_times).encode())
+    return RenderResult(target, srt, scene.steps, scene.step_times,
+                        time.perf_counter() - started)
+
+
+def _save_still(scene, folder: Path, index: int, step: Step) -> Path:
+    """Draw the scene's current state and write it as ``NN-step.png``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scene.renderer.update_frame(scene, ignore_skipping=True)
+    path = folder / f"{index + 1:02d}-{step.name}.png"
+    tmp = path.with_name(f".{path.name}.part")
+    Image.fromarray(scene.renderer.get_frame()).save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
