@@ -226,7 +226,17 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
     names = list(SCENES) if scene == "all" else [scene]
-    load_trace(model, sentence)  # one-line errors for a bad sentence, a notice for unknown words
+    trace = load_trace(model, sentence)  # one-line errors for a bad sentence, a notice for <unk>
+    from transformer_core.explain import attention_prefix
+
+    try:
+        attention_prefix(trace.config, layer)
+    except IndexError as exc:
+        raise click.BadParameter(str(exc), param_hint="--layer") from None
+    if head >= trace.config.n_heads:
+        raise click.BadParameter(f"head {head} is out of range: this model has "
+                                 f"{trace.config.n_heads} (0..{trace.config.n_heads - 1})",
+                                 param_hint="--head")
 
     from scenes.storyboard import SceneOptions
     from scenes.svg import UnknownStepError, UnsupportedMobjectError, export_svgs
@@ -249,8 +259,6 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
             raise click.BadParameter(str(exc), param_hint="--step") from None
         except UnsupportedMobjectError as exc:
             raise Failure(f"scene {name!r}: {exc}") from None
-        except ValueError as exc:  # the scene refused the options (layer or head out of range)
-            raise click.BadParameter(str(exc), param_hint="--layer/--head") from None
         except OSError as exc:
             raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
 

@@ -424,13 +424,16 @@ def export_svgs(
     step: str | None = None,
     transparent: bool = False,
     progress: Callable[[Path, bool], None] | None = None,
+    listeners: Sequence[Callable] = (),
 ) -> list[Path]:
     """Write one SVG per storyboard step of ``scene_name`` (only ``step`` if given).
 
     Files are ``<out_dir>/<NN>-<step>.svg`` (default ``renders/svg/<scene>/``), each written
     under a temporary name and renamed into place when complete; a file whose bytes would not
-    change is left untouched. ``progress(path, written)`` is called after each file. Returns
-    the paths in storyboard order. Raises :class:`UnknownStepError` for an unknown ``step``.
+    change is left untouched. ``progress(path, written)`` is called after each file, then the
+    extra ``listeners(scene, index, step)`` (at the same end state: the tests compare with
+    Manim's own pixels there). Returns the paths in storyboard order. Raises
+    :class:`UnknownStepError` for an unknown ``step``.
     """
     from scenes.registry import get_scene_class
     from scenes.storyboard import SceneOptions
@@ -445,14 +448,15 @@ def export_svgs(
     paths: list[Path] = []
 
     def write_step(scene, index, current) -> None:
-        if step is not None and current.name != step:
-            return
-        figure = step_figure(scene, scene_name, index, current, len(steps), transparent)
-        path = out / svg_filename(index, current.name)
-        written = write_if_changed(path, mobjects_to_svg(display_list(scene), figure))
-        paths.append(path)
-        if progress is not None:
-            progress(path, written)
+        if step is None or current.name == step:
+            figure = step_figure(scene, scene_name, index, current, len(steps), transparent)
+            path = out / svg_filename(index, current.name)
+            written = write_if_changed(path, mobjects_to_svg(display_list(scene), figure))
+            paths.append(path)
+            if progress is not None:
+                progress(path, written)
+        for listener in listeners:
+            listener(scene, index, current)
 
     run_storyboard(scene_cls, options, write_step, stop_after=step)
     return paths

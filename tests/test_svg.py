@@ -246,19 +246,32 @@ SEED_STEPS = {"T2": ("query", "keys_values"), "T3": ("scores",), "T4": ("scale",
               "T5": ("softmax",)}
 
 
+PIXEL_STEPS = ("query", "scores", "softmax")
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Every step of `attention` (dark theme), written once: (paths, storyboard, folder)."""
+    """Every step of `attention` (dark theme), written once, and at three steps the pixel
+    difference between the rasterised SVG and Manim's own PNG of the same end state."""
     from scenes.attention import AttentionScene
     from scenes.storyboard import SceneOptions
-    from scenes.svg import export_svgs
+    from scenes.svg import display_list, export_svgs, step_figure
 
     out = tmp_path_factory.mktemp("svg") / "attention"
-    reported = []
-    paths = export_svgs("attention", SceneOptions(), out,
+    steps = AttentionScene.storyboard(SceneOptions())
+    reported, differences = [], {}
+
+    def compare(scene, index, step):
+        if step.name in PIXEL_STEPS:
+            mobjects = display_list(scene)
+            figure = step_figure(scene, "attention", index, step, len(steps))
+            svg = rasterise((out / f"{index + 1:02d}-{step.name}.svg").read_bytes())
+            differences[step.name] = pixel_difference(svg, manim_png(mobjects, figure))
+
+    paths = export_svgs("attention", SceneOptions(), out, listeners=[compare],
                         progress=lambda p, written: reported.append((p, written)))
     assert reported == [(p, True) for p in paths]
-    return paths, AttentionScene.storyboard(SceneOptions()), out
+    return paths, steps, out, differences
 
 
 def test_storyboard_covers_seed_diagrams_t2_to_t5():
@@ -275,7 +288,7 @@ def test_storyboard_covers_seed_diagrams_t2_to_t5():
 
 
 def test_one_file_per_step_named_and_captioned(exported):
-    paths, steps, out = exported
+    paths, steps, out, _ = exported
     assert [p.name for p in paths] == [f"{i + 1:02d}-{s.name}.svg" for i, s in enumerate(steps)]
     assert sorted(out.iterdir()) == sorted(paths)  # nothing else, no temporary files
     for i, (path, step) in enumerate(zip(paths, steps, strict=True)):
@@ -287,74 +300,36 @@ def test_one_file_per_step_named_and_captioned(exported):
         assert step.name.replace("_", " ") in title
         assert (root.get("width"), root.get("height"), root.get("viewBox")) == (
             "960px", "540px", "0 0 960 540")
-        assert root.find(f".//{SVG}path") is not None and root.find(f".//{SVG}image") is None
+        assert len(root.findall(f".//{SVG}path")) > 30  # outlines of text, numbers, boxes
+        assert root.find(f".//{SVG}image") is None and b"base64" not in data
         assert root.find(f"{SVG}rect").get("fill") == "#101218"  # THEMES["dark"].background
 
 
-def test_theme_and_transparent_backgrounds(tmp_path):
-    from scenes.storyboard import SceneOptions
-    from scenes.svg import export_svgs
-    from scenes.theme import THEMES
-
-    [light] = export_svgs("attention", SceneOptions(theme="light"), tmp_path / "l", step="scores")
-    rect = parse(light.read_bytes()).find(f"{SVG}rect")
-    assert rect.get("fill") == THEMES["light"].background.lower()
-    [clear] = export_svgs("attention", SceneOptions(theme="light"), tmp_path / "t",
-                          step="scores", transparent=True)
-    assert parse(clear.read_bytes()).find(f"{SVG}rect") is None
-    assert clear.name == light.name == "05-scores.svg"
-
-
-def test_steps_match_manim_pixels():
+def test_steps_match_manim_pixels(exported):
     """Rasterised by cairosvg, three end states equal Manim's own PNG of the same mobjects."""
-    from scenes.registry import get_scene_class
-    from scenes.storyboard import SceneOptions
-    from scenes.svg import display_list, mobjects_to_svg, run_storyboard, step_figure
-
-    checked = {}
-
-    def compare(scene, index, step):
-        if step.name not in ("query", "scores", "softmax"):
-            return
-        mobjects = display_list(scene)
-        figure = step_figure(scene, "attention", index, step, len(scene.steps))
-        svg = rasterise(mobjects_to_svg(mobjects, figure))
-        checked[step.name] = pixel_difference(svg, manim_png(mobjects, figure))
-
-    run_storyboard(get_scene_class("attention"), SceneOptions(), compare, stop_after="softmax")
-    assert sorted(checked) == ["query", "scores", "softmax"]
-    for name, (mean, share) in checked.items():
+    differences = exported[3]
+    assert sorted(differences) == sorted(PIXEL_STEPS)
+    for name, (mean, share) in differences.items():
         assert mean < 0.5 and share < 0.002, (name, mean, share)
 
 
-def test_unchanged_files_are_left_alone(exported, tmp_path):
-    from scenes.storyboard import SceneOptions
-    from scenes.svg import export_svgs
-
-    paths, _, out = exported
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths}
+def test_another_process_gives_the_same_bytes_and_leaves_files_untouched(exported):
+    """`cli.py svg` in a fresh process (other hash seed) over the same folder: every file is
+    reported unchanged, keeps its bytes and its modification time."""
+    paths, _, out, _ = exported
+    before = {p: p.read_bytes() for p in paths}
     for p in paths:
         os.utime(p, ns=(1_000_000_000, 1_000_000_000))
-    reported = []
-    again = export_svgs("attention", SceneOptions(), out,
-                        progress=lambda p, written: reported.append(written))
-    assert again == paths and reported == [False] * len(paths)
-    for p in paths:
-        assert p.read_bytes() == before[p][0]
-        assert p.stat().st_mtime_ns == 1_000_000_000
-
-
-def test_cli_svg_in_another_process_gives_the_same_bytes(exported, tmp_path):
-    paths, _, _ = exported
-    out = tmp_path / "proc"
     env = {**os.environ, "PYTHONHASHSEED": "7"}
     run = subprocess.run([sys.executable, str(ROOT / "cli.py"), "svg", "attention", "--out",
-                          str(out)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
+                          str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == [str(out / p.name) for p in paths]
+    assert run.stdout.splitlines() == [f"{p} (unchanged)" for p in paths]
     for p in paths:
-        assert (out / p.name).read_bytes() == p.read_bytes(), p.name
+        assert p.read_bytes() == before[p], p.name
+        assert p.stat().st_mtime_ns == 1_000_000_000, p.name
+    assert sorted(out.iterdir()) == sorted(paths)
 
 
 @pytest.fixture
@@ -364,27 +339,39 @@ def runner():
     return CliRunner()
 
 
-def test_cli_svg_one_step(runner, tmp_path):
+def test_cli_svg_one_step_theme_and_transparent(runner, tmp_path):
     import cli
+    from scenes.attention import AttentionScene
+    from scenes.storyboard import SceneOptions
+    from scenes.theme import THEMES
 
-    result = runner.invoke(cli.main, ["svg", "attention", "--step", "softmax", "--theme", "light",
-                                      "--transparent", "--out", str(tmp_path)])
+    args = ["svg", "attention", "--step", "query", "--theme", "light", "--out", str(tmp_path)]
+    path = tmp_path / "03-query.svg"
+    result = runner.invoke(cli.main, args)
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(tmp_path / "07-softmax.svg")
-    root = parse((tmp_path / "07-softmax.svg").read_bytes())
+    assert result.output.strip() == str(path)
+    assert sorted(tmp_path.iterdir()) == [path]
+    rect = parse(path.read_bytes()).find(f"{SVG}rect")
+    assert rect.get("fill") == THEMES["light"].background.lower()
+
+    result = runner.invoke(cli.main, [*args, "--transparent"])
+    assert result.output.strip() == str(path)  # rewritten: the background went
+    root = parse(path.read_bytes())
     assert root.find(f"{SVG}rect") is None
-    again = runner.invoke(cli.main, ["svg", "attention", "--step", "softmax", "--theme", "light",
-                                     "--transparent", "--out", str(tmp_path)])
-    assert again.output.strip() == f"{tmp_path / '07-softmax.svg'} (unchanged)"
+    [query] = [s for s in AttentionScene.storyboard(SceneOptions()) if s.name == "query"]
+    assert root.findtext(f"{SVG}desc") == query.caption
+
+    again = runner.invoke(cli.main, [*args, "--transparent"])
+    assert again.output.strip() == f"{path} (unchanged)"
 
 
 def test_cli_svg_default_folder_under_renders(runner, tmp_path):
     import cli
 
-    result = runner.invoke(cli.main, ["svg", "attention", "--step", "scores", "--model", "lm",
+    result = runner.invoke(cli.main, ["svg", "attention", "--step", "title", "--model", "lm",
                                       "--renders", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    path = tmp_path / "svg" / "attention" / "05-scores.svg"
+    path = tmp_path / "svg" / "attention" / "01-title.svg"
     assert result.output.strip() == str(path) and path.is_file()
 
 
@@ -393,8 +380,10 @@ def test_cli_svg_default_folder_under_renders(runner, tmp_path):
      "no step 'nope'; choose from title, embed, query, keys_values, scores"),
     (["svg", "nosuchscene"], "no scene 'nosuchscene' (choose from all, attention"),
     (["svg", "all", "--step", "scores"], "--step names a step of one scene"),
-    (["svg", "attention", "--head", "9"], "head 9 is out of range"),
+    (["svg", "attention", "--head", "9"], "head 9 is out of range: this model has 2"),
+    (["svg", "attention", "--layer", "1"], "layer 1 is out of range: this model has 1"),
     (["svg", "attention", "--theme", "sepia"], "'sepia' is not one of 'dark', 'light'"),
+    (["svg", "attention", "--sentence", "  "], "the sentence is empty"),
 ])
 def test_cli_svg_usage_errors(runner, tmp_path, args, needle):
     import cli
