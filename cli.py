@@ -244,8 +244,9 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
     options = SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                            captions=captions)
 
-    def report(path: Path, written: bool) -> None:
-        click.echo(path if written else f"{path} (unchanged)")
+    def report(path: Path, status: str) -> None:
+        notes = {"written": "", "unchanged": " (unchanged)", "removed": " (removed: no such step)"}
+        click.echo(f"{path}{notes[status]}")
 
     for name in names:
         if out is None:

@@ -35,6 +35,9 @@ __all__ = [
     "UnsupportedMobjectError",
     "Figure",
     "UnknownStepError",
+    "WRITTEN",
+    "UNCHANGED",
+    "REMOVED",
     "colour_hex",
     "default_out_dir",
     "display_list",
@@ -417,23 +420,31 @@ def default_out_dir(scene_name: str) -> Path:
     return Path("renders") / "svg" / scene_name
 
 
+WRITTEN, UNCHANGED, REMOVED = "written", "unchanged", "removed"
+_STEP_FILE = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.svg")
+
+
 def export_svgs(
     scene_name: str,
     options=None,
     out_dir: Path | str | None = None,
     step: str | None = None,
     transparent: bool = False,
-    progress: Callable[[Path, bool], None] | None = None,
+    progress: Callable[[Path, str], None] | None = None,
     listeners: Sequence[Callable] = (),
 ) -> list[Path]:
     """Write one SVG per storyboard step of ``scene_name`` (only ``step`` if given).
 
     Files are ``<out_dir>/<NN>-<step>.svg`` (default ``renders/svg/<scene>/``), each written
     under a temporary name and renamed into place when complete; a file whose bytes would not
-    change is left untouched. ``progress(path, written)`` is called after each file, then the
-    extra ``listeners(scene, index, step)`` (at the same end state: the tests compare with
-    Manim's own pixels there). Returns the paths in storyboard order. Raises
-    :class:`UnknownStepError` for an unknown ``step``.
+    change is left untouched. After a full export, figures of this scene left from an older
+    storyboard (say ``08-softmax.svg`` once a mask step made it ``09-``) are removed, so the
+    folder holds exactly the current steps; other files are never touched.
+
+    ``progress(path, status)`` reports each file as ``"written"``, ``"unchanged"`` or
+    ``"removed"``. The extra ``listeners(scene, index, step)`` run after each step is written,
+    at the same end state (the tests compare with Manim's own pixels there). Returns the paths
+    in storyboard order. Raises :class:`UnknownStepError` for an unknown ``step``.
     """
     from scenes.registry import get_scene_class
     from scenes.storyboard import SceneOptions
@@ -447,16 +458,40 @@ def export_svgs(
     out = Path(out_dir) if out_dir is not None else default_out_dir(scene_name)
     paths: list[Path] = []
 
+    def report(path: Path, status: str) -> None:
+        if progress is not None:
+            progress(path, status)
+
     def write_step(scene, index, current) -> None:
         if step is None or current.name == step:
             figure = step_figure(scene, scene_name, index, current, len(steps), transparent)
             path = out / svg_filename(index, current.name)
             written = write_if_changed(path, mobjects_to_svg(display_list(scene), figure))
             paths.append(path)
-            if progress is not None:
-                progress(path, written)
+            report(path, WRITTEN if written else UNCHANGED)
         for listener in listeners:
             listener(scene, index, current)
 
     run_storyboard(scene_cls, options, write_step, stop_after=step)
+    if step is None:
+        for stale in _stale_figures(out, scene_name, paths):
+            stale.unlink()
+            report(stale, REMOVED)
     return paths
+
+
+def _stale_figures(folder: Path, scene_name: str, current: Sequence[Path]) -> list[Path]:
+    """``NN-step.svg`` files in ``folder`` that this module wrote for ``scene_name`` (their
+    ``<title>`` says so) and that are not among ``current``."""
+    keep = {p.name for p in current}
+    stale = []
+    for path in sorted(folder.glob("*.svg")):
+        if path.name in keep or not _STEP_FILE.fullmatch(path.name):
+            continue
+        try:
+            head = path.read_bytes()[:4096].decode("utf-8", "replace")
+        except OSError:
+            continue
+        if f"<title id=\"title\">{escape(scene_name)}, step " in head:
+            stale.append(path)
+    return stale

@@ -268,9 +268,14 @@ def exported(tmp_path_factory):
             svg = rasterise((out / f"{index + 1:02d}-{step.name}.svg").read_bytes())
             differences[step.name] = pixel_difference(svg, manim_png(mobjects, figure))
 
+    # A figure from an older storyboard, and a file of the user's that only looks like one.
+    out.mkdir()
+    (out / "07-old_step.svg").write_text('<svg><title id="title">attention, step 7 of 7: old')
+    (out / "08-mine.svg").write_text("<svg><title>my own figure</title></svg>")
     paths = export_svgs("attention", SceneOptions(), out, listeners=[compare],
-                        progress=lambda p, written: reported.append((p, written)))
-    assert reported == [(p, True) for p in paths]
+                        progress=lambda p, status: reported.append((p, status)))
+    assert reported == [(p, "written") for p in paths] + [(out / "07-old_step.svg", "removed")]
+    (out / "08-mine.svg").unlink()  # still there: only this module's figures are removed
     return paths, steps, out, differences
 
 
