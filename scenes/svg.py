@@ -17,6 +17,7 @@ and writes each step's end state, captured by a step listener, to ``NN-step.svg`
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -138,7 +139,7 @@ _TAG = re.compile(r"<[^<>]+>")
 _ATTR = re.compile(r'\b([a-zA-Z][\w:-]*)="([^"]*)"')
 _MATRIX = re.compile(r"matrix\(([^)]*)\)")
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_PATH_TOKEN = re.compile(r"[MLCZmlcz]|-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_PATH_COMMAND = re.compile(r"[A-Za-z]")
 _PERCENT_RGB = re.compile(r"rgb\(([\d.]+)%,([\d.]+)%,([\d.]+)%\)")
 _STYLE_NUMBER = re.compile(r"(stroke-width|opacity|stop-opacity|fill-opacity|stroke-opacity"
                            r"|stroke-miterlimit|offset):([-\d.eE+]+)")
@@ -154,6 +155,7 @@ def _fmt(value: float, decimals: int) -> str:
     return "0" if text in ("-0", "") else text
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _grid_text(n: int, decimals: int) -> str:
     """An integer count of 10**-decimals units as SVG number text: 12345, 2 -> "123.45"."""
     sign = "-" if n < 0 else ""
@@ -180,66 +182,65 @@ def _compact_path(d: str, decimals: int) -> str:
     rounding never accumulates along a path. A cubic whose control points lie on its chord (how
     Manim stores straight segments) becomes a line: the same shape, a third of the text.
     """
-    tokens = _PATH_TOKEN.findall(d)
-    unit = 10**decimals
+    commands = _PATH_COMMAND.findall(d)
+    values = _NUMBER.findall(d)
+    grid = np.rint(np.array(values, dtype=float) * 10**decimals).astype(np.int64).tolist()
     out: list[str] = []
     x = y = start_x = start_y = 0  # current point and subpath start, in grid units
-    i = 0
+    k = 0  # next unread number
 
-    def num(k: int) -> int:
-        return round(float(tokens[k]) * unit)
-
-    def emit(cmd: str, values: Sequence[int]) -> None:
-        text = cmd
-        for n, v in enumerate(values):
+    def emit(cmd: str, *deltas: int) -> None:
+        parts = [cmd]
+        for n, v in enumerate(deltas):
             t = _grid_text(v, decimals)
-            text += t if n == 0 or t.startswith("-") else " " + t
-        out.append(text)
+            parts.append(t if n == 0 or t[0] == "-" else " " + t)
+        out.append("".join(parts))
 
-    while i < len(tokens):
-        cmd = tokens[i]
+    for index, cmd in enumerate(commands):
         if cmd == "M":
-            nx, ny = num(i + 1), num(i + 2)
-            i += 3
+            nx, ny = grid[k], grid[k + 1]
+            k += 2
             # cairo ends each closed subpath with a bare "M" back to its start: drop it at the end.
-            if i >= len(tokens):
+            if index == len(commands) - 1:
                 break
-            emit("m" if out else "M", (nx - x, ny - y) if out else (nx, ny))
+            if out:
+                emit("m", nx - x, ny - y)
+            else:
+                emit("M", nx, ny)
             x = start_x = nx
             y = start_y = ny
         elif cmd == "L":
-            nx, ny = num(i + 1), num(i + 2)
-            i += 3
+            nx, ny = grid[k], grid[k + 1]
+            k += 2
             _emit_line(emit, nx - x, ny - y)
             x, y = nx, ny
         elif cmd == "C":
-            p1 = (num(i + 1), num(i + 2))
-            p2 = (num(i + 3), num(i + 4))
-            nx, ny = num(i + 5), num(i + 6)
-            i += 7
-            if _on_chord((x, y), p1, p2, (nx, ny)):
+            x1, y1, x2, y2, nx, ny = grid[k:k + 6]
+            k += 6
+            if _on_chord((x, y), (x1, y1), (x2, y2), (nx, ny)):
                 _emit_line(emit, nx - x, ny - y)
             else:
-                emit("c", (p1[0] - x, p1[1] - y, p2[0] - x, p2[1] - y, nx - x, ny - y))
+                emit("c", x1 - x, y1 - y, x2 - x, y2 - y, nx - x, ny - y)
             x, y = nx, ny
         elif cmd == "Z":
             out.append("z")
             x, y = start_x, start_y
-            i += 1
         else:
             raise ValueError(f"unexpected path command {cmd!r} in cairo output")
+    if k != len(grid):
+        raise ValueError("cairo path data with an unexpected number of coordinates")
     return "".join(out)
 
 
 def _emit_line(emit, dx: int, dy: int) -> None:
     if dx == 0 and dy == 0:
-        emit("l", (0, 0))  # keep it: a zero-length segment still gets round caps
+        emit("l", 0, 0)  # keep it: a zero-length segment still gets round caps
     elif dy == 0:
-        emit("h", (dx,))
+        emit("h", dx)
     elif dx == 0:
-        emit("v", (dy,))
+        emit("v", dy)
     else:
-        emit("l", (dx, dy))
+        emit("l", dx, dy)
 
 
 def _on_chord(p0, p1, p2, p3) -> bool:
