@@ -131,7 +131,8 @@ def page(server):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         tab = context.new_page()
-        tab.problems = []
+        tab.problems, tab.requested = [], []
+        tab.on("request", lambda r: tab.requested.append(r.url))
         tab.on("console", lambda m: m.type == "error" and tab.problems.append(m.text))
         # A media element cancels its open range request when it seeks or has buffered enough
         # (net::ERR_ABORTED): normal, not a failure.
@@ -231,3 +232,11 @@ def test_no_errors_and_a_screenshot(page):
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     assert page.problems == []
+
+
+def test_the_page_does_not_download_the_gifs(page, server):
+    """The gif is offered as a link inside <video>; a browser that plays video never fetches it."""
+    fetched = {url.removeprefix(server + "/") for url in page.requested}
+    assert not [u for u in fetched if u.endswith(".gif")]
+    assert {"attention.webm", "attention.poster.png", "attention.vtt", "multihead.webm",
+            "multihead.vtt", "svg/attention/01-scores.svg"} <= fetched

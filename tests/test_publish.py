@@ -238,7 +238,7 @@ def test_embed_html_has_both_sources_poster_track_and_caption_alt(published):
     result = embed(renders, "alpha")
     assert result.exit_code == 0, result.output
     tags = Tags(result.stdout).tags
-    assert [t for t, _ in tags] == ["video", "source", "source", "track", "img"]
+    assert [t for t, _ in tags] == ["video", "source", "source", "track", "a"]
     video = tags[0][1]
     for flag in ("muted", "loop", "playsinline", "controls"):
         assert flag in video and video[flag] is None  # boolean attributes
@@ -249,7 +249,8 @@ def test_embed_html_has_both_sources_poster_track_and_caption_alt(published):
     assert tags[2][1] == {"src": "alpha.mp4", "type": "video/mp4"}
     assert tags[3][1]["src"] == "alpha.vtt" and tags[3][1]["kind"] == "captions"
     assert "default" in tags[3][1]
-    assert tags[4][1] == {"src": "alpha.gif", "alt": CAPTIONS}
+    assert tags[4][1] == {"href": "alpha.gif"}  # a link: an <img> here would be fetched
+    assert result.stdout.count("weights [that sum to 1]") == 1  # the transcript once, as the label
 
 
 def test_track_is_not_switched_on_when_the_frames_show_the_captions(published, tmp_path):
@@ -276,7 +277,7 @@ def test_embed_escapes_caption_markup(published):
 def test_embed_base_url(published):
     renders, _, _ = published
     out = embed(renders, "alpha", "--base-url", "https://example.org/media/").stdout
-    srcs = [a.get("src") or a.get("poster") for _, a in Tags(out).tags]
+    srcs = [a.get("src") or a.get("poster") or a.get("href") for _, a in Tags(out).tags]
     assert srcs == ["https://example.org/media/alpha.poster.png",
                     "https://example.org/media/alpha.webm", "https://example.org/media/alpha.mp4",
                     "https://example.org/media/alpha.vtt", "https://example.org/media/alpha.gif"]
@@ -347,10 +348,10 @@ def test_gallery_elsewhere_links_media_relative_to_the_page(published, tmp_path)
         tags = Tags(page).tags
         rel = Path(os.path.relpath(renders, out.parent)).as_posix()  # ../../renders0 or so
         assert rel.startswith("../")
-        srcs = [a["src"] for t, a in tags if t in ("source", "img") and "src" in a]
-        assert srcs == [f"{rel}/alpha.webm", f"{rel}/alpha.mp4", f"{rel}/alpha.gif",
+        srcs = [a.get("src") or a.get("poster") for t, a in tags if t in ("video", "source", "img")]
+        assert srcs == [f"{rel}/alpha.poster.png", f"{rel}/alpha.webm", f"{rel}/alpha.mp4",
                         f"{rel}/svg/alpha/01-scores.svg",
-                        f"{rel}/beta.webm", f"{rel}/beta.mp4", f"{rel}/beta.gif"]
+                        f"{rel}/beta.poster.png", f"{rel}/beta.webm", f"{rel}/beta.mp4"]
         diagram = next(a for t, a in tags if t == "img" and "diagram" in a.get("class", ""))
         assert diagram["alt"] == "Scores <Q, K> & scale."
         assert "Scores &lt;Q, K&gt; &amp; scale." in page and "<Q, K>" not in page
