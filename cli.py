@@ -136,6 +136,12 @@ RENDERS_OPTION = click.option(
     show_default=True, help="The folder the render and svg commands write to.")
 
 
+def render_command(scene: str, renders: Path) -> str:
+    """The command that writes what `embed` needs, for the folder it looked in."""
+    out = "" if renders == Path("renders") else f" --out {renders}"
+    return f"python cli.py render {scene}{out}"
+
+
 @main.command("embed")
 @click.argument("scene")
 @click.option("--format", "fmt", type=click.Choice(("html", "markdown")), default="html",
@@ -159,11 +165,11 @@ def embed_cmd(scene: str, fmt: str, base_url: str | None, renders: Path) -> None
             raise click.BadParameter(f"no scene {scene!r} (choose from {', '.join(SCENES)})",
                                      param_hint="SCENE")
         raise Failure(f"scene {scene!r} has not been rendered yet (no {renders / scene}.mp4): "
-                      f"run `python cli.py render {scene}` first")
+                      f"run `{render_command(scene, renders)}` first")
     missing = video.missing_for_web() if fmt == "html" else []
     if missing:
         raise Failure(f"scene {scene!r} has no web files yet (missing {', '.join(missing)} in "
-                      f"{renders}): run `python cli.py render {scene}` again")
+                      f"{renders}): run `{render_command(scene, renders)}` again")
     click.echo(embed_snippet(video, fmt, base_url))
 
 
@@ -284,8 +290,11 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
               help="Show each step's caption on screen (the .srt subtitles are always written).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
               show_default=True, help="The folder to write to.")
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="With mp4: make it start playing before it is downloaded, and write the webm, "
+                   "gif, poster and .vtt a web page needs beside it (see `embed`).")
 def render_cmd(scene: str, sentence: str | None, model: str, layer: int, head: int, quality: str,
-               fmt: str, theme: str, captions: bool, out: Path) -> None:
+               fmt: str, theme: str, captions: bool, out: Path, web: bool) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
     SCENE is a scene name (see `list`). The video is written as OUT/SCENE.FORMAT and appears
@@ -331,6 +340,24 @@ def render_cmd(scene: str, sentence: str | None, model: str, layer: int, head: i
         click.echo(f"wrote {len(result.stills)} stills to {result.path}")
     else:
         click.echo(f"wrote {result.path} ({result.duration:.1f} s) and {result.subtitles}")
+    if fmt == "mp4" and web:
+        publish_for_web(result.path, result.subtitles, captions_in_video=captions)
+
+
+def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool) -> None:
+    """The web-ready set beside a rendered mp4, one line per file as it is written."""
+    from scenes.publish import PublishError, publish_video
+
+    def report(path: Path) -> None:
+        if path.suffix != ".srt":
+            click.echo(f"wrote {path}")
+
+    try:
+        publish_video(video, subtitles, captions_in_video=captions_in_video, progress=report)
+    except PublishError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot write beside {video}: {exc.strerror or exc}") from None
 
 
 if __name__ == "__main__":

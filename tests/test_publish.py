@@ -296,12 +296,17 @@ def test_embed_markdown_links_the_gif_to_the_mp4(published):
     assert out == "[![Animation: beta](https://x.org/m/beta.gif)](https://x.org/m/beta.mp4)\n"
 
 
-def test_embed_before_rendering_names_the_render_command(tmp_path):
-    result = embed(tmp_path, "attention")
+def test_embed_before_rendering_names_the_render_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no renders/ here
+    result = CliRunner().invoke(main, ["embed", "attention"])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
-    assert "not been rendered" in result.output
-    assert "python cli.py render attention" in result.output
+    assert result.output == ("Error: scene 'attention' has not been rendered yet (no "
+                             "renders/attention.mp4): run `python cli.py render attention` first\n")
+    # another folder: the command that writes there
+    result = embed(tmp_path / "site", "attention")
+    assert result.exit_code == 1
+    assert f"run `python cli.py render attention --out {tmp_path / 'site'}` first" in result.output
 
 
 def test_embed_with_only_the_raw_video_lists_what_is_missing(tmp_path):
@@ -364,3 +369,36 @@ def test_gallery_elsewhere_links_media_relative_to_the_page(published, tmp_path)
         diagrams.rmdir()
         diagrams.parent.rmdir()
 
+
+
+@pytest.fixture
+def fake_render(monkeypatch):
+    """`render_scene` replaced by one that writes a 1 s clip and its .srt, as the real one does."""
+    import types
+
+    import scenes.render
+
+    def render_scene(name, options, quality, fmt, out_dir, progress):
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        video = make_video(out / f"{name}.{fmt}", "libx264", seconds=1.0)
+        srt = out / f"{name}.srt"
+        srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nOne step.\n", encoding="utf-8")
+        return types.SimpleNamespace(path=video, subtitles=srt, duration=1.0, stills=[])
+
+    monkeypatch.setattr(scenes.render, "render_scene", render_scene)
+
+
+@pytest.mark.parametrize("args,web,note", [([], True, True), (["--no-captions"], True, False),
+                                           (["--no-web"], False, False)])
+def test_render_command_publishes_the_mp4_for_the_web(fake_render, tmp_path, args, web, note):
+    result = CliRunner().invoke(main, ["render", "attention", "--out", str(tmp_path), *args])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.iterdir()}
+    web_files = {"attention.webm", "attention.gif", "attention.poster.png", "attention.vtt"}
+    assert web_files <= names if web else not web_files & names
+    if web:
+        assert f"wrote {tmp_path / 'attention.webm'}\n" in result.output
+        assert (("NOTE" in (tmp_path / "attention.vtt").read_text(encoding="utf-8")) == note)
+        boxes = top_level_boxes(tmp_path / "attention.mp4")
+        assert boxes.index("moov") < boxes.index("mdat")
