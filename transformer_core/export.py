@@ -58,14 +58,28 @@ def to_json(trace: Trace) -> str:
     return json.dumps(to_dict(trace), indent=1)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place when complete."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place when complete.
+
+    Give the bytes, or ``writer(fh)`` that writes to a binary file. On any failure or
+    interruption the temporary file is removed and an existing ``path`` is left untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if writer is not None:
+                writer(fh)
+            else:
+                fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -77,16 +91,7 @@ def write_npz(trace: Trace, path: Path) -> None:
     arrays = dict(trace.items())
     arrays.update({f"param:{k}": v for k, v in trace.params.items()})
     arrays["meta"] = np.array(json.dumps(_meta(trace)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, writer=lambda fh: np.savez(fh, **arrays))
 
 
 def summary(trace: Trace) -> str:
