@@ -17,6 +17,7 @@ when complete, so a reader never sees half a file. This module imports neither M
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -469,16 +470,21 @@ def _label(v: VideoSet) -> str:
     return v.alt_text or f"Animation: {v.scene}"
 
 
-def embed_snippet(v: VideoSet, fmt: str = "html", base_url: str | None = None) -> str:
+def embed_snippet(v: VideoSet, fmt: str = "html", base_url: str | None = None, *,
+                  inline_subtitles: bool = False) -> str:
     """HTML ``<video>`` (webm then mp4, poster, WebVTT captions, a link to the gif) or Markdown.
 
     The fallback inside ``<video>`` is a link, not an ``<img>``: Chromium fetches an image there
     even though it never shows it (measured: the 6.9 MB gif of the attention scene).
 
     Markdown has no video: it shows the gif (or the poster) linked to the mp4.
+    ``inline_subtitles`` puts the WebVTT text itself in the track (a ``data:`` URL): browsers
+    refuse a track file next to a page opened from disk, but not that.
     """
     url = {part: _url(getattr(v, part), v.folder, base_url)
            for part in _SUFFIX if getattr(v, part) is not None}
+    if inline_subtitles and v.vtt is not None:
+        url["vtt"] = "data:text/vtt;base64," + base64.b64encode(v.vtt.read_bytes()).decode()
     label = _label(v)
     if fmt == "markdown":
         picture = url.get("gif") or url.get("poster")
@@ -599,7 +605,8 @@ def gallery_html(renders: Path, page_dir: Path | None = None,
     """One page (styles and script inline, no network) showing every video and SVG diagram.
 
     Media are referenced relative to ``page_dir`` (the folder the page is written to); the
-    snippets offered for copying are relative to ``renders``, as ``cli.py embed`` prints them.
+    subtitles are inline, so the page also works opened from disk. The snippets offered for
+    copying are relative to ``renders``, exactly as ``cli.py embed`` prints them.
     """
     renders = Path(renders).resolve()
     page_dir = Path(page_dir).resolve() if page_dir is not None else renders
@@ -616,7 +623,7 @@ def gallery_html(renders: Path, page_dir: Path | None = None,
         video = next((v for v in videos if v.scene == scene), None)
         if video is not None:
             vid = f"video-{scene}"
-            player = embed_snippet(replace(video, folder=page_dir))
+            player = embed_snippet(replace(video, folder=page_dir), inline_subtitles=True)
             player = player.replace("<video ", f'<video id="{e(vid)}" ', 1)
             steps = "".join(
                 f'<li><button class="seek" type="button" data-video="{e(vid)}" '

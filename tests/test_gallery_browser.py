@@ -180,18 +180,45 @@ def test_video_loads_with_its_duration_and_subtitles(page, site, scene, seconds,
 
 
 @pytest.mark.parametrize("scene", ["attention", "multihead"])
-def test_mp4_fallback_also_plays(page, site, scene):
-    """The <source> a browser without VP9 would take: loaded on its own in the same page."""
-    state = page.evaluate("""async (src) => {
+def test_snippet_files_load_on_their_own(page, site, scene):
+    """The page's players carry their subtitles inline; the snippet points at the files. Here a
+    player made in the page loads those: the mp4 (what a browser without VP9 takes) and the .vtt.
+    """
+    state = page.evaluate("""async (scene) => {
         const v = document.createElement('video');
-        v.muted = true; v.preload = 'auto'; v.src = src;
-        await new Promise((ok, fail) => { v.onloadeddata = ok; v.onerror = () => fail(v.error.code);
-                                          setTimeout(() => fail('timeout'), 10000); });
-        return {ready: v.readyState, duration: v.duration, w: v.videoWidth, h: v.videoHeight};
-    }""", f"{scene}.mp4")
+        v.muted = true; v.preload = 'auto'; v.src = scene + '.mp4';
+        const t = document.createElement('track');
+        t.kind = 'captions'; t.src = scene + '.vtt'; t.default = true;
+        v.appendChild(t); document.body.appendChild(v);
+        const loaded = (el, ok) => new Promise((res, rej) => {
+            el.addEventListener(ok, res); el.addEventListener('error', () => rej(ok + ' failed'));
+            setTimeout(() => rej(ok + ' timeout'), 10000); });
+        await Promise.all([loaded(v, 'loadeddata'), loaded(t, 'load')]);
+        const out = {ready: v.readyState, duration: v.duration, w: v.videoWidth, h: v.videoHeight,
+                     cues: t.track.cues.length, last: t.track.cues[t.track.cues.length - 1].endTime};
+        v.remove();
+        return out;
+    }""", scene)
     assert state["ready"] >= 2
     assert state["duration"] == pytest.approx(duration_of(site / f"{scene}.mp4"), abs=0.05)
     assert (state["w"], state["h"]) == ((480, 270) if scene == "attention" else (320, 180))
+    assert (state["cues"], state["last"]) == ((3, 3.0) if scene == "attention" else (2, 2.0))
+
+
+def test_the_page_opened_from_disk_works_too(page, site):
+    """file: pages may not load track files; the gallery's inline subtitles still show."""
+    disk = page.context.new_page()
+    try:
+        disk.goto((site / "index.html").as_uri(), wait_until="load")
+        disk.evaluate("() => document.querySelectorAll('video').forEach("
+                      "v => { v.textTracks[0].mode = 'showing'; })")
+        disk.wait_for_function("""() => Array.from(document.querySelectorAll('video')).every(
+            v => v.readyState >= 2 && v.querySelector('track').readyState === 2)""", timeout=15000)
+        cues = disk.eval_on_selector_all("video", "vs => vs.map(v => v.textTracks[0].cues.length)")
+        widths = disk.eval_on_selector_all("img.diagram", "is => is.map(i => i.naturalWidth)")
+        assert (cues, widths) == ([3, 2], [960, 960])
+    finally:
+        disk.close()
 
 
 def test_every_svg_diagram_is_drawn_at_its_size(page):
