@@ -195,6 +195,8 @@ def settle(scene: Scene, *mobs) -> None:
 
 
 def swap(scene: Scene, old, new) -> None:
-    """``new`` (drawn exactly where ``old`` is) replaces ``old`` on screen."""
-    scene.remove(old)
+    """``new`` (drawn exactly where ``old`` is) replaces ``old`` on screen. ``old`` may have
+    been broken up by Manim (adding an animation's group to the scene dissolves the groups its
+    members belonged to), so every member of its family is removed, not just ``old``."""
+    scene.remove(*old.get_family())
     settle(scene, new)

@@ -177,8 +177,7 @@ class AttentionScene(StoryScene):
         self.play(FadeIn(eq, shift=0.2 * DOWN), run_time=1.0)
         self.play(LaggedStart(*(FadeIn(t) for t in tokens), lag_ratio=0.15), FadeIn(info),
                   run_time=1.2)
-        self.wait(2.5)
-        self.end_state(title, eq, tokens, info)
+        self.end_state(title, eq, tokens, info, hold=2.5)
         self.title_parts = (title, eq, info)
         self.token_row = tokens
 
@@ -198,45 +197,44 @@ class AttentionScene(StoryScene):
                         zip(self.token_row.tokens, x.row_labels, strict=True)), run_time=1.2)
             self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), FadeIn(x_title),
                       run_time=1.2)
-            self.wait(3.0)
-            self.end_state(x, x_title)
+            self.end_state(x, x_title, hold=3.0)
             self.x_mob, self.x_title = x, x_title
             return
         e_src, pe_src = f"{self.stack}.embed", f"{self.stack}.pos_embed"
         cw = max(cell_width_for(t[s], 2, NUM) for s in (e_src, pe_src, x_src))
         ch = cell_height_for(NUM)
         e = self.matrix(e_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim")
-        pe = self.matrix(pe_src, cell_w=cw, cell_h=ch, col_labels="dim")
-        plus = plain_text("+", 36, theme.text)
-        VGroup(e, plus, pe).arrange(RIGHT, buff=0.3)
-        pe.align_to(e, DOWN)
-        plus.set_y(e.brackets.get_y())
-        e_title = self.note("token embedding (× √d_model)", 20)
-        pe_title = self.note("positional encoding", 20)
-        e_title.next_to(e.col_labels, UP, buff=0.2).set_x(e.brackets.get_x())
-        pe_title.next_to(pe.col_labels, UP, buff=0.2).set_x(pe.brackets.get_x())
+        pe = self.matrix(pe_src, cell_w=cw, cell_h=ch)
+        pe.next_to(e.brackets, DOWN, buff=0.35).align_to(e.brackets, LEFT)
+        plus = plain_text("+", 36, theme.text).next_to(pe.brackets, LEFT, buff=0.3)
+        e_title = self.note("token embedding\n(a row of W_E × √d_model)", 18)
+        pe_title = self.note("positional encoding\n(sin and cos of the position)", 18)
+        e_title.next_to(e.brackets, RIGHT, buff=0.4)
+        pe_title.next_to(pe.brackets, RIGHT, buff=0.4)
         x = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim",
                         name="X").move_cells_onto(e)
-        x_title = self.note("X = embedding + position", 20, theme.text)
-        x_title.next_to(x.col_labels, UP, buff=0.2).set_x(x.brackets.get_x())
+        x_title = self.note("X = embedding\n+ positional encoding", 18, theme.text)
+        x_title.next_to(x.brackets, RIGHT, buff=0.4)
         self.fit(e, plus, pe, e_title, pe_title, x, x_title)
+        x2 = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim",
+                         name="X")
+        x2_title = x_title.copy().next_to(x2.brackets, RIGHT, buff=0.4)
+        self.fit(x2, x2_title)
 
         self.play(*self.heading("Words → X"), *leave_title,
                   *(ReplacementTransform(tok, label) for tok, label in
                     zip(self.token_row.tokens, e.row_labels, strict=True)), run_time=1.2)
         self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(e_title), run_time=1.0)
         self.play(FadeIn(plus), FadeIn(pe), FadeIn(pe_title), run_time=1.0)
-        self.wait(1.5)
-        self.end_state(e, plus, pe, e_title, pe_title)
+        self.end_state(e, plus, pe, e_title, pe_title, hold=1.5)
         play_morph(self, e, x, run_time=1.5, extra=[
             FadeOut(pe, shift=e.brackets.get_center() - pe.brackets.get_center()),
-            FadeOut(plus), FadeOut(pe_title), ReplacementTransform(e_title, x_title),
+            FadeOut(plus), FadeOut(pe_title), FadeOut(e_title), FadeIn(x_title),
         ])
         swap(self, e, x)
-        self.play(FadeIn(x.name), run_time=0.5)
-        self.wait(2.0)
-        self.end_state(x, x_title)
-        self.x_mob, self.x_title = x, x_title
+        self.play(*relayout(x, x2), ReplacementTransform(x_title, x2_title), run_time=0.8)
+        self.end_state(x2, x2_title, hold=2.0)
+        self.x_mob, self.x_title = x2, x2_title
 
     def step_query(self) -> None:
         theme, t = self.theme, self.trace
@@ -260,8 +258,7 @@ class AttentionScene(StoryScene):
         self.end_state(x, w, q.brackets, q.name)
         hl = play_worked_cell(self, x, w, q, work)
         play_fill(self, q, done=[(self.qi, self.q_col)])
-        self.wait(2.0)
-        self.end_state(x, w, q, work, hl)
+        self.end_state(x, w, q, work, hl, hold=2.0)
         self.qkv_parts = (x, w, q, work, hl)
 
     def step_keys_values(self) -> None:
@@ -275,27 +272,25 @@ class AttentionScene(StoryScene):
             m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
                             name_side=RIGHT, name_color=color).move_cells_onto(q)
             made[name] = (mw, m)
-        finals = [self.matrix(self.src(name.lower()), row_labels=self.tok, col_labels="dim",
-                              name=name, name_side=UP, name_color=color)
-                  for name, color in (("Q", theme.query), ("K", theme.key), ("V", theme.value))]
-        self.fit(VGroup(*finals).arrange(RIGHT, buff=0.9, aligned_edge=UP))
+        finals = [self.matrix(self.src(name.lower()), row_labels=self.tok if k == 0 else None,
+                              col_labels="dim", name=name, name_side=UP, name_color=color)
+                  for k, (name, color) in enumerate((("Q", theme.query), ("K", theme.key),
+                                                     ("V", theme.value)))]
+        self.fit(VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN))  # rows share words
 
         (wk, k), (wv, v) = made["K"], made["V"]
         self.play(*self.heading("Keys and values: K = X · W_K,   V = X · W_V"),
                   FadeOut(work), FadeOut(hl), FadeOut(w), FadeOut(q), FadeIn(wk),
                   Create(k.brackets), FadeIn(k.name), run_time=1.0)
         play_fill(self, k, run_time=1.3)
-        self.wait(0.8)
-        self.end_state(x, wk, k)
+        self.end_state(x, wk, k, hold=0.8)
         self.play(FadeOut(wk), FadeOut(k), FadeIn(wv), Create(v.brackets), FadeIn(v.name),
                   run_time=0.8)
         play_fill(self, v, run_time=1.3)
-        self.wait(0.8)
-        self.end_state(x, wv, v)
+        self.end_state(x, wv, v, hold=0.8)
         self.play(FadeOut(x), FadeOut(wv), *relayout(v, finals[2]),
                   FadeIn(finals[0]), FadeIn(finals[1]), run_time=1.2)
-        self.wait(2.0)
-        self.end_state(*finals)
+        self.end_state(*finals, hold=2.0)
         self.qkv = finals
 
     def step_scores(self) -> None:
@@ -335,8 +330,7 @@ class AttentionScene(StoryScene):
         hl = play_worked_cell(self, q, kt, s, work)
         play_fill(self, s, done=[(self.qi, self.kj)])
         self.play(FadeIn(note), run_time=0.6)
-        self.wait(3.0)
-        self.end_state(q, kt, s, work, hl, note)
+        self.end_state(q, kt, s, work, hl, note, hold=3.0)
         self.scores_parts = (q, kt, s, work, hl, note)
 
     def step_scale(self) -> None:
@@ -355,8 +349,7 @@ class AttentionScene(StoryScene):
         self.wait(0.8)
         play_morph(self, s2, scaled, run_time=1.4, lag_ratio=0.05)
         swap(self, s2, scaled)
-        self.wait(2.0)
-        self.end_state(scaled, panel)
+        self.end_state(scaled, panel, hold=2.0)
         self.current, self.panel = scaled, panel
 
     def scale_panel(self) -> VGroup:
@@ -384,8 +377,7 @@ class AttentionScene(StoryScene):
         self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)
         play_morph(self, m, masked, cells, run_time=1.6, lag_ratio=0.08)
         swap(self, m, masked)
-        self.wait(2.0)
-        self.end_state(masked, self.panel, note)
+        self.end_state(masked, self.panel, note, hold=2.0)
         self.current = masked
         self.panel = VGroup(self.panel, note)
 
@@ -400,15 +392,15 @@ class AttentionScene(StoryScene):
                              cell_h=m.cell_h, colored=False)
         p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
                              cell_h=m.cell_h, sequential=True, vmax=1.0)
-        e_sums.next_to(m.brackets, RIGHT, buff=0.45).match_y(m.brackets)
-        p_sums.next_to(e_sums, RIGHT, buff=0.45)
-        head_e = self.note("row sum\nof exp", 14).next_to(e_sums, UP, buff=0.15)
-        head_p = self.note("row sum\nof weights", 14).next_to(p_sums, UP, buff=0.15)
+        e_sums.next_to(m.brackets, RIGHT, buff=0.4).match_y(m.brackets)
+        p_sums.next_to(e_sums, RIGHT, buff=0.4)
+        head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
+        head_p = self.note("row sum\nof weights", 15).next_to(p_sums, UP, buff=0.15)
         recipe = self.note("1. exp(x − row max)\n2. sum the row\n3. divide by the sum",
                            NOTE, theme.text)
-        recipe.next_to(p_sums, RIGHT, buff=0.6).align_to(m.brackets, UP)
+        recipe.next_to(p_sums, RIGHT, buff=0.45).align_to(m.brackets, UP)
         why = self.note("Subtracting the row's\nlargest score first keeps\nexp small and "
-                        "changes\nnothing after the division.", 14)
+                        "changes\nnothing after the division.", 15)
         why.next_to(recipe, DOWN, buff=0.35, aligned_edge=LEFT)
         extras = VGroup(e_sums, p_sums, head_e, head_p, recipe, why)
         self.fit(m, e, p, extras)
@@ -419,8 +411,7 @@ class AttentionScene(StoryScene):
                   Create(p_sums.brackets), FadeIn(recipe), FadeIn(why), run_time=0.8)
         self.end_state(m, head_e, head_p, e_sums.brackets, p_sums.brackets, recipe, why)
         play_softmax(self, m, e, p, e_sums, p_sums)
-        self.wait(2.5)
-        self.end_state(p, *extras)
+        self.end_state(p, *extras, hold=2.5)
         self.pattern, self.softmax_extras = p, extras
 
     def step_weighted_sum(self) -> None:
@@ -447,8 +438,7 @@ class AttentionScene(StoryScene):
         self.end_state(a, v, z.brackets, z.name, legend)
         hl = play_worked_cell(self, a, v, z, work)
         play_fill(self, z, done=[(self.qi, self.z_col)])
-        self.wait(2.5)
-        self.end_state(a, v, z, work, hl, legend)
+        self.end_state(a, v, z, work, hl, legend, hold=2.5)
 
     def step_summary(self) -> None:
         theme = self.theme
@@ -493,5 +483,4 @@ class AttentionScene(StoryScene):
         self.play(LaggedStart(*(FadeIn(g) for g in grids), lag_ratio=0.2),
                   LaggedStart(*(Create(a) for a in arrows), lag_ratio=0.2), run_time=1.6)
         self.play(FadeIn(roles), run_time=0.8)
-        self.wait(3.5)
-        self.end_state(eq, arrows, grids, roles)
+        self.end_state(eq, arrows, grids, roles, hold=3.5)

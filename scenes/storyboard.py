@@ -196,6 +196,7 @@ class StoryScene(Scene):
             caption.scale_to_fit_width(room)
         caption.to_edge(DOWN, buff=0.2)
         caption.step_caption = step.caption
+        caption.kind = "prose"  # words, not trace values
         self.caption_mobject = caption
         self.add(caption)
 
@@ -214,11 +215,15 @@ class StoryScene(Scene):
         old, self.heading_mob = self.heading_mob, new
         return [FadeOut(old), FadeIn(new)] if old is not None else [FadeIn(new)]
 
-    def end_state(self, *mobs: Mobject) -> None:
-        """Declare what is on screen at the end of a step: exactly the heading, ``mobs`` and
-        the caption (clearing whatever animations left behind, e.g. empty groups)."""
+    def end_state(self, *mobs: Mobject, hold: float = 0.0) -> None:
+        """Declare what is on screen: exactly the heading, ``mobs`` and the caption (clearing
+        whatever animations left behind, e.g. the parts of groups Manim broke up), then hold
+        it for ``hold`` seconds. A step ends with this, so the last seconds of each step in
+        the video show exactly the state the step listeners see."""
         self.clear()
         self.add(*(m for m in (self.heading_mob, *mobs, self.caption_mobject) if m is not None))
+        if hold > 0:
+            self.wait(hold)
 
 
 def wrap(text: str, width: int) -> str:
