@@ -17,10 +17,11 @@ Runs under Manim's CLI too: ``manim -ql scenes/attention.py AttentionScene`` (op
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file by Manim's CLI: make ``scenes`` importable
+if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
