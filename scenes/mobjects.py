@@ -1,9 +1,13 @@
 """Nouns: value-true matrices, token rows and attention heat-maps.
 
-Every number is a ``Text`` in a monospace font with fixed decimals, marked with the trace
-source and index it shows (:func:`scenes.storyboard.mark`); every token label is marked with
-its position. User text (tokens) only ever reaches ``Text`` as a plain string: never LaTeX,
-never Pango markup. LaTeX (``MathTex``) is used for fixed formulas only.
+Every number is text in a monospace font with fixed decimals (laid out by Pango, drawn as one
+path: :class:`scenes.text.FlatText`), marked with the trace source and index it shows
+(:func:`scenes.storyboard.mark`); every token label is marked with its position. User text
+(tokens) only ever reaches Pango as a plain string: never LaTeX, never markup. LaTeX
+(``MathTex``) is used for fixed formulas only.
+
+Cells are coloured by value (see :mod:`scenes.theme`): diverging blue/orange around zero, or
+sequential for attention weights in [0, 1].
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ from .text import (
 from .theme import Theme
 
 __all__ = [
-    "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for", "cell_height_for",
-    "ValueMatrix", "TokenRow", "attention_heatmap",
+    "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for",
+    "cell_height_for", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
 ]
-
 
 
 @functools.cache
@@ -290,7 +293,3 @@ def fit_into(mob: Mobject, left: float, right: float, bottom: float, top: float)
         mob.scale(factor)
     mob.move_to([(left + right) / 2, (bottom + top) / 2, 0])
     return mob
-
-
-__all__.append("fit_into")
-
