@@ -149,9 +149,8 @@ def _save_still(scene, folder: Path, index: int, step: Step) -> Path:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    scene.renderer.update_frame(scene, ignore_skipping=True)
     path = folder / f"{index + 1:02d}-{step.name}.png"
     tmp = path.with_name(f".{path.name}.part")
-    Image.fromarray(scene.renderer.get_frame()).save(tmp, format="PNG")
+    Image.fromarray(scene.draw_frame()).save(tmp, format="PNG")
     os.replace(tmp, path)
     return path

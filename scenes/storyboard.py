@@ -145,6 +145,16 @@ class StoryScene(Scene):
             # (Manim resets ``skip_animations`` to the original status before every play.)
             self.renderer._original_skipping_status = True
             self.renderer.skip_animations = True
+            # Even when skipping, Manim rasterises the whole screen at every play and wait
+            # (the static frame it would reuse): pixels nobody reads in a dry run. Whoever
+            # wants a picture draws it with ``draw_frame``.
+            renderer = self.renderer
+
+            def no_pixels(*args, **kwargs) -> None:
+                renderer.static_image = None
+
+            renderer.update_frame = no_pixels
+            renderer.save_static_frame_data = no_pixels
         self.options = current_options()
         self.theme: Theme = THEMES[self.options.theme]
         self.camera.background_color = self.theme.background
@@ -214,6 +224,13 @@ class StoryScene(Scene):
         new = subscript_text(text, font_size, self.theme.text).to_corner(UL, buff=0.3)
         old, self.heading_mob = self.heading_mob, new
         return [FadeOut(old), FadeIn(new)] if old is not None else [FadeIn(new)]
+
+    def draw_frame(self):
+        """The current state as an RGBA pixel array (also in a dry run)."""
+        renderer = self.renderer
+        renderer.static_image = None
+        type(renderer).update_frame(renderer, self, ignore_skipping=True)
+        return renderer.get_frame()
 
     def end_state(self, *mobs: Mobject, hold: float = 0.0) -> None:
         """Declare what is on screen: exactly the heading, ``mobs`` and the caption (clearing
