@@ -219,13 +219,9 @@ def _ffmpeg_to(dst: Path, args: list[str]) -> Path:
 
 
 def _write_text(dst: Path, text: str) -> Path:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(dst)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from transformer_core.files import atomic_write
+
+    atomic_write(dst, text.encode("utf-8"))
     return dst
 
 

@@ -1,9 +1,11 @@
 """Render a scene to a video (or one still per step) from Python, with subtitles.
 
 Manim runs in-process under ``tempconfig`` (caching off, its media folder a temporary
-directory); no ``manim`` command is spawned. The video is moved into the output folder under a
-temporary name and renamed into place only when complete, so a reader never sees half a file.
-Beside it goes ``<scene>.srt``: one cue per storyboard step, timed from the step boundaries.
+directory); no ``manim`` command is spawned. Everything is written into a hidden staging folder
+inside the output folder and renamed into place only when the whole render is complete, so a
+reader never sees half a file, and a failed or interrupted render leaves the earlier files as
+they were. Beside the video goes ``<scene>.srt``: one cue per storyboard step, timed from the
+step boundaries.
 
     renders/attention.mp4   the video (or .webm, .gif, .mov)
     renders/attention.srt   its subtitles
@@ -12,13 +14,15 @@ Beside it goes ``<scene>.srt``: one cue per storyboard step, timed from the step
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from transformer_core.files import atomic_write, staged_folder
 
 from .registry import get_scene_class
 from .storyboard import SceneOptions, Step, using_options
@@ -68,22 +72,6 @@ def format_srt(steps: list[Step], times: list[tuple[float, float]]) -> str:
     return "\n".join(cues)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _move_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` next to ``dst`` under a temporary name, then rename it into place."""
-    tmp = dst.with_name(f".{dst.name}.part")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def render_scene(
     name: str,
     options: SceneOptions | None = None,
@@ -106,17 +94,17 @@ def render_scene(
     options = options or SceneOptions()
     scene_cls = get_scene_class(name)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stills_dir = out / f"{name}-steps"
-    stills: list[Path] = []
+    stills_name = f"{name}-steps"
+    stills: list[str] = []
 
-    def on_step(scene, index: int, step: Step) -> None:
-        if fmt == "png":
-            stills.append(_save_still(scene, stills_dir, index, step))
-        if progress is not None:
-            progress(index, step, len(scene.steps))
+    with staged_folder(out) as stage, tempfile.TemporaryDirectory(prefix="manim-media-") as media:
 
-    with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
+        def on_step(scene, index: int, step: Step) -> None:
+            if fmt == "png":
+                stills.append(_save_still(scene, stage / stills_name, index, step).name)
+            if progress is not None:
+                progress(index, step, len(scene.steps))
+
         settings = {
             "quality": QUALITIES[quality],
             "media_dir": media,
@@ -132,25 +120,39 @@ def render_scene(
             scene = scene_cls(skip_animations=fmt == "png")
             scene.step_listeners.append(on_step)
             scene.render()
-            if fmt == "png":
-                return RenderResult(stills_dir, None, scene.steps, scene.step_times,
-                                    time.perf_counter() - started, stills)
-            movie = Path(scene.renderer.file_writer.movie_file_path)
-            target = out / f"{name}.{fmt}"
-            _move_atomic(movie, target)
-    srt = out / f"{name}.srt"
-    _write_atomic(srt, format_srt(scene.steps, scene.step_times).encode())
-    return RenderResult(target, srt, scene.steps, scene.step_times,
-                        time.perf_counter() - started)
+            if fmt != "png":
+                movie = Path(scene.renderer.file_writer.movie_file_path)
+                shutil.move(movie, stage / f"{name}.{fmt}")
+        if fmt != "png":
+            atomic_write(stage / f"{name}.srt",
+                         format_srt(scene.steps, scene.step_times).encode())
+    # Renamed into place: the staging folder is gone.
+    elapsed = time.perf_counter() - started
+    if fmt == "png":
+        stills_dir = out / stills_name
+        _remove_stale_stills(stills_dir, stills)
+        return RenderResult(stills_dir, None, scene.steps, scene.step_times, elapsed,
+                            [stills_dir / s for s in stills])
+    return RenderResult(out / f"{name}.{fmt}", out / f"{name}.srt", scene.steps,
+                        scene.step_times, elapsed)
+
+
+_STILL = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.png")
+
+
+def _remove_stale_stills(folder: Path, current: list[str]) -> None:
+    """Stills of steps the storyboard no longer has (``NN-step.png`` only, nothing else)."""
+    keep = set(current)
+    for path in folder.glob("*.png"):
+        if path.name not in keep and _STILL.fullmatch(path.name):
+            path.unlink(missing_ok=True)
 
 
 def _save_still(scene, folder: Path, index: int, step: Step) -> Path:
     """Draw the scene's current state and write it as ``NN-step.png``."""
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{index + 1:02d}-{step.name}.png"
-    tmp = path.with_name(f".{path.name}.part")
-    Image.fromarray(scene.draw_frame()).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    image = Image.fromarray(scene.draw_frame())
+    atomic_write(path, writer=lambda fh: image.save(fh, format="PNG"))
     return path

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -350,7 +349,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     An unchanged file keeps its mtime, so regenerating figures after an unrelated change leaves
     them untouched for git, make and rsync.
     """
-    from transformer_core.export import atomic_write
+    from transformer_core.files import atomic_write
 
     path = Path(path)
     try:
@@ -358,11 +357,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except (FileNotFoundError, IsADirectoryError):
         pass
-    atomic_write(path, data)
-    # The temporary file is created private (0600); a figure is meant to be published.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    atomic_write(path, data)  # with the usual file mode: a figure is meant to be published
     return True
 
 

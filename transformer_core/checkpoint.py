@@ -71,10 +71,11 @@ def save_model(lm: LoadedModel, path: Path) -> None:
         "meta": lm.meta,
         "state_dict": {k: v.detach().clone() for k, v in lm.model.state_dict().items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    from .files import atomic_write
+
+    # Written beside the old file and renamed over it when complete: an interrupted save
+    # leaves the earlier checkpoint and no temporary file.
+    atomic_write(Path(path), writer=lambda fh: torch.save(payload, fh))
 
 
 def load_model(name: str = "translate", path: Path | str | None = None) -> LoadedModel:

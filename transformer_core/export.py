@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write  # noqa: F401  (re-exported: its home was here)
 from .trace import Trace
 
 __all__ = ["atomic_write", "summary", "to_dict", "to_json", "write_npz"]
@@ -56,34 +55,6 @@ def to_dict(trace: Trace) -> dict:
 
 def to_json(trace: Trace) -> str:
     return json.dumps(to_dict(trace), indent=1)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place when complete.
-
-    Give the bytes, or ``writer(fh)`` that writes to a binary file. On any failure or
-    interruption the temporary file is removed and an existing ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            if writer is not None:
-                writer(fh)
-            else:
-                fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_npz(trace: Trace, path: Path) -> None:

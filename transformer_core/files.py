@@ -1,0 +1,96 @@
+"""Writing files so that nothing is lost: a reader sees the old file or the complete new one.
+
+Only the standard library: importing this module is instant (no numpy, no torch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["STAGING_PREFIX", "atomic_write", "staged_folder"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place when complete.
+
+    Give the bytes, or ``writer(fh)`` that writes to a binary file. On any failure or
+    interruption the temporary file is removed and an existing ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        with os.fdopen(fd, "wb") as fh:
+            if writer is not None:
+                writer(fh)
+            else:
+                fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+STAGING_PREFIX = ".staging-"  # hidden folders that :func:`staged_folder` makes and removes
+
+
+@contextlib.contextmanager
+def staged_folder(folder: Path | str) -> Iterator[Path]:
+    """A hidden temporary folder inside ``folder`` to write a set of outputs into.
+
+    When the ``with`` block completes, every file in it is renamed into ``folder`` (replacing a
+    file of the same name; subfolders are merged), and the staging folder is removed. On any
+    exception or interruption it is removed with whatever it holds, so ``folder`` keeps exactly
+    its earlier files. The renames are done with SIGINT/SIGTERM held back (delivered right
+    after), so an interruption never leaves half of the new set beside half of the old.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    try:
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it owner-only
+        yield stage
+        with _signals_held():
+            _merge(stage, folder)
+            shutil.rmtree(stage, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _merge(src: Path, dst: Path) -> None:
+    """Rename every file under ``src`` to the same place under ``dst``."""
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            target.mkdir(exist_ok=True)
+            _merge(entry, target)
+        else:
+            os.replace(entry, target)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (then they are delivered)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # a platform without it
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
