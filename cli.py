@@ -181,8 +181,12 @@ def output_folder(path: Path, option: str = "--out") -> Path:
 
 def output_file(path: Path, option: str = "--out") -> Path:
     """A file to write: its folder must be writable (created if missing)."""
-    output_folder(Path(path).parent, option)
-    return Path(path)
+    path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise Failure(f"cannot write to {path.parent} (it is a file, not a folder): choose "
+                      f"another {option} path")
+    output_folder(path.parent, option)
+    return path
 
 
 # ---- one line for every error ------------------------------------------------------------------
