@@ -79,6 +79,9 @@ def did_you_mean(value: str, choices) -> str:
 class Choice(click.Choice):
     """``click.Choice`` whose error also names the valid value nearest to what was typed."""
 
+    def get_missing_message(self, param, ctx=None) -> str:
+        return f"Choose from {', '.join(map(str, self.choices))}."  # on the same line
+
     def get_invalid_choice_message(self, value, ctx) -> str:
         message = super().get_invalid_choice_message(value, ctx)
         hint = did_you_mean(value, self.choices)

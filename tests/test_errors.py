@@ -81,6 +81,8 @@ def hidden(folder: Path) -> list[str]:
     (["svg", "attention", "--step", "../../../tmp/x"], ["no step '../../../tmp/x'"]),
     (["svg", "all", "--step", "title"], ["give a scene name"]),
     (["rendr", "attention"], ["No such command 'rendr'", "Did you mean 'render'?"]),
+    (["render"], ["Missing argument 'SCENE'. Choose from attention"]),
+    (["train"], ["Missing argument 'NAME'. Choose from translate, lm."]),
     (["train", "translte"], ["did you mean 'translate'?"]),
 ])
 def test_usage_mistakes(runner, tmp_path, args, needles):
