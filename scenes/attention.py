@@ -42,7 +42,12 @@ from scenes.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, mark,
 )
 from scenes.text import FlatText, number_text, plain_text  # noqa: E402
-from transformer_core.explain import attention_prefix, format_value, lookup  # noqa: E402
+from transformer_core.explain import (  # noqa: E402
+    attention_prefix,
+    format_value,
+    lookup,
+    worked_example,
+)
 
 __all__ = ["AttentionScene"]
 
@@ -107,12 +112,9 @@ class AttentionScene(StoryScene):
         self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
         # The worked examples use the query whose attention is most spread out (the most
         # interesting weighted sum), its largest entries, and the key it attends to most.
-        pattern = t[f"{self.prefix}.pattern"][self.h].astype(np.float64)
-        entropy = -(pattern * np.log(np.where(pattern > 0, pattern, 1.0))).sum(axis=1)
-        self.qi = int(np.argmax(entropy))
-        self.q_col = int(np.argmax(np.abs(t[f"{self.prefix}.q"][self.h, self.qi])))
-        self.kj = int(np.argmax(t[f"{self.prefix}.pattern"][self.h, self.qi]))
-        self.z_col = int(np.argmax(np.abs(t[f"{self.prefix}.z"][self.h, self.qi])))
+        pick = worked_example(t, self.prefix, self.h)
+        self.qi, self.q_col, self.kj, self.z_col = (
+            pick["query"], pick["q_col"], pick["key"], pick["z_col"])
 
     def src(self, name: str) -> str:
         """Source of this head's slice of an attention record, e.g. ``P.q[h]``."""

@@ -116,3 +116,22 @@ def test_attention_prefix(tr, lm):
     assert explain.n_attention_layers(lm.config) == 2
     with pytest.raises(IndexError, match="out of range"):
         explain.attention_prefix(tr.config, 1)
+
+
+def test_worked_example_picks_the_most_spread_query():
+    from transformer_core.explain import worked_example
+    from transformer_core.trace import run_with_trace
+
+    t = run_with_trace("translate")
+    prefix = "encoder.blocks.0.attn"
+    pick = worked_example(t, prefix, 0)
+    pattern = t[f"{prefix}.pattern"][0]
+    # the chosen row has the largest entropy of all rows
+    logs = np.log(pattern, where=pattern > 0, out=np.zeros_like(pattern))
+    entropies = -(pattern * logs).sum(axis=1)
+    assert entropies[pick["query"]] == pytest.approx(entropies.max())
+    assert pick["key"] == int(np.argmax(pattern[pick["query"]]))
+    q_row = t[f"{prefix}.q"][0, pick["query"]]
+    assert abs(q_row[pick["q_col"]]) == np.abs(q_row).max()
+    z_row = t[f"{prefix}.z"][0, pick["query"]]
+    assert abs(z_row[pick["z_col"]]) == np.abs(z_row).max()

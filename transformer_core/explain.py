@@ -32,7 +32,7 @@ import numpy as np
 __all__ = [
     "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
-    "attention_prefix", "n_attention_layers",
+    "attention_prefix", "n_attention_layers", "worked_example",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -187,3 +187,21 @@ def attention_prefix(config: Any, layer: int) -> str:
         raise IndexError(f"layer {layer} is out of range: this model has {n} (0..{n - 1})")
     stack = "encoder" if config.mode == "encdec" else "decoder"
     return f"{stack}.blocks.{layer}.attn"
+
+
+def worked_example(trace: Any, prefix: str, head: int) -> dict[str, int]:
+    """Which cells a scene works through in full, chosen from the trace.
+
+    ``query``: the query row whose attention is most spread out (largest entropy, so its
+    weighted sum mixes several values); ``q_col``: that row's largest-magnitude entry of Q;
+    ``key``: the key it attends to most; ``z_col``: the largest-magnitude entry of its Z row.
+    """
+    pattern = np.asarray(trace[f"{prefix}.pattern"][head], dtype=np.float64)  # [q, k]
+    entropy = -(pattern * np.log(np.where(pattern > 0, pattern, 1.0))).sum(axis=1)  # [q]
+    qi = int(np.argmax(entropy))
+    return {
+        "query": qi,
+        "q_col": int(np.argmax(np.abs(trace[f"{prefix}.q"][head, qi]))),
+        "key": int(np.argmax(pattern[qi])),
+        "z_col": int(np.argmax(np.abs(trace[f"{prefix}.z"][head, qi]))),
+    }
