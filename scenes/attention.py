@@ -26,9 +26,8 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform,
-    VGroup,
-    Write, config,
+    DOWN, LEFT, RIGHT, UP, AnimationGroup, Arrow, Create, FadeIn, FadeOut, LaggedStart,
+    ReplacementTransform, VGroup, Wait, Write, config,
 )
 
 from scenes.animations import (  # noqa: E402
@@ -41,11 +40,12 @@ from scenes.mobjects import (  # noqa: E402
 from scenes.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, mark,
 )
-from scenes.text import FlatText, number_text, plain_text  # noqa: E402
+from scenes.text import FlatText, label_text, number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
     attention_prefix,
     format_value,
     lookup,
+    resolve,
     worked_example,
 )
 
@@ -55,6 +55,7 @@ NUM = 16  # font size of numbers in matrices
 LABEL = 16  # token labels
 NOTE = 16  # explanatory notes
 GAP = 0.32  # between a matrix and its neighbour in a product layout
+SUM_NUM = 15  # numbers of the A + B = C layouts (two matrices of d_model side by side)
 
 
 class AttentionScene(StoryScene):
@@ -185,7 +186,7 @@ class AttentionScene(StoryScene):
         self.token_row = tokens
 
     def step_embed(self) -> None:
-        theme, t = self.theme, self.trace
+        theme = self.theme
         x_src = f"{self.block}.resid_pre"
         title, eq, info = self.title_parts
         leave_title = [FadeOut(title), FadeOut(eq), FadeOut(info), FadeOut(self.token_row.boxes)]
@@ -203,41 +204,109 @@ class AttentionScene(StoryScene):
             self.end_state(x, x_title, hold=3.0)
             self.x_mob, self.x_title = x, x_title
             return
-        e_src, pe_src = f"{self.stack}.embed", f"{self.stack}.pos_embed"
-        cw = max(cell_width_for(t[s], 2, NUM) for s in (e_src, pe_src, x_src))
-        ch = cell_height_for(NUM)
-        e = self.matrix(e_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim")
-        pe = self.matrix(pe_src, cell_w=cw, cell_h=ch)
-        pe.next_to(e.brackets, DOWN, buff=0.35).align_to(e.brackets, LEFT)
-        plus = plain_text("+", 36, theme.text).next_to(pe.brackets, LEFT, buff=0.3)
-        e_title = self.note("token embedding\n(a row of W_E × √d_model)", 18)
-        pe_title = self.note("positional encoding\n(sin and cos of the position)", 18)
-        e_title.next_to(e.brackets, RIGHT, buff=0.4)
-        pe_title.next_to(pe.brackets, RIGHT, buff=0.4)
-        x = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim",
-                        name="X").move_cells_onto(e)
-        x_title = self.note("X = embedding\n+ positional encoding", 18, theme.text)
-        x_title.next_to(x.brackets, RIGHT, buff=0.4)
-        self.fit(e, plus, pe, e_title, pe_title, x, x_title)
-        x2 = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, col_labels="dim",
-                         name="X")
-        x2_title = x_title.copy().next_to(x2.brackets, RIGHT, buff=0.4)
-        self.fit(x2, x2_title)
+        e, pe, x, plus, titles = self.sum_layout(
+            (f"{self.stack}.embed", f"{self.stack}.pos_embed", x_src),
+            ("token embedding × √d_model", "positional encoding PE",
+             "X = embedding + positional encoding"))
+        panel = self.embed_panel(self.stack, x)
+        self.fit(e, pe, x, plus, titles, panel)
 
         self.play(*self.heading("Words → X"), *leave_title,
                   *(ReplacementTransform(tok, label) for tok, label in
                     zip(self.token_row.tokens, e.row_labels, strict=True)), run_time=1.2)
-        self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(e_title), run_time=1.0)
-        self.play(FadeIn(plus), FadeIn(pe), FadeIn(pe_title), run_time=1.0)
-        self.end_state(e, plus, pe, e_title, pe_title, hold=1.5)
-        play_morph(self, e, x, run_time=1.5, extra=[
-            FadeOut(pe, shift=e.brackets.get_center() - pe.brackets.get_center()),
-            FadeOut(plus), FadeOut(pe_title), FadeOut(e_title), FadeIn(x_title),
-        ])
-        swap(self, e, x)
-        self.play(*relayout(x, x2), ReplacementTransform(x_title, x2_title), run_time=0.8)
-        self.end_state(x2, x2_title, hold=2.0)
-        self.x_mob, self.x_title = x2, x2_title
+        self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(titles[0]), FadeIn(panel[0]),
+                  run_time=1.2)
+        self.play(FadeIn(plus), FadeIn(pe), FadeIn(titles[1]), FadeIn(panel[1]),
+                  run_time=1.2)
+        self.wait(1.0)
+        self.play_sum(e, pe, x, extra=[FadeIn(titles[2])])
+        self.end_state(e, plus, pe, x, titles, panel, hold=2.5)
+        self.x_mob, self.x_title = x, VGroup(e, plus, pe, titles, panel)
+
+    # ---- shared layouts (also used by the block and decoder scenes) -------------------------
+
+    def sum_layout(self, sources: tuple[str, str, str], titles: tuple[str, str, str],
+                   font_size: float = SUM_NUM) -> tuple:
+        """C = A + B for three [pos, d_model] records: A and B side by side with their rows
+        aligned and "+" between them, C under A with its columns aligned, a title above each.
+        The space under B is left free for a panel. Returns ``(a, b, c, plus, titles)``."""
+        t, theme = self.trace, self.theme
+        cw = max(cell_width_for(lookup(t, s), 2, font_size, pad=0.1) for s in sources)
+        ch = cell_height_for(font_size)
+        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size)
+        a = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", **kw)
+        b = self.matrix(sources[1], col_labels="dim", **kw)
+        c = self.matrix(sources[2], row_labels=self.tok, **kw)
+        b.shift(a.cell_centre(0, a.n_cols - 1) + RIGHT * (cw + 0.5) - b.cell_centre(0, 0))
+        plus = plain_text("+", 24, theme.text)
+        plus.move_to([(a.brackets.get_right()[0] + b.brackets.get_left()[0]) / 2,
+                      a.brackets.get_y(), 0])
+        c.shift(a.cell_centre(a.n_rows - 1, 0) + DOWN * (2 * ch + 0.45) - c.cell_centre(0, 0))
+        heads = VGroup()
+        for k, (text, m) in enumerate(zip(titles, (a, b, c), strict=True)):
+            head = self.note(text, NOTE, theme.text)
+            above = m.col_labels if len(m.col_labels) else m.brackets
+            head.next_to(above, UP, buff=0.15 if k < 2 else 0.12)
+            head.align_to(m.brackets, LEFT)
+            heads.add(head)
+        return a, b, c, plus, heads
+
+    def play_sum(self, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, extra=()) -> None:
+        """Each row of C appears from copies of the same rows of A and B (C not on screen)."""
+        rows = []
+        for i in range(c.n_rows):
+            rows.append(AnimationGroup(
+                ReplacementTransform(a.row(i).copy(), c.row(i)),
+                FadeOut(b.row(i).copy(), target_position=c.row_rect(i).get_center()),
+                FadeIn(c.row_labels[i]) if len(c.row_labels) else Wait(0)))
+        self.play(Create(c.brackets), *extra, run_time=0.6)
+        self.play(LaggedStart(*rows, lag_ratio=0.25), run_time=2.0)
+
+    def inline(self, *pieces, size: float = NOTE) -> VGroup:
+        """One line of prose and numbers on a common baseline. A piece is a string (prose) or
+        ``(source, index, decimals)``: the number it names, marked with its source."""
+        theme, line, x = self.theme, VGroup(), 0.0
+        for piece in pieces:
+            if isinstance(piece, str):
+                mob = label_text(piece, size, theme.muted)
+                mob.kind = "prose"
+                gap = 0.06 if piece[:1] in ",):" else 0.1
+            else:
+                source, index, decimals = piece
+                value = resolve(self.trace, source, index)
+                text = format_value(value, decimals)
+                mob = number_text(text, size, theme.text)
+                mob.shift(-mob.get_corner(DOWN + LEFT))  # digits sit on the baseline
+                mark(mob, "dim" if source == "dim" else "number", source, index, text, decimals)
+                gap = 0.1
+            if len(line):
+                tight = getattr(line[-1], "text", "")[-1:] in ("√", "(")
+                x += 0.03 if tight else gap
+            mob.shift([x - mob.get_left()[0], 0, 0])
+            x = mob.get_right()[0]
+            line.add(mob)
+        return line
+
+    def embed_panel(self, stack: str, x: ValueMatrix) -> VGroup:
+        """Beside X: how the embedding is scaled (√d_model) and the positional-encoding
+        formula, with one entry of PE worked out (its angle and its sine or cosine)."""
+        theme, t = self.theme, self.trace
+        scale = self.inline("embedding = row of W_E × √d_model = √",
+                            ("config:d_model", (), 0), "=", ("explain.sqrt(config:d_model)", (), 2))
+        eq = formula(r"PE_{(pos,\,2i)} &= \sin\!\left(pos / 10000^{2i/d_{model}}\right)",
+                     r"\\",
+                     r"PE_{(pos,\,2i+1)} &= \cos\!\left(pos / 10000^{2i/d_{model}}\right)",
+                     font_size=28, color=theme.text)
+        # one worked entry: the last position, column 2 (2i = 2), a sine
+        pos, col = len(lookup(t, self.tok)) - 1, 2
+        angle_src = f"explain.pe_angle({stack}.pos_embed, config:d_model)"
+        worked = self.inline("e.g. position", ("dim", (pos,), 0), ", column",
+                             ("dim", (col,), 0), ":   sin(", (angle_src, (pos, col), 2), ")  =",
+                             (f"{stack}.pos_embed", (pos, col), 2))
+        pe_part = VGroup(eq, worked).arrange(DOWN, buff=0.25, aligned_edge=LEFT)
+        panel = VGroup(scale, pe_part).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        panel.next_to(x.brackets, RIGHT, buff=0.6).align_to(x.brackets, UP)
+        return panel
 
     def step_query(self) -> None:
         theme, t = self.theme, self.trace

@@ -12,6 +12,7 @@ Every number on screen is named by a *source* string and an index into the array
     param:NAME              a parameter             "param:encoder.blocks.0.attn.W_Q"
     config:FIELD            a config field (0-d)    "config:d_head"
     tokens, target_tokens   token labels (str)      "tokens"
+    output_tokens, vocab    words (str)             "vocab" (index: a word id)
     dim                     a dimension number      "dim" (the index is the number)
     REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
     REF.T                   a 2-D transpose         "encoder.blocks.0.attn.k[0].T"
@@ -33,6 +34,8 @@ __all__ = [
     "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
     "attention_prefix", "n_attention_layers", "worked_example",
+    "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
+    "block_example",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -134,7 +137,7 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         return trace.param(source[len("param:"):])
     if source.startswith("config:"):
         return np.asarray(getattr(trace.config, source[len("config:"):]))
-    if source in ("tokens", "target_tokens"):
+    if source in ("tokens", "target_tokens", "output_tokens", "vocab"):
         return np.asarray(getattr(trace, source), dtype=object)
     return trace[source]
 
@@ -205,3 +208,60 @@ def worked_example(trace: Any, prefix: str, head: int) -> dict[str, int]:
         "key": int(np.argmax(pattern[qi])),
         "z_col": int(np.argmax(np.abs(trace[f"{prefix}.z"][head, qi]))),
     }
+
+
+# ---- the rest of the Transformer: positional encoding, heads, LayerNorm, output ------------
+
+def pe_angle(pos_embed: np.ndarray, d_model: np.ndarray) -> np.ndarray:
+    """The angle pos / 10000^(2i/d_model) behind each entry of the positional encoding
+    (``pos_embed`` gives the number of positions): PE(pos, 2i) = sin of it, PE(pos, 2i+1) =
+    cos of it.  [pos, d_model]"""
+    n, d = np.asarray(pos_embed).shape[0], int(d_model)
+    pos = np.arange(n, dtype=np.float64)[:, None]  # [pos, 1]
+    two_i = (np.arange(d) // 2 * 2).astype(np.float64)[None, :]  # [1, d_model]: 0 0 2 2 4 4 ..
+    return pos / np.power(10000.0, two_i / d)
+
+
+def concat_heads(z: np.ndarray) -> np.ndarray:
+    """The heads' outputs side by side: row p is z[0, p] then z[1, p] ...  [pos, head*d_head]"""
+    z = np.asarray(z, np.float64)
+    return np.concatenate(list(z), axis=-1)
+
+
+def stack_heads(w: np.ndarray) -> np.ndarray:
+    """W_O stored per head [head, d_head, d_model] as the one matrix that multiplies the
+    concatenated heads: head 0's rows first.  [head*d_head, d_model]"""
+    w = np.asarray(w, np.float64)
+    return w.reshape(-1, w.shape[-1])
+
+
+def fold(x: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """A long vector as rows of ``width`` entries, to fit it on screen.  [n/width, width]"""
+    return np.asarray(x, np.float64).reshape(-1, int(width))
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                eps: np.ndarray) -> np.ndarray:
+    """(x − mean) / √(var + ε), row by row: LayerNorm before its learned γ and β.  [pos, d]"""
+    x = np.asarray(x, np.float64)
+    mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
+    return (x - mean[..., None]) / np.sqrt(var[..., None] + float(eps))
+
+
+def top_k_ids(probs: np.ndarray, k: int) -> np.ndarray:
+    """The ids of the ``k`` most probable words at each position, most probable first
+    (ties: the lower id first).  [pos, k]"""
+    probs = np.asarray(probs, np.float64)
+    return np.argsort(-probs, axis=-1, kind="stable")[..., :k]
+
+
+def block_example(trace: Any, prefix: str, head: int) -> dict[str, int]:
+    """Which cells the block scene works through: ``row`` is the word of the attention
+    scene's worked example (:func:`worked_example`); ``out_col`` its largest-magnitude entry
+    of the attention output (concat · W_O)."""
+    row = worked_example(trace, prefix, head)["query"]
+    return {"row": row, "out_col": int(np.argmax(np.abs(trace[f"{prefix}.out"][row])))}
+
+
+FUNCTIONS.update({f.__name__: f for f in (pe_angle, concat_heads, stack_heads, fold,
+                                         standardise)})
