@@ -225,6 +225,11 @@ class AttentionScene(StoryScene):
 
     # ---- shared layouts (also used by the block and decoder scenes) -------------------------
 
+    def leave(self, *keep) -> list:
+        """Fade out everything on screen but the caption, the heading and ``keep``."""
+        return [FadeOut(m) for m in self.mobjects
+                if m not in (self.caption_mobject, self.heading_mob, *keep)]
+
     def sum_layout(self, sources: tuple[str, str, str], titles: tuple[str, str, str],
                    font_size: float = SUM_NUM) -> tuple:
         """C = A + B for three [pos, d_model] records: A and B side by side with their rows
@@ -241,7 +246,7 @@ class AttentionScene(StoryScene):
         plus = plain_text("+", 24, theme.text)
         plus.move_to([(a.brackets.get_right()[0] + b.brackets.get_left()[0]) / 2,
                       a.brackets.get_y(), 0])
-        c.shift(a.cell_centre(a.n_rows - 1, 0) + DOWN * (2 * ch + 0.45) - c.cell_centre(0, 0))
+        c.shift(a.cell_centre(a.n_rows - 1, 0) + DOWN * (2 * ch + 0.3) - c.cell_centre(0, 0))
         heads = VGroup()
         for k, (text, m) in enumerate(zip(titles, (a, b, c), strict=True)):
             head = self.note(text, NOTE, theme.text)

@@ -21,6 +21,18 @@ SCENES: dict[str, SceneInfo] = {
         cls="AttentionScene",
         description="One attention head on a real sentence: Q, K, V, QKᵀ/√d_k, softmax, ·V.",
     ),
+    "multihead": SceneInfo(
+        module="scenes.multihead",
+        cls="MultiHeadScene",
+        description="The rest of a block: heads concatenated, ·W_O, Add & Norm, feed-forward, "
+                    "Add & Norm.",
+    ),
+    "decoder": SceneInfo(
+        module="scenes.decoder",
+        cls="DecoderScene",
+        description="The decoder: masked self-attention, cross-attention, logits, softmax over "
+                    "the vocabulary, greedy words and the loss.",
+    ),
 }
 
 

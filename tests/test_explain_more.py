@@ -114,3 +114,18 @@ def test_block_example_is_the_attention_example_row(tr):
     assert pick["row"] == explain.worked_example(tr, f"{E}.attn", 0)["query"]
     out = tr[f"{E}.attn.out"][pick["row"]]
     assert abs(out[pick["out_col"]]) == np.abs(out).max()
+
+
+def test_training_targets_are_the_input_shifted_left(tr, lm):
+    targets = explain.next_word_targets(tr)
+    assert [tr.vocab[i] for i in targets] == [*tr.output_tokens, "<eos>"]
+    assert [lm.vocab[i] for i in explain.next_word_targets(lm)] == [*lm.tokens[1:], "<eos>"]
+    # the model is trained well: every target of the translation is its most probable word
+    np.testing.assert_array_equal(targets, np.argmax(tr["probs"], axis=-1))
+    loss = lookup(tr, "explain.neg_log(probs)")
+    p = tr["probs"][np.arange(len(targets)), targets]
+    np.testing.assert_allclose(loss[np.arange(len(targets)), targets], -np.log(p.astype(float)))
+    assert np.all(loss[np.arange(len(targets)), targets] < 0.01)
+    # the language model is unsure which adjective follows "the", so that loss is large
+    lm_loss = lookup(lm, "explain.neg_log(probs)")[0, explain.next_word_targets(lm)[0]]
+    assert lm_loss > 1.0

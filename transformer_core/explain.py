@@ -35,7 +35,7 @@ __all__ = [
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
     "attention_prefix", "n_attention_layers", "worked_example",
     "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
-    "block_example",
+    "block_example", "neg_log", "next_word_targets",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -263,5 +263,19 @@ def block_example(trace: Any, prefix: str, head: int) -> dict[str, int]:
     return {"row": row, "out_col": int(np.argmax(np.abs(trace[f"{prefix}.out"][row])))}
 
 
+def neg_log(p: np.ndarray) -> np.ndarray:
+    """−log p: the cross-entropy loss of a position whose target word has probability p."""
+    with np.errstate(divide="ignore"):
+        return -np.log(np.asarray(p, np.float64))
+
+
+def next_word_targets(trace: Any) -> np.ndarray:
+    """The word id each decoder position is trained to predict: the decoder's input shifted
+    left by one, then <eos> (teacher forcing: ``<bos> jane ...`` is trained on
+    ``jane ... <eos>``).  [pos]"""
+    eos = list(trace.vocab).index("<eos>")
+    return np.array([*trace.target_ids[1:], eos], dtype=np.int64)
+
+
 FUNCTIONS.update({f.__name__: f for f in (pe_angle, concat_heads, stack_heads, fold,
-                                         standardise)})
+                                         standardise, neg_log)})

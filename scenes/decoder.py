@@ -1,0 +1,474 @@
+"""The decoder, with its real numbers: masked self-attention, cross-attention to the encoder,
+the final linear layer and softmax over the vocabulary, and the words it picks.
+
+    masked:  softmax(Q Kᵀ/√d_k + M) V, M = −∞ above the diagonal (no looking ahead)
+    cross:   softmax(Q_dec K_encᵀ/√d_k) V_enc
+    logits = x W_U + b_U,   probs = softmax(logits) over the vocabulary
+
+With ``translate`` (encoder-decoder) the decoder reads ``<bos>`` and the French words and
+attends to the encoder's English words; with ``lm`` (decoder-only) the same scene runs without
+the cross-attention step and shows next-word probabilities.
+
+Reads ``decoder.embed``/``pos_embed``, ``decoder.blocks.L.resid_pre``, ``decoder.blocks.L.attn``
+``.masked``/``.mask``/``.pattern``, ``decoder.blocks.L.cross_attn.pattern`` (translate),
+``logits``, ``probs``, and the trace's ``target_tokens``/``tokens``/``output_tokens``/``vocab``.
+The most probable words, the training targets and their −log p come from
+:mod:`transformer_core.explain`.
+
+Runs under Manim's CLI too: ``manim -ql scenes/decoder.py DecoderScene``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from manim import (  # noqa: E402
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, ReplacementTransform,
+    RoundedRectangle, VGroup, Write,
+)
+
+from scenes.attention import NOTE, SUM_NUM, AttentionScene  # noqa: E402
+from scenes.mobjects import (  # noqa: E402
+    TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
+    formula,
+)
+from scenes.storyboard import SceneOptions, Step, current_options, mark  # noqa: E402
+from scenes.text import DIGIT_HEIGHT, label_text, number_text, plain_text  # noqa: E402
+from transformer_core.explain import (  # noqa: E402
+    format_value, lookup, next_word_targets, top_k_ids,
+)
+
+__all__ = ["DecoderScene"]
+
+TOP = 3  # most probable words listed per position
+
+
+class DecoderScene(AttentionScene):
+    """The decoder's view: its inputs, masked and cross-attention, logits, probabilities."""
+
+    @classmethod
+    def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
+        options = options or current_options()
+        if options.model == "lm":
+            steps = [
+                Step("title", "A decoder-only model reads a sentence and, at every position, "
+                              "predicts the word that comes next."),
+                Step("inputs", "Each word becomes a row of X: its embedding × √d_model plus "
+                               "the positional encoding, exactly as in the encoder."),
+            ]
+        else:
+            steps = [
+                Step("title", "The decoder writes the French sentence one word at a time, "
+                              "reading the words written so far and, through "
+                              "cross-attention, the encoded English sentence."),
+                Step("inputs", "The decoder reads <bos> followed by the French words "
+                               "(in training, the reference translation shifted right by one "
+                               "place), each turned into a row of X."),
+            ]
+        steps.append(Step("masked_attention", "Masked self-attention: a score becomes −∞ "
+                                              "wherever a position would look at a later "
+                                              "word, so softmax gives that word no weight."))
+        if options.model != "lm":
+            steps.append(Step("cross_attention",
+                              "Cross-attention: each French position (a row) queries the "
+                              "encoder's English words (columns), and the weights line up "
+                              "with the word about to be translated."))
+        steps += [
+            Step("logits", "A final linear layer turns each position's output row into one "
+                           "score, a logit, for every word of the vocabulary."),
+            Step("probabilities", "Softmax turns each row of logits into probabilities that "
+                                  "sum to 1; here are the three most probable words per "
+                                  "position."),
+            Step("greedy", "The most probable word at each position is the prediction, and "
+                           "training lowers −log p of the word that really comes next."
+                 if options.model == "lm" else
+                 "Picking the most probable word at each position gives the translation, and "
+                 "training lowers −log p of each correct next word."),
+        ]
+        return steps
+
+    def setup(self) -> None:
+        super().setup()
+        cfg, t = self.trace.config, self.trace
+        layer = self.options.layer
+        self.block = f"decoder.blocks.{layer}"
+        self.prefix = f"{self.block}.attn"
+        self.stack = "decoder"
+        self.encdec = cfg.mode == "encdec"
+        self.tok = "target_tokens" if self.encdec else "tokens"
+        self.cross = f"{self.block}.cross_attn" if self.encdec else None
+        self.n = len(lookup(t, self.tok))
+        self.top = top_k_ids(t["probs"], TOP)  # [pos, TOP] word ids, most probable first
+        self.targets = next_word_targets(t)  # [pos] word ids
+
+    def check_options(self) -> None:
+        super().check_options()
+        n = self.trace.config.n_dec_layers
+        if not 0 <= self.options.layer < n:
+            raise ValueError(f"layer {self.options.layer} is out of range: this model's "
+                             f"decoder has {n} (0..{n - 1})")
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def word(self, word_id: int, size: float = NOTE + 2, color: str | None = None):
+        """A word of the output vocabulary, marked with its id."""
+        text = str(self.trace.vocab[word_id])
+        mob = label_text(text, size, color or self.theme.text)
+        return mark(mob, "token", "vocab", (word_id,), text)
+
+    def number(self, source: str, index: tuple, decimals: int = 2, size: float = NOTE + 2,
+               color: str | None = None):
+        value = float(lookup(self.trace, source)[index])
+        text = format_value(value, decimals)
+        mob = number_text(text, size, color or self.theme.text)
+        mob.shift(-mob.get_corner(DOWN + LEFT))  # on the baseline, left edge at x = 0
+        return mark(mob, "number", source, index, text, decimals)
+
+    def token_label(self, source: str, index: int, size: float = NOTE + 2,
+                    color: str | None = None):
+        text = str(lookup(self.trace, source)[index])
+        mob = label_text(text, size, color or self.theme.muted)
+        return mark(mob, "token", source, (index,), text)
+
+    @staticmethod
+    def table(rows: list[list], widths: list[float], gaps: list[float], row_h: float,
+              aligns: list[str]) -> VGroup:
+        """Place mobjects (or None), whose baselines are at y = 0, in columns: column k is
+        ``widths[k]`` wide and starts ``gaps[k]`` after the previous one; ``aligns[k]`` puts
+        its items at its "left" or "right" edge. Rows are ``row_h`` apart."""
+        table = VGroup()
+        for i, row in enumerate(rows):
+            x = 0.0
+            for mob, w, gap, align in zip(row, widths, gaps, aligns, strict=True):
+                x += gap
+                if mob is not None:
+                    edge = x if align == "left" else x + w
+                    mob.shift([edge - (mob.get_left()[0] if align == "left"
+                                       else mob.get_right()[0]), -i * row_h, 0])
+                    table.add(mob)
+                x += w
+        return table
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def step_title(self) -> None:
+        theme, t = self.theme, self.trace
+        title = plain_text("The decoder" if self.encdec else "A decoder-only model", 44,
+                           theme.text)
+        rows = VGroup()
+        if self.encdec:
+            rows.add(VGroup(self.note("the encoder reads", 20),
+                            TokenRow(t, "tokens", theme, font_size=24)).arrange(RIGHT, 0.3))
+        rows.add(VGroup(self.note("the decoder reads", 20),
+                        TokenRow(t, self.tok, theme, font_size=24)).arrange(RIGHT, 0.3))
+        for row in rows[1:]:
+            row.align_to(rows[0], LEFT)
+        rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        names = ["Masked\nself-attention", "Add &\nNorm"]
+        if self.encdec:
+            names += ["Cross-\nattention", "Add &\nNorm"]
+        names += ["Feed-\nforward", "Add &\nNorm", "Linear", "Softmax"]
+        colors = {"Masked\nself-attention": theme.query, "Cross-\nattention": theme.key,
+                  "Feed-\nforward": theme.value, "Linear": theme.output,
+                  "Softmax": theme.output}
+        boxes = VGroup()
+        for name in names:
+            label = plain_text(name, 17, theme.text, line_spacing=0.8)
+            label.kind = "prose"
+            box = RoundedRectangle(corner_radius=0.1, width=max(label.width + 0.3, 1.0),
+                                   height=0.95, stroke_width=2.5,
+                                   stroke_color=colors.get(name, theme.muted))
+            boxes.add(VGroup(box, label.move_to(box)))
+        boxes.arrange(RIGHT, buff=0.32)
+        arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.05, stroke_width=3,
+                                color=theme.muted, max_tip_length_to_length_ratio=0.35)
+                          for a, b in zip(boxes[:-1], boxes[1:], strict=True)))
+        diagram = VGroup(boxes, arrows)
+        if self.encdec:
+            cross = boxes[2]
+            feed = self.note("keys and values from the encoder's output", 16)
+            feed.set_color(theme.key)
+            feed.next_to(cross, UP, buff=0.5)
+            down = Arrow(feed.get_bottom(), cross.get_top(), buff=0.06, stroke_width=3,
+                         color=theme.key, max_tip_length_to_length_ratio=0.3)
+            diagram.add(feed, down)
+        else:
+            repeat = self.note(f"× {t.config.n_dec_layers} blocks, then the output layer", 16)
+            repeat.next_to(VGroup(boxes[:4]), DOWN, buff=0.2)
+            diagram.add(repeat)
+        group = VGroup(title, rows, diagram).arrange(DOWN, buff=0.55)
+        left, right, bottom, top = self.content_box()
+        fit_into(group, left, right, bottom, top + 0.6)
+        self.play(Write(title), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.4), run_time=1.4)
+        self.play(LaggedStart(*(FadeIn(b) for b in boxes), lag_ratio=0.15),
+                  LaggedStart(*(Create(a) for a in arrows), lag_ratio=0.15), run_time=1.8)
+        self.play(FadeIn(diagram[2:]), run_time=0.6)
+        self.end_state(title, rows, diagram, hold=2.5)
+
+    def step_inputs(self) -> None:
+        x_src = "decoder.blocks.0.resid_pre"
+        e, pe, x, plus, titles = self.sum_layout(
+            ("decoder.embed", "decoder.pos_embed", x_src),
+            ("token embedding × √d_model", "positional encoding PE",
+             "X = embedding + positional encoding"))
+        panel = self.embed_panel("decoder", x)
+        self.fit(e, pe, x, plus, titles, panel)
+        self.play(*self.heading("The decoder's input" if self.encdec else "Words → X"),
+                  *self.leave(), run_time=0.8)
+        self.play(FadeIn(e), FadeIn(titles[0]), FadeIn(panel[0]), run_time=1.0)
+        self.play(FadeIn(plus), FadeIn(pe), FadeIn(titles[1]), FadeIn(panel[1]), run_time=1.0)
+        self.play_sum(e, pe, x, extra=[FadeIn(titles[2])])
+        self.end_state(e, plus, pe, x, titles, panel, hold=2.0)
+
+    def step_masked_attention(self) -> None:
+        theme, t = self.theme, self.trace
+        size = SUM_NUM
+        ch = cell_height_for(size)
+        masked_src, pattern_src = self.src("masked"), self.src("pattern")
+        cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.12)
+                 for s in (masked_src, pattern_src))
+        kw = dict(cell_w=cw, cell_h=ch, font_size=size, rotate_col_labels=True)
+        m = self.matrix(masked_src, row_labels=self.tok, col_labels=self.tok, **kw)
+        p = attention_heatmap(t, pattern_src, theme, self.tok, **kw)
+        p.remove(p.row_labels)
+        p.row_labels = VGroup()
+        p.shift(m.cell_centre(0, m.n_cols - 1) + RIGHT * (cw + 1.3) - p.cell_centre(0, 0))
+        arrow = Arrow(m.brackets.get_right(), p.brackets.get_left(), buff=0.12,
+                      stroke_width=3, color=theme.muted, max_tip_length_to_length_ratio=0.2)
+        over = self.note("softmax", NOTE).next_to(arrow, UP, buff=0.08)
+        heads = VGroup(self.note("scaled scores, masked", NOTE, theme.text),
+                       self.note("attention weights", NOTE, theme.text))
+        for head, mob in zip(heads, (m, p), strict=True):
+            head.next_to(mob.col_labels, UP, buff=0.15).align_to(mob.brackets, LEFT)
+        note = self.note("−∞ above the diagonal: position i may only look at positions "
+                         "0 … i,\nthe words already written; exp(−∞) = 0.", NOTE)
+        note.next_to(VGroup(m, p), DOWN, buff=0.3).align_to(m.brackets, LEFT)
+        where = self.note(f"layer {self.options.layer}, head {self.h}", NOTE)
+        where.next_to(heads[1], RIGHT, buff=0.5)
+        self.fit(m, p, arrow, over, heads, note, where)
+        self.play(*self.heading("Masked self-attention"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(m), FadeIn(heads[0]), FadeIn(where), run_time=1.0)
+        hidden = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols)
+                  if not np.isfinite(m.values[i, j])]
+        rects = VGroup(*(m.cell_rect(i, j) for i, j in hidden))
+        self.play(Create(rects), FadeIn(note), run_time=1.0)
+        self.play(Create(arrow), FadeIn(over), run_time=0.6)
+        copy = m.cells().copy()
+        self.play(ReplacementTransform(copy, p.cells()), FadeIn(p.brackets),
+                  FadeIn(p.col_labels), FadeIn(heads[1]), run_time=1.5)
+        self.end_state(m, p, arrow, over, heads, note, where, hold=2.5)
+
+    def step_cross_attention(self) -> None:
+        theme, t = self.theme, self.trace
+        size = SUM_NUM + 1
+        src = f"{self.cross}.pattern[{self.h}]"
+        english = max(plain_text(str(w), size, theme.muted).width for w in t.tokens)
+        cw = max(cell_width_for(t[f"{self.cross}.pattern"][self.h], 2, size), english + 0.16)
+        ch = cell_height_for(size) * 1.1
+        a = ValueMatrix(t, src, theme, cell_w=cw, cell_h=ch, font_size=size,
+                        row_labels=self.tok, col_labels="tokens", sequential=True, vmax=1.0)
+        # the word each position writes next (its most probable word)
+        nexts = VGroup()
+        for i in range(a.n_rows):
+            baseline = a.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2
+            arrow = label_text("→", size, theme.muted)
+            arrow.kind = "prose"
+            word = self.word(int(self.top[i, 0]), size, theme.output)
+            arrow.shift([a.brackets.get_right()[0] + 0.2, baseline, 0])
+            word.shift([arrow.get_right()[0] + 0.12, baseline, 0])
+            nexts.add(VGroup(arrow, word))
+        head_rows = self.note("French positions:\nqueries from the decoder", NOTE)
+        head_cols = self.note("English words: keys and values from the encoder's output",
+                              NOTE)
+        head_next = self.note("writes next", NOTE, theme.output)
+        head_cols.next_to(a.col_labels, UP, buff=0.2).align_to(a.brackets, LEFT)
+        head_rows.next_to(a.row_labels, UP, buff=0.2).align_to(a.row_labels, RIGHT)
+        head_next.next_to(nexts, UP, buff=0.2).align_to(nexts, LEFT)
+        head_next.align_to(a.col_labels, DOWN)
+        head_rows.align_to(head_cols, DOWN)
+        eq = formula(r"\mathrm{softmax}\!\left(\frac{Q_{\mathrm{dec}}\,K_{\mathrm{enc}}^\top}"
+                     r"{\sqrt{d_k}}\right) V_{\mathrm{enc}}", font_size=32, color=theme.text)
+        eq.next_to(a, DOWN, buff=0.35)
+        where = self.note(f"layer {self.options.layer}, head {self.h}", NOTE)
+        where.next_to(eq, RIGHT, buff=0.6)
+        self.fit(a, nexts, head_rows, head_cols, head_next, eq, where)
+        self.play(*self.heading("Cross-attention"), *self.leave(), FadeIn(where),
+                  run_time=0.8)
+        self.play(FadeIn(a.row_labels), FadeIn(a.col_labels), FadeIn(head_rows),
+                  FadeIn(head_cols), FadeIn(a.brackets), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(a.row(i)) for i in range(a.n_rows)), lag_ratio=0.2),
+                  run_time=2.0)
+        self.play(FadeIn(eq), run_time=0.6)
+        self.play(FadeIn(head_next), LaggedStart(*(FadeIn(n) for n in nexts), lag_ratio=0.15),
+                  run_time=1.2)
+        self.end_state(a, nexts, head_rows, head_cols, head_next, eq, where, hold=2.5)
+
+    def step_logits(self) -> None:
+        theme, t = self.theme, self.trace
+        n_vocab = len(t.vocab)
+        size = NOTE
+        left, right, bottom, top = self.content_box()
+        rows = lookup(t, self.tok)
+        label_w = max(plain_text(str(w), size, theme.muted).width for w in rows) + 0.2
+        best_w = 2.9
+        cw = min(0.4, (right - left - label_w - best_w - 0.4) / n_vocab)
+        ch = cell_height_for(size) * 1.15
+        lg = ValueMatrix(t, "logits", theme, cell_w=cw, cell_h=ch, show_numbers=False,
+                         row_labels=self.tok, col_labels="vocab", rotate_col_labels=True,
+                         label_font_size=14)
+        best = VGroup()
+        for i in range(lg.n_rows):
+            k = int(self.top[i, 0])
+            value = self.number("logits", (i, k), 2, size)
+            word = self.word(k, size, theme.output)
+            line = VGroup(value, word)
+            word.shift([value.get_right()[0] + 0.15 - word.get_left()[0], 0, 0])
+            line.shift([lg.brackets.get_right()[0] + 0.3 - line.get_left()[0],
+                        lg.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2, 0])
+            best.add(line)
+        best_head = self.note("largest logit", NOTE, theme.output)
+        best_head.next_to(best, UP, buff=0.2).align_to(best, LEFT)
+        rings = VGroup(*(lg.cell_rect(i, int(self.top[i, 0])) for i in range(lg.n_rows)))
+        for ring in rings:
+            ring.set_stroke(width=2)
+        eq = formula(r"\mathrm{logits} = x\,W_U + b_U", font_size=32, color=theme.text)
+        what = self.note(f"x: the decoder's output row at each position ({t.config.d_model} "
+                         f"numbers); W_U: {t.config.d_model} × {n_vocab}", NOTE)
+        info = VGroup(eq, what).arrange(RIGHT, buff=0.5)
+        info.next_to(lg, DOWN, buff=0.35)
+        self.fit(lg, best, best_head, rings, info)
+        self.play(*self.heading("The final linear layer: logits"), *self.leave(),
+                  run_time=0.8)
+        self.play(FadeIn(eq), FadeIn(what), FadeIn(lg.row_labels), FadeIn(lg.col_labels),
+                  FadeIn(lg.brackets), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(lg.row(i)) for i in range(lg.n_rows)), lag_ratio=0.2),
+                  run_time=1.6)
+        self.play(Create(rings), FadeIn(best_head), LaggedStart(*(FadeIn(b) for b in best),
+                                                                lag_ratio=0.15), run_time=1.4)
+        self.end_state(lg, rings, best, best_head, info, hold=2.5)
+
+    def step_probabilities(self) -> None:
+        theme, t = self.theme, self.trace
+        size = NOTE + 2
+        row_h = cell_height_for(size) * 1.25
+        labels = [self.token_label(self.tok, i, size) for i in range(self.n)]
+        label_w = max(m.width for m in labels)
+        rows = []
+        for i in range(self.n):
+            row = [labels[i]]
+            for r in range(TOP):
+                k = int(self.top[i, r])
+                color = theme.output if r == 0 else theme.text
+                row += [self.word(k, size, color), self.number("probs", (i, k), 3, size)]
+            row.append(self.number("explain.column(explain.row_sum(probs))", (i, 0), 3, size))
+            rows.append(row)
+        word_w = max(m.width for row in rows for m in row[1:-1:2])
+        num_w = max(m.width for row in rows for m in row[2:-1])
+        widths = [label_w] + [word_w, num_w] * TOP + [num_w]
+        gaps = [0.0] + [0.5, 0.2] * TOP + [0.8]
+        aligns = ["right"] + ["left", "right"] * TOP + ["right"]
+        table = self.table(rows, widths, gaps, row_h, aligns)
+        heads = ["input word", "1st", "", "2nd", "", "3rd", "", "sum of all"]
+        head_row = []
+        for text in heads:
+            if text:
+                mob = label_text(text, NOTE, theme.muted)
+                mob.kind = "prose"
+                head_row.append(mob)
+            else:
+                head_row.append(None)
+        header = self.table([head_row], widths, gaps, row_h,
+                            ["right", "left", "left", "left", "left", "left", "left", "right"])
+        header.shift(UP * row_h * 1.1)
+        eq = formula(r"p(\text{word}) = \frac{e^{\,\mathrm{logit}(\text{word})}}"
+                     r"{\sum_{w} e^{\,\mathrm{logit}(w)}}", font_size=32, color=theme.text)
+        note = self.note(f"over all {len(t.vocab)} words of the vocabulary; each row sums to 1",
+                         NOTE)
+        info = VGroup(eq, note).arrange(RIGHT, buff=0.5)
+        info.next_to(VGroup(header, table), DOWN, buff=0.45)
+        self.fit(header, table, info)
+        self.play(*self.heading("Softmax over the vocabulary"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(eq), FadeIn(note), FadeIn(header), run_time=0.8)
+        by_row = [VGroup(*(m for m in row if m is not None)) for row in rows]
+        self.play(LaggedStart(*(FadeIn(r, shift=0.1 * RIGHT) for r in by_row),
+                              lag_ratio=0.25), run_time=2.4)
+        self.end_state(header, table, info, hold=3.0)
+
+    def step_greedy(self) -> None:
+        theme, t = self.theme, self.trace
+        size = NOTE + 2
+        row_h = cell_height_for(size) * 1.3
+        loss_src = "explain.neg_log(probs)"
+        rows = []
+        for i in range(self.n):
+            k, target = int(self.top[i, 0]), int(self.targets[i])
+            good = k == target
+            rows.append([
+                self.token_label(self.tok, i, size),
+                self.word(k, size, theme.output),
+                self.number("probs", (i, k), 3, size),
+                self.word(target, size, theme.text if good else theme.highlight),
+                self.number("probs", (i, target), 3, size),
+                self.number(loss_src, (i, target), 3, size),
+            ])
+        head_texts = ["input", "predicts", "p", "next word\n(training target)", "p",
+                      "−log p"]
+        head_row = []
+        for text in head_texts:
+            mob = plain_text(text, NOTE, theme.muted, line_spacing=0.8)
+            mob.kind = "prose"
+            head_row.append(mob)
+        widths = [max(r[k].width for r in rows) for k in range(len(rows[0]))]
+        widths[3] = max(widths[3], head_row[3].width)
+        widths[5] = max(widths[5], head_row[5].width)
+        gaps = [0.0, 0.6, 0.25, 0.8, 0.25, 0.6]
+        aligns = ["right", "left", "right", "left", "right", "right"]
+        table = self.table(rows, widths, gaps, row_h, aligns)
+        for mob in head_row:  # bottoms on a line above the first row
+            mob.shift(UP * -mob.get_bottom()[1])
+        header = self.table([head_row], widths, gaps, row_h, aligns)
+        header.shift(UP * (row_h * 0.75))
+        bottom = VGroup()
+        if self.encdec:
+            sentence = TokenRow(t, "output_tokens", theme, font_size=26)
+            lead = self.note("the translation:", 20, theme.text)
+            bottom.add(VGroup(lead, sentence).arrange(RIGHT, buff=0.3))
+            feed = self.note("at inference each pick is fed back as the next input, "
+                             "until <eos>", NOTE)
+            bottom.add(feed)
+        else:
+            note = self.note("after “the” many adjectives fit, so the model spreads its "
+                             "probability\nand −log p is large; where the grammar leaves no "
+                             "choice it is near 0", NOTE)
+            bottom.add(note)
+        loss = self.note("one training step: the loss is the mean of the −log p column, "
+                         "and backpropagation lowers it", NOTE, theme.text)
+        bottom.add(loss)
+        bottom.arrange(DOWN, buff=0.25, aligned_edge=LEFT)
+        bottom.next_to(VGroup(header, table), DOWN, buff=0.45).align_to(table, LEFT)
+        self.fit(header, table, bottom)
+        links = VGroup()
+        if self.encdec:  # each pick is the next position's input
+            for i in range(self.n - 1):
+                start = rows[i][1].get_corner(DOWN + LEFT) + [-0.08, -0.04, 0]
+                end = rows[i + 1][0].get_corner(UP + RIGHT) + [0.1, 0.02, 0]
+                links.add(Arrow(start, end, buff=0, stroke_width=2, color=theme.muted,
+                                max_tip_length_to_length_ratio=0.25))
+        heading = "Greedy decoding and the loss" if self.encdec else "Next-word prediction"
+        self.play(*self.heading(heading), *self.leave(), run_time=0.8)
+        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*r[:3])) for r in rows),
+                                              lag_ratio=0.2), run_time=2.0)
+        if len(links):
+            self.play(Create(links), run_time=0.8)
+        self.play(LaggedStart(*(FadeIn(VGroup(*r[3:])) for r in rows), lag_ratio=0.2),
+                  run_time=1.6)
+        self.play(LaggedStart(*(FadeIn(b) for b in bottom), lag_ratio=0.4), run_time=1.4)
+        self.end_state(header, table, links, bottom, hold=3.0)
+

@@ -1,0 +1,501 @@
+"""The rest of a Transformer block, after one head of attention, with its real numbers.
+
+    MultiHead(X) = Concat(head_1, ..., head_h) W_O
+    x = LayerNorm(X + MultiHead(X))                   ("Add & Norm")
+    FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
+    output = LayerNorm(x + FFN(x))                    ("Add & Norm")
+
+Reads, for the block ``B`` of the attention scene (``encoder.blocks.L`` for ``translate``,
+``decoder.blocks.L`` for the decoder-only ``lm``): ``B.attn.pattern``/``z``/``concat``/``out``,
+``param:B.attn.W_O``, ``B.resid_pre``/``resid_mid``/``resid_post``, ``B.ln1.*``/``B.ln2.*`` with
+``param:B.lnN.gamma``/``beta``, ``B.mlp.hidden``/``act``/``out`` with ``param:B.mlp.W_1``/
+``b_1``/``W_2``/``b_2``. Concatenation, the stacked W_O, the products of the worked cell and the
+standardised rows of LayerNorm come from :mod:`transformer_core.explain`.
+
+Runs under Manim's CLI too: ``manim -ql scenes/multihead.py MultiHeadScene``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from manim import (  # noqa: E402
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, Line,
+    ReplacementTransform, RoundedRectangle, VGroup, Write,
+)
+
+from scenes.animations import (  # noqa: E402
+    build_worked_cell, play_fill, play_morph, play_worked_cell, relayout, swap,
+)
+from scenes.attention import NOTE, SUM_NUM, AttentionScene  # noqa: E402
+from scenes.mobjects import (  # noqa: E402
+    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula,
+)
+from scenes.storyboard import SceneOptions, Step, current_options  # noqa: E402
+from scenes.text import plain_text  # noqa: E402
+from transformer_core.explain import block_example, lookup  # noqa: E402
+
+__all__ = ["MultiHeadScene"]
+
+HEAT = 0.175  # cell width of the 32-wide feed-forward heat-maps
+STRIP = 15  # font size of the numbers of the hidden-unit strip
+
+
+class MultiHeadScene(AttentionScene):
+    """Heads → concat → W_O → Add & Norm → feed-forward → Add & Norm, for one block."""
+
+    @classmethod
+    def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
+        options = options or current_options()
+        kind = "a decoder-only" if options.model == "lm" else "an encoder"
+        return [
+            Step("title", f"After attention, {kind} block combines its heads, adds its input "
+                          "back, normalises, and passes every word through a small "
+                          "feed-forward network."),
+            Step("heads", "Each head has its own attention weights, so each head's output Z "
+                          "mixes the words differently: four numbers per word and head."),
+            Step("concat", "Concatenating the heads puts their outputs side by side: "
+                           "n_heads × d_head = d_model = 8 numbers per word."),
+            Step("project", "Multiplying by the learned matrix W_O mixes the heads' numbers "
+                            "into the attention output, one row of d_model numbers per word."),
+            Step("residual", "The residual connection adds the block's input X back, so "
+                             "attention only has to learn a change to each word's row."),
+            Step("norm", "LayerNorm rescales each row to mean 0 and variance 1 (μ and σ² are "
+                         "that row's own), then applies the learned scale γ and shift β."),
+            Step("ffn_hidden", "The feed-forward layer widens each word on its own to "
+                               "4 × d_model = 32 hidden units: x·W_1 + b_1."),
+            Step("relu", "ReLU keeps the positive hidden units and sets the negative ones to "
+                         "zero."),
+            Step("ffn_out", "Multiplying by W_2 and adding b_2 brings each word back to "
+                            "d_model = 8 numbers."),
+            Step("residual_2", "A second residual connection adds the feed-forward layer's "
+                               "input back to its output."),
+            Step("norm_2", "A second LayerNorm gives the block's output: one row of d_model "
+                           "numbers per word, passed on to the next layer."),
+        ]
+
+    def setup(self) -> None:
+        super().setup()
+        pick = block_example(self.trace, self.prefix, self.h)
+        self.row, self.out_col = pick["row"], pick["out_col"]
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def sym(self, tex: str, size: float = 26):
+        """A small fixed formula in the muted colour (names of weights, shapes)."""
+        return formula(tex, font_size=size, color=self.theme.muted)
+
+    def title_over(self, text: str, mob: ValueMatrix, size: float = NOTE, buff: float = 0.15):
+        above = mob.col_labels if len(mob.col_labels) else mob.brackets
+        head = self.note(text, size, self.theme.text).next_to(above, UP, buff=buff)
+        return head.align_to(mob.brackets, LEFT)
+
+    def norm_layout(self, x_src: str, ln: str, x_title: str, font_size: float = SUM_NUM):
+        """x with its row means μ and variances σ² beside it; under it the learned γ and β
+        (one per column) and LayerNorm(x), columns aligned; the formula beside the output.
+        Returns ``(x, mu, var, gamma, beta, out, z, extras)``: ``z`` (not placed on screen)
+        is the standardised x drawn on the output's cells."""
+        t, theme = self.trace, self.theme
+        z_src = f"explain.standardise({x_src}, {ln}.mean, {ln}.var, config:ln_eps)"
+        g_src = f"explain.column(param:{ln}.gamma).T"
+        b_src = f"explain.column(param:{ln}.beta).T"
+        out_src = f"{ln}.out"
+        cw = max(cell_width_for(lookup(t, s), 2, font_size, pad=0.1)
+                 for s in (x_src, z_src, g_src, b_src, out_src))
+        ch = cell_height_for(font_size)
+        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size)
+        x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", **kw)
+        mu = self.matrix(f"explain.column({ln}.mean)", cell_h=ch, font_size=font_size,
+                         colored=False)
+        var = self.matrix(f"explain.column({ln}.var)", cell_h=ch, font_size=font_size,
+                          colored=False)
+        mu.move_cells_onto(x).shift(RIGHT * (x.brackets.get_right()[0] - mu.brackets.get_left()[0]
+                                             + 0.35))
+        var.move_cells_onto(x).shift(RIGHT * (mu.brackets.get_right()[0]
+                                              - var.brackets.get_left()[0] + 0.25))
+        gamma = self.matrix(g_src, **kw)
+        beta = self.matrix(b_src, **kw)
+        gamma.shift(x.cell_centre(x.n_rows - 1, 0) + DOWN * (ch + 0.25) - gamma.cell_centre(0, 0))
+        beta.shift(gamma.cell_centre(0, 0) + DOWN * (ch + 0.1) - beta.cell_centre(0, 0))
+        out = self.matrix(out_src, row_labels=self.tok, **kw)
+        out.shift(beta.cell_centre(0, 0) + DOWN * (ch + 0.3) - out.cell_centre(0, 0))
+        z = self.matrix(z_src, **kw).move_cells_onto(out)
+        sym = VGroup()
+        for tex, m in ((r"\mu", mu), (r"\sigma^2", var)):
+            sym.add(formula(tex, font_size=30, color=theme.text).next_to(m.brackets, UP, 0.12))
+        for tex, m in ((r"\gamma", gamma), (r"\beta", beta)):
+            s = formula(tex, font_size=28, color=theme.text)
+            sym.add(s.next_to(m.brackets, LEFT, buff=0.2))
+        heads = VGroup()
+        eq = formula(r"\mathrm{LayerNorm}(x) = \gamma\,\frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}"
+                     r" + \beta", font_size=30, color=theme.text)
+        eq.next_to(out.brackets, RIGHT, buff=0.5).align_to(out.brackets, UP)
+        note = self.note(f"← LayerNorm(x), one row at a time, for\nx = {x_title};\nμ and σ² "
+                         "are the mean and variance\nof each row's 8 numbers", NOTE)
+        note.next_to(eq, DOWN, buff=0.3, aligned_edge=LEFT)
+        return x, mu, var, gamma, beta, out, z, VGroup(sym, heads, eq, note)
+
+    def play_norm(self, x, mu, var, gamma, beta, out, z, extras) -> None:
+        sym, heads, eq, note = extras
+        self.play(FadeIn(sym[0]), FadeIn(mu.brackets), run_time=0.5)
+        self.play(LaggedStart(*(ReplacementTransform(x.row(i).copy(), mu.row(i))
+                                for i in range(x.n_rows)), lag_ratio=0.15), run_time=1.2)
+        self.play(FadeIn(sym[1]), FadeIn(var.brackets), run_time=0.5)
+        self.play(LaggedStart(*(ReplacementTransform(x.row(i).copy(), var.row(i))
+                                for i in range(x.n_rows)), lag_ratio=0.15), run_time=1.2)
+        self.play(FadeIn(eq), FadeIn(note), Create(z.brackets),
+                  FadeIn(out.row_labels), run_time=0.8)
+        self.play(ReplacementTransform(x.cells().copy(), z.cells()), run_time=1.2)
+        self.play(FadeIn(gamma), FadeIn(beta), FadeIn(sym[2:]), run_time=0.8)
+        play_morph(self, z, out, run_time=1.2)
+        swap(self, z, out)
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def step_title(self) -> None:
+        theme = self.theme
+        causal = self.causal
+        title = plain_text("Inside a Transformer block", 44, theme.text)
+        tokens = TokenRow(self.trace, self.tok, theme, font_size=26)
+        names = [("X", None), ("Masked multi-head\nattention" if causal else
+                                "Multi-head\nattention", theme.query),
+                 ("Add & Norm", theme.text), ("Feed-forward", theme.value),
+                 ("Add & Norm", theme.text), ("output", None)]
+        boxes = VGroup()
+        for text, color in names:
+            label = plain_text(text, 20, theme.text, line_spacing=0.8)
+            label.kind = "prose"
+            if color is None:
+                boxes.add(VGroup(label))
+                continue
+            box = RoundedRectangle(corner_radius=0.12, width=label.width + 0.4, height=1.05,
+                                   stroke_color=color, stroke_width=2.5)
+            boxes.add(VGroup(box, label.move_to(box)))
+        boxes.arrange(RIGHT, buff=0.55)
+        arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.08, stroke_width=3,
+                                color=theme.muted, max_tip_length_to_length_ratio=0.3)
+                          for a, b in zip(boxes[:-1], boxes[1:], strict=True)))
+        skips = VGroup()
+        for start, end in ((0, 2), (2, 4)):  # residual connections around each sub-layer
+            x0 = (boxes[start].get_right()[0] + boxes[start + 1].get_left()[0]) / 2
+            x1 = boxes[end].get_x()
+            top = boxes[start + 1].get_top()[1] + 0.35
+            y0 = boxes[start].get_y()
+            path = VGroup(Line([x0, y0, 0], [x0, top, 0]), Line([x0, top, 0], [x1, top, 0]))
+            path.set_stroke(theme.highlight, 2.5)
+            tip = Arrow([x1, top, 0], boxes[end].get_top() + UP * 0.02, buff=0,
+                        stroke_width=2.5, color=theme.highlight,
+                        max_tip_length_to_length_ratio=0.5)
+            skips.add(VGroup(path, tip))
+        skip_note = self.note("residual connections", 16)
+        skip_note.next_to(skips, UP, buff=0.12)
+        skip_note.set_color(theme.highlight)
+        diagram = VGroup(boxes, arrows, skips, skip_note)
+        eqs = VGroup(
+            formula(r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, "
+                    r"\mathrm{head}_h)\,W^O", font_size=34, color=theme.text),
+            formula(r"\mathrm{FFN}(x) = \max(0,\; x W_1 + b_1)\, W_2 + b_2", font_size=34,
+                    color=theme.text),
+        ).arrange(DOWN, buff=0.3)
+        cfg = self.trace.config
+        where = ("the translation model's encoder" if cfg.mode == "encdec"
+                 else "the small language model")
+        info = self.note(f"{where}, layer {self.options.layer}", 20)
+        group = VGroup(title, tokens, diagram, eqs, info).arrange(DOWN, buff=0.45)
+        left, right, bottom, top = self.content_box()
+        fit_into(group, left, right, bottom, top + 0.6)
+        self.play(Write(title), LaggedStart(*(FadeIn(t) for t in tokens), lag_ratio=0.15),
+                  run_time=1.2)
+        self.play(LaggedStart(*(FadeIn(b) for b in boxes), lag_ratio=0.2),
+                  LaggedStart(*(Create(a) for a in arrows), lag_ratio=0.2), run_time=1.6)
+        self.play(Create(skips), FadeIn(skip_note), run_time=1.0)
+        self.play(FadeIn(eqs, shift=0.2 * DOWN), FadeIn(info), run_time=1.0)
+        self.end_state(title, tokens, diagram, eqs, info, hold=2.5)
+
+    def step_heads(self) -> None:
+        theme, t = self.theme, self.trace
+        cfg = t.config
+        p = self.prefix
+        ch = cell_height_for(SUM_NUM + 1)
+        cw = cell_width_for(t[f"{p}.z"], 2, SUM_NUM + 1)
+        zs, maps, heads = VGroup(), VGroup(), VGroup()
+        for h in range(cfg.n_heads):
+            z = self.matrix(f"{p}.z[{h}]", cell_w=cw, cell_h=ch, font_size=SUM_NUM + 1,
+                            row_labels=self.tok if h == 0 else None, col_labels="dim")
+            zs.add(z)
+        x = 0.0
+        for z in zs:  # side by side, rows aligned
+            z.shift([x - z.brackets.get_left()[0], -z.cell_centre(0, 0)[1], 0])
+            x = z.brackets.get_right()[0] + 1.0
+        for h, z in enumerate(zs):
+            pattern = self.matrix(f"{p}.pattern[{h}]", cell_w=0.36, cell_h=0.3,
+                                  show_numbers=False, sequential=True, vmax=1.0)
+            pattern.next_to(z.col_labels, UP, buff=0.55).set_x(z.brackets.get_x())
+            maps.add(pattern)
+            color = (theme.query, theme.key, theme.value, theme.output)[h % 4]
+            head = self.note(f"head {h}: attention weights", NOTE, color)
+            head.next_to(pattern, UP, buff=0.15)
+            sub = self.note(f"Z of head {h}", NOTE, theme.text)
+            sub.next_to(z.col_labels, UP, buff=0.1).set_x(z.brackets.get_x())
+            heads.add(VGroup(head, sub))
+        self.fit(zs, maps, heads)
+        self.play(*self.heading("Multi-head attention"), *self.leave(), run_time=0.8)
+        for z, pattern, head in zip(zs, maps, heads, strict=True):
+            self.play(FadeIn(pattern), FadeIn(head[0]), run_time=0.8)
+            self.play(FadeIn(z), FadeIn(head[1]), run_time=1.0)
+        self.end_state(zs, maps, heads, hold=2.5)
+        self.zs = zs
+
+    def step_concat(self) -> None:
+        theme, t = self.theme, self.trace
+        p = self.prefix
+        zs = self.zs
+        cfg = t.config
+        concat = self.matrix(f"explain.concat_heads({p}.z)", cell_w=zs[0].cell_w,
+                             cell_h=zs[0].cell_h, font_size=SUM_NUM + 1, row_labels=self.tok,
+                             col_labels="dim")
+        braces = VGroup()
+        for h in range(cfg.n_heads):
+            c0, c1 = h * cfg.d_head, (h + 1) * cfg.d_head - 1
+            y = concat.col_labels.get_top()[1] + 0.12
+            x0 = concat.cell_centre(0, c0)[0] - concat.cell_w / 2 + 0.05
+            x1 = concat.cell_centre(0, c1)[0] + concat.cell_w / 2 - 0.05
+            color = (theme.query, theme.key, theme.value, theme.output)[h % 4]
+            line = Line([x0, y, 0], [x1, y, 0], stroke_color=color, stroke_width=3)
+            label = self.note(f"head {h}", NOTE, color).next_to(line, UP, buff=0.1)
+            braces.add(VGroup(line, label))
+        title = self.note("Concat(head 0, head 1): one row per word, d_model columns", NOTE,
+                          theme.text)
+        title.next_to(braces, UP, buff=0.3)
+        self.fit(concat, braces, title)
+        moves = []
+        for h, z in enumerate(zs):
+            for i in range(z.n_rows):
+                for j in range(z.n_cols):
+                    col = h * cfg.d_head + j
+                    moves.append(ReplacementTransform(z.number(i, j), concat.number(i, col)))
+                    moves.append(ReplacementTransform(z.fill(i, j), concat.fill(i, col)))
+        self.play(*self.heading("Concatenate the heads"),
+                  *(FadeOut(m) for m in self.mobjects if m not in (
+                      self.caption_mobject, self.heading_mob, *zs)),
+                  *(FadeOut(VGroup(z.brackets, z.col_labels)) for z in zs),
+                  ReplacementTransform(zs[0].row_labels, concat.row_labels), run_time=0.8)
+        self.play(*moves, FadeIn(concat.brackets), FadeIn(concat.col_labels), run_time=1.5)
+        self.play(FadeIn(braces), FadeIn(title), run_time=0.8)
+        self.end_state(concat, braces, title, hold=2.5)
+        self.concat = concat
+
+    def step_project(self) -> None:
+        theme, t = self.theme, self.trace
+        p = self.prefix
+        size = SUM_NUM
+        a_src = f"{p}.concat"
+        w_src = f"explain.stack_heads(param:{p}.W_O)"
+        ch = cell_height_for(size)
+        cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.1)
+                 for s in (a_src, w_src, f"{p}.out"))
+        kw = dict(cell_w=cw, cell_h=ch, font_size=size)
+        a = self.matrix(a_src, row_labels=self.tok, **kw)
+        w = self.matrix(w_src, col_labels="dim", row_labels="dim", name="W_O", name_side=RIGHT,
+                        name_color=theme.output, **kw)
+        out = self.matrix(f"{p}.out", name=r"\mathrm{out}", name_side=RIGHT, **kw)
+        self.product_layout(a, w, out, gap_v=0.62)
+        work = build_worked_cell(t, a, w, out, self.row, self.out_col,
+                                 f"explain.matmul_products({a_src}, {w_src})", font_size=size)
+        self.fit(a, w, out, work)
+        prev = self.concat
+        self.play(*self.heading("Output projection: Concat · W_O"), *self.leave(prev),
+                  *relayout(prev, a), run_time=1.2)
+        self.play(FadeIn(w), Create(out.brackets), FadeIn(out.name), run_time=0.8)
+        self.end_state(a, w, out.brackets, out.name)
+        hl = play_worked_cell(self, a, w, out, work)
+        play_fill(self, out, done=[(self.row, self.out_col)])
+        self.end_state(a, w, out, work, hl, hold=2.5)
+        self.out = out
+
+    def step_residual(self) -> None:
+        b = self.block
+        a, bb, c, plus, titles = self.sum_layout(
+            (f"{b}.resid_pre", f"{self.prefix}.out", f"{b}.resid_mid"),
+            ("X, the block's input", "attention output", "X + attention output"))
+        panel = self.residual_panel(r"X + \mathrm{MultiHead}(X)",
+                                    "Each word keeps its own row\nand adds what attention "
+                                    "found.")
+        panel.next_to(c.brackets, RIGHT, buff=0.7).align_to(c.brackets, UP)
+        self.fit(a, bb, c, plus, titles, panel)
+        self.play(*self.heading("Add: the residual connection"), *self.leave(self.out),
+                  *relayout(self.out, bb), run_time=1.0)
+        self.play(FadeIn(a), FadeIn(plus), FadeIn(titles[:2]), run_time=0.8)
+        self.play_sum(a, bb, c, extra=[FadeIn(titles[2])])
+        self.play(FadeIn(panel), run_time=0.6)
+        self.end_state(a, bb, c, plus, titles, panel, hold=2.0)
+        self.current = c
+
+    def residual_panel(self, tex: str, text: str) -> VGroup:
+        eq = formula(tex, font_size=32, color=self.theme.text)
+        note = self.note(text, NOTE)
+        return VGroup(eq, note).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+
+    def step_norm(self) -> None:
+        self._norm(f"{self.block}.resid_mid", f"{self.block}.ln1",
+                   "X + attention output", "Norm: LayerNorm(X + attention output)")
+
+    def _norm(self, x_src: str, ln: str, x_title: str, heading: str) -> None:
+        parts = self.norm_layout(x_src, ln, x_title)
+        x, mu, var, gamma, beta, out, z, extras = parts
+        self.fit(x, mu, var, gamma, beta, out, extras)
+        z.move_cells_onto(out)
+        self.play(*self.heading(heading), *self.leave(self.current), *relayout(self.current, x),
+                  run_time=1.0)
+        self.play_norm(*parts)
+        self.end_state(x, mu, var, gamma, beta, out, extras, hold=2.0)
+        self.current = out
+
+    def step_ffn_hidden(self) -> None:
+        theme, t = self.theme, self.trace
+        b = self.block
+        size = SUM_NUM
+        ch = cell_height_for(size)
+        x_src = f"{b}.ln1.out"
+        cw = cell_width_for(t[x_src], 2, size, pad=0.1)
+        x = self.matrix(x_src, cell_w=cw, cell_h=ch, font_size=size, row_labels=self.tok,
+                        col_labels="dim")
+        hidden = self.matrix(f"{b}.mlp.hidden", cell_w=HEAT, cell_h=ch, show_numbers=False)
+        w1 = self.matrix(f"param:{b}.mlp.W_1", cell_w=HEAT, cell_h=HEAT, show_numbers=False)
+        b1 = self.matrix(f"explain.column(param:{b}.mlp.b_1).T", cell_w=HEAT, cell_h=HEAT,
+                         show_numbers=False)
+        # x left of hidden (rows aligned); W_1 and b_1 above hidden (columns aligned)
+        hidden.shift(x.cell_centre(0, x.n_cols - 1) + RIGHT * (cw / 2 + 0.45 + HEAT / 2)
+                     - hidden.cell_centre(0, 0))
+        b1.shift(hidden.cell_centre(0, 0) + UP * (ch / 2 + 0.35 + HEAT / 2) - b1.cell_centre(0, 0))
+        w1.shift(b1.cell_centre(0, 0) + UP * (HEAT + 0.25) - w1.cell_centre(w1.n_rows - 1, 0))
+        names = VGroup(
+            self.sym(r"W_1\ \ (8 \times 32)").next_to(w1, UP, buff=0.12),
+            self.sym(r"+\,b_1").next_to(b1, RIGHT, buff=0.2),
+            self.sym(r"x W_1 + b_1\ \ (32 \text{ per word})"),
+        )
+        names[2].next_to(hidden, DOWN, buff=0.2).align_to(hidden.brackets, LEFT)
+        strip, strip_title = self.hidden_strip(f"{b}.mlp.hidden", x, hidden)
+        # what the ReLU step turns them into, laid out (and fitted) together
+        act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False,
+                          vmax=hidden.vmax).move_cells_onto(hidden)
+        act_strip = self.matrix(f"explain.fold({b}.mlp.act[{self.row}], config:d_model)",
+                                cell_w=strip.cell_w, cell_h=strip.cell_h, font_size=STRIP,
+                                vmax=strip.vmax).move_cells_onto(strip)
+        relu = formula(r"\mathrm{ReLU}(h) = \max(0,\,h)", font_size=30, color=theme.text)
+        relu.next_to(names[2], DOWN, buff=0.2).align_to(hidden.brackets, LEFT)
+        self.fit(x, hidden, w1, b1, names, strip, strip_title, act, act_strip, relu)
+        link = self.strip_link(strip, hidden)
+        self.relu_parts = (act, act_strip, relu)
+        self.play(*self.heading("Feed-forward: widen"), *self.leave(self.current),
+                  *relayout(self.current, x), run_time=1.0)
+        self.play(FadeIn(w1), FadeIn(b1), FadeIn(names[:2]), run_time=0.8)
+        self.play(FadeIn(hidden.brackets), LaggedStart(*(FadeIn(hidden.row(i))
+                                                         for i in range(hidden.n_rows)),
+                                                       lag_ratio=0.2),
+                  FadeIn(names[2]), run_time=1.4)
+        self.play(Create(link), FadeIn(strip_title), run_time=0.6)
+        self.play(ReplacementTransform(hidden.row(self.row).copy(), strip.body()),
+                  run_time=1.2)
+        self.end_state(x, w1, b1, hidden, names, strip, strip_title, link, hold=2.0)
+        self.ffn = (x, w1, b1, hidden, names, strip, strip_title, link)
+
+    def hidden_strip(self, source: str, x: ValueMatrix, hidden: ValueMatrix):
+        """One word's 32 hidden units as four rows of d_model numbers, above x."""
+        t = self.trace
+        word = lookup(t, self.tok)[self.row]
+        src = f"explain.fold({source}[{self.row}], config:d_model)"
+        strip = self.matrix(src, cell_w=x.cell_w, cell_h=cell_height_for(STRIP),
+                            font_size=STRIP)
+        strip.shift(x.cell_centre(0, 0) + UP * (x.col_labels.height + 0.5
+                                                + strip.n_rows * strip.cell_h)
+                    - strip.cell_centre(0, 0))
+        title = self.note(f"the 32 hidden units of “{word}”, in rows of 8", NOTE,
+                          self.theme.text)
+        title.next_to(strip.brackets, UP, buff=0.12).align_to(strip.brackets, LEFT)
+        return strip, title
+
+    def strip_link(self, strip: ValueMatrix, hidden: ValueMatrix) -> VGroup:
+        rect = hidden.row_rect(self.row)
+        rect.stretch_to_fit_height(hidden.cell_h)
+        start = rect.get_corner(UP + LEFT)
+        end = strip.brackets.get_corner(DOWN + RIGHT)
+        line = Line(start, end, stroke_color=self.theme.highlight, stroke_width=2)
+        return VGroup(rect, line)
+
+    def step_relu(self) -> None:
+        x, w1, b1, hidden, names, strip, strip_title, link = self.ffn
+        act, act_strip, eq = self.relu_parts
+        self.play(*self.heading("ReLU"), FadeIn(eq), run_time=0.8)
+        play_morph(self, strip, act_strip, run_time=1.4, lag_ratio=0.02)
+        swap(self, strip, act_strip)
+        play_morph(self, hidden, act, run_time=1.2)
+        swap(self, hidden, act)
+        self.end_state(x, w1, b1, act, names, act_strip, strip_title, link, eq, hold=2.0)
+        self.act = act
+
+    def step_ffn_out(self) -> None:
+        theme, t = self.theme, self.trace
+        b = self.block
+        size = SUM_NUM
+        ch = cell_height_for(size)
+        out_src = f"{b}.mlp.out"
+        b2_src = f"explain.column(param:{b}.mlp.b_2).T"
+        cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.1) for s in (out_src, b2_src))
+        act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False,
+                          row_labels=self.tok, vmax=self.act.vmax)
+        out = self.matrix(out_src, cell_w=cw, cell_h=ch, font_size=size)
+        w2 = self.matrix(f"param:{b}.mlp.W_2", cell_w=cw, cell_h=0.085, show_numbers=False)
+        b2 = self.matrix(b2_src, cell_w=cw, cell_h=ch, font_size=size)
+        out.shift(act.cell_centre(0, act.n_cols - 1) + RIGHT * (HEAT / 2 + 0.45 + cw / 2)
+                  - out.cell_centre(0, 0))
+        b2.shift(out.cell_centre(0, 0) + UP * (ch + 0.3) - b2.cell_centre(0, 0))
+        w2.shift(b2.cell_centre(0, 0) + UP * (ch / 2 + 0.25)
+                 - w2.cell_centre(w2.n_rows - 1, 0) + UP * 0.085 / 2)
+        names = VGroup(
+            self.sym(r"W_2\ \ (32 \times 8)").next_to(w2, LEFT, buff=0.25),
+            self.sym(r"+\,b_2").next_to(b2, LEFT, buff=0.25),
+            self.sym(r"\mathrm{ReLU}(x W_1 + b_1)\ \ (32 \text{ per word})"),
+            self.sym(r"\mathrm{FFN}(x)\ \ (8 \text{ per word again})"),
+        )
+        names[2].next_to(act, UP, buff=0.15).align_to(act.brackets, LEFT)
+        names[3].next_to(out, DOWN, buff=0.2).align_to(out.brackets, LEFT)
+        eq = formula(r"\mathrm{FFN}(x) = \max(0,\; x W_1 + b_1)\, W_2 + b_2", font_size=30,
+                     color=theme.text)
+        eq.next_to(names[2], UP, buff=0.6).align_to(act.brackets, LEFT)
+        names.add(eq)
+        self.fit(act, out, w2, b2, names)
+        self.play(*self.heading("Feed-forward: narrow again"), *self.leave(self.act),
+                  *relayout(self.act, act), run_time=1.0)
+        self.play(FadeIn(w2), FadeIn(b2), FadeIn(names[:3]), FadeIn(eq), run_time=0.8)
+        self.play(Create(out.brackets), FadeIn(names[3]), run_time=0.5)
+        play_fill(self, out, run_time=1.5)
+        self.end_state(act, out, w2, b2, names, hold=2.0)
+        self.mlp_out = out
+
+    def step_residual_2(self) -> None:
+        b = self.block
+        a, bb, c, plus, titles = self.sum_layout(
+            (f"{b}.ln1.out", f"{b}.mlp.out", f"{b}.resid_post"),
+            ("x, the feed-forward layer's input", "FFN(x)", "x + FFN(x)"))
+        panel = self.residual_panel(r"x + \mathrm{FFN}(x)",
+                                    "Again the sub-layer only adds\na change to each row.")
+        panel.next_to(c.brackets, RIGHT, buff=0.7).align_to(c.brackets, UP)
+        self.fit(a, bb, c, plus, titles, panel)
+        self.play(*self.heading("Add: the second residual connection"), *self.leave(self.mlp_out),
+                  *relayout(self.mlp_out, bb), run_time=1.0)
+        self.play(FadeIn(a), FadeIn(plus), FadeIn(titles[:2]), run_time=0.8)
+        self.play_sum(a, bb, c, extra=[FadeIn(titles[2])])
+        self.play(FadeIn(panel), run_time=0.6)
+        self.end_state(a, bb, c, plus, titles, panel, hold=2.0)
+        self.current = c
+
+    def step_norm_2(self) -> None:
+        self._norm(f"{self.block}.resid_post", f"{self.block}.ln2", "x + FFN(x)",
+                   "Norm: LayerNorm(x + FFN(x)), the block's output")
+
