@@ -29,7 +29,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, ReplacementTransform,
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform,
     RoundedRectangle, VGroup, Write,
 )
 
@@ -262,7 +262,7 @@ class DecoderScene(AttentionScene):
         self.play(Create(arrow), FadeIn(over), run_time=0.6)
         copy = m.cells().copy()
         self.play(ReplacementTransform(copy, p.cells()), FadeIn(p.brackets),
-                  FadeIn(p.col_labels), FadeIn(heads[1]), run_time=1.5)
+                  FadeIn(p.col_labels), FadeIn(heads[1]), FadeOut(rects), run_time=1.5)
         self.end_state(m, p, arrow, over, heads, note, where, hold=2.5)
 
     def step_cross_attention(self) -> None:
