@@ -15,16 +15,6 @@ P = "encoder.blocks.0.attn"
 D = "decoder.blocks.0.attn"
 
 
-@pytest.fixture(scope="module")
-def tr():
-    return run_with_trace("translate")
-
-
-@pytest.fixture(scope="module")
-def lm():
-    return run_with_trace("lm")
-
-
 @pytest.mark.parametrize("h", [0, 1])
 def test_products_of_x_and_w_q_sum_to_q(tr, h):
     x = tr["encoder.blocks.0.resid_pre"]
@@ -120,7 +110,6 @@ def test_attention_prefix(tr, lm):
 
 def test_worked_example_picks_the_most_spread_query():
     from transformer_core.explain import worked_example
-    from transformer_core.trace import run_with_trace
 
     t = run_with_trace("translate")
     prefix = "encoder.blocks.0.attn"

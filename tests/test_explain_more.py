@@ -12,19 +12,8 @@ import pytest
 
 from transformer_core import explain
 from transformer_core.explain import lookup, resolve
-from transformer_core.trace import run_with_trace
 
 E = "encoder.blocks.0"
-
-
-@pytest.fixture(scope="module")
-def tr():
-    return run_with_trace("translate")
-
-
-@pytest.fixture(scope="module")
-def lm():
-    return run_with_trace("lm")
 
 
 @pytest.mark.parametrize("stack", ["encoder", "decoder"])

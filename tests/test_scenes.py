@@ -184,9 +184,8 @@ def _overlap(a, b, slack=0.004) -> bool:
             and min(a[3], b[3]) - max(a[1], b[1]) > slack)
 
 
-def test_no_two_texts_overlap(run):
+def assert_no_text_overlaps(states) -> None:
     """Numbers, labels, notes, names, headings and the caption: no two boxes intersect."""
-    _, _, states = run
     for state in states:
         boxes = [t for t in state.texts if t.cls in ("FlatText", "MathTex")]
         for k, a in enumerate(boxes):
@@ -194,13 +193,21 @@ def test_no_two_texts_overlap(run):
                 assert not _overlap(a.box, b.box), (state.name, a.text, b.text)
 
 
-def test_text_is_readable_at_480p(run):
-    _, _, states = run
+def assert_readable_at_480p(states) -> None:
+    """No text below the minimum font size; every number's digits tall enough at 480p."""
     for state in states:
         for t in state.texts:
             assert t.font_size >= MIN_FONT_SIZE - 1e-6, (state.name, t.text, t.font_size)
             if t.kind == "number" and t.text and t.text[-1].isdigit():
                 assert t.box[3] - t.box[1] >= MIN_DIGIT_HEIGHT, (state.name, t.text)
+
+
+def test_no_two_texts_overlap(run):
+    assert_no_text_overlaps(run[-1])
+
+
+def test_text_is_readable_at_480p(run):
+    assert_readable_at_480p(run[-1])
 
 
 def test_worked_dot_products_add_up(run):

@@ -16,7 +16,8 @@ from manim import tempconfig
 from scenes.registry import SCENES, get_scene_class
 from scenes.storyboard import SceneOptions, load_trace, using_options
 from tests.test_scenes import (
-    FRAME_H, FRAME_W, MIN_DIGIT_HEIGHT, MIN_FONT_SIZE, StepState, _overlap, _record,
+    assert_no_text_overlaps, assert_readable_at_480p,
+    FRAME_H, FRAME_W, StepState, _record,
 )
 from transformer_core.explain import matches, parse_value, resolve
 
@@ -125,21 +126,11 @@ def test_everything_inside_the_frame(run):
 
 
 def test_no_two_texts_overlap(run):
-    _, _, _, states = run
-    for state in states:
-        boxes = [t for t in state.texts if t.cls in ("FlatText", "MathTex")]
-        for k, a in enumerate(boxes):
-            for b in boxes[k + 1:]:
-                assert not _overlap(a.box, b.box), (state.name, a.text, b.text)
+    assert_no_text_overlaps(run[-1])
 
 
 def test_text_is_readable_at_480p(run):
-    _, _, _, states = run
-    for state in states:
-        for t in state.texts:
-            assert t.font_size >= MIN_FONT_SIZE - 1e-6, (state.name, t.text, t.font_size)
-            if t.kind == "number" and t.text and t.text[-1].isdigit():
-                assert t.box[3] - t.box[1] >= MIN_DIGIT_HEIGHT, (state.name, t.text)
+    assert_readable_at_480p(run[-1])
 
 
 # ---- the arithmetic each picture claims, on the numbers as shown ----------------------------

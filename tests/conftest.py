@@ -1,0 +1,17 @@
+"""Fixtures shared by the test modules: the default traces of both shipped models."""
+
+import pytest
+
+from transformer_core.trace import run_with_trace
+
+
+@pytest.fixture(scope="session")
+def tr():
+    """translate on its default sentence, "jane visits africa in september"."""
+    return run_with_trace("translate")
+
+
+@pytest.fixture(scope="session")
+def lm():
+    """lm on its default sentence, "the early bird eats the worm"."""
+    return run_with_trace("lm")
