@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config ffmpeg librsvg2-bin \
+APT_PACKAGES := build-essential python3-dev python3-venv libcairo2-dev libpango1.0-dev pkg-config ffmpeg librsvg2-bin \
 	texlive-latex-base texlive-latex-recommended texlive-latex-extra \
 	texlive-fonts-recommended dvisvgm fonts-dejavu-core chromium
 
