@@ -380,7 +380,8 @@ def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, 
     trace = load_trace(model, sentence)
     if out is not None:
         output_file(out)
-    from transformer_core.export import atomic_write, summary, to_json, write_npz
+    from transformer_core.export import summary, to_json, write_npz
+    from transformer_core.files import atomic_write
 
     if fmt is None:
         text = summary(trace)

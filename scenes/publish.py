@@ -24,12 +24,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
+from transformer_core.files import temp_beside
 
 __all__ = [
     "Cue",
@@ -188,25 +188,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def _temp_beside(dst: Path) -> Path:
-    """A hidden name in ``dst``'s folder, keeping the extension so ffmpeg picks the right muxer.
-
-    Readable as a normally created file would be (mkstemp makes it owner-only, which a web
-    server serving the folder could not read).
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}",
-                               dir=dst.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return Path(tmp)
-
-
 def _ffmpeg_to(dst: Path, args: list[str]) -> Path:
     """Run ``ffmpeg <args> <temp>`` and rename the temp file to ``dst`` once ffmpeg succeeded."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(dst)
+    tmp = temp_beside(dst, keep_suffix=True)
     cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args, str(tmp)]
     try:
         run = subprocess.run(cmd, check=False, capture_output=True, text=True)

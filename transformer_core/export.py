@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write  # noqa: F401  (re-exported: its home was here)
+from .files import atomic_write
 from .trace import Trace
 
-__all__ = ["atomic_write", "summary", "to_dict", "to_json", "write_npz"]
+__all__ = ["summary", "to_dict", "to_json", "write_npz"]
 
 
 def _plain(x: np.ndarray):

@@ -13,13 +13,30 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["STAGING_PREFIX", "atomic_write", "staged_folder"]
+__all__ = ["STAGING_PREFIX", "atomic_write", "staged_folder", "temp_beside"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def temp_beside(path: Path, keep_suffix: bool = False) -> Path:
+    """A new hidden temporary file in ``path``'s folder, with the usual file mode.
+
+    ``mkstemp`` makes files owner-only, which a web server serving the folder could not read.
+    With ``keep_suffix`` the name ends in ``path``'s extension (ffmpeg picks its muxer by it).
+    """
+    path = Path(path)
+    suffix = f".part{path.suffix}" if keep_suffix else ".part"
+    stem = path.stem if keep_suffix else path.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
+    return Path(tmp)
 
 
 def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
@@ -30,10 +47,9 @@ def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = temp_beside(path)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             if writer is not None:
                 writer(fh)
             else:
