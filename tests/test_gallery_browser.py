@@ -241,8 +241,11 @@ def test_snippet_on_the_page_is_the_one_embed_prints(page, site):
 def test_step_button_seeks_to_its_caption(page):
     """Clicking a step in the list jumps the video to that step; its subtitle is the one shown."""
     page.locator("#attention ol.steps button.seek").nth(1).click()
+    # activeCues is updated asynchronously after a seek: wait until it reflects the new time
     page.wait_for_function("""() => { const v = document.getElementById('video-attention');
-                                      return !v.seeking && v.currentTime >= 1.0; }""")
+        const active = Array.from(v.textTracks[0].activeCues || []);
+        return !v.seeking && v.currentTime >= 1.0 && active.length > 0
+               && active.every(c => c.startTime <= v.currentTime && v.currentTime < c.endTime); }""")
     state = page.evaluate("""() => { const v = document.getElementById('video-attention');
         v.pause();
         const active = Array.from(v.textTracks[0].activeCues || []);
