@@ -1,6 +1,7 @@
 """Scenes: pictures of a trace. Importing the package does not import Manim.
 
-``scenes.registry`` names the scenes; ``scenes.storyboard`` is the base class and the
-options; ``scenes.mobjects`` and ``scenes.animations`` are the nouns and verbs;
-``scenes.render`` writes videos.
+One storyboard per module (``attention``, ``multihead``, ``decoder``, ...); ``scenes.registry``
+names them; ``scenes.toolkit`` is what they share (the storyboard base, layouts, mobjects,
+animations, style); ``scenes.writers`` writes videos, SVGs and web files; ``scenes.cli_support``
+is what the commands of ``cli.py`` share.
 """

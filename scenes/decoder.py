@@ -33,15 +33,15 @@ from manim import (  # noqa: E402
     RoundedRectangle, VGroup, Write,
 )
 
-from scenes.attention import NOTE, SUM_NUM, AttentionScene  # noqa: E402
-from scenes.mobjects import (  # noqa: E402
+from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
     formula,
 )
-from scenes.storyboard import SceneOptions, Step, current_options, mark  # noqa: E402
-from scenes.text import DIGIT_HEIGHT, label_text, number_text, plain_text  # noqa: E402
+from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.toolkit.style import NOTE, SUM_NUM  # noqa: E402
+from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
-    format_value, lookup, next_word_targets, top_k_ids,
+    lookup, next_word_targets, top_k_ids,
 )
 
 __all__ = ["DecoderScene"]
@@ -49,7 +49,7 @@ __all__ = ["DecoderScene"]
 TOP = 3  # most probable words listed per position
 
 
-class DecoderScene(AttentionScene):
+class DecoderScene(StoryScene):
     """The decoder's view: its inputs, masked and cross-attention, logits, probabilities."""
 
     @classmethod
@@ -115,45 +115,6 @@ class DecoderScene(AttentionScene):
                              f"decoder has {n} (0..{n - 1})")
 
     # ---- helpers ----------------------------------------------------------------------------
-
-    def word(self, word_id: int, size: float = NOTE + 2, color: str | None = None):
-        """A word of the output vocabulary, marked with its id."""
-        text = str(self.trace.vocab[word_id])
-        mob = label_text(text, size, color or self.theme.text)
-        return mark(mob, "token", "vocab", (word_id,), text)
-
-    def number(self, source: str, index: tuple, decimals: int = 2, size: float = NOTE + 2,
-               color: str | None = None):
-        value = float(lookup(self.trace, source)[index])
-        text = format_value(value, decimals)
-        mob = number_text(text, size, color or self.theme.text)
-        mob.shift(-mob.get_corner(DOWN + LEFT))  # on the baseline, left edge at x = 0
-        return mark(mob, "number", source, index, text, decimals)
-
-    def token_label(self, source: str, index: int, size: float = NOTE + 2,
-                    color: str | None = None):
-        text = str(lookup(self.trace, source)[index])
-        mob = label_text(text, size, color or self.theme.muted)
-        return mark(mob, "token", source, (index,), text)
-
-    @staticmethod
-    def table(rows: list[list], widths: list[float], gaps: list[float], row_h: float,
-              aligns: list[str]) -> VGroup:
-        """Place mobjects (or None), whose baselines are at y = 0, in columns: column k is
-        ``widths[k]`` wide and starts ``gaps[k]`` after the previous one; ``aligns[k]`` puts
-        its items at its "left" or "right" edge. Rows are ``row_h`` apart."""
-        table = VGroup()
-        for i, row in enumerate(rows):
-            x = 0.0
-            for mob, w, gap, align in zip(row, widths, gaps, aligns, strict=True):
-                x += gap
-                if mob is not None:
-                    edge = x if align == "left" else x + w
-                    mob.shift([edge - (mob.get_left()[0] if align == "left"
-                                       else mob.get_right()[0]), -i * row_h, 0])
-                    table.add(mob)
-                x += w
-        return table
 
     # ---- steps ------------------------------------------------------------------------------
 

@@ -29,15 +29,15 @@ from manim import (  # noqa: E402
     ReplacementTransform, RoundedRectangle, VGroup, Write,
 )
 
-from scenes.animations import (  # noqa: E402
+from scenes.toolkit.animations import (  # noqa: E402
     build_worked_cell, play_fill, play_morph, play_worked_cell, relayout, swap,
 )
-from scenes.attention import NOTE, SUM_NUM, AttentionScene  # noqa: E402
-from scenes.mobjects import (  # noqa: E402
+from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula,
 )
-from scenes.storyboard import SceneOptions, Step, current_options  # noqa: E402
-from scenes.text import plain_text  # noqa: E402
+from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.toolkit.style import NOTE, SUM_NUM  # noqa: E402
+from scenes.toolkit.text import plain_text  # noqa: E402
 from transformer_core.explain import block_example, lookup  # noqa: E402
 
 __all__ = ["MultiHeadScene"]
@@ -46,7 +46,7 @@ HEAT = 0.175  # cell width of the 32-wide feed-forward heat-maps
 STRIP = 15  # font size of the numbers of the hidden-unit strip
 
 
-class MultiHeadScene(AttentionScene):
+class MultiHeadScene(StoryScene):
     """Heads → concat → W_O → Add & Norm → feed-forward → Add & Norm, for one block."""
 
     @classmethod

@@ -20,8 +20,8 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scenes.render import QUALITIES, render_scene  # noqa: E402
-from scenes.storyboard import SceneOptions  # noqa: E402
+from scenes.writers.video import QUALITIES, render_scene  # noqa: E402
+from scenes.toolkit.storyboard import SceneOptions  # noqa: E402
 
 
 def main() -> None:

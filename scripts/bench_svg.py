@@ -34,8 +34,8 @@ def main() -> None:
     from PIL import Image
 
     from scenes.registry import get_scene_class
-    from scenes.storyboard import SceneOptions, load_trace
-    from scenes.svg import (
+    from scenes.toolkit.storyboard import SceneOptions, load_trace
+    from scenes.writers.svg import (
         display_list,
         export_svgs,
         mobjects_to_svg,

@@ -151,7 +151,7 @@ def test_markup_characters_are_literal_glyphs():
     glyphs' outlines."""
     from manim import Text
 
-    from scenes.text import FONT, label_text, plain_text
+    from scenes.toolkit.text import FONT, label_text, plain_text
 
     for text in [*MARKUP_PIECES, MARKUP, "a & b", "<unk>"]:
         visible = sum(1 for c in text if not c.isspace())
@@ -167,26 +167,26 @@ def test_markup_sentence_reaches_neither_latex_nor_pango_markup(runner, tmp_path
     """A full SVG export of a sentence made of LaTeX and Pango markup: it succeeds, the
     unknown words are named literally, every token on screen is a vocabulary word or <unk>,
     and no text or formula on screen holds any piece of what was typed."""
-    import scenes.svg
+    import scenes.writers.svg
     from manim.mobject.text.tex_mobject import SingleStringMathTex
 
-    from scenes.storyboard import iter_sourced
-    from scenes.text import FlatText
+    from scenes.toolkit.provenance import iter_sourced
+    from scenes.toolkit.text import FlatText
     from transformer_core.trace import run_with_trace
 
     seen: dict[str, dict] = {}
 
     def collect(scene, index, step) -> None:
-        family = [m for top in scenes.svg.display_list(scene) for m in top.get_family()]
+        family = [m for top in scenes.writers.svg.display_list(scene) for m in top.get_family()]
         seen[step.name] = {
             "texts": [m.text for m in family if isinstance(m, FlatText)],
             "tex": [m.tex_string for m in family if isinstance(m, SingleStringMathTex)],
-            "tokens": [text for mob, text, _, _ in iter_sourced(scenes.svg.display_list(scene))
+            "tokens": [text for mob, text, _, _ in iter_sourced(scenes.writers.svg.display_list(scene))
                        if mob.kind == "token"],
         }
 
-    real_export = scenes.svg.export_svgs
-    monkeypatch.setattr(scenes.svg, "export_svgs",
+    real_export = scenes.writers.svg.export_svgs
+    monkeypatch.setattr(scenes.writers.svg, "export_svgs",
                         lambda *a, **k: real_export(*a, listeners=[collect], **k))
     result = runner.invoke(main, ["svg", "attention", "--sentence", MARKUP, "--out",
                                   str(tmp_path)])
@@ -338,7 +338,7 @@ def test_missing_ffmpeg_is_checked_before_rendering(runner, tmp_path, monkeypatc
 def test_the_tools_checked_are_the_ones_manim_runs():
     from manim import config
 
-    from scenes.render import FORMATS, QUALITIES
+    from scenes.writers.video import FORMATS, QUALITIES
 
     assert config.tex_template.tex_compiler == "latex"  # then dvisvgm: .dvi to outlines
     assert config.tex_template.output_format == ".dvi"
@@ -492,7 +492,7 @@ FAKE_RENDER = """
 import os, shutil, sys, types
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
-import scenes.render
+import scenes.writers.video
 
 clip = Path(sys.argv[1])
 
@@ -503,7 +503,7 @@ def render_scene(name, options, quality, fmt, out_dir, progress):
     return types.SimpleNamespace(path=out / f"{name}.mp4", subtitles=out / f"{name}.srt",
                                  duration=40.0, stills=[])
 
-scenes.render.render_scene = render_scene
+scenes.writers.video.render_scene = render_scene
 sys.argv = ["cli.py", *sys.argv[2:]]
 import cli
 cli.main()

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from scenes.publish import publish_video
+from scenes.writers.publish import publish_video
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli import main
-from scenes.publish import (
+from scenes.writers.publish import (
     PublishError,
     _ffmpeg_to,
     encode_webm,
@@ -376,7 +376,7 @@ def fake_render(monkeypatch):
     """`render_scene` replaced by one that writes a 1 s clip and its .srt, as the real one does."""
     import types
 
-    import scenes.render
+    import scenes.writers.video
 
     def render_scene(name, options, quality, fmt, out_dir, progress):
         out = Path(out_dir)
@@ -386,7 +386,7 @@ def fake_render(monkeypatch):
         srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nOne step.\n", encoding="utf-8")
         return types.SimpleNamespace(path=video, subtitles=srt, duration=1.0, stills=[])
 
-    monkeypatch.setattr(scenes.render, "render_scene", render_scene)
+    monkeypatch.setattr(scenes.writers.video, "render_scene", render_scene)
 
 
 @pytest.mark.parametrize("args,web,note", [([], True, True), (["--no-captions"], True, False),

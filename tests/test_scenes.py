@@ -1,100 +1,27 @@
-"""The attention scene, checked at the end state of every storyboard step (animations skipped):
-every number on screen is the trace value it claims, every label the trace's token, and the
-layout fits a 16:9 frame without overlapping numbers or text too small to read at 480p."""
+"""The attention scene, beyond the checks every scene passes (tests/test_every_scene.py): its
+storyboard, options, a dense screen of numbers in every step with every word labelled, worked
+dot products that add up, softmax rows that sum to 1, the causal mask, and layer/head checks."""
 
 from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from manim import MathTex, Text, VMobject, config, tempconfig
+from manim import VMobject, tempconfig
 
 from scenes.attention import AttentionScene
 from scenes.registry import SCENES, get_scene_class
-from scenes.storyboard import (
-    MIN_FONT_SIZE, SceneOptions, current_options, iter_sourced, load_trace, using_options,
-)
-from scenes.text import DIGIT_HEIGHT, FlatText
+from scenes.toolkit.storyboard import SceneOptions, current_options, load_trace, using_options
+from tests import scene_checks as checks
+from tests.scene_checks import StepState
+from tests.test_every_scene import CASES
 from transformer_core.explain import matches, resolve
-
-FRAME_W, FRAME_H = 16 / 9 * 8.0, 8.0
-# 480p: 60 pixels per scene unit; a digit must be at least this high (about 9 pixels)
-MIN_DIGIT_HEIGHT = MIN_FONT_SIZE * DIGIT_HEIGHT * 0.98
-
-
-@dataclass
-class Shown:
-    """One text-like mobject as it was at the end of a step."""
-
-    text: str | None
-    kind: str | None
-    source: str | None
-    index: tuple | None
-    decimals: int | None
-    box: tuple[float, float, float, float]  # left, bottom, right, top
-    font_size: float | None
-    cls: str
-
-
-@dataclass
-class StepState:
-    name: str
-    caption: str
-    caption_shown: str | None
-    texts: list[Shown]
-    boxes: list[tuple[float, float, float, float]]  # every top-level mobject with points
-
-
-def _box(mob) -> tuple[float, float, float, float]:
-    pts = mob.get_all_points()
-    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()),
-            float(pts[:, 1].max()))
-
-
-def _record(scene, index, step) -> StepState:
-    texts, seen = [], set()
-    sourced = {id(m) for m, *_ in iter_sourced(scene.mobjects)}
-    for top in scene.mobjects:
-        for mob in top.get_family():
-            if id(mob) in seen or not isinstance(mob, (FlatText, Text, MathTex)):
-                continue
-            seen.add(id(mob))
-            if not len(mob.get_all_points()):
-                continue
-            texts.append(Shown(
-                text=getattr(mob, "display_text", None) if id(mob) in sourced
-                else getattr(mob, "text", None),
-                kind=getattr(mob, "kind", None), source=getattr(mob, "source_name", None),
-                index=getattr(mob, "source_index", None), decimals=getattr(mob, "decimals", None),
-                box=_box(mob), font_size=float(mob.font_size), cls=type(mob).__name__))
-            if id(mob) in sourced:
-                assert mob.text == mob.display_text  # the marked text is the text drawn
-    boxes = [_box(m) for m in scene.mobjects if len(m.get_all_points())]
-    cap = scene.caption_mobject
-    return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes)
 
 
 def capture(options: SceneOptions) -> tuple[AttentionScene, list[StepState]]:
-    states: list[StepState] = []
-    with tempfile.TemporaryDirectory() as media, tempconfig({
-        "dry_run": True, "disable_caching": True, "media_dir": media, "verbosity": "WARNING",
-        "progress_bar": "none",
-    }), using_options(options):
-        assert (config.frame_width, config.frame_height) == pytest.approx((FRAME_W, FRAME_H))
-        scene = AttentionScene(skip_animations=True)
-        scene.step_listeners.append(lambda s, i, step: states.append(_record(s, i, step)))
-        scene.render()
-    return scene, states
-
-
-CASES = {
-    "default": SceneOptions(),
-    "paul": SceneOptions(sentence="paul sees rome in may"),
-    "lm-light": SceneOptions(model="lm", theme="light", head=1),
-}
+    return checks.capture("attention", options)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -160,54 +87,6 @@ def test_every_label_is_the_trace_token(run):
             assert shown == set(range(len(trace.tokens))), state.name  # every word is labelled
         for t in tokens:
             assert t.text == resolve(trace, t.source, t.index) == trace.tokens[t.index[0]]
-
-
-def test_no_unsourced_digits_on_screen(run):
-    """A number that is not marked with its source would escape the test above."""
-    _, _, states = run
-    for state in states:
-        for t in state.texts:
-            if t.cls == "FlatText" and t.text and any(c.isdigit() for c in t.text):
-                assert t.source is not None or t.kind == "prose", (state.name, t.text)
-
-
-def test_everything_inside_the_frame(run):
-    _, _, states = run
-    for state in states:
-        for left, bottom, right, top in state.boxes:
-            assert left >= -FRAME_W / 2 and right <= FRAME_W / 2, state.name
-            assert bottom >= -FRAME_H / 2 and top <= FRAME_H / 2, state.name
-
-
-def _overlap(a, b, slack=0.004) -> bool:
-    return (min(a[2], b[2]) - max(a[0], b[0]) > slack
-            and min(a[3], b[3]) - max(a[1], b[1]) > slack)
-
-
-def assert_no_text_overlaps(states) -> None:
-    """Numbers, labels, notes, names, headings and the caption: no two boxes intersect."""
-    for state in states:
-        boxes = [t for t in state.texts if t.cls in ("FlatText", "MathTex")]
-        for k, a in enumerate(boxes):
-            for b in boxes[k + 1:]:
-                assert not _overlap(a.box, b.box), (state.name, a.text, b.text)
-
-
-def assert_readable_at_480p(states) -> None:
-    """No text below the minimum font size; every number's digits tall enough at 480p."""
-    for state in states:
-        for t in state.texts:
-            assert t.font_size >= MIN_FONT_SIZE - 1e-6, (state.name, t.text, t.font_size)
-            if t.kind == "number" and t.text and t.text[-1].isdigit():
-                assert t.box[3] - t.box[1] >= MIN_DIGIT_HEIGHT, (state.name, t.text)
-
-
-def test_no_two_texts_overlap(run):
-    assert_no_text_overlaps(run[-1])
-
-
-def test_text_is_readable_at_480p(run):
-    assert_readable_at_480p(run[-1])
 
 
 def test_worked_dot_products_add_up(run):

@@ -1,37 +1,19 @@
-"""Every registered scene other than ``attention`` (tested in test_scenes.py), checked at the end
-state of every storyboard step with animations skipped: each number on screen is the trace
-value it claims at its precision, each word label the trace's word, everything inside the frame,
-no two texts overlapping, nothing smaller than the 480p minimum; and the arithmetic the picture
-claims holds for the numbers as shown (rows add up, heads concatenate, the greedy words are the
-most probable ones)."""
+"""The multihead and decoder scenes on more option cases (another layer, another sentence, the
+decoder-only model), with the per-step checks of :mod:`tests.scene_checks`; and the arithmetic
+each picture claims, on the numbers as shown (rows add up, heads concatenate, LayerNorm's μ and
+σ², ReLU, the greedy words are the most probable ones)."""
 
 from __future__ import annotations
 
-import tempfile
-
 import numpy as np
 import pytest
-from manim import tempconfig
 
-from scenes.registry import SCENES, get_scene_class
-from scenes.storyboard import SceneOptions, load_trace, using_options
-from tests.test_scenes import (
-    assert_no_text_overlaps, assert_readable_at_480p,
-    FRAME_H, FRAME_W, StepState, _record,
+from scenes.registry import get_scene_class
+from scenes.toolkit.storyboard import SceneOptions, load_trace
+from tests.scene_checks import (
+    FRAME_H, FRAME_W, StepState, assert_no_text_overlaps, assert_readable_at_480p, capture,
 )
 from transformer_core.explain import matches, parse_value, resolve
-
-
-def capture(name: str, options: SceneOptions):
-    states: list[StepState] = []
-    with tempfile.TemporaryDirectory() as media, tempconfig({
-        "dry_run": True, "disable_caching": True, "media_dir": media, "verbosity": "WARNING",
-        "progress_bar": "none",
-    }), using_options(options):
-        scene = get_scene_class(name)(skip_animations=True)
-        scene.step_listeners.append(lambda s, i, step: states.append(_record(s, i, step)))
-        scene.render()
-    return scene, states
 
 
 CASES = {
@@ -59,10 +41,6 @@ def _numbers(state: StepState):
 
 def _shown(state: StepState, source: str) -> dict[tuple, str]:
     return {t.index: t.text for t in state.texts if t.source == source}
-
-
-def test_every_registered_scene_is_covered():
-    assert set(SCENES) == {"attention"} | {name for name, _ in CASES.values()}
 
 
 def test_storyboards_are_one_sentence_steps():

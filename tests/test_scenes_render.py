@@ -13,9 +13,9 @@ from PIL import Image
 
 from cli import main
 from scenes.attention import AttentionScene
-from scenes.render import format_srt, render_scene, srt_timestamp
-from scenes.storyboard import SceneOptions, Step
-from scenes.theme import THEMES
+from scenes.writers.video import format_srt, render_scene, srt_timestamp
+from scenes.toolkit.storyboard import SceneOptions, Step
+from scenes.toolkit.theme import THEMES
 
 CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)\n(.+?)\n(?:\n|$)",
                  re.S)

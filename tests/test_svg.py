@@ -39,7 +39,7 @@ def sample_mobjects():
     return [square, matrix, arrow, title, gradient]
 
 def sample_figure(**kw):
-    from scenes.svg import Figure
+    from scenes.writers.svg import Figure
     args = dict(title="sample — step 1: <scores> & more", desc="Caption with < & > \"quotes\".",
                 frame_width=config.frame_width, frame_height=config.frame_height,
                 background="#101820")
@@ -86,7 +86,7 @@ def pixel_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def sample_svg() -> bytes:
-    from scenes.svg import mobjects_to_svg
+    from scenes.writers.svg import mobjects_to_svg
 
     return mobjects_to_svg(sample_mobjects(), sample_figure())
 
@@ -116,7 +116,7 @@ def test_title_desc_escaped_and_background(sample_svg):
 
 
 def test_transparent_has_no_background():
-    from scenes.svg import mobjects_to_svg
+    from scenes.writers.svg import mobjects_to_svg
 
     data = mobjects_to_svg(sample_mobjects(), sample_figure(background=None))
     root = parse(data)
@@ -159,12 +159,12 @@ def test_difference_measure_detects_a_wrong_picture(sample_svg):
 
 
 def test_same_bytes_twice_and_in_another_process(sample_svg, tmp_path):
-    from scenes.svg import mobjects_to_svg
+    from scenes.writers.svg import mobjects_to_svg
 
     assert mobjects_to_svg(sample_mobjects(), sample_figure()) == sample_svg
     script = tmp_path / "make_sample.py"
     script.write_text(
-        SAMPLE + "\nimport hashlib, sys\nfrom scenes.svg import mobjects_to_svg\n"
+        SAMPLE + "\nimport hashlib, sys\nfrom scenes.writers.svg import mobjects_to_svg\n"
         "sys.stdout.write(hashlib.sha256(mobjects_to_svg(sample_mobjects(), "
         "sample_figure())).hexdigest())\n"
     )
@@ -183,7 +183,7 @@ def test_no_process_dependent_ids(sample_svg):
 
 
 def test_compact_path_relative_lines_and_curves():
-    from scenes.svg import _compact_path
+    from scenes.writers.svg import _compact_path
 
     # A straight cubic (controls on the chord) becomes h; a real curve stays c; cairo's
     # trailing "M" back to the start after Z is dropped.
@@ -197,7 +197,7 @@ def test_compact_path_keeps_the_shape():
     """Absolute points recovered from the relative text equal the input, rounded."""
     import re
 
-    from scenes.svg import _compact_path
+    from scenes.writers.svg import _compact_path
 
     rng = np.random.default_rng(0)
     pts = rng.uniform(-300, 300, size=(10, 2))
@@ -217,7 +217,7 @@ def test_compact_path_keeps_the_shape():
 def test_images_are_refused():
     from manim import ImageMobject
 
-    from scenes.svg import UnsupportedMobjectError, mobjects_to_svg
+    from scenes.writers.svg import UnsupportedMobjectError, mobjects_to_svg
 
     picture = ImageMobject(np.zeros((4, 4, 4), dtype=np.uint8))
     with pytest.raises(UnsupportedMobjectError, match="ImageMobject"):
@@ -225,7 +225,7 @@ def test_images_are_refused():
 
 
 def test_write_if_changed_keeps_unchanged_files(tmp_path):
-    from scenes.svg import write_if_changed
+    from scenes.writers.svg import write_if_changed
 
     path = tmp_path / "sub" / "01-x.svg"
     assert write_if_changed(path, b"<svg/>") is True
@@ -254,8 +254,8 @@ def exported(tmp_path_factory):
     """Every step of `attention` (dark theme), written once, and at three steps the pixel
     difference between the rasterised SVG and Manim's own PNG of the same end state."""
     from scenes.attention import AttentionScene
-    from scenes.storyboard import SceneOptions
-    from scenes.svg import display_list, export_svgs, step_figure
+    from scenes.toolkit.storyboard import SceneOptions
+    from scenes.writers.svg import display_list, export_svgs, step_figure
 
     out = tmp_path_factory.mktemp("svg") / "attention"
     steps = AttentionScene.storyboard(SceneOptions())
@@ -281,7 +281,7 @@ def exported(tmp_path_factory):
 
 def test_storyboard_covers_seed_diagrams_t2_to_t5():
     from scenes.attention import AttentionScene
-    from scenes.storyboard import SceneOptions
+    from scenes.toolkit.storyboard import SceneOptions
 
     for model in ("translate", "lm"):
         names = [s.name for s in AttentionScene.storyboard(SceneOptions(model=model))]
@@ -347,8 +347,8 @@ def runner():
 def test_cli_svg_one_step_theme_and_transparent(runner, tmp_path):
     import cli
     from scenes.attention import AttentionScene
-    from scenes.storyboard import SceneOptions
-    from scenes.theme import THEMES
+    from scenes.toolkit.storyboard import SceneOptions
+    from scenes.toolkit.theme import THEMES
 
     args = ["svg", "attention", "--step", "query", "--theme", "light", "--out", str(tmp_path)]
     path = tmp_path / "03-query.svg"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from transformer_core.files import atomic_write, staged_folder
 
-from .registry import get_scene_class
-from .storyboard import SceneOptions, Step, using_options
+from ..registry import get_scene_class
+from ..toolkit.storyboard import SceneOptions, Step, using_options
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]

@@ -1,12 +1,12 @@
 """Nouns: value-true matrices, token rows and attention heat-maps.
 
 Every number is text in a monospace font with fixed decimals (laid out by Pango, drawn as one
-path: :class:`scenes.text.FlatText`), marked with the trace source and index it shows
-(:func:`scenes.storyboard.mark`); every token label is marked with its position. User text
+path: :class:`scenes.toolkit.text.FlatText`), marked with the trace source and index it shows
+(:func:`scenes.toolkit.provenance.mark`); every token label is marked with its position. User text
 (tokens) only ever reaches Pango as a plain string: never LaTeX, never markup. LaTeX
 (``MathTex``) is used for fixed formulas only.
 
-Cells are coloured by value (see :mod:`scenes.theme`): diverging blue/orange around zero, or
+Cells are coloured by value (see :mod:`scenes.toolkit.theme`): diverging blue/orange around zero, or
 sequential for attention weights in [0, 1].
 """
 
@@ -23,7 +23,8 @@ from manim import (
 
 from transformer_core.explain import format_value, lookup
 
-from .storyboard import MIN_FONT_SIZE, mark
+from .provenance import mark
+from .style import MIN_FONT_SIZE
 from .text import (
     DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
 )

@@ -11,9 +11,9 @@ Options reach a scene through :func:`set_options` (the CLI and the tests) or, wh
 CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
 ``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``).
 
-Every number on screen is a ``Text`` marked by :func:`mark` with its provenance
-(``source_name``, ``source_index``, see :mod:`transformer_core.explain`) and the text it shows;
-token labels are marked the same way. :func:`iter_sourced` walks what is on screen.
+Every number on screen is marked with its provenance (:mod:`scenes.toolkit.provenance`).
+The layout helpers every scene shares come from the :class:`~scenes.toolkit.layouts.Layouts`
+mixin; sizes from :mod:`scenes.toolkit.style`.
 """
 
 from __future__ import annotations
@@ -21,24 +21,22 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 
 from manim import DOWN, Mobject, Scene, config
 
 from transformer_core.explain import attention_prefix
 
-from .text import FONT, MONO, plain_text, subscript_text
+from .layouts import Layouts
+from .style import CAPTION, HEADING
+from .text import plain_text, subscript_text
 from .theme import THEMES, Theme
 
 __all__ = [
     "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
-    "StoryScene", "mark", "iter_sourced", "FONT", "MONO", "MIN_FONT_SIZE", "StepListener",
+    "StoryScene", "StepListener",
 ]
-
-# The smallest text allowed on screen. A digit at font size 14 is 0.147 scene units high,
-# about 9 pixels at 480p (the frame is 8 units high) and 20 pixels at 1080p.
-MIN_FONT_SIZE = 14
 
 
 @dataclass(frozen=True)
@@ -115,12 +113,12 @@ def load_trace(model: str, sentence: str | None):
 StepListener = Callable[["StoryScene", int, Step], None]
 
 
-class StoryScene(Scene):
+class StoryScene(Layouts, Scene):
     """A scene that plays its storyboard: subclasses define ``storyboard(options)`` and one
     method ``step_<name>()`` per step, which builds, arranges, plays and leaves the step's
     end state on screen."""
 
-    caption_font_size = 22
+    caption_font_size = CAPTION
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -160,6 +158,7 @@ class StoryScene(Scene):
         self.camera.background_color = self.theme.background
         self.trace = load_trace(self.options.model, self.options.sentence)
         self.check_options()
+        self.focus()
         self.steps: list[Step] = self.storyboard(self.options)
         self.step_times: list[tuple[float, float]] = []  # (start, end) seconds, per step
         self.caption_mobject: Mobject | None = None
@@ -217,7 +216,7 @@ class StoryScene(Scene):
             return -config.frame_height / 2 + 0.3
         return self.caption_mobject.get_top()[1] + 0.12
 
-    def heading(self, text: str, font_size: float = 30) -> list:
+    def heading(self, text: str, font_size: float = HEADING) -> list:
         """Animations that replace the step heading (top left) with ``text``."""
         from manim import UL, FadeIn, FadeOut
 
@@ -254,30 +253,3 @@ def wrap(text: str, width: int) -> str:
             line = f"{line} {word}" if line else word
     lines.append(line)
     return "\n".join(lines)
-
-
-# ---- provenance ---------------------------------------------------------------------------
-
-def mark(mob: Mobject, kind: str, source_name: str, source_index: tuple, text: str,
-         decimals: int | None = None) -> Mobject:
-    """Record what ``mob`` shows: ``kind`` is "number" or "token"; ``text`` is the string it
-    displays; ``source_name``/``source_index`` resolve to the value through
-    :func:`transformer_core.explain.resolve`."""
-    mob.kind = kind
-    mob.source_name = source_name
-    mob.source_index = tuple(int(i) for i in source_index)
-    mob.display_text = text
-    mob.decimals = decimals
-    return mob
-
-
-def iter_sourced(mobjects: Iterable[Mobject]) -> Iterator[tuple[Mobject, str, str, tuple]]:
-    """Every marked mobject among ``mobjects`` and their families, once each, as
-    ``(mobject, text, source_name, source_index)``."""
-    seen: set[int] = set()
-    for top in mobjects:
-        for mob in top.get_family():
-            if id(mob) in seen or getattr(mob, "source_name", None) is None:
-                continue
-            seen.add(id(mob))
-            yield mob, mob.display_text, mob.source_name, mob.source_index

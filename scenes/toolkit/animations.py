@@ -25,7 +25,7 @@ from manim import (
 from transformer_core.explain import format_value, lookup
 
 from .mobjects import ValueMatrix, mono_advance, number_text, plain_text
-from .storyboard import mark
+from .provenance import mark
 
 __all__ = ["WorkedCell", "build_worked_cell", "play_worked_cell", "play_fill", "play_morph",
            "play_softmax", "relayout", "settle", "swap"]

@@ -397,7 +397,7 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
     from manim import tempconfig
     from manim.utils.exceptions import EndSceneEarlyException
 
-    from scenes.storyboard import using_options
+    from scenes.toolkit.storyboard import using_options
 
     def on_step(scene, index, step):
         listener(scene, index, step)
@@ -456,7 +456,7 @@ def export_svgs(
     in storyboard order. Raises :class:`UnknownStepError` for an unknown ``step``.
     """
     from scenes.registry import get_scene_class
-    from scenes.storyboard import SceneOptions
+    from scenes.toolkit.storyboard import SceneOptions
 
     options = options if options is not None else SceneOptions()
     scene_cls = get_scene_class(scene_name)

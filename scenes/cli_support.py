@@ -1,0 +1,343 @@
+"""What every command of ``cli.py`` shares: one-line errors and exit codes, signal handling,
+checks of names, tools and output folders made before any work starts, the options that choose
+what a scene shows, and progress reporting.
+
+Importing this module imports click only (no torch, no Manim), so ``cli.py --help`` stays
+instant. Exit codes: 2 for a usage mistake, 1 for a failure, 128 + n after signal n.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import click
+
+__all__ = [
+    "MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "DEBUG_ENV", "TOOLS",
+    "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
+    "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
+    "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
+]
+
+MODELS = ("translate", "lm")
+THEMES = ("dark", "light")
+QUALITIES = ("low", "medium", "high", "4k")  # scenes.writers.video.QUALITIES (which imports Manim)
+VIDEO_FORMATS = ("mp4", "webm", "gif", "mov", "png")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+DEBUG_ENV = "TRANSFORMER_DEBUG"
+
+# System tools the commands run, why, and the Debian packages that provide them.
+_TEX = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra "
+        "texlive-fonts-recommended dvisvgm")
+TOOLS = {
+    "latex": ("Manim needs them for the formulas", _TEX),
+    "dvisvgm": ("Manim needs them for the formulas", _TEX),
+    "ffmpeg": ("needed for the web files; --no-web skips them", "ffmpeg"),
+    "ffprobe": ("needed for the web files; --no-web skips them", "ffmpeg"),
+}
+FORMULA_TOOLS = ("latex", "dvisvgm")  # Manim's MathTex: latex to DVI, dvisvgm to outlines
+WEB_TOOLS = ("ffmpeg", "ffprobe")
+
+
+class Failure(click.ClickException):
+    """A failure that is not the user's typing: exit 1, one line."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Stopped by a signal: exit 128 + its number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}: no half-written file was left, and what was "
+                         "not finished keeps its earlier version")
+        self.exit_code = 128 + signum
+
+
+# ---- names: the nearest valid one is suggested -----------------------------------------------
+
+def did_you_mean(value: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the choice nearest to ``value``, or ``""``."""
+    by_folded = {str(c).casefold(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(value).casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {by_folded[close[0]]!r}?" if close else ""
+
+
+class Choice(click.Choice):
+    """``click.Choice`` whose error also names the valid value nearest to what was typed."""
+
+    def get_missing_message(self, param, ctx=None) -> str:
+        return f"Choose from {', '.join(map(str, self.choices))}."  # on the same line
+
+    def get_invalid_choice_message(self, value, ctx) -> str:
+        message = super().get_invalid_choice_message(value, ctx)
+        hint = did_you_mean(value, self.choices)
+        return message.rstrip(".") + hint if hint else message
+
+
+class SceneName(Choice):
+    """A registered scene name (or one of ``extra``), read from the registry when checked.
+
+    Scene names become file names (``OUT/SCENE.mp4``, ``OUT/SCENE/NN-step.svg``): only a
+    registered name gets that far, so no typed path (``../..``) can.
+    """
+
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        self.extra = tuple(extra)
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from scenes.registry import SCENES  # no Manim: the registry names classes, lazily
+
+        return (*self.extra, *SCENES)
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it; the registry decides
+        pass
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "SCENE"
+
+    def get_invalid_choice_message(self, value, ctx) -> str:
+        return (f"no scene {value!r} (choose from {', '.join(self.choices)})"
+                f"{did_you_mean(value, self.choices)}")
+
+
+# ---- checks made before any work starts --------------------------------------------------------
+
+def load_trace(model: str, sentence: str | None):
+    """Run the model on the sentence; bad input becomes a one-line error, unknown words a notice."""
+    from transformer_core.checkpoint import CheckpointError
+    from transformer_core.tokenizer import EmptySentenceError
+    from transformer_core.trace import SentenceTooLongError, run_with_trace
+
+    if sentence is not None and not sentence.strip():
+        raise click.BadParameter("the sentence is empty: give at least one word", param_hint="--sentence")
+    try:
+        trace = run_with_trace(model, sentence)
+    except EmptySentenceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sentence") from None
+    except SentenceTooLongError as exc:
+        raise click.BadParameter(f"{exc}: give a shorter sentence",
+                                 param_hint="--sentence") from None
+    except CheckpointError as exc:
+        raise Failure(str(exc)) from None
+    if trace.unknown:
+        words = ", ".join(quoted(w) for w in trace.unknown)
+        click.echo(f"note: not in the {model} vocabulary, shown as <unk>: {words}", err=True)
+    return trace
+
+
+def quoted(text: str) -> str:
+    """``'text'`` as typed; escaped like a Python string only if it holds control characters
+    (which a terminal would act on)."""
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
+def require_tools(*names: str) -> None:
+    """Fail with the install command if a system tool the command runs is not on the PATH."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if not missing:
+        return
+    why = "; ".join(dict.fromkeys(TOOLS[n][0] for n in missing))
+    packages = " ".join(dict.fromkeys(p for n in missing for p in TOOLS[n][1].split()))
+    names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    raise Failure(f"{names} not found ({why}): run `make setup`, or "
+                  f"`sudo apt-get install {packages}`")
+
+
+def output_folder(path: Path, option: str = "--out") -> Path:
+    """``path`` as a folder this process can write to, created if missing.
+
+    A file in its place is a usage error; a folder that cannot be created or written is a
+    failure. Checked with a real (removed) temporary file: permissions alone say nothing
+    when running as root, and nothing about read-only or virtual file systems.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{path} is a file, not a folder: give a folder",
+                                 param_hint=option)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise Failure(f"cannot write to {path} ({exc.strerror or exc}): choose another "
+                      f"{option} folder or make this one writable") from None
+    return path
+
+
+def output_file(path: Path, option: str = "--out") -> Path:
+    """A file to write: its folder must be writable (created if missing)."""
+    path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise Failure(f"cannot write to {path.parent} (it is a file, not a folder): choose "
+                      f"another {option} path")
+    output_folder(path.parent, option)
+    return path
+
+
+# ---- one line for every error ------------------------------------------------------------------
+
+def describe(exc: BaseException) -> str:
+    """One line for an unexpected exception."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        text = f"{exc.strerror}{where}"
+    else:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{text} (set {DEBUG_ENV}=1 to see the traceback)"
+
+
+@contextlib.contextmanager
+def signals_unwind():
+    """While a command runs, SIGTERM and SIGHUP unwind the stack like Ctrl-C does: every
+    ``finally`` and ``with`` block runs (temporary files and folders are removed, a child
+    ffmpeg is killed). Yields the list that receives the signal's number.
+
+    Only the first signal unwinds; a second one while cleaning up is ignored, so the cleanup
+    itself is not cut short. A signal that was ignored when the process started (``nohup``, a
+    background job) stays ignored.
+    """
+    received: list[int] = []
+
+    def handler(signum, frame) -> None:
+        if received:
+            return
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is None:
+                continue
+            current = signal.getsignal(sig)
+            if current is signal.SIG_IGN or current is None:
+                continue
+            if sig == signal.SIGINT and current is not signal.default_int_handler:
+                continue  # someone else's handler: leave it
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Main(click.Group):
+    """The command group: errors become one line and an exit code (see the module docstring)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx):
+        with signals_unwind() as received:
+            try:
+                return super().invoke(ctx)
+            except click.UsageError as exc:
+                raise _one_line(exc) from None
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except KeyboardInterrupt:
+                raise Interrupted(received[0] if received else signal.SIGINT) from None
+            except BrokenPipeError:  # `cli.py trace | head`: the reader has gone; say nothing
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise click.exceptions.Exit(1) from None
+            except Exception as exc:
+                if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                    raise
+                raise Failure(describe(exc)) from None
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    """Without its context a usage error prints only "Error: ..." (no usage lines above it);
+    a bare command that shows its help is left as it is."""
+    if not isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.ctx = None
+    return exc
+
+
+# ---- options shared by the scene commands ------------------------------------------------------
+
+def scene_options(theme_help: str, captions_help: str):
+    """The options that choose what a scene shows: model, sentence, layer, head, theme, captions."""
+    options = [
+        click.option("--model", type=Choice(MODELS), default="translate", show_default=True,
+                     help="Which shipped model computes the numbers."),
+        click.option("--sentence", default=None,
+                     help="The input sentence (default: the model's own)."),
+        click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Which layer's attention to show."),
+        click.option("--head", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Which attention head to show."),
+        click.option("--theme", type=Choice(THEMES), default="dark", show_default=True,
+                     help=theme_help),
+        click.option("--captions/--no-captions", default=True, show_default=True,
+                     help=captions_help),
+    ]
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def scene_setup(model: str, sentence: str | None, layer: int, head: int, theme: str,
+                captions: bool):
+    """The scene options, checked against the model: one-line usage errors for a bad sentence,
+    layer or head, a notice for words shown as <unk>."""
+    trace = load_trace(model, sentence)
+    from transformer_core.explain import attention_prefix
+
+    try:
+        attention_prefix(trace.config, layer)
+    except IndexError as exc:
+        raise click.BadParameter(str(exc), param_hint="--layer") from None
+    n_heads = trace.config.n_heads
+    if head >= n_heads:
+        raise click.BadParameter(f"head {head} is out of range: this model has {n_heads} "
+                                 f"(0..{n_heads - 1})", param_hint="--head")
+    from scenes.toolkit.storyboard import SceneOptions
+
+    return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
+                        captions=captions)
+
+
+@contextlib.contextmanager
+def step_progress(label: str, total: int):
+    """Yields ``progress(index, step, n)``: a bar on a terminal, else one line per finished
+    step (a log, or a program waiting for a step, can read that)."""
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, show_pos=True,
+                               item_show_func=lambda s: s, file=sys.stderr) as bar:
+            def progress(index, step, n) -> None:
+                bar.current_item = step.name
+                bar.update(1)
+
+            yield progress
+    else:
+        def progress(index, step, n) -> None:
+            click.echo(f"{label}: step {index + 1} of {n} done ({step.name})", err=True)
+
+        yield progress

@@ -1,0 +1,39 @@
+"""Provenance: every number and token label on screen says which trace value it shows.
+
+:func:`mark` records on a mobject the source name and index that
+:func:`transformer_core.explain.resolve` turns back into the value, and the text drawn; the tests
+and ``verify`` walk the screen with :func:`iter_sourced` and compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from manim import Mobject
+
+__all__ = ["mark", "iter_sourced"]
+
+
+def mark(mob: Mobject, kind: str, source_name: str, source_index: tuple, text: str,
+         decimals: int | None = None) -> Mobject:
+    """Record what ``mob`` shows: ``kind`` is "number" or "token"; ``text`` is the string it
+    displays; ``source_name``/``source_index`` resolve to the value through
+    :func:`transformer_core.explain.resolve`."""
+    mob.kind = kind
+    mob.source_name = source_name
+    mob.source_index = tuple(int(i) for i in source_index)
+    mob.display_text = text
+    mob.decimals = decimals
+    return mob
+
+
+def iter_sourced(mobjects: Iterable[Mobject]) -> Iterator[tuple[Mobject, str, str, tuple]]:
+    """Every marked mobject among ``mobjects`` and their families, once each, as
+    ``(mobject, text, source_name, source_index)``."""
+    seen: set[int] = set()
+    for top in mobjects:
+        for mob in top.get_family():
+            if id(mob) in seen or getattr(mob, "source_name", None) is None:
+                continue
+            seen.add(id(mob))
+            yield mob, mob.display_text, mob.source_name, mob.source_index

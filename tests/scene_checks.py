@@ -1,0 +1,178 @@
+"""The per-step checks every scene passes, and the capture of a scene's end states they read.
+
+:func:`capture` plays a registered scene with animations skipped (no pixels) and records, at the
+end of every storyboard step, each text-like mobject: what it shows, the trace value it claims
+(its provenance, see :mod:`scenes.toolkit.provenance`), its box and font size. Captures are
+memoised per (scene, options), so a scene's own tests and :mod:`tests.test_every_scene` share
+one run. The ``assert_*`` functions are the checks; ``test_every_scene`` applies all of them to
+every registered scene.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass
+
+from manim import MathTex, Text, tempconfig
+
+from scenes.registry import get_scene_class
+from scenes.toolkit.provenance import iter_sourced
+from scenes.toolkit.storyboard import SceneOptions, using_options
+from scenes.toolkit.style import MIN_FONT_SIZE
+from scenes.toolkit.text import DIGIT_HEIGHT, FlatText
+from transformer_core.explain import matches, resolve
+
+FRAME_W, FRAME_H = 16 / 9 * 8.0, 8.0
+# 480p: 60 pixels per scene unit; a digit must be at least this high (about 9 pixels)
+MIN_DIGIT_HEIGHT = MIN_FONT_SIZE * DIGIT_HEIGHT * 0.98
+
+
+@dataclass
+class Shown:
+    """One text-like mobject as it was at the end of a step."""
+
+    text: str | None
+    kind: str | None
+    source: str | None
+    index: tuple | None
+    decimals: int | None
+    box: tuple[float, float, float, float]  # left, bottom, right, top
+    font_size: float | None
+    cls: str
+
+
+@dataclass
+class StepState:
+    name: str
+    caption: str
+    caption_shown: str | None
+    texts: list[Shown]
+    boxes: list[tuple[float, float, float, float]]  # every top-level mobject with points
+
+
+def _box(mob) -> tuple[float, float, float, float]:
+    pts = mob.get_all_points()
+    return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()),
+            float(pts[:, 1].max()))
+
+
+def record(scene, index, step) -> StepState:
+    """The state of ``scene`` at the end of ``step`` (a step listener)."""
+    texts, seen = [], set()
+    sourced = {id(m) for m, *_ in iter_sourced(scene.mobjects)}
+    for top in scene.mobjects:
+        for mob in top.get_family():
+            if id(mob) in seen or not isinstance(mob, (FlatText, Text, MathTex)):
+                continue
+            seen.add(id(mob))
+            if not len(mob.get_all_points()):
+                continue
+            texts.append(Shown(
+                text=getattr(mob, "display_text", None) if id(mob) in sourced
+                else getattr(mob, "text", None),
+                kind=getattr(mob, "kind", None), source=getattr(mob, "source_name", None),
+                index=getattr(mob, "source_index", None), decimals=getattr(mob, "decimals", None),
+                box=_box(mob), font_size=float(mob.font_size), cls=type(mob).__name__))
+            if id(mob) in sourced:
+                assert mob.text == mob.display_text  # the marked text is the text drawn
+    boxes = [_box(m) for m in scene.mobjects if len(m.get_all_points())]
+    cap = scene.caption_mobject
+    return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes)
+
+
+@functools.lru_cache(maxsize=64)
+def capture(name: str, options: SceneOptions):
+    """``(scene, states)``: scene ``name`` played with ``options``, animations skipped."""
+    states: list[StepState] = []
+    with tempfile.TemporaryDirectory() as media, tempconfig({
+        "dry_run": True, "disable_caching": True, "media_dir": media, "verbosity": "WARNING",
+        "progress_bar": "none",
+    }), using_options(options):
+        scene = get_scene_class(name)(skip_animations=True)
+        scene.step_listeners.append(lambda s, i, step: states.append(record(s, i, step)))
+        scene.render()
+    return scene, states
+
+
+def shown(state: StepState, source: str) -> dict[tuple, str]:
+    """``{index: text}`` of the values of ``source`` shown in ``state``."""
+    return {t.index: t.text for t in state.texts if t.source == source}
+
+
+# ---- the checks --------------------------------------------------------------------------------
+
+def assert_steps_ran(scene, states) -> None:
+    """Every storyboard step ran in order, showed its caption, and the steps tile the video."""
+    assert [s.name for s in states] == [s.name for s in scene.steps]
+    if scene.options.captions:
+        assert [s.caption_shown for s in states] == [s.caption for s in scene.steps]
+    times = scene.step_times
+    assert len(times) == len(states) and times[0][0] == 0.0
+    assert all(b > a for a, b in times)
+    assert all(times[k][1] == times[k + 1][0] for k in range(len(times) - 1))
+
+
+def assert_one_sentence_steps(steps) -> None:
+    """Unique slug names; each caption one plain sentence."""
+    assert len({s.name for s in steps}) == len(steps) >= 2
+    for step in steps:
+        assert step.name.replace("_", "").isalnum() and step.name.islower(), step.name
+        assert step.caption.endswith(".") and ". " not in step.caption, step.caption
+
+
+def assert_numbers_true(scene, states) -> None:
+    """Every number on screen is the value of the trace source it claims, at its precision."""
+    for state in states:
+        for t in state.texts:
+            if t.kind in ("number", "dim"):
+                value = resolve(scene.trace, t.source, t.index)
+                assert matches(t.text, value, t.decimals), (state.name, t.source, t.index,
+                                                            t.text, value)
+
+
+def assert_labels_true(scene, states) -> None:
+    """Every word label is the trace's word at the index it claims."""
+    for state in states:
+        for t in state.texts:
+            if t.kind == "token":
+                assert t.text == str(resolve(scene.trace, t.source, t.index)), (
+                    state.name, t.source, t.index, t.text)
+
+
+def assert_no_unsourced_digits(states) -> None:
+    """A number that is not marked with its source would escape the checks above."""
+    for state in states:
+        for t in state.texts:
+            if t.cls == "FlatText" and t.text and any(c.isdigit() for c in t.text):
+                assert t.source is not None or t.kind == "prose", (state.name, t.text)
+
+
+def assert_inside_frame(states) -> None:
+    for state in states:
+        for left, bottom, right, top in state.boxes:
+            assert left >= -FRAME_W / 2 and right <= FRAME_W / 2, state.name
+            assert bottom >= -FRAME_H / 2 and top <= FRAME_H / 2, state.name
+
+
+def _overlap(a, b, slack=0.004) -> bool:
+    return (min(a[2], b[2]) - max(a[0], b[0]) > slack
+            and min(a[3], b[3]) - max(a[1], b[1]) > slack)
+
+
+def assert_no_text_overlaps(states) -> None:
+    """Numbers, labels, notes, names, headings and the caption: no two boxes intersect."""
+    for state in states:
+        boxes = [t for t in state.texts if t.cls in ("FlatText", "MathTex")]
+        for k, a in enumerate(boxes):
+            for b in boxes[k + 1:]:
+                assert not _overlap(a.box, b.box), (state.name, a.text, b.text)
+
+
+def assert_readable_at_480p(states) -> None:
+    """No text below the minimum font size; every number's digits tall enough at 480p."""
+    for state in states:
+        for t in state.texts:
+            assert t.font_size >= MIN_FONT_SIZE - 1e-6, (state.name, t.text, t.font_size)
+            if t.kind == "number" and t.text and t.text[-1].isdigit():
+                assert t.box[3] - t.box[1] >= MIN_DIGIT_HEIGHT, (state.name, t.text)

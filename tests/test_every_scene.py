@@ -1,0 +1,68 @@
+"""Every registered scene, checked at the end state of every storyboard step (animations
+skipped), on each option case below: each number on screen is the trace value it claims at its
+precision, each word label the trace's word, no digit without a source, everything inside the
+frame, no two texts overlapping, nothing smaller than the 480p minimum, one-sentence captions.
+
+A new scene needs no code here: registering it in ``scenes/registry.py`` is enough. Its own
+tests (of what is new in it) can reuse these runs through :func:`tests.scene_checks.capture`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scenes.registry import SCENES, get_scene_class
+from scenes.toolkit.storyboard import SceneOptions
+from tests import scene_checks as checks
+
+# Both models, both themes, another sentence and another head.
+CASES = {
+    "translate": SceneOptions(),
+    "translate-light": SceneOptions(sentence="paul sees rome in may", theme="light", head=1),
+    "lm-light": SceneOptions(model="lm", theme="light", head=1),
+}
+
+
+@pytest.fixture(scope="module", params=[(s, c) for s in SCENES for c in CASES],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def run(request):
+    name, case = request.param
+    scene, states = checks.capture(name, CASES[case])
+    return scene, states
+
+
+@pytest.mark.parametrize("name", list(SCENES))
+def test_storyboard_is_one_sentence_steps(name):
+    cls = get_scene_class(name)
+    for options in CASES.values():
+        steps = cls.storyboard(options)
+        checks.assert_one_sentence_steps(steps)
+        assert steps == cls.storyboard(options)  # known without rendering, and stable
+
+
+def test_every_step_ran(run):
+    checks.assert_steps_ran(*run)
+
+
+def test_every_number_is_the_trace_value_it_claims(run):
+    checks.assert_numbers_true(*run)
+
+
+def test_every_label_is_the_trace_word(run):
+    checks.assert_labels_true(*run)
+
+
+def test_no_unsourced_digits_on_screen(run):
+    checks.assert_no_unsourced_digits(run[1])
+
+
+def test_everything_inside_the_frame(run):
+    checks.assert_inside_frame(run[1])
+
+
+def test_no_two_texts_overlap(run):
+    checks.assert_no_text_overlaps(run[1])
+
+
+def test_text_is_readable_at_480p(run):
+    checks.assert_readable_at_480p(run[1])
