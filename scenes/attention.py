@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 )
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
-from scenes.toolkit.style import NOTE, NUM  # noqa: E402
+from scenes.toolkit.style import NOTE, NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
     format_value,
@@ -105,7 +105,7 @@ class AttentionScene(StoryScene):
 
     def step_title(self) -> None:
         theme, cfg = self.theme, self.trace.config
-        title = plain_text("Attention, with real numbers", 44, theme.text)
+        title = plain_text("Attention, with real numbers", TITLE, theme.text)
         eq = formula(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left("
                      r"\frac{QK^\top}{\sqrt{d_k}}\right)V", font_size=50, color=theme.text)
         tokens = TokenRow(self.trace, self.tok, theme, font_size=28)

@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     formula,
 )
 from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
-from scenes.toolkit.style import NOTE, SUM_NUM  # noqa: E402
+from scenes.toolkit.style import NOTE, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
     lookup, next_word_targets, top_k_ids,
@@ -120,7 +120,7 @@ class DecoderScene(StoryScene):
 
     def step_title(self) -> None:
         theme, t = self.theme, self.trace
-        title = plain_text("The decoder" if self.encdec else "A decoder-only model", 44,
+        title = plain_text("The decoder" if self.encdec else "A decoder-only model", TITLE,
                            theme.text)
         rows = VGroup()
         if self.encdec:

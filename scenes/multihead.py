@@ -36,14 +36,13 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula,
 )
 from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
-from scenes.toolkit.style import NOTE, SUM_NUM  # noqa: E402
+from scenes.toolkit.style import NOTE, STRIP_NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import plain_text  # noqa: E402
 from transformer_core.explain import block_example, lookup  # noqa: E402
 
 __all__ = ["MultiHeadScene"]
 
 HEAT = 0.175  # cell width of the 32-wide feed-forward heat-maps
-STRIP = 15  # font size of the numbers of the hidden-unit strip
 
 
 class MultiHeadScene(StoryScene):
@@ -160,7 +159,7 @@ class MultiHeadScene(StoryScene):
     def step_title(self) -> None:
         theme = self.theme
         causal = self.causal
-        title = plain_text("Inside a Transformer block", 44, theme.text)
+        title = plain_text("Inside a Transformer block", TITLE, theme.text)
         tokens = TokenRow(self.trace, self.tok, theme, font_size=26)
         names = [("X", None), ("Masked multi-head\nattention" if causal else
                                 "Multi-head\nattention", theme.query),
@@ -385,7 +384,7 @@ class MultiHeadScene(StoryScene):
         act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False,
                           vmax=hidden.vmax).move_cells_onto(hidden)
         act_strip = self.matrix(f"explain.fold({b}.mlp.act[{self.row}], config:d_model)",
-                                cell_w=strip.cell_w, cell_h=strip.cell_h, font_size=STRIP,
+                                cell_w=strip.cell_w, cell_h=strip.cell_h, font_size=STRIP_NUM,
                                 vmax=strip.vmax).move_cells_onto(strip)
         relu = formula(r"\mathrm{ReLU}(h) = \max(0,\,h)", font_size=30, color=theme.text)
         relu.next_to(names[2], DOWN, buff=0.2).align_to(hidden.brackets, LEFT)
@@ -410,8 +409,8 @@ class MultiHeadScene(StoryScene):
         t = self.trace
         word = lookup(t, self.tok)[self.row]
         src = f"explain.fold({source}[{self.row}], config:d_model)"
-        strip = self.matrix(src, cell_w=x.cell_w, cell_h=cell_height_for(STRIP),
-                            font_size=STRIP)
+        strip = self.matrix(src, cell_w=x.cell_w, cell_h=cell_height_for(STRIP_NUM),
+                            font_size=STRIP_NUM)
         strip.shift(x.cell_centre(0, 0) + UP * (x.col_labels.height + 0.5
                                                 + strip.n_rows * strip.cell_h)
                     - strip.cell_centre(0, 0))
