@@ -1,4 +1,4 @@
-"""Command line: list, trace, train, render, svg, embed, gallery.
+"""Command line: list, trace, train, render, svg, embed, gallery, slides.
 
 The commands only; what they share (errors, signals, checks, scene options, progress) is in
 :mod:`scenes.cli_support`.
@@ -299,6 +299,61 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
                    f"{final(result.subtitles)}")
     for path in published:
         click.echo(f"wrote {final(path)}")
+
+
+@main.command("slides")
+@click.argument("scene", type=SceneName(extra=("all",)))
+@scene_options(theme_help="Colour theme of the deck and the PowerPoint file (the handout is "
+                          "always light, for paper).",
+               captions_help="Show each step's caption in the video (it is always the speaker "
+                             "note and the handout's text).")
+@click.option("--step", "steps", multiple=True,
+              help="Only this storyboard step (by name; repeat for several). Default: every step.")
+@click.option("--quality", type=Choice(QUALITIES), default="low", show_default=True,
+              help="480p15, 720p30, 1080p60 or 2160p60.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("renders/slides"), show_default=True,
+              help="The folder to write to; the deck goes in OUT/SCENE/.")
+def slides_cmd(scene: str, model: str, sentence: str | None, layer: int, head: int, theme: str,
+               captions: bool, steps: tuple[str, ...], quality: str, out: Path) -> None:
+    """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
+
+    SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
+    animation plays and holds on its end state; the caption is the speaker note. The deck
+    OUT/SCENE/SCENE.html works opened from disk with no network (its videos are in media/
+    beside it): → or space next, ← back, R replay, S speaker window, ? keys. Renders are
+    cached, so making the slides again takes seconds.
+    """
+    from scenes.registry import SCENES, get_scene_class
+
+    options = scene_setup(model, sentence, layer, head, theme, captions)
+    names = list(SCENES) if scene == "all" else [scene]
+    valid = list(dict.fromkeys(s.name for n in names for s in get_scene_class(n).storyboard(options)))
+    for step in steps:  # a step name becomes part of a file name: only the storyboard's
+        if step not in valid:
+            where = "any scene" if scene == "all" else f"scene {scene!r}"
+            raise click.BadParameter(f"{where} has no step {step!r}; choose from "
+                                     f"{', '.join(valid)}{did_you_mean(step, valid)}",
+                                     param_hint="--step")
+    require_tools(*FORMULA_TOOLS, *WEB_TOOLS)
+    output_folder(out)
+    from scenes.writers.slides import write_slides
+
+    total = sum(len(get_scene_class(n).storyboard(options)) for n in names)
+    with step_progress(f"rendering {scene}", total) as progress:
+        def report(name, index, step, n) -> None:
+            progress(index, step, n)
+
+        try:
+            result = write_slides(names, options, quality, out, scene, steps, progress=report)
+        except OSError as exc:
+            raise Failure(f"cannot write {out / scene}: {exc.strerror or exc}") from None
+    media = sum(p.stat().st_size for p in (result.folder / "media").iterdir())
+    n = len(result.slides)
+    click.echo(f"wrote {result.html} ({n} slides; with media/ {media / 1e6:.1f} MB): open it in a "
+               "browser, → next, ← back, R replay, S speaker notes")
+    click.echo(f"wrote {result.pptx} ({result.pptx.stat().st_size / 1e6:.1f} MB)")
+    click.echo(f"wrote {result.pdf} (handout, {n} pages, {result.pdf.stat().st_size / 1e6:.1f} MB)")
 
 
 def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool) -> list[Path]:

@@ -15,3 +15,13 @@ def tr():
 def lm():
     """lm on its default sentence, "the early bird eats the worm"."""
     return run_with_trace("lm")
+
+
+@pytest.fixture(scope="session")
+def render_cache(tmp_path_factory):
+    """A render cache of the session's own (``$TRANSFORMER_EXPLAINED_CACHE``): the slides and
+    notebook tests share one low-quality render of the attention scene."""
+    folder = tmp_path_factory.mktemp("render-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRANSFORMER_EXPLAINED_CACHE", str(folder))
+        yield folder

@@ -103,7 +103,7 @@ def test_the_command_renders_a_still_from_another_folder(venv, tmp_path):
     assert done.returncode == 0, done.stderr
     svg = (folder / "figures" / "03-query.svg").read_text(encoding="utf-8")
     from scenes.registry import get_scene_class
-    from scenes.storyboard import SceneOptions
+    from scenes.toolkit.storyboard import SceneOptions
 
     caption = {s.name: s.caption for s in get_scene_class("attention").storyboard(SceneOptions())}
     assert f"<desc id=\"desc\">{escape(caption['query'])}</desc>" in svg

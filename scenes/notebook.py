@@ -1,0 +1,143 @@
+"""Scenes inline in Jupyter and VS Code notebooks: ``from scenes import show``.
+
+``show("attention", step="softmax", sentence="paul sees rome in may")`` displays that step's end
+state as an SVG; ``show("attention")`` displays the whole video with its subtitles (the file
+itself inside the output, so the saved notebook keeps it). Renders are cached on disk (see
+:mod:`scenes.writers.clips`): running a cell again, or in a new kernel, is instant. A wrong
+scene or step name raises ``ValueError`` whose message lists the valid names.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SceneStep", "SceneVideo", "show", "scene_step", "scene_video"]
+
+
+@dataclass(frozen=True)
+class SceneStep:
+    """One step's end state as SVG text; shown as a picture by Jupyter."""
+
+    scene: str
+    step: str
+    caption: str
+    svg: str
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.write_text(self.svg, encoding="utf-8")
+        return path
+
+
+@dataclass(frozen=True)
+class SceneVideo:
+    """A whole scene as an mp4 with WebVTT subtitles; shown as a player by Jupyter."""
+
+    scene: str
+    path: Path  # the cached mp4
+    vtt: str  # the subtitles, one cue per step
+    captions_in_video: bool  # the frames show the captions: the track starts off
+    width: int
+    height: int
+
+    def _repr_html_(self) -> str:
+        video = base64.b64encode(self.path.read_bytes()).decode()
+        track = base64.b64encode(self.vtt.encode()).decode()
+        default = "" if self.captions_in_video else " default"
+        label = html.escape(f"{self.scene}: the animation, one step per subtitle")
+        return (f'<video controls muted playsinline width="{self.width}" style="max-width:100%" '
+                f'aria-label="{label}">'
+                f'<source src="data:video/mp4;base64,{video}" type="video/mp4">'
+                f'<track kind="captions" srclang="en" label="English"{default} '
+                f'src="data:text/vtt;base64,{track}"></video>')
+
+
+def _options(**kwargs):
+    from scenes.toolkit.storyboard import SceneOptions
+
+    return SceneOptions(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def _check_scene(name: str) -> None:
+    from scenes.registry import SCENES
+
+    if name not in SCENES:
+        raise ValueError(f"unknown scene {name!r}; choose from {', '.join(SCENES)}")
+
+
+def scene_step(name: str, step: str, options=None, cache: Path | None = None) -> SceneStep:
+    """The end state of ``step`` of scene ``name`` (cached SVG)."""
+    from scenes.registry import get_scene_class
+    from scenes.toolkit.storyboard import SceneOptions
+    from scenes.writers.clips import cache_root, fingerprint
+    from scenes.writers.svg import (UnknownStepError, display_list, mobjects_to_svg, run_storyboard,
+                                    step_figure)
+
+    _check_scene(name)
+    options = options if options is not None else SceneOptions()
+    steps = get_scene_class(name).storyboard(options)
+    names = [s.name for s in steps]
+    if step not in names:
+        raise UnknownStepError(name, step, names)
+    caption = steps[names.index(step)].caption
+    root = (Path(cache) if cache is not None else cache_root()) / "steps"
+    path = root / f"{fingerprint(name, options, 'svg', kind='step:' + step)}.svg"
+    try:
+        return SceneStep(name, step, caption, path.read_text(encoding="utf-8"))
+    except OSError:
+        pass
+    found: list[bytes] = []
+
+    def grab(scene, index, current) -> None:
+        if current.name == step:
+            figure = step_figure(scene, name, index, current, len(steps))
+            found.append(mobjects_to_svg(display_list(scene), figure))
+
+    run_storyboard(get_scene_class(name), options, grab, stop_after=step)
+    from transformer_core.files import atomic_write
+
+    atomic_write(path, found[0])
+    return SceneStep(name, step, caption, found[0].decode("utf-8"))
+
+
+def scene_video(name: str, options=None, quality: str = "low", cache: Path | None = None) -> SceneVideo:
+    """The whole video of scene ``name`` with its subtitles (cached render)."""
+    from scenes.writers.clips import step_clips
+    from scenes.writers.publish import Cue, format_vtt
+
+    _check_scene(name)
+    clips = step_clips(name, options, quality, cache=cache)
+    cues = [Cue(round(a * 1000), round(b * 1000), caption)
+            for (_, caption), (a, b) in zip(clips.steps, clips.times, strict=True)]
+    captions = options.captions if options is not None else True
+    return SceneVideo(name, clips.video, format_vtt(cues, burned_in=captions), captions,
+                      clips.width, clips.height)
+
+
+def show(name: str, step: str | None = None, *, quality: str = "low", model: str | None = None,
+         sentence: str | None = None, layer: int | None = None, head: int | None = None,
+         theme: str | None = None, captions: bool | None = None):
+    """Display scene ``name`` inline: one ``step``'s end state (SVG), or the whole video.
+
+    In IPython (Jupyter, VS Code) the picture or player is displayed and None returned; elsewhere
+    the :class:`SceneStep` or :class:`SceneVideo` is returned.
+    """
+    options = _options(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
+                       captions=captions)
+    shown = (scene_step(name, step, options) if step is not None
+             else scene_video(name, options, quality))
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return shown
+    if get_ipython() is None:
+        return shown
+    display(shown)
+    return None
