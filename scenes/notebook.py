@@ -40,20 +40,24 @@ class SceneVideo:
     """A whole scene as an mp4 with WebVTT subtitles; shown as a player by Jupyter."""
 
     scene: str
-    path: Path  # the cached mp4
+    path: Path  # the cached mp4 (H.264)
+    webm: Path  # the same as VP9: VS Code's notebook player has no H.264
     vtt: str  # the subtitles, one cue per step
     captions_in_video: bool  # the frames show the captions: the track starts off
     width: int
     height: int
 
     def _repr_html_(self) -> str:
-        video = base64.b64encode(self.path.read_bytes()).decode()
+        def data(path: Path) -> str:
+            return base64.b64encode(path.read_bytes()).decode()
+
         track = base64.b64encode(self.vtt.encode()).decode()
         default = "" if self.captions_in_video else " default"
         label = html.escape(f"{self.scene}: the animation, one step per subtitle")
         return (f'<video controls muted playsinline width="{self.width}" style="max-width:100%" '
                 f'aria-label="{label}">'
-                f'<source src="data:video/mp4;base64,{video}" type="video/mp4">'
+                f'<source src="data:video/webm;base64,{data(self.webm)}" type="video/webm">'
+                f'<source src="data:video/mp4;base64,{data(self.path)}" type="video/mp4">'
                 f'<track kind="captions" srclang="en" label="English"{default} '
                 f'src="data:text/vtt;base64,{track}"></video>')
 
@@ -109,14 +113,17 @@ def scene_step(name: str, step: str, options=None, cache: Path | None = None) ->
 def scene_video(name: str, options=None, quality: str = "low", cache: Path | None = None) -> SceneVideo:
     """The whole video of scene ``name`` with its subtitles (cached render)."""
     from scenes.writers.clips import step_clips
-    from scenes.writers.publish import Cue, format_vtt
+    from scenes.writers.publish import Cue, encode_webm, format_vtt
 
     _check_scene(name)
     clips = step_clips(name, options, quality, cache=cache)
+    webm = clips.folder / "video.webm"
+    if not webm.is_file():
+        encode_webm(clips.video, webm)  # realtime VP9: seconds (written whole, then renamed)
     cues = [Cue(round(a * 1000), round(b * 1000), caption)
             for (_, caption), (a, b) in zip(clips.steps, clips.times, strict=True)]
     captions = options.captions if options is not None else True
-    return SceneVideo(name, clips.video, format_vtt(cues, burned_in=captions), captions,
+    return SceneVideo(name, clips.video, webm, format_vtt(cues, burned_in=captions), captions,
                       clips.width, clips.height)
 
 

@@ -48,8 +48,9 @@ def deck(render_cache, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def clips_meta(deck, render_cache) -> dict:
     """The step times the scene recorded while rendering (StoryScene.step_times)."""
-    (meta,) = render_cache.glob("clips/*/clips.json")
-    return json.loads(meta.read_text())
+    from scenes.writers.clips import step_clips
+
+    return json.loads((step_clips("attention").folder / "clips.json").read_text())
 
 
 def test_the_deck_folder_holds_everything_it_needs(deck):
