@@ -225,7 +225,8 @@ def test_out_is_created_when_missing(runner, tmp_path):
 
 
 @pytest.mark.parametrize("command", [["svg", "attention", "--step", "title"],
-                                     ["render", "attention", "--format", "png"]])
+                                     ["render", "attention", "--format", "png"],
+                                     ["slides", "attention"]])
 def test_out_that_is_a_file(runner, tmp_path, command):
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
@@ -240,6 +241,7 @@ def test_out_that_is_a_file(runner, tmp_path, command):
     (["render", "attention", "--format", "png"], "notes.txt/renders"),
     (["trace", "--json"], "notes.txt/trace.json"),
     (["gallery", "--renders", "RENDERS"], "notes.txt/index.html"),
+    (["slides", "attention"], "notes.txt/slides"),
     (["train", "lm", "--steps", "3000"], "notes.txt/lm.pt"),  # fails before training (~40 s)
 ])
 def test_out_that_cannot_be_written(runner, tmp_path, command, out):
