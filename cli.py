@@ -339,10 +339,11 @@ def slides_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     output_folder(out)
     from scenes.writers.slides import write_slides
 
-    total = sum(len(get_scene_class(n).storyboard(options)) for n in names)
-    with step_progress(f"rendering {scene}", total) as progress:
+    sizes = [len(get_scene_class(n).storyboard(options)) for n in names]
+    before = {n: sum(sizes[:k]) for k, n in enumerate(names)}  # steps of the scenes before
+    with step_progress(f"rendering {scene}", sum(sizes)) as progress:
         def report(name, index, step, n) -> None:
-            progress(index, step, n)
+            progress(before[name] + index, step, sum(sizes))
 
         try:
             result = write_slides(names, options, quality, out, scene, steps, progress=report)

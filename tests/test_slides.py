@@ -239,9 +239,10 @@ def test_slides_all_runs_through_the_catalogue_in_order(monkeypatch, tmp_path):
         made = clips.Clips(scene, tmp_path / scene, [(s.name, s.caption) for s in steps],
                            [(i, i + 1.0) for i in range(len(steps))], 64, 36)
         made.folder.mkdir()
-        for i in range(len(steps)):
+        for i, step in enumerate(steps):
             shutil.copyfile(pattern, made.clip(i))
             Image.new("RGB", (64, 36), (i * 20, 0, 0)).save(made.poster(i))
+            progress(i, step, len(steps))
         return made
 
     def fake_handout(path, pages, options, title):
@@ -262,6 +263,8 @@ def test_slides_all_runs_through_the_catalogue_in_order(monkeypatch, tmp_path):
     assert [(scene, step) for _, scene, step in shown] == expected
     assert [int(n) for n, _, _ in shown] == list(range(1, len(expected) + 1))
     assert handout_pages == expected
+    done = re.findall(r"rendering all: step (\d+) of (\d+) done \((\w+)\)", result.output)
+    assert done == [(str(i), str(len(expected)), step) for i, (_, step) in enumerate(expected, 1)]
     assert len(Presentation(str(folder / "all.pptx")).slides) == len(expected)
     media = sorted(p.name for p in (folder / "media").iterdir())
     assert media[:2] == ["01-attention-title.mp4", "01-attention-title.png"]
