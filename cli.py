@@ -322,7 +322,7 @@ def slides_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     animation plays and holds on its end state; the caption is the speaker note. The deck
     OUT/SCENE/SCENE.html works opened from disk with no network (its videos are in media/
     beside it): → or space next, ← back, R replay, S speaker window, ? keys. Renders are
-    cached, so making the slides again takes seconds.
+    cached: making the slides again only redraws the handout.
     """
     from scenes.registry import SCENES, get_scene_class
 
