@@ -18,6 +18,14 @@ Every number on screen is named by a *source* string and an index into the array
     REF.T                   a 2-D transpose         "encoder.blocks.0.attn.k[0].T"
     explain.FN(REF, ...)    a function below        "explain.softmax_exp(...masked[0])"
 
+A training step (:mod:`transformer_core.training_step`) adds the backward pass and the update::
+
+    grad.NAME               ∂L/∂ a trace record     "grad.logits"
+    grad:NAME               ∂L/∂ a parameter        "grad:W_U"
+    step:FIELD              targets, loss, lr, loss_after   "step:loss"
+    after:REF               REF after the update    "after:probs", "after:param:W_U"
+    init:REF                REF at initialisation   "init:decoder.blocks.0.attn.pattern"
+
 ``resolve(trace, source, index)`` returns the value a number claims to show; ``format_value``
 writes it the way the screen does and ``parse_value`` reads it back.
 """
@@ -36,6 +44,7 @@ __all__ = [
     "attention_prefix", "n_attention_layers", "worked_example",
     "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
     "block_example", "neg_log", "next_word_targets",
+    "target_probs", "onehot", "logit_grad", "mean", "norm", "rms", "sgd_step", "sgd_update",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -135,6 +144,15 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         return lookup(trace, base)[tuple(int(i) for i in idx.split(","))]
     if source.startswith("param:"):
         return trace.param(source[len("param:"):])
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix in ("grad", "step", "after", "init"):
+        if not hasattr(trace, "sub_trace"):
+            raise KeyError(f"{source!r} needs a training step (transformer_core.training_step)")
+        if prefix == "grad":
+            return trace.grad(rest)
+        if prefix == "step":
+            return trace.step_value(rest)
+        return lookup(trace.sub_trace(prefix), rest)
     if source.startswith("config:"):
         return np.asarray(getattr(trace.config, source[len("config:"):]))
     if source in ("tokens", "target_tokens", "output_tokens", "vocab"):
@@ -279,3 +297,57 @@ def next_word_targets(trace: Any) -> np.ndarray:
 
 FUNCTIONS.update({f.__name__: f for f in (pe_angle, concat_heads, stack_heads, fold,
                                          standardise, neg_log)})
+
+
+# ---- one training step: the loss, its gradient at the logits, the update -----------------
+
+def target_probs(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The probability each position gives its target word: probs[i, targets[i]].  [pos]"""
+    probs = np.asarray(probs, np.float64)
+    targets = np.asarray(targets).astype(np.int64)
+    return probs[np.arange(len(targets)), targets]
+
+
+def onehot(targets: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """y: 1 in each position's target column, 0 elsewhere.  [pos, width]"""
+    targets = np.asarray(targets).astype(np.int64)
+    y = np.zeros((len(targets), int(width)))
+    y[np.arange(len(targets)), targets] = 1.0
+    return y
+
+
+def logit_grad(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """∂L/∂logits of the mean cross-entropy over T positions: (p − y) / T.  [pos, vocab]"""
+    probs = np.asarray(probs, np.float64)
+    return (probs - onehot(targets, probs.shape[-1])) / probs.shape[0]
+
+
+def mean(x: np.ndarray) -> np.ndarray:
+    """The mean of all entries, e.g. of −log p: the loss.  0-d"""
+    return np.asarray(np.asarray(x, np.float64).mean())
+
+
+def norm(x: np.ndarray) -> np.ndarray:
+    """‖x‖: the square root of the sum of squares of all entries.  0-d"""
+    x = np.asarray(x, np.float64)
+    return np.asarray(np.sqrt((x * x).sum()))
+
+
+def rms(x: np.ndarray) -> np.ndarray:
+    """The typical size of one entry: ‖x‖ / √(number of entries).  0-d"""
+    x = np.asarray(x, np.float64)
+    return np.asarray(np.sqrt((x * x).mean()))
+
+
+def sgd_step(grad: np.ndarray, lr: np.ndarray) -> np.ndarray:
+    """−lr·∇W: how far one step of gradient descent moves each weight.  [same as grad]"""
+    return -float(lr) * np.asarray(grad, np.float64)
+
+
+def sgd_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray) -> np.ndarray:
+    """W − lr·∇W: the weight after one step of gradient descent.  [same as param]"""
+    return np.asarray(param, np.float64) + sgd_step(grad, lr)
+
+
+FUNCTIONS.update({f.__name__: f for f in (target_probs, onehot, logit_grad, mean, norm, rms,
+                                         sgd_step, sgd_update)})

@@ -1,4 +1,12 @@
-"""Write a Trace out (JSON, npz, or a readable summary) so every number can be redone by hand."""
+"""Write a Trace out (JSON, npz, or a readable summary) so every number can be redone by hand.
+
+A :class:`~transformer_core.training_step.TrainingTrace` (``trace --grad``) adds, beside
+``records`` (which then include the ``grad.NAME`` records) and ``params``: ``grads`` (∂L/∂ every
+parameter, same names and shapes as ``params``) and ``step`` (``targets``, ``target_words``,
+``loss``, ``lr``, ``loss_after``, ``loss_went_up``, ``params_after``). In an npz the gradients
+are ``grad:NAME``, the updated parameters ``after:param:NAME``, the targets ``step:targets``
+and the rest of ``step`` is in ``meta``. A plain trace is written exactly as before.
+"""
 
 from __future__ import annotations
 
@@ -42,14 +50,30 @@ def _meta(trace: Trace) -> dict:
     }
 
 
+def _step_meta(trace) -> dict:
+    """The scalars of a training step (JSON-ready)."""
+    return {
+        "targets": list(trace.targets),
+        "target_words": [trace.vocab[i] for i in trace.targets],
+        "loss": trace.loss,
+        "lr": trace.lr,
+        "loss_after": trace.loss_after,
+        "loss_went_up": trace.loss_went_up,
+    }
+
+
+def _arrays(mapping) -> dict:
+    return {name: {"shape": list(arr.shape), "data": _plain(arr)} for name, arr in mapping.items()}
+
+
 def to_dict(trace: Trace) -> dict:
+    """Metadata, ``records`` and ``params`` (and ``grads``, ``step`` for a training step)."""
     out = _meta(trace)
-    out["records"] = {
-        name: {"shape": list(arr.shape), "data": _plain(arr)} for name, arr in trace.items()
-    }
-    out["params"] = {
-        name: {"shape": list(arr.shape), "data": _plain(arr)} for name, arr in trace.params.items()
-    }
+    out["records"] = _arrays(trace)
+    out["params"] = _arrays(trace.params)
+    if hasattr(trace, "grads"):
+        out["grads"] = _arrays(trace.grads)
+        out["step"] = {**_step_meta(trace), "params_after": _arrays(trace.params_after)}
     return out
 
 
@@ -58,10 +82,17 @@ def to_json(trace: Trace) -> str:
 
 
 def write_npz(trace: Trace, path: Path) -> None:
-    """Records under their names, parameters under ``param:<name>``, metadata as JSON text."""
+    """Records under their names, parameters under ``param:<name>``, metadata as JSON text
+    (a training step: also ``grad:<name>``, ``after:param:<name>``, ``step:targets``)."""
     arrays = dict(trace.items())
     arrays.update({f"param:{k}": v for k, v in trace.params.items()})
-    arrays["meta"] = np.array(json.dumps(_meta(trace)))
+    meta = _meta(trace)
+    if hasattr(trace, "grads"):
+        arrays.update({f"grad:{k}": v for k, v in trace.grads.items()})
+        arrays.update({f"after:param:{k}": v for k, v in trace.params_after.items()})
+        arrays["step:targets"] = np.asarray(trace.targets, np.int64)
+        meta["step"] = _step_meta(trace)
+    arrays["meta"] = np.array(json.dumps(meta))
     atomic_write(path, writer=lambda fh: np.savez(fh, **arrays))
 
 
@@ -82,4 +113,10 @@ def summary(trace: Trace) -> str:
     for name, shape in trace.shapes().items():
         lines.append(f"  {name:<{width}}  {list(shape)}")
     lines.append(f"{len(trace.params)} parameters: " + ", ".join(trace.params))
+    if hasattr(trace, "grads"):
+        step = _step_meta(trace)
+        lines.append(f"training step: targets {' '.join(step['target_words'])}; lr {trace.lr:g}; "
+                     f"loss {trace.loss:.6f} -> {trace.loss_after:.6f}"
+                     + ("  (the loss went UP: the learning rate is too large)"
+                        if trace.loss_went_up else ""))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from . import data
 from .checkpoint import LoadedModel, build
 
-__all__ = ["SETTINGS", "TrainResult", "evaluate_lm", "evaluate_translate", "train"]
+__all__ = ["SETTINGS", "TrainResult", "evaluate_lm", "evaluate_translate", "initial_model", "train"]
 
 # steps, learning rate, batch size; measured to converge on 2 cores well inside 2 minutes
 SETTINGS = {"translate": (1500, 1e-2, 64), "lm": (1200, 1e-2, 32)}
@@ -81,6 +81,13 @@ def evaluate_lm(lm: LoadedModel, sentences) -> dict:
     }
 
 
+def initial_model(name: str, seed: int = SEED) -> LoadedModel:
+    """The model ``train(name, seed=seed)`` starts from: its seeded random initialisation."""
+    with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
+        torch.manual_seed(seed)
+        return build(name)
+
+
 def train(
     name: str,
     steps: int | None = None,
@@ -94,7 +101,7 @@ def train(
     torch.use_deterministic_algorithms(True)
     n_steps, lr, batch = SETTINGS[name]
     n_steps = steps if steps is not None else n_steps
-    lm = build(name)
+    lm = initial_model(name, seed)
     model = lm.model
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(n_steps, 1))
