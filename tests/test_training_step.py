@@ -313,3 +313,9 @@ def test_npz_export_of_a_step(steps, tmp_path):
             np.testing.assert_array_equal(z[f"grad:{n}"], s.grads[n])
             np.testing.assert_array_equal(z[f"after:param:{n}"], s.params_after[n])
         np.testing.assert_array_equal(z["grad.logits"], s["grad.logits"])
+
+
+def test_token_ids_resolve(steps):
+    s = steps["translate"]
+    assert explain.resolve(s, "token_ids", (1,)) == s.token_ids[1]
+    assert explain.resolve(s, "target_ids", (0,)) == s.vocab.index("<bos>")

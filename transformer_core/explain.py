@@ -12,6 +12,7 @@ Every number on screen is named by a *source* string and an index into the array
     param:NAME              a parameter             "param:encoder.blocks.0.attn.W_Q"
     config:FIELD            a config field (0-d)    "config:d_head"
     tokens, target_tokens   token labels (str)      "tokens"
+    token_ids, target_ids   their vocabulary ids    "token_ids"
     output_tokens, vocab    words (str)             "vocab" (index: a word id)
     dim                     a dimension number      "dim" (the index is the number)
     REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
@@ -157,6 +158,8 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         return np.asarray(getattr(trace.config, source[len("config:"):]))
     if source in ("tokens", "target_tokens", "output_tokens", "vocab"):
         return np.asarray(getattr(trace, source), dtype=object)
+    if source in ("token_ids", "target_ids"):
+        return np.asarray(getattr(trace, source), dtype=np.int64)
     return trace[source]
 
 
