@@ -214,6 +214,13 @@ def test_training_example_picks_the_least_probable_target(steps):
     assert ex["row"] == 0 and s.vocab[ex["target"]] == "early"
     col = np.abs(s.grad("W_U")[:, ex["target"]])
     assert col[ex["dim"]] == col.max()
+    # the columns: the target, then the three words the model preferred there
+    assert ex["columns"][0] == ex["target"] and len(set(ex["columns"])) == 4
+    probs = s["probs"][0]
+    assert all(probs[c] >= probs[o] for c in ex["columns"][1:] for o in range(len(probs))
+               if o not in ex["columns"])
+    g = np.abs(s.grad("decoder.blocks.1.attn.W_Q")[1])
+    assert g[training_example(s, 1, 1)["wq_cell"]] == g.max()
 
 
 def test_sources_of_a_training_step_resolve(steps):
@@ -319,3 +326,12 @@ def test_token_ids_resolve(steps):
     s = steps["translate"]
     assert explain.resolve(s, "token_ids", (1,)) == s.token_ids[1]
     assert explain.resolve(s, "target_ids", (0,)) == s.vocab.index("<bos>")
+
+
+def test_decimals_for_keeps_two_significant_digits():
+    assert explain.decimals_for(np.array([0.12, -0.5])) == 2
+    assert explain.decimals_for(np.array([0.0012, 0.0003])) == 4
+    assert explain.decimals_for(np.array([-0.0099])) == 4
+    assert explain.decimals_for(np.array([12.0])) == 2
+    assert explain.decimals_for(np.zeros(3)) == 2
+    assert explain.decimals_for(np.array([1e-9])) == 6

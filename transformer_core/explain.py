@@ -42,6 +42,7 @@ import numpy as np
 __all__ = [
     "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
+    "decimals_for",
     "attention_prefix", "n_attention_layers", "worked_example",
     "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
     "block_example", "neg_log", "next_word_targets",
@@ -180,6 +181,15 @@ def format_value(value: float, decimals: int = 2) -> str:
     text = f"{abs(value):.{decimals}f}"
     negative = value < 0 and any(c not in "0." for c in text)
     return (MINUS if negative else "") + text
+
+
+def decimals_for(x: np.ndarray, significant: int = 2, least: int = 2, most: int = 6) -> int:
+    """Decimals (between ``least`` and ``most``) that show the largest |x| with ``significant``
+    significant digits, e.g. 2 for 0.12 and 4 for 0.0012: tiny gradients stay readable."""
+    top = float(np.max(np.abs(np.asarray(x, np.float64)), initial=0.0))
+    if not math.isfinite(top) or top == 0.0:
+        return least
+    return int(min(most, max(least, significant - 1 - math.floor(math.log10(top)))))
 
 
 def parse_value(text: str) -> float:

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from . import data
 from .checkpoint import LoadedModel, load_model
-from .explain import neg_log, next_word_targets, target_probs
+from .explain import attention_prefix, neg_log, next_word_targets, target_probs, top_k_ids
 from .trace import Trace, _frozen, _params, run_with_trace
 
 __all__ = [
@@ -127,19 +127,28 @@ def final_hidden(trace: Trace) -> str:
     return f"{last}.ln3.out" if cfg.mode == "encdec" else f"{last}.ln2.out"
 
 
-def training_example(trace: TrainingTrace) -> dict[str, int]:
+def training_example(trace: TrainingTrace, layer: int = 0, head: int = 0,
+                     others: int = 3) -> dict:
     """Which cells the training scene works through, chosen from the step.
 
     ``row``: the position whose target was least probable (the largest −log p, so the most to
-    learn); ``target``: its target word id; ``dim``: the row of W_U whose entry in the target's
-    column has the largest gradient (the cell of ∂L/∂W_U worked as a dot product over
-    positions, and updated).
+    learn); ``target``: its target word id; ``columns``: the target, then the ``others`` words
+    the model found most probable at that row (the logit gradient's row and W_U's columns
+    shown); ``dim``: the row of W_U whose entry in the target's column has the largest
+    gradient (the cell of ∂L/∂W_U worked as a dot product over positions, and updated);
+    ``wq_cell``: the largest-magnitude entry of ∂L/∂W_Q of ``head`` in self-attention
+    ``layer`` of the stack that reads the sentence.
     """
     p = target_probs(trace["probs"], np.asarray(trace.targets))
     row = int(np.argmax(neg_log(p)))
     target = int(trace.targets[row])
+    ranked = [int(i) for i in top_k_ids(trace["probs"][row][None], len(trace.vocab))[0]]
+    columns = [target, *[i for i in ranked if i != target][:others]]
     dim = int(np.argmax(np.abs(trace.grad("W_U")[:, target])))
-    return {"row": row, "target": target, "dim": dim}
+    w_q = np.abs(trace.grad(f"{attention_prefix(trace.config, layer)}.W_Q")[head])  # [d_model, d_head]
+    cell = np.unravel_index(int(np.argmax(w_q)), w_q.shape)
+    return {"row": row, "target": target, "columns": columns, "dim": dim,
+            "wq_cell": (int(cell[0]), int(cell[1]))}
 
 
 # ---- running the model with a recorder that keeps the graph ------------------------------
