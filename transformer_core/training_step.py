@@ -30,8 +30,9 @@ and the update. The names a scene or :func:`transformer_core.explain.lookup` can
     after:SOURCE     any source on the forward pass after the update, e.g. after:probs,
                      after:param:W_U (the updated parameter, W')
     init:SOURCE      any source on the model the shipped training run started from (its
-                     seeded initialisation, :func:`transformer_core.train.initial_model`),
-                     run on the same words, e.g. init:decoder.blocks.0.attn.pattern
+                     seeded initialisation, :func:`transformer_core.train.initial_model` with
+                     the seed in the checkpoint's meta), run on the same words, e.g.
+                     init:decoder.blocks.0.attn.pattern
 
 ``step.loss_went_up`` is True when the learning rate is so large that the step made the loss
 worse; that is reported, never hidden.
@@ -242,9 +243,9 @@ def training_step(model: str | LoadedModel = "lm", sentence: str | None = None,
 
     init = None
     if with_init:
-        from .train import initial_model
+        from .train import SEED, initial_model
 
-        fresh = initial_model(lm.name)
+        fresh = initial_model(lm.name, int(lm.meta.get("seed", SEED)))  # the seed it was trained with
         if fresh.tgt_vocab.itos != lm.tgt_vocab.itos:
             raise RuntimeError(f"the {lm.name} checkpoint's vocabulary is not the training data's")
         start = fresh.model
