@@ -130,6 +130,8 @@ def test_logit_gradient_is_p_minus_y_over_t(steps, name):
         y[i, t] = 1.0
     np.testing.assert_allclose(s["grad.logits"], (probs - y) / T, atol=1e-7)
     np.testing.assert_allclose(explain.logit_grad(probs, np.array(s.targets)), (probs - y) / T)
+    np.testing.assert_allclose(explain.lookup(s, "explain.p_minus_y(probs, step:targets)"), probs - y)
+    assert float(explain.lookup(s, "explain.count(probs)")) == T == 6
     # the target column is (p − 1)/T: negative, so gradient descent raises that logit
     assert all(s["grad.logits"][i, t] < 0 for i, t in enumerate(s.targets))
 

@@ -46,7 +46,8 @@ __all__ = [
     "attention_prefix", "n_attention_layers", "worked_example",
     "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
     "block_example", "neg_log", "next_word_targets",
-    "target_probs", "onehot", "logit_grad", "mean", "norm", "rms", "sgd_step", "sgd_update",
+    "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
+    "sgd_step", "sgd_update",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -329,10 +330,21 @@ def onehot(targets: np.ndarray, width: np.ndarray) -> np.ndarray:
     return y
 
 
+def p_minus_y(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """p − y: the probabilities minus the one-hot targets (p − 1 in each target's column).
+    [pos, vocab]"""
+    probs = np.asarray(probs, np.float64)
+    return probs - onehot(targets, probs.shape[-1])
+
+
+def count(x: np.ndarray) -> np.ndarray:
+    """The number of rows, e.g. T, the number of positions the loss averages over.  0-d"""
+    return np.asarray(float(len(x)))
+
+
 def logit_grad(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """∂L/∂logits of the mean cross-entropy over T positions: (p − y) / T.  [pos, vocab]"""
-    probs = np.asarray(probs, np.float64)
-    return (probs - onehot(targets, probs.shape[-1])) / probs.shape[0]
+    return p_minus_y(probs, targets) / float(count(probs))
 
 
 def mean(x: np.ndarray) -> np.ndarray:
@@ -362,5 +374,5 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray) -> np.ndarra
     return np.asarray(param, np.float64) + sgd_step(grad, lr)
 
 
-FUNCTIONS.update({f.__name__: f for f in (target_probs, onehot, logit_grad, mean, norm, rms,
-                                         sgd_step, sgd_update)})
+FUNCTIONS.update({f.__name__: f for f in (target_probs, onehot, p_minus_y, count, logit_grad,
+                                         mean, norm, rms, sgd_step, sgd_update)})
