@@ -33,6 +33,12 @@ SCENES: dict[str, SceneInfo] = {
         description="The decoder: masked self-attention, cross-attention, logits, softmax over "
                     "the vocabulary, greedy words and the loss.",
     ),
+    "training": SceneInfo(
+        module="scenes.training",
+        cls="TrainingScene",
+        description="One training step with its real gradients: loss, ∂L/∂logits, ∂L/∂W, "
+                    "W − lr·∇W, and the loss going down.",
+    ),
 }
 
 

@@ -140,7 +140,7 @@ class Layouts:
             if isinstance(piece, str):
                 mob = label_text(piece, size, theme.muted)
                 mob.kind = "prose"
-                gap = 0.06 if piece[:1] in ",):" else 0.1
+                gap = 0.06 if piece[:1] in ",):]" else 0.1
             else:
                 source, index, decimals = piece
                 value = resolve(self.trace, source, index)
@@ -150,7 +150,7 @@ class Layouts:
                 mark(mob, "dim" if source == "dim" else "number", source, index, text, decimals)
                 gap = 0.1
             if len(line):
-                tight = getattr(line[-1], "text", "")[-1:] in ("√", "(")
+                tight = getattr(line[-1], "text", "")[-1:] in ("√", "(", "[")
                 x += 0.03 if tight else gap
             mob.shift([x - mob.get_left()[0], 0, 0])
             x = mob.get_right()[0]

@@ -9,7 +9,8 @@ state; this also happens when animations are skipped (``config.dry_run`` or
 
 Options reach a scene through :func:`set_options` (the CLI and the tests) or, when Manim's own
 CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
-``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``).
+``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``,
+``SCENE_LR``).
 
 Every number on screen is marked with its provenance (:mod:`scenes.toolkit.provenance`).
 The layout helpers every scene shares come from the :class:`~scenes.toolkit.layouts.Layouts`
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -53,10 +55,13 @@ class SceneOptions:
     head: int = 0
     theme: str = "dark"
     captions: bool = True
+    lr: float | None = None  # the training scene's learning rate (None: the model's default)
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:
             raise ValueError(f"unknown theme {self.theme!r}; choose from {', '.join(THEMES)}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"the learning rate must be a positive finite number, not {self.lr!r}")
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> SceneOptions:
@@ -68,6 +73,8 @@ class SceneOptions:
                 continue
             if f.name in ("layer", "head"):
                 kwargs[f.name] = int(raw)
+            elif f.name == "lr":
+                kwargs[f.name] = float(raw)
             elif f.name == "captions":
                 kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
             else:
