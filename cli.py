@@ -8,7 +8,8 @@ Torch and Manim are imported inside the commands, so ``python cli.py --help`` st
 When something is wrong the command prints one line, never a traceback, and exits with
 
     2    a usage mistake: an empty or too long sentence, an unknown scene, model, quality, theme
-         or format (the nearest valid name is suggested), a layer or head out of range;
+         or format (the nearest valid name is suggested), a layer or head out of range, a
+         learning rate that is not a positive number;
     1    a failure: a missing or corrupt checkpoint, a missing system tool (latex, dvisvgm,
          ffmpeg; the command that installs it is named), a folder that cannot be written, or
          anything unexpected (``TRANSFORMER_DEBUG=1`` shows its traceback);
@@ -29,7 +30,7 @@ import click
 from scenes.cli_support import (
     CONTEXT, FORMULA_TOOLS, MODELS, QUALITIES, VIDEO_FORMATS, WEB_TOOLS, Choice,
     Failure, Main, SceneName, did_you_mean, load_trace, output_file, output_folder,
-    require_tools, scene_options, scene_setup, step_progress,
+    check_lr, require_tools, scene_options, scene_setup, step_progress,
 )
 
 
@@ -58,12 +59,30 @@ def list_scenes() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output (npz needs a file).")
-def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, out: Path | None):
+@click.option("--grad", is_flag=True,
+              help="Also one training step on the sentence: the gradient of the loss for every "
+                   "parameter (grads), the grad.* records, and step (targets, loss, lr, "
+                   "loss_after, params_after).")
+@click.option("--lr", type=float, default=None,
+              help="With --grad: the learning rate of the step (default: the model's own, "
+                   "which makes the loss go down).")
+def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, out: Path | None,
+              grad: bool, lr: float | None):
     """Run a model on a sentence and show (or export) every tensor it computed."""
     fmt = "json" if as_json and fmt is None else fmt
     if fmt == "npz" and out is None:
         raise click.UsageError("--format npz needs --out FILE.npz")
+    if lr is not None and not grad:
+        raise click.UsageError("--lr is the learning rate of --grad's training step: add --grad")
+    check_lr(lr)
     trace = load_trace(model, sentence)
+    if grad:
+        from transformer_core.training_step import training_step
+
+        trace = training_step(model, sentence, lr, with_init=False)
+        if trace.loss_went_up:
+            click.echo(f"note: with lr {trace.lr:g} the loss went up ({trace.loss:.6f} -> "
+                       f"{trace.loss_after:.6f}): the learning rate is too large", err=True)
     if out is not None:
         output_file(out)
     from transformer_core.export import summary, to_json, write_npz
@@ -203,8 +222,8 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
 @click.option("--step", default=None, help="Write only this storyboard step (by name).")
 @RENDERS_OPTION
 def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, layer: int,
-            head: int, theme: str, captions: bool, transparent: bool, step: str | None,
-            renders: Path) -> None:
+            head: int, theme: str, captions: bool, lr: float | None, transparent: bool,
+            step: str | None, renders: Path) -> None:
     """Write one vector SVG diagram per storyboard step: the step's end state.
 
     SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
@@ -215,7 +234,7 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
-    options = scene_setup(model, sentence, layer, head, theme, captions)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
     names = list(SCENES) if scene == "all" else [scene]
     if out is None:
         folders = {name: renders / "svg" / name for name in names}
@@ -265,7 +284,8 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
               help="With mp4: make it start playing before it is downloaded, and write the webm, "
                    "gif, poster and .vtt a web page needs beside it (see `embed`).")
 def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: int, theme: str,
-               captions: bool, quality: str, fmt: str, out: Path, web: bool) -> None:
+               captions: bool, lr: float | None, quality: str, fmt: str, out: Path,
+               web: bool) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
     SCENE is a scene name (see `list`). The video is written as OUT/SCENE.FORMAT and appears
@@ -273,7 +293,7 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     state. The files of one render (video, subtitles, web files) are renamed into place
     together at the end: an interrupted or failed render leaves the earlier ones as they were.
     """
-    options = scene_setup(model, sentence, layer, head, theme, captions)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
     web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
     output_folder(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import shutil
 import signal
@@ -25,6 +26,7 @@ __all__ = [
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
+    "check_lr",
 ]
 
 MODELS = ("translate", "lm")
@@ -293,6 +295,10 @@ def scene_options(theme_help: str, captions_help: str):
                      help=theme_help),
         click.option("--captions/--no-captions", default=True, show_default=True,
                      help=captions_help),
+        click.option("--lr", type=float, default=None,
+                     help="The training scene's learning rate for its one step of gradient "
+                          "descent (default: the model's own, which makes the loss go down); "
+                          "other scenes ignore it."),
     ]
 
     def decorate(f):
@@ -303,10 +309,19 @@ def scene_options(theme_help: str, captions_help: str):
     return decorate
 
 
+def check_lr(lr: float | None) -> float | None:
+    """A learning rate that is not a positive finite number is a usage error (exit 2)."""
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise click.BadParameter(f"the learning rate must be a positive finite number, not {lr}",
+                                 param_hint="--lr")
+    return lr
+
+
 def scene_setup(model: str, sentence: str | None, layer: int, head: int, theme: str,
-                captions: bool):
+                captions: bool, lr: float | None = None):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
-    layer or head, a notice for words shown as <unk>."""
+    layer, head or learning rate, a notice for words shown as <unk>."""
+    check_lr(lr)
     trace = load_trace(model, sentence)
     from transformer_core.explain import attention_prefix
 
@@ -321,7 +336,7 @@ def scene_setup(model: str, sentence: str | None, layer: int, head: int, theme: 
     from scenes.toolkit.storyboard import SceneOptions
 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
-                        captions=captions)
+                        captions=captions, lr=lr)
 
 
 @contextlib.contextmanager

@@ -112,6 +112,7 @@ class TrainingScene(StoryScene):
         self.dim, self.wq_cell = ex["dim"], ex["wq_cell"]
         self.p_src = "explain.target_probs(probs, step:targets)"
         self.nlp_src = f"explain.neg_log({self.p_src})"
+        self.lr_decimals = decimals_for(np.array([t.lr]), 1, 1, 6)
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -144,8 +145,7 @@ class TrainingScene(StoryScene):
         return mark(mob, "dim", "dim", index, text, 0)
 
     def lr_line(self, size: float = NOTE + 2) -> VGroup:
-        return self.inline("learning rate lr =", ("step:lr", (), decimals_for(
-            np.array([self.trace.lr]), 2, 1, 6)), size=size)
+        return self.inline("learning rate lr =", ("step:lr", (), self.lr_decimals), size=size)
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -314,7 +314,8 @@ class TrainingScene(StoryScene):
         ghead = self.note("∂L/∂logits, every position × every word (autograd)", NOTE,
                           theme.text)
         ghead.next_to(grad.brackets, UP, buff=0.15).align_to(grad.brackets, LEFT)
-        gnote = self.note("rows where the model was sure and right are almost 0", NOTE)
+        gnote = self.note("one row per position; in each row only the target word's cell is "
+                          "negative (blue)", NOTE)
         gnote.next_to(grad.brackets, DOWN, buff=0.15).align_to(grad.brackets, LEFT)
         right = VGroup(grad, ring, ghead, gnote)
         left = VGroup(where_line, table).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
@@ -355,13 +356,14 @@ class TrainingScene(StoryScene):
         tail.next_to(word, RIGHT, buff=0.08).align_to(total, DOWN)
         total_line = VGroup(total, word, tail)
         total_line.next_to(table, DOWN, buff=0.3).align_to(table, LEFT)
-        which = self.inline("h: the last block's output, column", ("dim", (d,), 0),
-                            "; ∂L/∂logit: the column of", size=NOTE)
+        which = self.inline("h: the last block's output, column", ("dim", (d,), 0), size=NOTE)
+        which2 = self.inline("∂L/∂logit: its column for the word", size=NOTE)
         which_word = self.word(v, NOTE, theme.output)
-        which_word.next_to(which, RIGHT, buff=0.1).align_to(which, DOWN)
-        which_line = VGroup(which, which_word)
+        which_word.next_to(which2, RIGHT, buff=0.1).align_to(which2, DOWN)
+        which_line = VGroup(which, VGroup(which2, which_word)).arrange(DOWN, buff=0.15,
+                                                                        aligned_edge=LEFT)
         which_line.next_to(table, UP, buff=0.35).align_to(table, LEFT)
-        gw = ValueMatrix(t, "grad:W_U", theme, cell_w=0.13, cell_h=0.26, show_numbers=False,
+        gw = ValueMatrix(t, "grad:W_U", theme, cell_w=0.15, cell_h=0.3, show_numbers=False,
                          row_labels="dim", label_font_size=14)
         ring = gw.cell_rect(d, v).set_stroke(theme.highlight, width=3)
         ghead = self.note("∂L/∂W_U: d_model rows × one column per word", NOTE, theme.text)
@@ -373,7 +375,7 @@ class TrainingScene(StoryScene):
                      color=theme.text)
         right = VGroup(eq, VGroup(ghead, gw, ring)).arrange(DOWN, buff=0.5, aligned_edge=LEFT)
         left = VGroup(which_line, table, total_line)
-        right.next_to(left, RIGHT, buff=0.8)
+        right.next_to(left, RIGHT, buff=0.6)
         self.fit(left, right)
         self.play(*self.heading("Into the weights: ∂L/∂W_U"), *self.leave(), run_time=0.8)
         self.play(FadeIn(eq), FadeIn(ghead), FadeIn(gw), Create(ring), run_time=1.0)
@@ -403,7 +405,7 @@ class TrainingScene(StoryScene):
         for stack in ("encoder", "decoder"):
             if f"{stack}.W_E" not in names:
                 continue
-            panels.append((f"{stack} embedding", [[f"{stack}.W_E"]]))
+            panels.append((f"{stack}\nembedding", [[f"{stack}.W_E"]]))
             layers = t.config.n_enc_layers if stack == "encoder" else t.config.n_dec_layers
             for k in range(layers):
                 panels.append((f"{stack} block {k}", block(f"{stack}.blocks.{k}")))
@@ -421,7 +423,7 @@ class TrainingScene(StoryScene):
         num.next_to(label, DOWN, buff=0.08)
         body = VGroup(label, num)
         strength = (math.log10(value) - lo) / (hi - lo) if hi > lo else 1.0
-        box = RoundedRectangle(corner_radius=0.06, width=max(body.width + 0.16, 0.9),
+        box = RoundedRectangle(corner_radius=0.06, width=max(body.width + 0.14, 0.76),
                                height=body.height + 0.16, stroke_width=1.2,
                                stroke_color=theme.muted)
         box.set_fill(theme.positive, opacity=theme.max_fill * max(0.05, strength))
@@ -447,13 +449,13 @@ class TrainingScene(StoryScene):
             head = self.note(title, NOTE, theme.text)
             head.next_to(rows_mob, UP, buff=0.15).align_to(rows_mob, LEFT)
             frame = RoundedRectangle(corner_radius=0.1,
-                                     width=max(rows_mob.width, head.width) + 0.3,
+                                     width=max(rows_mob.width, head.width) + 0.24,
                                      height=rows_mob.height + head.height + 0.45,
                                      stroke_color=theme.muted, stroke_width=1.5)
             frame.move_to(VGroup(rows_mob, head))
-            frame.align_to(rows_mob, LEFT).shift(LEFT * 0.15)
+            frame.align_to(rows_mob, LEFT).shift(LEFT * 0.12)
             panels.add(VGroup(frame, head, rows_mob))
-        panels.arrange(RIGHT, buff=0.3, aligned_edge=UP)
+        panels.arrange(RIGHT, buff=0.18, aligned_edge=UP)
         legend = self.note("‖∂L/∂W‖: the square root of the sum of the squared gradients of "
                            "all its entries; darker = larger (log scale)", NOTE)
         legend.next_to(panels, DOWN, buff=0.35)
@@ -526,13 +528,14 @@ class TrainingScene(StoryScene):
         worked = self.inline(("param:W_U", (d, v), dd), "+ (", (
             "explain.sgd_step(grad:W_U, step:lr)", (d, v), dd), ") =",
             ("after:param:W_U", (d, v), dd), size=NOTE + 2)
-        dlr = decimals_for(np.array([t.lr]), 2, 1, 6)
+        dlr = self.lr_decimals
         dgrad = decimals_for(np.array([t.grad("W_U")[d, v]]), 2, 3, 6)
         worked2 = self.inline("with lr =", ("step:lr", (), dlr), "and ∇W =", ("grad:W_U", (d, v), dgrad),
                               size=NOTE + 2)
         side = VGroup(worked, worked2).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         side.next_to(row, RIGHT, buff=0.8)
-        note = self.note("the target's column moves towards h, so its logit rises", NOTE)
+        note = self.note("the column moves towards that position's h,\nso h · column, the "
+                         "target's logit there, rises", NOTE)
         note.next_to(side, DOWN, buff=0.4).align_to(side, LEFT)
         self.fit(row, heads, rings, top, side, note)
         self.play(*self.heading("The update: W ← W − lr·∇W"), *self.leave(), run_time=0.8)
@@ -591,7 +594,7 @@ class TrainingScene(StoryScene):
         heads = VGroup(self.note("at initialisation", NOTE + 2, theme.text),
                        self.note("after training", NOTE + 2, theme.text))
         heads[0].next_to(a.col_labels, UP, buff=0.2).align_to(a.brackets, LEFT)
-        heads[1].next_to(b.col_labels, UP, buff=0.2).align_to(b.brackets, LEFT)
+        heads[1].align_to(heads[0], DOWN).align_to(b.brackets, LEFT)
         where = self.note(f"attention weights of {self.prefix.split('.')[0]} layer "
                           f"{self.options.layer}, head {self.h} on the same words (rows: "
                           "queries, columns: keys);\nleft: the seeded random weights the "
