@@ -423,14 +423,29 @@ class TrainingScene(StoryScene):
         num.next_to(label, DOWN, buff=0.08)
         body = VGroup(label, num)
         strength = (math.log10(value) - lo) / (hi - lo) if hi > lo else 1.0
-        box = RoundedRectangle(corner_radius=0.06, width=max(body.width + 0.14, 0.76),
-                               height=body.height + 0.16, stroke_width=1.2,
-                               stroke_color=theme.muted)
+        box = RoundedRectangle(corner_radius=0.06, width=max(body.width + 0.18, 0.76),
+                               height=body.height + 0.16, stroke_width=2.2,
+                               stroke_color=self.role_colors()[self.role(name)])
         box.set_fill(theme.positive, opacity=theme.max_fill * max(0.05, strength))
         box.move_to(body)
         chip = VGroup(box, body)
         chip.param = name
         return chip
+
+    @staticmethod
+    def role(name: str) -> str:
+        """What a parameter belongs to, for its outline colour."""
+        for part, role in ((".cross_attn.", "cross-attention"), (".attn.", "self-attention"),
+                           (".mlp.", "feed-forward"), (".ln", "LayerNorm")):
+            if part in name:
+                return role
+        return "embedding, output"
+
+    def role_colors(self) -> dict[str, str]:
+        theme = self.theme
+        return {"self-attention": theme.query, "cross-attention": theme.key,
+                "feed-forward": theme.value, "LayerNorm": theme.muted,
+                "embedding, output": theme.output}
 
     def step_grad_sizes(self) -> None:
         theme, t = self.theme, self.trace
@@ -456,9 +471,18 @@ class TrainingScene(StoryScene):
             frame.align_to(rows_mob, LEFT).shift(LEFT * 0.12)
             panels.add(VGroup(frame, head, rows_mob))
         panels.arrange(RIGHT, buff=0.18, aligned_edge=UP)
-        legend = self.note("‖∂L/∂W‖: the square root of the sum of the squared gradients of "
-                           "all its entries; darker = larger (log scale)", NOTE)
-        legend.next_to(panels, DOWN, buff=0.35)
+        legend = VGroup(self.note("‖∂L/∂W‖: the square root of the sum of the squared "
+                                  "gradients of all its entries; darker = larger (log scale)",
+                                  NOTE))
+        roles = {self.role(n) for n in t.grads}
+        outline = VGroup(self.prose("outline:", NOTE))
+        for role, color in self.role_colors().items():
+            if role in roles:
+                outline.add(self.prose(role, NOTE, color))
+        outline.arrange(RIGHT, buff=0.25, aligned_edge=DOWN)
+        legend.add(outline)
+        legend.arrange(DOWN, buff=0.15)
+        legend.next_to(panels, DOWN, buff=0.3)
         self.fit(panels, legend)
         self.play(*self.heading("Where the gradient is large"), *self.leave(), run_time=0.8)
         self.play(LaggedStart(*(FadeIn(p) for p in reversed(panels)), lag_ratio=0.35),
@@ -534,8 +558,10 @@ class TrainingScene(StoryScene):
                               size=NOTE + 2)
         side = VGroup(worked, worked2).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         side.next_to(row, RIGHT, buff=0.8)
-        note = self.note("the column moves towards that position's h,\nso h · column, the "
-                         "target's logit there, rises", NOTE)
+        note = VGroup(self.inline("the column moves along h of position",
+                                  ("dim", (self.row,), 0), ",", size=NOTE),
+                      self.note("so, to first order, the target's logit there rises", NOTE))
+        note.arrange(DOWN, buff=0.12, aligned_edge=LEFT)
         note.next_to(side, DOWN, buff=0.4).align_to(side, LEFT)
         self.fit(row, heads, rings, top, side, note)
         self.play(*self.heading("The update: W ← W − lr·∇W"), *self.leave(), run_time=0.8)
