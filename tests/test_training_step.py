@@ -337,3 +337,75 @@ def test_decimals_for_keeps_two_significant_digits():
     assert explain.decimals_for(np.array([12.0])) == 2
     assert explain.decimals_for(np.zeros(3)) == 2
     assert explain.decimals_for(np.array([1e-9])) == 6
+
+
+# ---- the CLI: trace --grad ---------------------------------------------------------------
+
+def test_trace_grad_json_lets_a_reader_redo_the_loss_and_the_logit_gradient(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "step.json"
+    result = CliRunner().invoke(main, ["trace", "--model", "lm", "--grad", "--json", "--out",
+                                       str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    step = data["step"]
+    assert step["lr"] == DEFAULT_LR["lm"] and step["target_words"] == LM_TARGETS
+    probs = np.array(data["records"]["probs"]["data"])
+    t = step["targets"]
+    nlp = [-math.log(probs[i][t[i]]) for i in range(len(t))]
+    assert step["loss"] == pytest.approx(sum(nlp) / len(nlp), rel=1e-5)
+    y = np.zeros_like(probs)
+    y[np.arange(len(t)), t] = 1
+    np.testing.assert_allclose(data["records"]["grad.logits"]["data"], (probs - y) / len(t),
+                               atol=1e-7)
+    assert step["loss_after"] < step["loss"] and step["loss_went_up"] is False
+    for n, g in data["grads"].items():
+        w, w2 = np.array(data["params"][n]["data"]), np.array(step["params_after"][n]["data"])
+        np.testing.assert_allclose(w2, w - step["lr"] * np.array(g["data"]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--grad", "--lr", "0"], "positive finite number"),
+    (["--grad", "--lr", "nan"], "positive finite number"),
+    (["--grad", "--lr", "-2"], "positive finite number"),
+    (["--grad", "--lr", "fast"], "not a valid float"),
+    (["--lr", "0.1"], "add --grad"),
+])
+def test_trace_grad_bad_learning_rate_is_one_line_and_exit_2(args, message, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "x.json"
+    result = CliRunner().invoke(main, ["trace", "--model", "lm", "--json", "--out", str(out),
+                                       *args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not out.exists()
+
+
+def test_trace_grad_too_large_says_the_loss_went_up():
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["trace", "--model", "lm", "--grad", "--lr", "5"])
+    assert result.exit_code == 0
+    assert "the loss went UP" in result.output
+
+
+@pytest.mark.parametrize("command", ["render", "svg"])
+def test_scene_commands_refuse_a_bad_learning_rate(command, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, [command, "training", "--lr", "-1", "--out",
+                                       str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "--lr" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
