@@ -234,6 +234,9 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
+    from scenes.registry import default_model
+
+    model = model or ("translate" if scene == "all" else default_model(scene))
     options = scene_setup(model, sentence, layer, head, theme, captions, lr)
     names = list(SCENES) if scene == "all" else [scene]
     if out is None:
@@ -293,7 +296,10 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     state. The files of one render (video, subtitles, web files) are renamed into place
     together at the end: an interrupted or failed render leaves the earlier ones as they were.
     """
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
+    from scenes.registry import default_model
+
+    options = scene_setup(model or default_model(scene), sentence, layer, head, theme, captions,
+                          lr)
     web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
     output_folder(out)

@@ -283,8 +283,9 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
 def scene_options(theme_help: str, captions_help: str):
     """The options that choose what a scene shows: model, sentence, layer, head, theme, captions."""
     options = [
-        click.option("--model", type=Choice(MODELS), default="translate", show_default=True,
-                     help="Which shipped model computes the numbers."),
+        click.option("--model", type=Choice(MODELS), default=None,
+                     help="Which shipped model computes the numbers (default: the scene's "
+                          "own: lm for training, translate for the others and for `all`)."),
         click.option("--sentence", default=None,
                      help="The input sentence (default: the model's own)."),
         click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,

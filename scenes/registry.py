@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-__all__ = ["SceneInfo", "SCENES", "get_scene_class"]
+__all__ = ["SceneInfo", "SCENES", "get_scene_class", "default_model"]
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,7 @@ class SceneInfo:
     module: str  # importable module path
     cls: str  # class name inside the module
     description: str  # one line, shown by ``cli.py list``
+    default_model: str = "translate"  # the model it shows when none is given
 
 
 SCENES: dict[str, SceneInfo] = {
@@ -38,8 +39,14 @@ SCENES: dict[str, SceneInfo] = {
         cls="TrainingScene",
         description="One training step with its real gradients: loss, ∂L/∂logits, ∂L/∂W, "
                     "W − lr·∇W, and the loss going down.",
+        default_model="lm",
     ),
 }
+
+
+def default_model(name: str) -> str:
+    """The model scene ``name`` shows when none is given."""
+    return SCENES[name].default_model
 
 
 def get_scene_class(name: str) -> type:

@@ -13,7 +13,7 @@ shipped training run). Which cells are worked out comes from
 :func:`transformer_core.training_step.training_example`; every derived number from
 :mod:`transformer_core.explain`.
 
-Runs under Manim's CLI too: ``manim -ql scenes/training.py TrainingScene``.
+Runs under Manim's CLI too: ``SCENE_MODEL=lm manim -ql scenes/training.py TrainingScene``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scenes.registry import default_model  # noqa: E402
 from scenes.writers.video import QUALITIES, render_scene  # noqa: E402
 from scenes.toolkit.storyboard import SceneOptions  # noqa: E402
 
@@ -34,7 +35,8 @@ def main() -> None:
     print(f"{'quality':8} {'wall s':>8} {'video s':>8} {'ratio':>6}")
     for quality in args.qualities.split(","):
         with tempfile.TemporaryDirectory() as out:
-            result = render_scene(args.scene, SceneOptions(), quality=quality, out_dir=out)
+            options = SceneOptions(model=default_model(args.scene))
+            result = render_scene(args.scene, options, quality=quality, out_dir=out)
         wall = time.perf_counter() - start
         print(f"{quality:8} {wall:8.1f} {result.duration:8.1f} {wall / result.duration:6.2f}",
               flush=True)

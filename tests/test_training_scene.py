@@ -173,3 +173,25 @@ def test_scene_options_refuse_a_bad_learning_rate(lr):
     with pytest.raises(ValueError, match="learning rate"):
         SceneOptions(lr=lr)
     assert SceneOptions.from_env({"SCENE_LR": "0.5"}).lr == 0.5
+
+
+def test_the_cli_renders_training_with_lm_unless_told(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+    from scenes.writers import video
+
+    seen = {}
+
+    def fake(scene, options, **kwargs):
+        seen[scene] = (options.model, options.lr)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(video, "render_scene", fake)
+    out = str(tmp_path / "r")
+    for args in (["training"], ["attention"], ["training", "--model", "translate", "--lr", "0.5"]):
+        CliRunner().invoke(cli.main, ["render", *args, "--format", "png", "--out", out])
+        assert args[0] in seen
+        if len(args) == 1:
+            assert seen.pop(args[0]) == ({"training": "lm"}.get(args[0], "translate"), None)
+    assert seen["training"] == ("translate", 0.5)
