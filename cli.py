@@ -230,12 +230,10 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
     always give the same bytes, and a file whose content would not change is left untouched.
     Each path is printed as it is written.
     """
-    from scenes.registry import SCENES
+    from scenes.registry import SCENES, default_model
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
-    from scenes.registry import default_model
-
     model = model or ("translate" if scene == "all" else default_model(scene))
     options = scene_setup(model, sentence, layer, head, theme, captions, lr)
     names = list(SCENES) if scene == "all" else [scene]
@@ -340,8 +338,9 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
-def slides_cmd(scene: str, model: str, sentence: str | None, layer: int, head: int, theme: str,
-               captions: bool, steps: tuple[str, ...], quality: str, out: Path) -> None:
+def slides_cmd(scene: str, model: str | None, sentence: str | None, layer: int, head: int,
+               theme: str, captions: bool, lr: float | None, steps: tuple[str, ...], quality: str,
+               out: Path) -> None:
     """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
 
     SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
@@ -350,9 +349,10 @@ def slides_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     beside it): → or space next, ← back, R replay, S speaker window, ? keys. Renders are
     cached: making the slides again only redraws the handout.
     """
-    from scenes.registry import SCENES, get_scene_class
+    from scenes.registry import SCENES, default_model, get_scene_class
 
-    options = scene_setup(model, sentence, layer, head, theme, captions)
+    model = model or ("translate" if scene == "all" else default_model(scene))
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
     names = list(SCENES) if scene == "all" else [scene]
     valid = list(dict.fromkeys(s.name for n in names for s in get_scene_class(n).storyboard(options)))
     for step in steps:  # a step name becomes part of a file name: only the storyboard's

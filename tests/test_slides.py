@@ -205,7 +205,8 @@ def test_the_pdf_handout_has_a_vector_page_per_step(deck):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["slides", "nosuch"], "no scene 'nosuch' (choose from all, attention, multihead, decoder)"),
+    (["slides", "nosuch"], "no scene 'nosuch' (choose from all, attention, multihead, decoder, "
+     "training)"),
     (["slides", "atention"], "did you mean 'attention'?"),
     (["slides", "attention", "--step", "nosuch"], "choose from title, embed"),
     (["slides", "attention", "--quality", "huge"], "huge"),
@@ -268,4 +269,4 @@ def test_slides_all_runs_through_the_catalogue_in_order(monkeypatch, tmp_path):
     assert len(Presentation(str(folder / "all.pptx")).slides) == len(expected)
     media = sorted(p.name for p in (folder / "media").iterdir())
     assert media[:2] == ["01-attention-title.mp4", "01-attention-title.png"]
-    assert media[-1] == f"{len(expected):02d}-decoder-{expected[-1][1]}.png"
+    assert media[-1] == f"{len(expected):02d}-{expected[-1][0]}-{expected[-1][1]}.png"
