@@ -80,8 +80,10 @@ class MultiHeadAttention(nn.Module):
         self.W_O = nn.Parameter(torch.randn(cfg.n_heads, cfg.d_head, cfg.d_model) * std)
 
     def forward(
-        self, x_q: torch.Tensor, x_kv: torch.Tensor, causal: bool, rec: Recorder
+        self, x_q: torch.Tensor, x_kv: torch.Tensor, causal: bool, rec: Recorder,
+        key_pad: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``key_pad`` [B, k_pos] is True at padding keys (training batches only)."""
         n = self.name
         B, Tq, _ = x_q.shape
         Tk = x_kv.shape[1]
@@ -100,6 +102,8 @@ class MultiHeadAttention(nn.Module):
         else:
             mask = torch.ones(Tq, Tk, dtype=torch.bool, device=x_q.device)
         rec(f"{n}.mask", mask[None])
+        if key_pad is not None:  # a padded training batch: no query looks at a padding key
+            mask = mask[None, None] & ~key_pad[:, None, None, :]  # [B, 1, q_pos, k_pos]
         masked = scaled.masked_fill(~mask, float("-inf"))  # [B, head, q_pos, k_pos]
         rec(f"{n}.masked", masked)
         pattern = torch.softmax(masked, dim=-1)  # [B, head, q_pos, k_pos], rows sum to 1
@@ -146,9 +150,9 @@ class EncoderBlock(nn.Module):
         self.mlp = FeedForward(cfg, f"{name}.mlp")
         self.ln2 = LayerNorm(cfg, f"{name}.ln2")
 
-    def forward(self, x: torch.Tensor, rec: Recorder) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rec: Recorder, key_pad: torch.Tensor | None = None):
         rec(f"{self.name}.resid_pre", x)
-        x = self.ln1(self._add(x, self.attn(x, x, False, rec), "resid_mid", rec), rec)
+        x = self.ln1(self._add(x, self.attn(x, x, False, rec, key_pad), "resid_mid", rec), rec)
         return self.ln2(self._add(x, self.mlp(x, rec), "resid_post", rec), rec)
 
     def _add(self, x, sub, name, rec):
@@ -172,11 +176,13 @@ class DecoderBlock(EncoderBlock):
             self.ln3 = LayerNorm(cfg, f"{name}.ln3")
             # in encdec mode ln2 follows cross-attention and ln3 follows the FFN
 
-    def forward(self, x, rec: Recorder, memory: torch.Tensor | None = None):
+    def forward(self, x, rec: Recorder, memory: torch.Tensor | None = None,
+                memory_pad: torch.Tensor | None = None):
         rec(f"{self.name}.resid_pre", x)
         x = self.ln1(self._add(x, self.attn(x, x, True, rec), "resid_mid", rec), rec)
         if self.has_cross:
-            x = self.ln2(self._add(x, self.cross_attn(x, memory, False, rec), "resid_cross", rec), rec)
+            cross = self.cross_attn(x, memory, False, rec, memory_pad)
+            x = self.ln2(self._add(x, cross, "resid_cross", rec), rec)
             return self.ln3(self._add(x, self.mlp(x, rec), "resid_post", rec), rec)
         return self.ln2(self._add(x, self.mlp(x, rec), "resid_post", rec), rec)
 
@@ -220,27 +226,31 @@ class Transformer(nn.Module):
         self.W_U = nn.Parameter(torch.randn(cfg.d_model, cfg.tgt_vocab_size) / math.sqrt(cfg.d_model))
         self.b_U = nn.Parameter(torch.zeros(cfg.tgt_vocab_size))
 
-    def encode(self, src: torch.Tensor, rec: Recorder = None) -> torch.Tensor:
+    def encode(self, src: torch.Tensor, rec: Recorder = None, src_pad=None) -> torch.Tensor:
+        """Encoder stack; ``src_pad`` [B, S] marks padding in a training batch."""
         rec = rec or _noop
         x = self.enc_embed(src, rec)  # [B, S, d_model]
         for block in self.enc_blocks:
-            x = block(x, rec)
+            x = block(x, rec, src_pad)
         return x
 
-    def decode(self, tgt: torch.Tensor, memory: torch.Tensor | None, rec: Recorder = None):
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor | None, rec: Recorder = None,
+               src_pad=None):
         """Decoder stack, final linear and softmax: returns logits [B, T, vocab]."""
         rec = rec or _noop
         x = self.dec_embed(tgt, rec)  # [B, T, d_model]
         for block in self.dec_blocks:
-            x = block(x, rec, memory)
+            x = block(x, rec, memory, src_pad)
         logits = x @ self.W_U + self.b_U  # [B, T, vocab]
         rec("logits", logits)
         rec("probs", torch.softmax(logits, dim=-1))
         return logits
 
-    def forward(self, tgt: torch.Tensor, src: torch.Tensor | None = None, rec: Recorder = None):
-        memory = self.encode(src, rec) if self.cfg.mode == "encdec" else None
-        return self.decode(tgt, memory, rec)
+    def forward(self, tgt: torch.Tensor, src: torch.Tensor | None = None, rec: Recorder = None,
+                src_pad: torch.Tensor | None = None):
+        """Logits [B, T, vocab]; ``src_pad`` [B, S] is True at padding in the source batch."""
+        memory = self.encode(src, rec, src_pad) if self.cfg.mode == "encdec" else None
+        return self.decode(tgt, memory, rec, src_pad)
 
     @torch.no_grad()
     def greedy(self, prefix: list[int], src: list[int] | None, eos_id: int, max_new: int):

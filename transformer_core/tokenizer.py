@@ -1,26 +1,53 @@
-"""A word-level tokenizer that never fails on non-empty text.
+"""A tokenizer that never fails on non-empty text, for any script.
 
-Rules, in order:
+Two rules (a checkpoint records which one its vocabulary was made with):
 
-1. The text is lower-cased (``str.lower``).
+``words`` (the shipped models, and the default for your own corpus), in order:
+
+1. The text is put in Unicode NFC form (an accented letter typed as letter + combining accent
+   equals the precomposed one) and lower-cased (``str.lower``: "Café", "Ναΐ", "Кошка" too).
+   A typographic apostrophe ``’`` becomes ``'``.
 2. The sentence punctuation ``. , ! ? ; :`` and double quotes are dropped; apostrophes stay
    inside words (``l'afrique`` is one token).
 3. The rest is split on white space. Each piece that is in the vocabulary becomes its token;
    any other piece (an unknown word, an emoji, markup such as ``<b>``) becomes the visible
    unknown token ``<unk>``. The original piece is kept so the CLI can say what was replaced.
+
+``chars`` (for scripts written without spaces: Chinese, Japanese, Thai): steps 1 and 2, then
+every remaining character that is not white space and not punctuation (Unicode category P,
+so ``。，！？`` go too) is one token.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "UNK", "EmptySentenceError", "Tokenized", "Vocab"]
+__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "TOKEN_RULES", "UNK", "EmptySentenceError", "Tokenized",
+           "Vocab", "split"]
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
 
 _DROPPED = re.compile(r"[.,!?;:\"]")
+TOKEN_RULES = ("words", "chars")
+
+
+def _normalise(text: str) -> str:
+    """NFC, lower case, typographic apostrophe as ``'``, sentence punctuation dropped."""
+    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
+    return _DROPPED.sub(" ", text)
+
+
+def split(text: str, rule: str = "words") -> list[str]:
+    """The pieces of ``text`` under ``rule`` (``words`` or ``chars``), before the vocabulary."""
+    if rule == "words":
+        return _normalise(text).split()
+    if rule == "chars":
+        return [c for c in _normalise(text)
+                if not c.isspace() and not unicodedata.category(c).startswith(("P", "C"))]
+    raise ValueError(f"unknown tokenization rule {rule!r}; choose from {', '.join(TOKEN_RULES)}")
 
 
 class EmptySentenceError(ValueError):
@@ -35,9 +62,12 @@ class Tokenized:
 
 
 class Vocab:
-    """A fixed list of tokens; the four special tokens come first."""
+    """A fixed list of tokens; the four special tokens come first. ``rule`` splits the text."""
 
-    def __init__(self, words: list[str] | tuple[str, ...]):
+    def __init__(self, words: list[str] | tuple[str, ...], rule: str = "words"):
+        if rule not in TOKEN_RULES:
+            raise ValueError(f"unknown tokenization rule {rule!r}; choose from {', '.join(TOKEN_RULES)}")
+        self.rule = rule
         words = [w for w in words if w not in SPECIALS]
         self.itos: tuple[str, ...] = SPECIALS + tuple(words)
         self.stoi = {w: i for i, w in enumerate(self.itos)}
@@ -66,10 +96,14 @@ class Vocab:
     def unk_id(self) -> int:
         return self.stoi[UNK]
 
-    @staticmethod
-    def split(text: str) -> list[str]:
-        """Lower-case, drop sentence punctuation, split on white space."""
-        return _DROPPED.sub(" ", text.lower()).split()
+    @property
+    def joiner(self) -> str:
+        """What goes between tokens when they are written as text: a space, or nothing (chars)."""
+        return "" if self.rule == "chars" else " "
+
+    def split(self, text: str) -> list[str]:
+        """The pieces of ``text`` under this vocabulary's rule."""
+        return split(text, self.rule)
 
     def encode(self, text: str) -> Tokenized:
         pieces = self.split(text)

@@ -24,18 +24,20 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import torch
 
-from .checkpoint import LoadedModel, load_model
+from .checkpoint import MODEL_NAMES, LoadedModel, load_checkpoint, load_model
 from .config import Config
 from .tokenizer import BOS, EOS
 
-__all__ = ["SentenceTooLongError", "Trace", "run_with_trace"]
+__all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace"]
 
 
 class SentenceTooLongError(ValueError):
@@ -70,6 +72,14 @@ class Trace(Mapping):
     vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
     _arrays: Mapping = field(repr=False)
     params: Mapping = field(repr=False)
+    tokenization: str = "words"  # the tokenizer's rule: "words" or "chars"
+    checkpoint: str | None = None  # the file the model was loaded from
+    input_vocab: tuple[str, ...] = ()  # the vocabulary the sentence was read with
+
+    @property
+    def joiner(self) -> str:
+        """What goes between tokens written as text: a space, or nothing for ``chars``."""
+        return "" if self.tokenization == "chars" else " "
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -100,7 +110,7 @@ class Trace(Mapping):
 
     @property
     def output_text(self) -> str:
-        return " ".join(self.output_tokens)
+        return self.joiner.join(self.output_tokens)
 
     def tokens_for(self, prefix: str) -> tuple[str, ...]:
         """Token labels of the positions a record under ``prefix`` runs over."""
@@ -130,16 +140,28 @@ def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:
     return out
 
 
+def resolve_model(model: str | os.PathLike | LoadedModel) -> LoadedModel:
+    """A shipped model's name, a checkpoint file's path, or an already loaded model."""
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, str) and model in MODEL_NAMES:
+        return load_model(model)
+    return load_checkpoint(Path(model))
+
+
 @torch.no_grad()
 def run_with_trace(
-    model: str | LoadedModel = "translate", sentence: str | None = None
+    model: str | os.PathLike | LoadedModel = "translate", sentence: str | None = None
 ) -> Trace:
     """Tokenize ``sentence``, run the model and record every intermediate.
 
-    For ``translate`` the decoder is run on ``<bos>`` followed by the greedy translation.
-    For ``lm`` the greedy continuation is computed too but the trace covers the sentence.
+    ``model`` is a shipped model's name (``translate``, ``lm``), a checkpoint file written by
+    ``python cli.py train`` (a ``Path``, or a string that is not a shipped name), or a
+    :class:`LoadedModel`. For ``translate`` the decoder is run on ``<bos>`` followed by the
+    greedy translation. For ``lm`` the greedy continuation is computed too but the trace
+    covers the sentence.
     """
-    lm = load_model(model) if isinstance(model, str) else model
+    lm = resolve_model(model)
     sentence = lm.default_sentence if sentence is None else sentence
     tok = lm.input_vocab.encode(sentence)
     cfg = lm.cfg
@@ -186,4 +208,7 @@ def run_with_trace(
         vocab=v.itos,
         _arrays=MappingProxyType(records),
         params=MappingProxyType(_params(lm.model)),
+        tokenization=lm.rule,
+        checkpoint=str(lm.path) if lm.path is not None else None,
+        input_vocab=lm.input_vocab.itos,
     )
