@@ -9,65 +9,11 @@ from torch import nn
 
 from transformer_core.checkpoint import build, load_model
 from transformer_core.model import causal_mask, positional_encoding
+from transformer_core.reference import compare_trace, torch_decoder_layer, torch_encoder_layer
+from transformer_core.reference import load_mha as _load_mha
 from transformer_core.trace import run_with_trace
 
 TOL = 1e-5
-
-
-def _mha_weights(attn):
-    """Our per-head W_Q/W_K/W_V [head, d_model, d_head] and W_O as nn.MultiheadAttention's."""
-    H, D, dh = attn.W_Q.shape
-
-    def rows(W):  # out-feature rows ordered head by head, as torch splits heads
-        return W.permute(0, 2, 1).reshape(H * dh, D)
-
-    in_proj = torch.cat([rows(attn.W_Q), rows(attn.W_K), rows(attn.W_V)])
-    out_proj = attn.W_O.reshape(H * dh, D).T
-    return in_proj, out_proj
-
-
-def _load_mha(torch_attn: nn.MultiheadAttention, attn) -> None:
-    in_proj, out_proj = _mha_weights(attn)
-    with torch.no_grad():
-        torch_attn.in_proj_weight.copy_(in_proj)
-        torch_attn.in_proj_bias.zero_()  # our projections have no bias
-        torch_attn.out_proj.weight.copy_(out_proj)
-        torch_attn.out_proj.bias.zero_()
-
-
-def _load_ffn_norms(layer, block, norms) -> None:
-    with torch.no_grad():
-        layer.linear1.weight.copy_(block.mlp.W_1.T)
-        layer.linear1.bias.copy_(block.mlp.b_1)
-        layer.linear2.weight.copy_(block.mlp.W_2.T)
-        layer.linear2.bias.copy_(block.mlp.b_2)
-        for torch_norm, ours in norms:
-            torch_norm.weight.copy_(ours.gamma)
-            torch_norm.bias.copy_(ours.beta)
-
-
-def torch_encoder_layer(block, cfg) -> nn.TransformerEncoderLayer:
-    layer = nn.TransformerEncoderLayer(
-        cfg.d_model, cfg.n_heads, cfg.d_ff, dropout=0.0, activation="relu",
-        batch_first=True, norm_first=False, layer_norm_eps=cfg.ln_eps,
-    )
-    _load_mha(layer.self_attn, block.attn)
-    _load_ffn_norms(layer, block, [(layer.norm1, block.ln1), (layer.norm2, block.ln2)])
-    return layer.eval()
-
-
-def torch_decoder_layer(block, cfg) -> nn.TransformerDecoderLayer:
-    layer = nn.TransformerDecoderLayer(
-        cfg.d_model, cfg.n_heads, cfg.d_ff, dropout=0.0, activation="relu",
-        batch_first=True, norm_first=False, layer_norm_eps=cfg.ln_eps,
-    )
-    _load_mha(layer.self_attn, block.attn)
-    _load_mha(layer.multihead_attn, block.cross_attn)
-    _load_ffn_norms(
-        layer, block,
-        [(layer.norm1, block.ln1), (layer.norm2, block.ln2), (layer.norm3, block.ln3)],
-    )
-    return layer.eval()
 
 
 def _noop(name, x):
@@ -192,3 +138,28 @@ def test_positional_encoding_equals_formula():
     assert pe[1, 0].item() == pytest.approx(0.841471, abs=1e-6)
     assert pe[1, 1].item() == pytest.approx(0.540302, abs=1e-6)
     assert pe[0, 1].item() == 1.0 and pe[0, 0].item() == 0.0
+
+
+@pytest.mark.parametrize("model,sentence", [
+    ("translate", None), ("lm", None), ("translate", "in may tom sees rome"), ("lm", "the cat"),
+])
+def test_compare_trace_agrees_on_the_shown_sentence(model, sentence):
+    loaded = load_model(model)
+    result = compare_trace(loaded.model, run_with_trace(loaded, sentence))
+    assert result.max_diff < TOL
+    assert result.checks >= (12 if model == "translate" else 10)
+
+
+def test_compare_trace_catches_a_wrong_record():
+    import dataclasses
+    from types import MappingProxyType
+
+    loaded = load_model("lm")
+    t = run_with_trace(loaded)
+    arrays = dict(t.items())
+    wrong = arrays["decoder.blocks.1.attn.out"].copy()
+    wrong[2, 3] += 0.01
+    arrays["decoder.blocks.1.attn.out"] = wrong
+    result = compare_trace(loaded.model, dataclasses.replace(t, _arrays=MappingProxyType(arrays)))
+    assert result.max_diff == pytest.approx(0.01, abs=1e-5)
+    assert result.worst == "decoder.blocks.1.attn.out (nn.MultiheadAttention)"

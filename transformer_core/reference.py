@@ -1,0 +1,152 @@
+"""The hand-written model checked against PyTorch's own fused layers, loaded with its weights.
+
+``nn.TransformerEncoderLayer``, ``nn.TransformerDecoderLayer``, ``nn.MultiheadAttention`` and
+``F.scaled_dot_product_attention`` are independent implementations of the same maths. The
+tests use these helpers on random inputs; ``python cli.py verify`` uses :func:`compare_trace`
+on the very sentence a scene shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import causal_mask
+
+__all__ = ["Comparison", "compare_trace", "load_mha", "torch_decoder_layer", "torch_encoder_layer"]
+
+
+def _mha_weights(attn):
+    """Our per-head W_Q/W_K/W_V [head, d_model, d_head] and W_O as nn.MultiheadAttention's."""
+    H, D, dh = attn.W_Q.shape
+
+    def rows(W):  # out-feature rows ordered head by head, as torch splits heads
+        return W.permute(0, 2, 1).reshape(H * dh, D)
+
+    in_proj = torch.cat([rows(attn.W_Q), rows(attn.W_K), rows(attn.W_V)])
+    out_proj = attn.W_O.reshape(H * dh, D).T
+    return in_proj, out_proj
+
+
+def load_mha(torch_attn: nn.MultiheadAttention, attn) -> None:
+    """Copy our attention's weights into ``torch_attn`` (zero biases: ours have none)."""
+    in_proj, out_proj = _mha_weights(attn)
+    with torch.no_grad():
+        torch_attn.in_proj_weight.copy_(in_proj)
+        torch_attn.in_proj_bias.zero_()
+        torch_attn.out_proj.weight.copy_(out_proj)
+        torch_attn.out_proj.bias.zero_()
+
+
+def _load_ffn_norms(layer, block, norms) -> None:
+    with torch.no_grad():
+        layer.linear1.weight.copy_(block.mlp.W_1.T)
+        layer.linear1.bias.copy_(block.mlp.b_1)
+        layer.linear2.weight.copy_(block.mlp.W_2.T)
+        layer.linear2.bias.copy_(block.mlp.b_2)
+        for torch_norm, ours in norms:
+            torch_norm.weight.copy_(ours.gamma)
+            torch_norm.bias.copy_(ours.beta)
+
+
+def torch_encoder_layer(block, cfg) -> nn.TransformerEncoderLayer:
+    """PyTorch's post-LN encoder layer holding ``block``'s weights (also a decoder-only block)."""
+    layer = nn.TransformerEncoderLayer(
+        cfg.d_model, cfg.n_heads, cfg.d_ff, dropout=0.0, activation="relu",
+        batch_first=True, norm_first=False, layer_norm_eps=cfg.ln_eps,
+    )
+    load_mha(layer.self_attn, block.attn)
+    _load_ffn_norms(layer, block, [(layer.norm1, block.ln1), (layer.norm2, block.ln2)])
+    return layer.eval()
+
+
+def torch_decoder_layer(block, cfg) -> nn.TransformerDecoderLayer:
+    """PyTorch's post-LN decoder layer holding ``block``'s weights."""
+    layer = nn.TransformerDecoderLayer(
+        cfg.d_model, cfg.n_heads, cfg.d_ff, dropout=0.0, activation="relu",
+        batch_first=True, norm_first=False, layer_norm_eps=cfg.ln_eps,
+    )
+    load_mha(layer.self_attn, block.attn)
+    load_mha(layer.multihead_attn, block.cross_attn)
+    _load_ffn_norms(
+        layer, block,
+        [(layer.norm1, block.ln1), (layer.norm2, block.ln2), (layer.norm3, block.ln3)],
+    )
+    return layer.eval()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The largest difference between the trace and PyTorch, and where it is."""
+
+    max_diff: float
+    worst: str  # the record (and the PyTorch function) of the largest difference
+    checks: int  # how many records were compared
+
+
+def _t(trace, name: str) -> torch.Tensor:
+    return torch.from_numpy(trace[name].copy())
+
+
+@torch.no_grad()
+def compare_trace(model, trace) -> Comparison:
+    """Recompute the trace's sentence with PyTorch's layers fed our weights.
+
+    Per block: the block's output with ``nn.TransformerEncoderLayer`` /
+    ``nn.TransformerDecoderLayer`` on the recorded input; each attention's output and per-head
+    pattern with ``nn.MultiheadAttention``; each head's weighted sum with
+    ``F.scaled_dot_product_attention``. Then the logits and the softmax. ``model`` is the
+    :class:`~transformer_core.model.Transformer` that produced ``trace``.
+    """
+    cfg = model.cfg
+    diffs: list[tuple[float, str]] = []
+
+    def check(name: str, theirs: torch.Tensor, how: str) -> None:
+        ours = _t(trace, name)
+        diffs.append((float((ours - theirs.reshape(ours.shape)).abs().max()), f"{name} ({how})"))
+
+    def attention(prefix: str, attn, x_kv: torch.Tensor | None, causal: bool) -> None:
+        q, k, v = (_t(trace, f"{prefix}.{n}") for n in "qkv")
+        mask = _t(trace, f"{prefix}.mask")
+        check(f"{prefix}.z", F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+              "F.scaled_dot_product_attention")
+        x = _t(trace, prefix.rsplit(".", 1)[0] + (".resid_pre" if "cross" not in prefix else ".ln1.out"))
+        kv = x if x_kv is None else x_kv
+        mha = nn.MultiheadAttention(cfg.d_model, cfg.n_heads, dropout=0.0, batch_first=True)
+        load_mha(mha, attn)
+        block_mask = ~causal_mask(x.shape[0], kv.shape[0]) if causal else None  # True = hidden
+        out, weights = mha(x[None], kv[None], kv[None], attn_mask=block_mask, need_weights=True,
+                           average_attn_weights=False)
+        check(f"{prefix}.out", out[0], "nn.MultiheadAttention")
+        check(f"{prefix}.pattern", weights[0], "nn.MultiheadAttention weights")
+
+    memory = None
+    if cfg.mode == "encdec":
+        for i, block in enumerate(model.enc_blocks):
+            p = f"encoder.blocks.{i}"
+            attention(f"{p}.attn", block.attn, None, False)
+            check(f"{p}.ln2.out", torch_encoder_layer(block, cfg)(_t(trace, f"{p}.resid_pre")[None]),
+                  "nn.TransformerEncoderLayer")
+        memory = _t(trace, f"encoder.blocks.{len(model.enc_blocks) - 1}.ln2.out")
+    for i, block in enumerate(model.dec_blocks):
+        p = f"decoder.blocks.{i}"
+        x = _t(trace, f"{p}.resid_pre")[None]
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+        attention(f"{p}.attn", block.attn, None, True)
+        if memory is None:
+            theirs = torch_encoder_layer(block, cfg)(x, src_mask=mask, is_causal=True)
+            check(f"{p}.ln2.out", theirs, "nn.TransformerEncoderLayer, causal")
+        else:
+            attention(f"{p}.cross_attn", block.cross_attn, memory, False)
+            theirs = torch_decoder_layer(block, cfg)(x, memory[None], tgt_mask=mask, tgt_is_causal=True)
+            check(f"{p}.ln3.out", theirs, "nn.TransformerDecoderLayer")
+    last = "ln3" if memory is not None else "ln2"
+    final = _t(trace, f"decoder.blocks.{len(model.dec_blocks) - 1}.{last}.out")
+    logits = F.linear(final, model.W_U.T, model.b_U)
+    check("logits", logits, "F.linear")
+    check("probs", torch.softmax(_t(trace, "logits"), dim=-1), "torch.softmax")
+    worst = max(diffs)
+    return Comparison(worst[0], worst[1], len(diffs))
