@@ -229,3 +229,16 @@ def test_interrupted_save_leaves_no_checkpoint(tmp_path, lm_checkpoint, monkeypa
 def test_vocab_rule_is_checked():
     with pytest.raises(ValueError, match="unknown tokenization rule"):
         Vocab(["a"], "letters")
+
+
+def test_summary_names_the_checkpoint_and_escapes_control_characters(lm_checkpoint):
+    from transformer_core.export import summary, to_dict
+
+    out, _, _ = lm_checkpoint
+    text = summary(run_with_trace(out, "the red\nfox \x1b[2J"))
+    assert f"checkpoint: {out} (tokenized as words)" in text
+    assert "sentence: the red\\nfox \\x1b[2J" in text and "\x1b" not in text
+    assert "tokens:   the red fox <unk>" in text
+    shipped = run_with_trace("lm")
+    assert "checkpoint" not in summary(shipped) and to_dict(shipped)["checkpoint"] is None
+    assert to_dict(run_with_trace(out))["checkpoint"] == str(out)

@@ -19,7 +19,22 @@ import numpy as np
 from .files import atomic_write
 from .trace import Trace
 
-__all__ = ["summary", "to_dict", "to_json", "write_npz"]
+__all__ = ["custom_checkpoint", "printable", "summary", "to_dict", "to_json", "write_npz"]
+
+
+def printable(text: str) -> str:
+    """``text`` as it is, or escaped like a Python string if it holds control characters
+    (a newline, an escape sequence) that a terminal would act on."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def custom_checkpoint(trace: Trace) -> str | None:
+    """The checkpoint file of a model that is not a shipped one, else None."""
+    from .checkpoint import default_path
+
+    if trace.checkpoint is None or Path(trace.checkpoint) == default_path(trace.model_name):
+        return None
+    return trace.checkpoint
 
 
 def _plain(x: np.ndarray):
@@ -47,6 +62,9 @@ def _meta(trace: Trace) -> dict:
         "unknown_words": list(trace.unknown),
         "config": trace.config.to_dict(),
         "vocab": list(trace.vocab),
+        "input_vocab": list(trace.input_vocab),
+        "tokenization": trace.tokenization,
+        "checkpoint": custom_checkpoint(trace),
     }
 
 
@@ -98,15 +116,19 @@ def write_npz(trace: Trace, path: Path) -> None:
 
 def summary(trace: Trace) -> str:
     """A readable overview: tokens, the model's output, and every record with its shape."""
-    lines = [
-        f"model:    {trace.model_name}",
-        f"sentence: {trace.sentence}",
-        f"tokens:   {' '.join(trace.tokens)}",
+    lines = [f"model:    {trace.model_name}"]
+    if custom_checkpoint(trace):
+        lines.append(f"checkpoint: {printable(custom_checkpoint(trace))} "
+                     f"(tokenized as {trace.tokenization})")
+    lines += [
+        f"sentence: {printable(trace.sentence)}",
+        f"tokens:   {printable(' '.join(trace.tokens))}",
     ]
     if trace.config.mode == "encdec":
-        lines.append(f"output:   {trace.output_text}   (greedy translation; decoder traced on it)")
+        lines.append(f"output:   {printable(trace.output_text)}   (greedy translation; decoder "
+                     "traced on it)")
     else:
-        lines.append(f"output:   {trace.output_text}   (greedy continuation)")
+        lines.append(f"output:   {printable(trace.output_text)}   (greedy continuation)")
     lines.append("")
     lines.append(f"{len(trace)} records (name, shape); use --format json|npz for the values:")
     width = max(len(n) for n in trace)
