@@ -1,4 +1,4 @@
-"""Command line: list, trace, train, render, svg, embed, gallery, slides.
+"""Command line: list, trace, train, render, svg, verify, embed, gallery, slides.
 
 The commands only; what they share (errors, signals, checks, scene options, progress) is in
 :mod:`scenes.cli_support`.
@@ -28,9 +28,10 @@ from pathlib import Path
 import click
 
 from scenes.cli_support import (
-    CONTEXT, FORMULA_TOOLS, MODELS, QUALITIES, VIDEO_FORMATS, WEB_TOOLS, Choice,
-    Failure, Main, SceneName, did_you_mean, load_trace, output_file, output_folder,
-    check_lr, require_tools, scene_options, scene_setup, step_progress,
+    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
+    WEB_TOOLS, Choice, Failure, Main, SceneName, check_lr, check_scene_kind, did_you_mean,
+    load_trace, model_kind, output_file, output_folder, require_tools, scene_options,
+    scene_setup, step_progress,
 )
 
 
@@ -51,8 +52,8 @@ def list_scenes() -> None:
 
 
 @main.command("trace")
-@click.option("--model", type=Choice(MODELS), default="translate", show_default=True,
-              help="Which shipped model to run.")
+@MODEL_OPTION
+@CHECKPOINT_OPTION
 @click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
 @click.option("--format", "fmt", type=Choice(("json", "npz")), default=None,
               help="Write every recorded tensor and parameter in this format.")
@@ -66,8 +67,8 @@ def list_scenes() -> None:
 @click.option("--lr", type=float, default=None,
               help="With --grad: the learning rate of the step (default: the model's own, "
                    "which makes the loss go down).")
-def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, out: Path | None,
-              grad: bool, lr: float | None):
+def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, fmt: str | None,
+              as_json: bool, out: Path | None, grad: bool, lr: float | None):
     """Run a model on a sentence and show (or export) every tensor it computed."""
     fmt = "json" if as_json and fmt is None else fmt
     if fmt == "npz" and out is None:
@@ -75,11 +76,14 @@ def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, 
     if lr is not None and not grad:
         raise click.UsageError("--lr is the learning rate of --grad's training step: add --grad")
     check_lr(lr)
-    trace = load_trace(model, sentence)
+    model = model_kind(model, checkpoint)
+    trace = load_trace(model, sentence, checkpoint)
     if grad:
+        from transformer_core.checkpoint import load_model
         from transformer_core.training_step import training_step
 
-        trace = training_step(model, sentence, lr, with_init=False)
+        loaded = load_model(model, checkpoint) if checkpoint is not None else model
+        trace = training_step(loaded, sentence, lr, with_init=False)
         if trace.loss_went_up:
             click.echo(f"note: with lr {trace.lr:g} the loss went up ({trace.loss:.6f} -> "
                        f"{trace.loss_after:.6f}): the learning rate is too large", err=True)
@@ -109,13 +113,34 @@ def trace_cmd(model: str, sentence: str | None, fmt: str | None, as_json: bool, 
 
 @main.command("train")
 @click.argument("name", type=Choice(MODELS))
+@click.option("--corpus", type=click.Path(path_type=Path), default=None,
+              help="lm: your own UTF-8 text file, one sentence per line.")
+@click.option("--pairs", type=click.Path(path_type=Path), default=None,
+              help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
+@click.option("--tokens", type=Choice(("words", "chars")), default="words", show_default=True,
+              help="With --corpus/--pairs: words split at spaces (any script), or one token per "
+                   "character (scripts written without spaces).")
+@click.option("--holdout", type=click.FloatRange(0.0, 0.5), default=None,
+              help="With --corpus/--pairs: fraction of sentences held out to measure accuracy "
+                   "on unseen ones  [default: 0.1 from 50 sentences on, else 0]")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Optimisation steps (default: the shipped model's).")
+              help="Optimisation steps (default: the shipped model's; with --corpus/--pairs the "
+                   "most it may take, 3000: it stops once it has learned the data).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Checkpoint to write (default: the shipped one, replaced only when done).")
-def train_cmd(name: str, steps: int | None, seed: int, out: Path | None) -> None:
-    """Retrain a model from scratch, reproducibly, and save its checkpoint."""
+              help="Checkpoint to write (default: the shipped one, replaced only when done; "
+                   "with --corpus/--pairs, FILE's name with .pt in the current folder).")
+def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
+              holdout: float | None, steps: int | None, seed: int, out: Path | None) -> None:
+    """Train a model from scratch, reproducibly, and save its checkpoint.
+
+    Without --corpus/--pairs: retrain a shipped model on its own generated data. With them:
+    train on your own text (`train lm --corpus FILE`, `train translate --pairs FILE.tsv`),
+    then show it with `--checkpoint` on render, svg, trace and verify.
+    """
+    if corpus is not None or pairs is not None:
+        train_corpus_cmd(name, corpus, pairs, tokens, holdout, steps, seed, out)
+        return
     from transformer_core.checkpoint import default_path, save_model
     from transformer_core.train import SETTINGS, train
 
@@ -140,6 +165,104 @@ def train_cmd(name: str, steps: int | None, seed: int, out: Path | None) -> None
                    f"(on the positions the grammar determines: "
                    f"{result.detail['determined_accuracy']:.1%})")
     click.echo(f"final loss {result.final_loss:.4f}; wrote {path}")
+
+
+def _checkpoint_out(out: Path) -> Path:
+    """Where a trained checkpoint goes: an existing folder, never over a file that is not a
+    checkpoint (a corpus given as --out by mistake)."""
+    if not out.parent.is_dir():
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise click.BadParameter(f"folder {out.parent} {what}: create it first or choose another "
+                                 "--out", param_hint="--out")
+    if out.is_dir():
+        raise click.BadParameter(f"{out} is a folder: give a file name such as {out / 'model.pt'}",
+                                 param_hint="--out")
+    if out.exists():
+        from transformer_core.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            load_checkpoint(out)
+        except CheckpointError:
+            raise click.BadParameter(f"{out} exists and is not a checkpoint: it is left as it is; "
+                                     "choose another --out", param_hint="--out") from None
+    return output_file(out)
+
+
+def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
+                     holdout: float | None, steps: int | None, seed: int, out: Path | None) -> None:
+    """``train lm --corpus FILE`` / ``train translate --pairs FILE``: your own model."""
+    if corpus is not None and pairs is not None:
+        raise click.UsageError("give --corpus (lm) or --pairs (translate), not both")
+    if name == "lm" and pairs is not None:
+        raise click.UsageError("--pairs is for translate; an lm learns from --corpus FILE "
+                               "(one sentence per line)")
+    if name == "translate" and corpus is not None:
+        raise click.UsageError("--corpus is for lm; translate learns from --pairs FILE.tsv "
+                               "(SOURCE<TAB>TARGET per line)")
+    data, option = (corpus, "--corpus") if corpus is not None else (pairs, "--pairs")
+    from transformer_core.corpus import CorpusError, read_corpus
+
+    try:
+        text = read_corpus(data, name, tokens)
+    except CorpusError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+    path = _checkpoint_out(out if out is not None else Path(f"{data.stem}.pt"))
+    if text.skipped_note():
+        click.echo(f"note: {text.skipped_note()}", err=True)
+    from transformer_core.checkpoint import save_model
+    from transformer_core.train import CORPUS_MAX_STEPS, plan_config, train_corpus
+
+    cfg = plan_config(text)
+    layers = (f"{cfg.n_dec_layers} layer{'s' * (cfg.n_dec_layers > 1)}" if name == "lm" else
+              f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
+    vocab = (f"{cfg.tgt_vocab_size - 4} words" if name == "lm" else
+             f"{cfg.src_vocab_size - 4} + {cfg.tgt_vocab_size - 4} words")
+    click.echo(f"{data}: {len(text)} sentences, vocabulary {vocab}; model: d_model {cfg.d_model}, "
+               f"{cfg.n_heads} heads, {layers}, {cfg.max_len} positions", err=True)
+    total = steps or CORPUS_MAX_STEPS
+    import time
+
+    started = time.perf_counter()
+    with click.progressbar(length=total, label=f"training {name}", show_pos=True,
+                           item_show_func=lambda s: s, file=sys.stderr) as bar:
+        def progress(step: int, loss: float) -> None:
+            bar.current_item = f"loss {loss:.4f}"
+            bar.update(1)
+
+        result = train_corpus(text, seed=seed, holdout=holdout, max_steps=total, progress=progress)
+    seconds = time.perf_counter() - started
+    try:
+        save_model(result.model, path)
+    except OSError as exc:
+        raise Failure(f"cannot write {path}: {exc.strerror or exc}") from None
+    d = result.detail
+    how = "learned its data" if d["stopped_early"] else "stopped at the step limit"
+    click.echo(f"{how} in {d['steps']} steps ({seconds:.1f} s); final loss {d['final_loss']:.4f}")
+    click.echo(_accuracy_line("training data", name, d["train_exact"], d["train_token_accuracy"],
+                              d["train_sentences"], d["best_possible_token_accuracy"]))
+    if d["heldout_sentences"]:
+        click.echo(_accuracy_line("held-out data", name, d["heldout_exact"],
+                                  d["heldout_token_accuracy"], d["heldout_sentences"], None))
+    else:
+        from transformer_core.corpus import HOLDOUT_MIN_SENTENCES
+
+        why = ("--holdout 0" if holdout == 0 else
+               f"{len(text)} sentences are too few to hold some out; {HOLDOUT_MIN_SENTENCES} are needed")
+        click.echo(f"held-out data: none ({why}): the accuracy above is on sentences it trained on")
+    click.echo(f"wrote {path}; show it: python cli.py render attention --checkpoint {path}")
+
+
+def _accuracy_line(what: str, name: str, exact: float, token: float, n: int,
+                   best: float | None) -> str:
+    unit = "pairs" if name == "translate" else "sentences"
+    if name == "translate":
+        line = f"{what}: {exact:.1%} of {n} {unit} translated exactly, next word {token:.1%}"
+    else:
+        line = f"{what}: next word {token:.1%} right ({n} {unit})"
+    if best is not None and best < 1.0:
+        line += (f"; the best possible is {best:.1%}, since some beginnings continue in "
+                 "more than one way")
+    return line
 
 
 RENDERS_OPTION = click.option(
@@ -221,9 +344,9 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
               help="Leave out the background, so the page's own colour shows through.")
 @click.option("--step", default=None, help="Write only this storyboard step (by name).")
 @RENDERS_OPTION
-def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, layer: int,
-            head: int, theme: str, captions: bool, lr: float | None, transparent: bool,
-            step: str | None, renders: Path) -> None:
+def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | None,
+            sentence: str | None, layer: int, head: int, theme: str, captions: bool,
+            lr: float | None, transparent: bool, step: str | None, renders: Path) -> None:
     """Write one vector SVG diagram per storyboard step: the step's end state.
 
     SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
@@ -234,9 +357,12 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
-    model = model or ("translate" if scene == "all" else default_model(scene))
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
+    if model is None and checkpoint is None:
+        model = "translate" if scene == "all" else default_model(scene)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
     names = list(SCENES) if scene == "all" else [scene]
+    for name in names:
+        check_scene_kind(name, options.model, checkpoint)
     if out is None:
         folders = {name: renders / "svg" / name for name in names}
     else:
@@ -270,6 +396,38 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
             raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
 
 
+@main.command("verify")
+@click.argument("scene", type=SceneName(extra=("all",)))
+@scene_options(theme_help="Colour theme (does not change a number).",
+               captions_help="Captions on or off (does not change a number).")
+def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
+               layer: int, head: int, theme: str, captions: bool, lr: float | None) -> None:
+    """Check every number a scene shows against the model, and the model against PyTorch.
+
+    Builds every storyboard step's end state (no pixels, nothing written), compares each
+    number and word label on screen with a fresh run of the model on the same sentence, and
+    recomputes that run with PyTorch's own layers (nn.TransformerEncoderLayer, ...DecoderLayer,
+    nn.MultiheadAttention, F.scaled_dot_product_attention) fed the same weights. Prints one
+    line per scene; exits 1 at the first mismatch, naming it.
+    """
+    from scenes.registry import SCENES, default_model
+
+    if model is None and checkpoint is None:
+        model = "translate" if scene == "all" else default_model(scene)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    names = list(SCENES) if scene == "all" else [scene]
+    for name in names:
+        check_scene_kind(name, options.model, checkpoint)
+    require_tools(*FORMULA_TOOLS)
+    from scenes.toolkit.verify import verify_scene
+
+    for name in names:
+        report = verify_scene(name, options)
+        if not report.ok:
+            raise Failure(report.line())
+        click.echo(report.line())
+
+
 @main.command("render")
 @click.argument("scene", type=SceneName())
 @scene_options(theme_help="Colour theme; light has a white background for blog pages.",
@@ -284,8 +442,9 @@ def svg_cmd(scene: str, out: Path | None, model: str, sentence: str | None, laye
 @click.option("--web/--no-web", default=True, show_default=True,
               help="With mp4: make it start playing before it is downloaded, and write the webm, "
                    "gif, poster and .vtt a web page needs beside it (see `embed`).")
-def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: int, theme: str,
-               captions: bool, lr: float | None, quality: str, fmt: str, out: Path,
+def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
+               layer: int, head: int, theme: str, captions: bool, lr: float | None, quality: str,
+               fmt: str, out: Path,
                web: bool) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
@@ -296,8 +455,10 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
     """
     from scenes.registry import default_model
 
-    options = scene_setup(model or default_model(scene), sentence, layer, head, theme, captions,
-                          lr)
+    if model is None and checkpoint is None:
+        model = default_model(scene)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    check_scene_kind(scene, options.model, checkpoint)
     web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
     output_folder(out)
@@ -338,9 +499,9 @@ def render_cmd(scene: str, model: str, sentence: str | None, layer: int, head: i
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
-def slides_cmd(scene: str, model: str | None, sentence: str | None, layer: int, head: int,
-               theme: str, captions: bool, lr: float | None, steps: tuple[str, ...], quality: str,
-               out: Path) -> None:
+def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
+               layer: int, head: int, theme: str, captions: bool, lr: float | None,
+               steps: tuple[str, ...], quality: str, out: Path) -> None:
     """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
 
     SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
@@ -351,9 +512,12 @@ def slides_cmd(scene: str, model: str | None, sentence: str | None, layer: int, 
     """
     from scenes.registry import SCENES, default_model, get_scene_class
 
-    model = model or ("translate" if scene == "all" else default_model(scene))
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr)
+    if model is None and checkpoint is None:
+        model = "translate" if scene == "all" else default_model(scene)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
     names = list(SCENES) if scene == "all" else [scene]
+    for name in names:
+        check_scene_kind(name, options.model, checkpoint)
     valid = list(dict.fromkeys(s.name for n in names for s in get_scene_class(n).storyboard(options)))
     for step in steps:  # a step name becomes part of a file name: only the storyboard's
         if step not in valid:

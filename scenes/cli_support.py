@@ -26,7 +26,7 @@ __all__ = [
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
-    "check_lr",
+    "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
 ]
 
 MODELS = ("translate", "lm")
@@ -117,16 +117,47 @@ class SceneName(Choice):
 
 # ---- checks made before any work starts --------------------------------------------------------
 
-def load_trace(model: str, sentence: str | None):
+def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
+    """The kind of model to run: ``--model``, or the kind the ``--checkpoint`` file holds
+    (which must be ``--model``'s when both are given); ``translate`` when neither is."""
+    if checkpoint is None:
+        return model or "translate"
+    from transformer_core.checkpoint import CheckpointError, CheckpointKindError, load_checkpoint
+
+    try:
+        return load_checkpoint(checkpoint, kind=model).kind
+    except CheckpointKindError as exc:
+        raise click.BadParameter(f"{exc}: leave out --model, or give a {model} checkpoint",
+                                 param_hint="--checkpoint") from None
+    except CheckpointError as exc:
+        raise Failure(str(exc)) from None
+
+
+def check_scene_kind(scene: str, model: str, checkpoint: Path | str | None) -> None:
+    """A scene that shows only one kind of model refuses the other in one line."""
+    from scenes.registry import get_scene_class
+
+    kinds = getattr(get_scene_class(scene), "model_kinds", MODELS)
+    if model not in kinds:
+        what = f"{checkpoint} holds" if checkpoint is not None else "--model is"
+        raise click.BadParameter(f"scene {scene!r} shows a {' or '.join(kinds)} model; {what} "
+                                 f"a {model} model",
+                                 param_hint="--checkpoint" if checkpoint is not None else "--model")
+
+
+def load_trace(model: str, sentence: str | None, checkpoint: Path | str | None = None):
     """Run the model on the sentence; bad input becomes a one-line error, unknown words a notice."""
-    from transformer_core.checkpoint import CheckpointError
+    from transformer_core.checkpoint import CheckpointError, CheckpointKindError, load_model
     from transformer_core.tokenizer import EmptySentenceError
     from transformer_core.trace import SentenceTooLongError, run_with_trace
 
     if sentence is not None and not sentence.strip():
         raise click.BadParameter("the sentence is empty: give at least one word", param_hint="--sentence")
     try:
-        trace = run_with_trace(model, sentence)
+        loaded = load_model(model, checkpoint) if checkpoint is not None else model
+        trace = run_with_trace(loaded, sentence)
+    except CheckpointKindError as exc:
+        raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
     except EmptySentenceError as exc:
         raise click.BadParameter(str(exc), param_hint="--sentence") from None
     except SentenceTooLongError as exc:
@@ -136,7 +167,8 @@ def load_trace(model: str, sentence: str | None):
         raise Failure(str(exc)) from None
     if trace.unknown:
         words = ", ".join(quoted(w) for w in trace.unknown)
-        click.echo(f"note: not in the {model} vocabulary, shown as <unk>: {words}", err=True)
+        where = f"{model} vocabulary" if checkpoint is None else f"vocabulary of {checkpoint}"
+        click.echo(f"note: not in the {where}, shown as <unk>: {words}", err=True)
     return trace
 
 
@@ -280,12 +312,23 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
 
 # ---- options shared by the scene commands ------------------------------------------------------
 
+MODEL_OPTION = click.option(
+    "--model", type=Choice(MODELS), default=None,
+    help="Which model computes the numbers: the shipped translate or lm (default: the scene's "
+         "own: lm for training, translate for the others and for `all`), or the kind "
+         "--checkpoint holds.")
+CHECKPOINT_OPTION = click.option(
+    "--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="A model you trained (`python cli.py train lm --corpus FILE --out PATH`) instead of a "
+         "shipped one: its words, its numbers.")
+
+
 def scene_options(theme_help: str, captions_help: str):
-    """The options that choose what a scene shows: model, sentence, layer, head, theme, captions."""
+    """The options that choose what a scene shows: model, checkpoint, sentence, layer, head,
+    theme, captions."""
     options = [
-        click.option("--model", type=Choice(MODELS), default=None,
-                     help="Which shipped model computes the numbers (default: the scene's "
-                          "own: lm for training, translate for the others and for `all`)."),
+        MODEL_OPTION,
+        CHECKPOINT_OPTION,
         click.option("--sentence", default=None,
                      help="The input sentence (default: the model's own)."),
         click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
@@ -318,12 +361,14 @@ def check_lr(lr: float | None) -> float | None:
     return lr
 
 
-def scene_setup(model: str, sentence: str | None, layer: int, head: int, theme: str,
-                captions: bool, lr: float | None = None):
+def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
+                captions: bool, lr: float | None = None, checkpoint: Path | None = None):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
-    layer, head or learning rate, a notice for words shown as <unk>."""
+    layer, head or learning rate, a checkpoint of the other kind than --model; a notice for
+    words shown as <unk>."""
     check_lr(lr)
-    trace = load_trace(model, sentence)
+    model = model_kind(model, checkpoint)
+    trace = load_trace(model, sentence, checkpoint)
     from transformer_core.explain import attention_prefix
 
     try:
@@ -337,7 +382,8 @@ def scene_setup(model: str, sentence: str | None, layer: int, head: int, theme: 
     from scenes.toolkit.storyboard import SceneOptions
 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
-                        captions=captions, lr=lr)
+                        captions=captions, lr=lr,
+                        checkpoint=str(checkpoint) if checkpoint is not None else None)
 
 
 @contextlib.contextmanager

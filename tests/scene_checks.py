@@ -21,7 +21,8 @@ from scenes.toolkit.provenance import iter_sourced
 from scenes.toolkit.storyboard import SceneOptions, using_options
 from scenes.toolkit.style import MIN_FONT_SIZE
 from scenes.toolkit.text import DIGIT_HEIGHT, FlatText
-from transformer_core.explain import matches, resolve
+from transformer_core.verify import Shown as Checked
+from transformer_core.verify import first_mismatch
 
 FRAME_W, FRAME_H = 16 / 9 * 8.0, 8.0
 # 480p: 60 pixels per scene unit; a digit must be at least this high (about 9 pixels)
@@ -121,14 +122,19 @@ def assert_one_sentence_steps(steps) -> None:
         assert step.caption.endswith(".") and ". " not in step.caption, step.caption
 
 
+def _check(scene, state: StepState, t: Shown) -> None:
+    """The shared comparison ``python cli.py verify`` makes (:mod:`transformer_core.verify`)."""
+    bad = first_mismatch(scene.trace, Checked(state.name, t.kind, t.text, t.source, t.index,
+                                              t.decimals))
+    assert bad is None, str(bad)
+
+
 def assert_numbers_true(scene, states) -> None:
     """Every number on screen is the value of the trace source it claims, at its precision."""
     for state in states:
         for t in state.texts:
             if t.kind in ("number", "dim"):
-                value = resolve(scene.trace, t.source, t.index)
-                assert matches(t.text, value, t.decimals), (state.name, t.source, t.index,
-                                                            t.text, value)
+                _check(scene, state, t)
 
 
 def assert_labels_true(scene, states) -> None:
@@ -136,8 +142,7 @@ def assert_labels_true(scene, states) -> None:
     for state in states:
         for t in state.texts:
             if t.kind == "token":
-                assert t.text == str(resolve(scene.trace, t.source, t.index)), (
-                    state.name, t.source, t.index, t.text)
+                _check(scene, state, t)
 
 
 def assert_no_unsourced_digits(states) -> None:

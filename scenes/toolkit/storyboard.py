@@ -10,7 +10,10 @@ state; this also happens when animations are skipped (``config.dry_run`` or
 Options reach a scene through :func:`set_options` (the CLI and the tests) or, when Manim's own
 CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
 ``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``,
-``SCENE_LR``).
+``SCENE_LR``, ``SCENE_CHECKPOINT``).
+
+With ``checkpoint`` (a file written by ``python cli.py train``) the scene shows that model;
+``model`` is then its kind (``translate`` or ``lm``), which is what the storyboards branch on.
 
 Every number on screen is marked with its provenance (:mod:`scenes.toolkit.provenance`).
 The layout helpers every scene shares come from the :class:`~scenes.toolkit.layouts.Layouts`
@@ -37,7 +40,7 @@ from .theme import THEMES, Theme
 
 __all__ = [
     "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
-    "StoryScene", "StepListener",
+    "StoryScene", "StepListener", "languages",
 ]
 
 
@@ -56,6 +59,7 @@ class SceneOptions:
     theme: str = "dark"
     captions: bool = True
     lr: float | None = None  # the training scene's learning rate (None: the model's default)
+    checkpoint: str | None = None  # a checkpoint file of kind ``model``; None: the shipped one
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:
@@ -109,12 +113,33 @@ def using_options(options: SceneOptions):
         set_options(previous)
 
 
+def load_trace(model: str, sentence: str | None, checkpoint: str | None = None):
+    """The trace of ``sentence`` (a read-only object, so one copy serves every scene).
+
+    With ``checkpoint``, that file's model, which must be of kind ``model``. A file rewritten
+    since (same path, new training) is read again.
+    """
+    stamp = None
+    if checkpoint is not None:
+        stat = os.stat(checkpoint)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    return _load_trace(model, sentence, checkpoint, stamp)
+
+
 @functools.lru_cache(maxsize=8)
-def load_trace(model: str, sentence: str | None):
-    """The trace of ``sentence`` (a read-only object, so one copy serves every scene)."""
+def _load_trace(model: str, sentence: str | None, checkpoint: str | None, stamp):
+    from transformer_core.checkpoint import load_model
     from transformer_core.trace import run_with_trace
 
-    return run_with_trace(model, sentence)
+    if checkpoint is None:
+        return run_with_trace(model, sentence)
+    return run_with_trace(load_model(model, checkpoint), sentence)
+
+
+def languages(options: SceneOptions) -> tuple[str, str]:
+    """What the captions call a translation model's two languages: the shipped model's
+    English and French, or a custom model's "source" and "target"."""
+    return ("English", "French") if options.checkpoint is None else ("source", "target")
 
 
 StepListener = Callable[["StoryScene", int, Step], None]
@@ -163,7 +188,7 @@ class StoryScene(Layouts, Scene):
         self.options = current_options()
         self.theme: Theme = THEMES[self.options.theme]
         self.camera.background_color = self.theme.background
-        self.trace = load_trace(self.options.model, self.options.sentence)
+        self.trace = load_trace(self.options.model, self.options.sentence, self.options.checkpoint)
         self.check_options()
         self.focus()
         self.steps: list[Step] = self.storyboard(self.options)
