@@ -37,7 +37,9 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     formula,
 )
 from scenes.toolkit.provenance import mark  # noqa: E402
-from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.toolkit.storyboard import (  # noqa: E402
+    SceneOptions, Step, StoryScene, current_options, model_name,
+)
 from scenes.toolkit.style import NOTE, NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
@@ -109,8 +111,8 @@ class AttentionScene(StoryScene):
         eq = formula(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left("
                      r"\frac{QK^\top}{\sqrt{d_k}}\right)V", font_size=50, color=theme.text)
         tokens = TokenRow(self.trace, self.tok, theme, font_size=28)
-        what = ("the English→French translation model, encoder self-attention"
-                if cfg.mode == "encdec" else "the small language model, causal self-attention")
+        what = (f"{model_name(self.options)}, encoder self-attention" if cfg.mode == "encdec"
+                else f"{model_name(self.options)}, causal self-attention")
         info = self.note(f"{what}, layer {self.options.layer}, head {self.h} of "
                          f"{cfg.n_heads}", 22)
         group = VGroup(title, eq, tokens, info).arrange(DOWN, buff=0.55)

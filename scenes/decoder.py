@@ -37,7 +37,9 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
     formula,
 )
-from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.toolkit.storyboard import (  # noqa: E402
+    SceneOptions, Step, StoryScene, current_options, languages,
+)
 from scenes.toolkit.style import NOTE, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
@@ -55,6 +57,7 @@ class DecoderScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
+        source, target = languages(options)
         if options.model == "lm":
             steps = [
                 Step("title", "A decoder-only model reads a sentence and, at every position, "
@@ -64,10 +67,10 @@ class DecoderScene(StoryScene):
             ]
         else:
             steps = [
-                Step("title", "The decoder writes the French sentence one word at a time, "
+                Step("title", f"The decoder writes the {target} sentence one word at a time, "
                               "reading the words written so far and, through "
-                              "cross-attention, the encoded English sentence."),
-                Step("inputs", "The decoder reads <bos> followed by the French words "
+                              f"cross-attention, the encoded {source} sentence."),
+                Step("inputs", f"The decoder reads <bos> followed by the {target} words "
                                "(in training, the reference translation shifted right by one "
                                "place), each turned into a row of X."),
             ]
@@ -76,8 +79,8 @@ class DecoderScene(StoryScene):
                                               "word, so softmax gives that word no weight."))
         if options.model != "lm":
             steps.append(Step("cross_attention",
-                              "Cross-attention: each French position (a row) queries the "
-                              "encoder's English words (columns), and the weights line up "
+                              f"Cross-attention: each {target} position (a row) queries the "
+                              f"encoder's {source} words (columns), and the weights line up "
                               "with the word about to be translated."))
         steps += [
             Step("logits", "A final linear layer turns each position's output row into one "
@@ -245,9 +248,10 @@ class DecoderScene(StoryScene):
             arrow.shift([a.brackets.get_right()[0] + 0.2, baseline, 0])
             word.shift([arrow.get_right()[0] + 0.12, baseline, 0])
             nexts.add(VGroup(arrow, word))
-        head_rows = self.note("French positions:\nqueries from the decoder", NOTE)
-        head_cols = self.note("English words: keys and values from the encoder's output",
-                              NOTE)
+        source, target = languages(self.options)
+        head_rows = self.note(f"{target.capitalize()} positions:\nqueries from the decoder", NOTE)
+        head_cols = self.note(f"{source.capitalize()} words: keys and values from the encoder's "
+                              "output", NOTE)
         head_next = self.note("writes next", NOTE, theme.output)
         head_cols.next_to(a.col_labels, UP, buff=0.2).align_to(a.brackets, LEFT)
         head_rows.next_to(a.row_labels, UP, buff=0.2).align_to(a.row_labels, RIGHT)

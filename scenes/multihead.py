@@ -35,7 +35,9 @@ from scenes.toolkit.animations import (  # noqa: E402
 from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula,
 )
-from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
+from scenes.toolkit.storyboard import (  # noqa: E402
+    SceneOptions, Step, StoryScene, current_options, model_name,
+)
 from scenes.toolkit.style import NOTE, STRIP_NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import plain_text  # noqa: E402
 from transformer_core.explain import block_example, lookup  # noqa: E402
@@ -202,8 +204,8 @@ class MultiHeadScene(StoryScene):
                     color=theme.text),
         ).arrange(DOWN, buff=0.3)
         cfg = self.trace.config
-        where = ("the translation model's encoder" if cfg.mode == "encdec"
-                 else "the small language model")
+        where = (f"{model_name(self.options, short=True)}'s encoder" if cfg.mode == "encdec"
+                 else model_name(self.options, short=True))
         info = self.note(f"{where}, layer {self.options.layer}", 20)
         group = VGroup(title, tokens, diagram, eqs, info).arrange(DOWN, buff=0.45)
         left, right, bottom, top = self.content_box()

@@ -218,3 +218,11 @@ def test_interrupted_training_leaves_no_checkpoint(tmp_path):
     assert code == 130, rest
     assert "interrupted by SIGINT" in rest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]
+
+
+def test_scene_options_from_the_environment_take_the_checkpoint_kind(trained):
+    from scenes.toolkit.storyboard import SceneOptions
+
+    folder, _, _ = trained
+    options = SceneOptions.from_env({"SCENE_CHECKPOINT": str(folder / "my-lm.pt")})
+    assert options.model == "lm" and options.checkpoint == str(folder / "my-lm.pt")

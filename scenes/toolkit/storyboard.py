@@ -40,7 +40,7 @@ from .theme import THEMES, Theme
 
 __all__ = [
     "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
-    "StoryScene", "StepListener", "languages",
+    "StoryScene", "StepListener", "languages", "model_name",
 ]
 
 
@@ -83,6 +83,10 @@ class SceneOptions:
                 kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
             else:
                 kwargs[f.name] = raw
+        if "checkpoint" in kwargs and "model" not in kwargs:  # the kind the file holds
+            from transformer_core.checkpoint import load_checkpoint
+
+            kwargs["model"] = load_checkpoint(kwargs["checkpoint"]).kind
         return cls(**kwargs)
 
     def with_(self, **changes) -> SceneOptions:
@@ -134,6 +138,16 @@ def _load_trace(model: str, sentence: str | None, checkpoint: str | None, stamp)
     if checkpoint is None:
         return run_with_trace(model, sentence)
     return run_with_trace(load_model(model, checkpoint), sentence)
+
+
+def model_name(options: SceneOptions, short: bool = False) -> str:
+    """How the scenes name the model: the shipped ones as before, a custom one with its file."""
+    if options.checkpoint is None:
+        if options.model == "lm":
+            return "the small language model"
+        return "the translation model" if short else "the English→French translation model"
+    kind = "language" if options.model == "lm" else "translation"
+    return f"your {kind} model {os.path.basename(options.checkpoint)}"
 
 
 def languages(options: SceneOptions) -> tuple[str, str]:
