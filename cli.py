@@ -9,8 +9,12 @@ When something is wrong the command prints one line, never a traceback, and exit
 
     2    a usage mistake: an empty or too long sentence, an unknown scene, model, quality, theme
          or format (the nearest valid name is suggested), a layer or head out of range, a
-         learning rate that is not a positive number;
-    1    a failure: a missing or corrupt checkpoint, a missing system tool (latex, dvisvgm,
+         learning rate that is not a positive number; a corpus that cannot be trained on
+         (missing, empty, binary, not UTF-8, one sentence, too many words, a TSV line without
+         a tab), an --out that must not be written; a --checkpoint of the other kind of model
+         than --model;
+    1    a failure: a missing or corrupt checkpoint (a --checkpoint that is not one, or is
+         truncated), a number on screen that verify finds wrong, a missing system tool (latex, dvisvgm,
          ffmpeg; the command that installs it is named), a folder that cannot be written, or
          anything unexpected (``TRANSFORMER_DEBUG=1`` shows its traceback);
     130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP.
