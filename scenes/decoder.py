@@ -283,10 +283,17 @@ class DecoderScene(StoryScene):
         rows = lookup(t, self.tok)
         label_w = max(plain_text(str(w), size, theme.muted).width for w in rows) + 0.2
         best_w = 2.9
-        cw = min(0.4, (right - left - label_w - best_w - 0.4) / n_vocab)
+        # A large vocabulary (your own model's) shows a window of readable columns.
+        window = "explain.vocab_window(probs)"
+        columns = [int(k) for k in lookup(t, window)]
+        source, labels = "logits", "vocab"
+        if len(columns) < n_vocab:
+            source = f"explain.take_columns(logits, {window})"
+            labels = f"explain.take_columns(vocab, {window})"
+        cw = min(0.4, (right - left - label_w - best_w - 0.4) / len(columns))
         ch = cell_height_for(size) * 1.15
-        lg = ValueMatrix(t, "logits", theme, cell_w=cw, cell_h=ch, show_numbers=False,
-                         row_labels=self.tok, col_labels="vocab", rotate_col_labels=True,
+        lg = ValueMatrix(t, source, theme, cell_w=cw, cell_h=ch, show_numbers=False,
+                         row_labels=self.tok, col_labels=labels, rotate_col_labels=True,
                          label_font_size=14)
         best = VGroup()
         for i in range(lg.n_rows):
@@ -300,12 +307,16 @@ class DecoderScene(StoryScene):
             best.add(line)
         best_head = self.note("largest logit", NOTE, theme.output)
         best_head.next_to(best, UP, buff=0.2).align_to(best, LEFT)
-        rings = VGroup(*(lg.cell_rect(i, int(self.top[i, 0])) for i in range(lg.n_rows)))
+        rings = VGroup(*(lg.cell_rect(i, columns.index(int(self.top[i, 0])))
+                         for i in range(lg.n_rows)))
         for ring in rings:
             ring.set_stroke(width=2)
         eq = formula(r"\mathrm{logits} = x\,W_U + b_U", font_size=32, color=theme.text)
+        shown = ("" if len(columns) == n_vocab else
+                 f"\nshown: {len(columns)} of the {n_vocab} words (each position's most probable, "
+                 "then the likeliest others)")
         what = self.note(f"x: the decoder's output row at each position ({t.config.d_model} "
-                         f"numbers); W_U: {t.config.d_model} × {n_vocab}", NOTE)
+                         f"numbers); W_U: {t.config.d_model} × {n_vocab}{shown}", NOTE)
         info = VGroup(eq, what).arrange(RIGHT, buff=0.5)
         info.next_to(lg, DOWN, buff=0.35)
         self.fit(lg, best, best_head, rings, info)

@@ -226,3 +226,32 @@ def test_scene_options_from_the_environment_take_the_checkpoint_kind(trained):
     folder, _, _ = trained
     options = SceneOptions.from_env({"SCENE_CHECKPOINT": str(folder / "my-lm.pt")})
     assert options.model == "lm" and options.checkpoint == str(folder / "my-lm.pt")
+
+
+def test_a_large_vocabulary_keeps_every_scene_check(tmp_path_factory):
+    """90 words: the logits step shows a readable window of the vocabulary, every check holds."""
+    import random
+
+    from scenes.toolkit.storyboard import SceneOptions
+    from tests import scene_checks as checks
+    from transformer_core.checkpoint import save_model
+    from transformer_core.corpus import read_corpus
+    from transformer_core.explain import VOCAB_COLUMNS
+    from transformer_core.train import train_corpus
+
+    folder = tmp_path_factory.mktemp("big")
+    rng = random.Random(1)
+    words = [f"word{i}" for i in range(90)]
+    (folder / "big.txt").write_text("\n".join(" ".join(rng.choice(words) for _ in range(5))
+                                              for _ in range(60)), encoding="utf-8")
+    result = train_corpus(read_corpus(folder / "big.txt", "lm"), max_steps=20)
+    save_model(result.model, folder / "big.pt")
+    scene, states = checks.capture("decoder", SceneOptions(model="lm", checkpoint=str(folder / "big.pt")))
+    for check in (checks.assert_numbers_true, checks.assert_labels_true, checks.assert_steps_ran):
+        check(scene, states)
+    for check in (checks.assert_no_unsourced_digits, checks.assert_inside_frame,
+                  checks.assert_no_text_overlaps, checks.assert_readable_at_480p):
+        check(states)
+    logits = next(s for s in states if s.name == "logits")
+    columns = {t.index for t in logits.texts if t.kind == "token" and "vocab" in t.source}
+    assert len(columns) == VOCAB_COLUMNS < len(scene.trace.vocab)

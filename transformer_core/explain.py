@@ -47,7 +47,7 @@ __all__ = [
     "pe_angle", "concat_heads", "stack_heads", "fold", "standardise", "top_k_ids",
     "block_example", "neg_log", "next_word_targets",
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
-    "sgd_step", "sgd_update",
+    "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -105,8 +105,34 @@ def column(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, np.float64)[:, None]
 
 
+VOCAB_COLUMNS = 40  # the most vocabulary columns a picture shows with readable labels
+
+
+def vocab_window(probs: np.ndarray) -> np.ndarray:
+    """The vocabulary ids a picture of all the logits shows: all of them up to
+    :data:`VOCAB_COLUMNS`; for a larger vocabulary every position's most probable word, then the
+    words most probable at any position, in vocabulary order.  [k]"""
+    probs = np.asarray(probs, np.float64)
+    n_vocab = probs.shape[-1]
+    if n_vocab <= VOCAB_COLUMNS:
+        return np.arange(n_vocab)
+    chosen = list(dict.fromkeys(int(i) for i in probs.argmax(-1)))
+    for i in np.argsort(-probs.max(axis=0), kind="stable"):
+        if len(chosen) >= VOCAB_COLUMNS:
+            break
+        if int(i) not in chosen:
+            chosen.append(int(i))
+    return np.array(sorted(chosen[:VOCAB_COLUMNS]))
+
+
+def take_columns(x: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The entries ``ids`` of the last axis of ``x`` (columns of a matrix, words of a list)."""
+    return np.take(np.asarray(x), np.asarray(ids, dtype=np.int64), axis=-1)
+
+
 FUNCTIONS = {f.__name__: f for f in (
-    matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax, column)}
+    matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax, column,
+    vocab_window, take_columns)}
 
 
 # ---- sources ------------------------------------------------------------------------------
