@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -48,11 +49,14 @@ __all__ = ["TrainingScene"]
 
 
 @functools.lru_cache(maxsize=4)
-def load_step(model: str, sentence: str | None, lr: float | None):
-    """The recorded training step (read-only, so one copy serves every scene)."""
+def load_step(model: str, sentence: str | None, lr: float | None, checkpoint: str | None = None,
+              stamp=None):
+    """The recorded training step (read-only, so one copy serves every scene); with
+    ``checkpoint``, that file's model (``stamp`` tells a rewritten file apart)."""
+    from transformer_core.checkpoint import load_model
     from transformer_core.training_step import training_step
 
-    return training_step(model, sentence, lr)
+    return training_step(load_model(model, checkpoint) if checkpoint else model, sentence, lr)
 
 
 class TrainingScene(StoryScene):
@@ -99,7 +103,8 @@ class TrainingScene(StoryScene):
         from transformer_core.training_step import final_hidden, training_example
 
         o = self.options
-        self.trace = t = load_step(o.model, o.sentence, o.lr)
+        stamp = os.stat(o.checkpoint).st_mtime_ns if o.checkpoint else None
+        self.trace = t = load_step(o.model, o.sentence, o.lr, o.checkpoint, stamp)
         self.encdec = t.config.mode == "encdec"
         self.tok = "target_tokens" if self.encdec else "tokens"
         self.ids = "target_ids" if self.encdec else "token_ids"

@@ -242,3 +242,12 @@ def test_summary_names_the_checkpoint_and_escapes_control_characters(lm_checkpoi
     shipped = run_with_trace("lm")
     assert "checkpoint" not in summary(shipped) and to_dict(shipped)["checkpoint"] is None
     assert to_dict(run_with_trace(out))["checkpoint"] == str(out)
+
+
+def test_the_initial_model_of_a_corpus_training_is_its_seeded_start(tmp_path):
+    from transformer_core.train import initial_corpus_model
+
+    corpus = read_corpus(write(tmp_path / "c.txt", "\n".join(LM_LINES[:4])), "lm")
+    untrained = train_corpus(corpus, seed=7, max_steps=0).model.model.state_dict()
+    start = initial_corpus_model(train_corpus(corpus, seed=7, max_steps=0).model.cfg, 7).state_dict()
+    assert all(torch.equal(untrained[k], start[k]) for k in untrained)

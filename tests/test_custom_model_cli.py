@@ -255,3 +255,16 @@ def test_a_large_vocabulary_keeps_every_scene_check(tmp_path_factory):
     logits = next(s for s in states if s.name == "logits")
     columns = {t.index for t in logits.texts if t.kind == "token" and "vocab" in t.source}
     assert len(columns) == VOCAB_COLUMNS < len(scene.trace.vocab)
+
+
+def test_the_training_scene_runs_a_custom_checkpoint(trained):
+    """trace --grad and the training scene's verify take --checkpoint too."""
+    folder, _, _ = trained
+    result = CliRunner().invoke(main, ["trace", "--grad", "--checkpoint", str(folder / "my-tr.pt"),
+                                       "--sentence", "i am a student"])
+    assert result.exit_code == 0, result.output
+    assert "tokens:   i am a student" in result.output
+    result = CliRunner().invoke(main, ["verify", "training", "--checkpoint", str(folder / "my-lm.pt"),
+                                       "--sentence", "the red fox"])
+    assert result.exit_code == 0, result.output
+    assert "of 'training' equal the model's values" in result.output

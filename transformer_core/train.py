@@ -21,7 +21,7 @@ from .tokenizer import EOS, SPECIALS, Vocab
 
 __all__ = [
     "SETTINGS", "TrainResult", "build_for_corpus", "ceiling", "evaluate_lm", "evaluate_translate",
-    "initial_model", "plan_config", "split_corpus", "train", "train_corpus",
+    "initial_corpus_model", "initial_model", "plan_config", "split_corpus", "train", "train_corpus",
 ]
 
 # steps, learning rate, batch size; measured to converge on 2 cores well inside 2 minutes
@@ -274,6 +274,13 @@ def split_corpus(corpus: Corpus, holdout: float | None, seed: int) -> tuple[list
     random.Random(seed).shuffle(rest)
     held = sorted(rest[:max(n_held, 0)])
     return [i for i in range(n) if i not in set(held)], held
+
+
+def initial_corpus_model(cfg: Config, seed: int = SEED) -> Transformer:
+    """The model :func:`train_corpus` with ``seed`` starts from (it seeds, then builds)."""
+    with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
+        torch.manual_seed(seed)
+        return Transformer(cfg)
 
 
 def build_for_corpus(corpus: Corpus) -> LoadedModel:

@@ -245,10 +245,16 @@ def training_step(model: str | LoadedModel = "lm", sentence: str | None = None,
     if with_init:
         from .train import SEED, initial_model
 
-        fresh = initial_model(lm.name, int(lm.meta.get("seed", SEED)))  # the seed it was trained with
-        if fresh.tgt_vocab.itos != lm.tgt_vocab.itos:
-            raise RuntimeError(f"the {lm.name} checkpoint's vocabulary is not the training data's")
-        start = fresh.model
+        seed = int(lm.meta.get("seed", SEED))  # the seed it was trained with
+        if "data_sha256" in lm.meta:  # trained on your own corpus (train_corpus)
+            from .train import initial_corpus_model
+
+            start = initial_corpus_model(lm.cfg, seed)
+        else:
+            fresh = initial_model(lm.name, seed)
+            if fresh.tgt_vocab.itos != lm.tgt_vocab.itos:
+                raise RuntimeError(f"the {lm.name} checkpoint's vocabulary is not the training data's")
+            start = fresh.model
         start.eval()
         _, records_init = _forward(start, src, dec, keep=False)
         init = replace(base, **_trace_of(base, records_init, start, dec, lm.tgt_vocab))

@@ -67,15 +67,23 @@ def verify_scene(name: str, options) -> Report:
     started = time.perf_counter()
     items: list[Shown] = []
     steps: list[str] = []
+    drawn = []
 
     def listener(scene, index, step) -> None:
         steps.append(step.name)
         items.extend(shown_items(scene, step))
+        drawn[:] = [scene.trace]
 
     run_storyboard(get_scene_class(name), options, listener)
-    # A fresh run of the model, not the trace the scene drew from.
+    # A fresh run of the model, not the trace the scene drew from: a training step for a
+    # scene that shows one (gradients by autograd), else the forward pass.
+    from transformer_core.training_step import TrainingTrace, training_step
+
     loaded = load_model(options.model, options.checkpoint)
-    reference = run_with_trace(loaded, options.sentence)
+    if drawn and isinstance(drawn[0], TrainingTrace):
+        reference = training_step(loaded, options.sentence, getattr(options, "lr", None))
+    else:
+        reference = run_with_trace(loaded, options.sentence)
     verdict = check_shown(reference, items)
     comparison = compare_trace(loaded.model, reference)
     return Report(name, verdict, comparison, len(steps), time.perf_counter() - started)
