@@ -8,10 +8,11 @@ from __future__ import annotations
 import itertools
 import random
 
-__all__ = ["LM_DEFAULT", "TRANSLATE_DEFAULT", "lm_sentences", "split_holdout", "translate_pairs"]
+__all__ = ["LM_DEFAULT", "LM_PREFIX", "TRANSLATE_DEFAULT", "lm_sentences", "split_holdout", "translate_pairs"]
 
 TRANSLATE_DEFAULT = "jane visits africa in september"
 LM_DEFAULT = "the early bird eats the worm"
+LM_PREFIX = "the early bird"  # what generation continues by default: "eats the worm"
 
 NAMES = {n: n for n in ("jane", "paul", "marie", "tom", "anna")}
 VERBS = {"visits": "visite", "loves": "aime", "sees": "voit", "leaves": "quitte"}

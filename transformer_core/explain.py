@@ -402,3 +402,138 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray) -> np.ndarra
 
 FUNCTIONS.update({f.__name__: f for f in (target_probs, onehot, p_minus_y, count, logit_grad,
                                          mean, norm, rms, sgd_step, sgd_update)})
+# ---- what a head does: read from its attention pattern --------------------------------------
+
+def strongest_keys(pattern: np.ndarray) -> np.ndarray:
+    """The key each query attends to most (ties: the lower key).  [..., q]"""
+    return np.argmax(np.asarray(pattern, np.float64), axis=-1)
+
+
+FUNCTIONS["strongest_keys"] = strongest_keys
+
+# A rule must hold for at least this share of the words that can choose to describe a head.
+HEAD_RULE_SHARE = 0.6
+# Below this average largest weight a head spreads its attention rather than picking a word.
+HEAD_SPREAD_MAX = 0.4
+
+
+def _longest_increasing(keys: list[int]) -> int:
+    """Length of the longest strictly increasing subsequence of ``keys``."""
+    best: list[int] = []
+    for k in keys:
+        i = int(np.searchsorted(best, k, side="left"))
+        best[i:i + 1] = [k]
+    return len(best)
+
+
+def head_summary(pattern: np.ndarray, mask: np.ndarray | None = None,
+                 cross: bool = False) -> dict[str, Any]:
+    """What one head does with this sentence, from its pattern ``[q, k]``.
+
+    Only queries that can choose count (a causal first word can see only itself). For each
+    rule, ``count`` of ``of`` queries follow it: ``self`` (its own position), ``previous``,
+    ``next``, ``first`` (key 0), ``fixed`` (one key, the most common strongest one) or, for
+    cross-attention, ``in_order`` (the longest run of queries whose strongest keys move
+    right). The rule followed by the largest share wins if that share reaches
+    ``HEAD_RULE_SHARE``; ``spread`` when the largest weight averages under ``HEAD_SPREAD_MAX``;
+    else ``mixed``. ``key``: the key of ``first``/``fixed``; ``query`` → ``link_key`` with
+    ``weight``: the strongest link of all (for ``mixed``); ``mean_max``: the average largest
+    weight.
+    """
+    p = np.asarray(pattern, np.float64)  # [q, k]
+    allowed = np.ones(p.shape, bool) if mask is None else np.asarray(mask, bool)
+    queries = [q for q in range(p.shape[0]) if allowed[q].sum() > 1]
+    strongest = strongest_keys(p)  # [q]
+    rows = queries or list(range(p.shape[0]))
+    links = np.full(p.shape, -1.0)
+    links[rows] = np.where(allowed, p, -1.0)[rows]  # [q, k]: the weights that count
+    top_query, link_key = (int(i) for i in np.unravel_index(int(np.argmax(links)), p.shape))
+    out: dict[str, Any] = {
+        "kind": "forced", "count": 0, "of": 0, "key": None, "query": top_query,
+        "link_key": link_key, "weight": float(p[top_query, link_key]),
+        "mean_max": float(p[rows].max(axis=1).mean()),
+    }
+    if not queries:
+        return out
+    rules: list[tuple[str, int, int, int | None]] = []  # kind, count, of, key
+    if cross:
+        ordered = _longest_increasing([int(strongest[q]) for q in queries])
+        rules.append(("in_order", ordered, len(queries), None))
+    else:
+        rules.append(("previous", sum(strongest[q] == q - 1 for q in queries if q >= 1),
+                      sum(q >= 1 for q in queries), None))
+        rules.append(("self", sum(strongest[q] == q for q in queries), len(queries), None))
+        nxt = [q for q in queries if allowed[q, q + 1:].any()]
+        rules.append(("next", sum(strongest[q] == q + 1 for q in nxt), len(nxt), None))
+    rules.append(("first", sum(strongest[q] == 0 for q in queries), len(queries), 0))
+    values, counts = np.unique([int(strongest[q]) for q in queries], return_counts=True)
+    common = int(values[np.argmax(counts)])
+    if common != 0:
+        rules.append(("fixed", int(counts.max()), len(queries), common))
+    kind, count, of, key = max(rules, key=lambda r: r[1] / r[2] if r[2] else 0.0)  # first wins ties
+    if out["mean_max"] < HEAD_SPREAD_MAX:
+        out.update(kind="spread", count=0, of=len(queries))
+    elif of and count / of >= HEAD_RULE_SHARE:
+        out.update(kind=kind, count=int(count), of=int(of), key=key)
+    else:
+        out.update(kind="mixed", count=0, of=len(queries))
+    return out
+
+
+def _quoted(token: str) -> str:
+    return f"\u201c{token}\u201d"
+
+
+def describe_head(pattern: np.ndarray, query_tokens, key_tokens, mask: np.ndarray | None = None,
+                  cross: bool = False, query_noun: str = "word", key_noun: str = "word") -> str:
+    """One line that says what a head does in this sentence, from :func:`head_summary`, e.g.
+    "4 of 5 words attend most to the previous word"."""
+    s = head_summary(pattern, mask, cross)
+    kind, count, of = s["kind"], s["count"], s["of"]
+    words = f"{count} of {of} {query_noun}s"
+    if kind == "forced":
+        return f"each {query_noun} can only attend to itself"
+    if kind == "self":
+        return f"{words} attend most to themselves"
+    if kind in ("previous", "next"):
+        return f"{words} attend most to the {kind} {key_noun}"
+    if kind == "first":
+        return f"{words} attend most to the first {key_noun}, {_quoted(key_tokens[0])}"
+    if kind == "fixed":
+        return f"{words} attend most to {_quoted(key_tokens[s['key']])}"
+    if kind == "in_order":
+        return f"aligns {query_noun}s with {key_noun}s in order ({words} follow one left-to-right path)"
+    if kind == "spread":
+        return (f"spreads its attention over several {key_noun}s "
+                f"(the largest weight averages {format_value(s['mean_max'])})")
+    return (f"no single rule: the strongest link is {_quoted(query_tokens[s['query']])} \u2192 "
+            f"{_quoted(key_tokens[s['link_key']])} ({format_value(s['weight'])})")
+
+
+def attention_views(config: Any) -> list[dict[str, Any]]:
+    """Every attention of a model, in reading order: ``prefix`` (trace name), ``kind``
+    (``encoder`` self-attention, ``masked`` decoder self-attention, ``cross``-attention, or the
+    decoder-only model's ``causal`` self-attention) and ``layer``."""
+    views = []
+    if config.mode == "encdec":
+        views += [{"prefix": f"encoder.blocks.{i}.attn", "kind": "encoder", "layer": i}
+                  for i in range(config.n_enc_layers)]
+        views += [{"prefix": f"decoder.blocks.{i}.attn", "kind": "masked", "layer": i}
+                  for i in range(config.n_dec_layers)]
+        views += [{"prefix": f"decoder.blocks.{i}.cross_attn", "kind": "cross", "layer": i}
+                  for i in range(config.n_dec_layers)]
+    else:
+        views += [{"prefix": f"decoder.blocks.{i}.attn", "kind": "causal", "layer": i}
+                  for i in range(config.n_dec_layers)]
+    return views
+
+
+def links_above(pattern: np.ndarray, floor: float) -> list[tuple[int, int]]:
+    """The (query, key) pairs whose weight is at least ``floor``: the lines a head view
+    draws (fainter ones would be invisible).  [(q, k), ...]"""
+    q, k = np.nonzero(np.asarray(pattern, np.float64) >= floor)
+    return [(int(a), int(b)) for a, b in zip(q, k, strict=True)]
+
+
+__all__ += ["strongest_keys", "head_summary", "describe_head", "HEAD_RULE_SHARE", "HEAD_SPREAD_MAX",
+            "attention_views", "links_above"]

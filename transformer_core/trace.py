@@ -37,7 +37,8 @@ from .checkpoint import MODEL_NAMES, LoadedModel, load_checkpoint, load_model
 from .config import Config
 from .tokenizer import BOS, EOS
 
-__all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace"]
+__all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "tokenize_checked",
+           "trace_run"]
 
 
 class SentenceTooLongError(ValueError):
@@ -45,7 +46,7 @@ class SentenceTooLongError(ValueError):
 
 
 def _frozen(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x)
+    x = np.array(x) if np.ndim(x) == 0 else np.ascontiguousarray(x)  # keeps 0-d arrays 0-d
     x.setflags(write=False)
     return x
 
@@ -149,6 +150,66 @@ def resolve_model(model: str | os.PathLike | LoadedModel) -> LoadedModel:
     return load_checkpoint(Path(model))
 
 
+def tokenize_checked(lm: LoadedModel, sentence: str):
+    """Tokenize ``sentence`` with the model's input vocabulary; refuse one that does not fit
+    (a decoder-only model keeps one position for the next word)."""
+    tok = lm.input_vocab.encode(sentence)
+    cfg = lm.cfg
+    limit = cfg.max_len - (1 if cfg.mode == "decoder" else 0)
+    if len(tok.tokens) > limit:
+        raise SentenceTooLongError(
+            f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
+        )
+    return tok
+
+
+@torch.no_grad()
+def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_ids: list[int],
+              extra: Mapping[str, np.ndarray] | None = None) -> Trace:
+    """Run the model once with decoder input ``dec_ids`` (the encoder reads ``tok``) and record
+    every intermediate; ``extra`` records are added beside them (names must not collide)."""
+    cfg, v = lm.cfg, lm.tgt_vocab
+    records: dict[str, np.ndarray] = {}
+
+    def rec(name: str, x: torch.Tensor) -> None:
+        if name in records:
+            raise RuntimeError(f"trace name {name!r} recorded twice")
+        arr = x.detach().cpu().numpy()
+        arr = arr[0] if arr.ndim >= 1 and arr.shape[0] == 1 else arr  # drop the batch dim
+        records[name] = _frozen(arr.astype(np.bool_ if arr.dtype == np.bool_ else np.float32))
+
+    if cfg.mode == "encdec":
+        lm.model(torch.tensor([dec_ids]), torch.tensor([list(tok.ids)]), rec)
+        target_tokens = tuple(v.decode(dec_ids))
+        tokens, token_ids = tok.tokens, tok.ids
+    else:
+        lm.model(torch.tensor([dec_ids]), None, rec)
+        target_tokens = tokens = tuple(v.decode(dec_ids))
+        token_ids = tuple(int(i) for i in dec_ids)
+    for name, value in (extra or {}).items():
+        if name in records:
+            raise RuntimeError(f"trace name {name!r} recorded twice")
+        records[name] = _frozen(np.asarray(value))
+    output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
+    return Trace(
+        model_name=lm.name,
+        sentence=sentence,
+        tokens=tokens,
+        token_ids=token_ids,
+        target_tokens=target_tokens,
+        target_ids=tuple(int(i) for i in dec_ids),
+        output_tokens=output_tokens,
+        unknown=tok.unknown,
+        config=cfg,
+        vocab=v.itos,
+        _arrays=MappingProxyType(records),
+        params=MappingProxyType(_params(lm.model)),
+        tokenization=lm.rule,
+        checkpoint=str(lm.path) if lm.path is not None else None,
+        input_vocab=lm.input_vocab.itos,
+    )
+
+
 @torch.no_grad()
 def run_with_trace(
     model: str | os.PathLike | LoadedModel = "translate", sentence: str | None = None
@@ -163,52 +224,15 @@ def run_with_trace(
     """
     lm = resolve_model(model)
     sentence = lm.default_sentence if sentence is None else sentence
-    tok = lm.input_vocab.encode(sentence)
-    cfg = lm.cfg
-    if len(tok.tokens) > cfg.max_len - (1 if cfg.mode == "decoder" else 0):
-        limit = cfg.max_len - (1 if cfg.mode == "decoder" else 0)
-        raise SentenceTooLongError(
-            f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
-        )
-    records: dict[str, np.ndarray] = {}
-
-    def rec(name: str, x: torch.Tensor) -> None:
-        if name in records:
-            raise RuntimeError(f"trace name {name!r} recorded twice")
-        arr = x.detach().cpu().numpy()
-        arr = arr[0] if arr.ndim >= 1 and arr.shape[0] == 1 else arr  # drop the batch dim
-        records[name] = _frozen(arr.astype(np.bool_ if arr.dtype == np.bool_ else np.float32))
-
-    v = lm.tgt_vocab
+    tok = tokenize_checked(lm, sentence)
+    cfg, v = lm.cfg, lm.tgt_vocab
     if cfg.mode == "encdec":
-        src = list(tok.ids)
-        out = lm.model.greedy([v.bos_id], src, v.eos_id, cfg.max_len)
+        out = lm.model.greedy([v.bos_id], list(tok.ids), v.eos_id, cfg.max_len)
         output_ids = [i for i in out[1:] if i != v.eos_id]
         dec_ids = out if out[-1] != v.eos_id else out[:-1]  # <bos> + translation
-        lm.model(torch.tensor([dec_ids]), torch.tensor([src]), rec)
-        target_tokens = tuple(v.decode(dec_ids))
     else:
         ids = list(tok.ids)
         out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
         output_ids = [i for i in out[len(ids):] if i != v.eos_id]
         dec_ids = ids
-        lm.model(torch.tensor([ids]), None, rec)
-        target_tokens = tok.tokens
-    output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
-    return Trace(
-        model_name=lm.name,
-        sentence=sentence,
-        tokens=tok.tokens,
-        token_ids=tok.ids,
-        target_tokens=target_tokens,
-        target_ids=tuple(int(i) for i in dec_ids),
-        output_tokens=output_tokens,
-        unknown=tok.unknown,
-        config=cfg,
-        vocab=v.itos,
-        _arrays=MappingProxyType(records),
-        params=MappingProxyType(_params(lm.model)),
-        tokenization=lm.rule,
-        checkpoint=str(lm.path) if lm.path is not None else None,
-        input_vocab=lm.input_vocab.itos,
-    )
+    return trace_run(lm, sentence, tok, dec_ids, output_ids)
