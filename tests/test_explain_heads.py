@@ -72,7 +72,7 @@ def test_cross_attention_aligned_in_order():
     text = describe_head(p, WORDS, WORDS[:5], cross=True, query_noun="French word",
                          key_noun="English word")
     assert text == ("aligns French words with English words in order "
-                    "(4 of 6 French words follow one left-to-right path)")
+                    "(4 of 6 on one left-to-right path)")
     shuffled = peaked([3, 0, 4, 1, 2, 0], 5)
     assert head_summary(shuffled, cross=True)["kind"] != "in_order"
 
@@ -87,8 +87,8 @@ def test_spread_and_mixed_heads():
     mixed[4] = [0.0, 0.0, 0.03, 0.97, 0.0]  # the strongest link: "e" → "d"
     s = head_summary(mixed)
     assert s["kind"] == "mixed" and (s["query"], s["link_key"]) == (4, 3)
-    assert describe_head(mixed, WORDS, WORDS) == ("no single rule: the strongest link is "
-                                                  "\u201ce\u201d \u2192 \u201cd\u201d (0.97)")
+    assert describe_head(mixed, WORDS, WORDS) == ("no single rule; its strongest link is "
+                                                  "\u201ce\u201d \u2192 \u201cd\u201d")
 
 
 def test_a_one_word_causal_sentence_has_no_choice():

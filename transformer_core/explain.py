@@ -502,12 +502,12 @@ def describe_head(pattern: np.ndarray, query_tokens, key_tokens, mask: np.ndarra
     if kind == "fixed":
         return f"{words} attend most to {_quoted(key_tokens[s['key']])}"
     if kind == "in_order":
-        return f"aligns {query_noun}s with {key_noun}s in order ({words} follow one left-to-right path)"
+        return f"aligns {query_noun}s with {key_noun}s in order ({count} of {of} on one left-to-right path)"
     if kind == "spread":
         return (f"spreads its attention over several {key_noun}s "
                 f"(the largest weight averages {format_value(s['mean_max'])})")
-    return (f"no single rule: the strongest link is {_quoted(query_tokens[s['query']])} \u2192 "
-            f"{_quoted(key_tokens[s['link_key']])} ({format_value(s['weight'])})")
+    return (f"no single rule; its strongest link is {_quoted(query_tokens[s['query']])} \u2192 "
+            f"{_quoted(key_tokens[s['link_key']])}")
 
 
 def attention_views(config: Any) -> list[dict[str, Any]]:

@@ -60,6 +60,9 @@ class SceneOptions:
     captions: bool = True
     lr: float | None = None  # the training scene's learning rate (None: the model's default)
     checkpoint: str | None = None  # a checkpoint file of kind ``model``; None: the shipped one
+    max_new: int | None = None  # generate: at most this many new words (None: until <eos>)
+    sample: float = 0.0  # generate: 0 picks the most probable word, else this temperature
+    seed: int = 0  # generate: the seed of the sampling
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:
@@ -75,9 +78,9 @@ class SceneOptions:
             raw = env.get(f"SCENE_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            if f.name in ("layer", "head"):
+            if f.name in ("layer", "head", "max_new", "seed"):
                 kwargs[f.name] = int(raw)
-            elif f.name == "lr":
+            elif f.name in ("lr", "sample"):
                 kwargs[f.name] = float(raw)
             elif f.name == "captions":
                 kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")

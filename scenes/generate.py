@@ -1,0 +1,365 @@
+"""The decoder writes word by word: the autoregressive loop with the trained model's numbers.
+
+    turn t:  p = softmax(decoder(input so far, encoder output)[newest position])
+             next word = argmax p  (or a sample from softmax(logits / temperature))
+
+``translate``: the encoder reads the English sentence once; its output stays on screen as the
+keys and values of cross-attention. The decoder's input starts as ``<bos>``; each turn shows
+the newest position's cross-attention row, the probabilities over the whole French vocabulary
+as a bar chart, and the picked word joining the input; until ``<eos>``. ``lm``: the same loop
+continues a prefix (``--sentence``, default "the early bird"), showing the newest position's
+self-attention rows. A last step shows that one run of the decoder on the finished sentence
+gives the same numbers row by row: the causal mask.
+
+Reads the generation trace of :func:`transformer_core.generate.generate`: ``gen.T.probs``,
+``gen.T.sample_probs`` (sampling), ``gen.T.cross_attn``/``gen.T.self_attn``, ``gen.choice``,
+``gen.position``, the full run's ``probs`` and ``encoder.blocks.L.ln2.out`` (the encoder's
+output), and the tokens.
+
+Runs under Manim's CLI too: ``manim -ql scenes/generate.py GenerateScene``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from manim import (  # noqa: E402
+    DOWN, LEFT, PI, RIGHT, UP, Create, FadeIn, GrowFromEdge, Indicate, LaggedStart, Line,
+    Rectangle, RoundedRectangle, VGroup, Write,
+)
+
+from scenes.toolkit.mobjects import (  # noqa: E402
+    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into,
+)
+from scenes.toolkit.storyboard import (  # noqa: E402
+    SceneOptions, Step, StoryScene, current_options,
+)
+from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
+from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
+from transformer_core.explain import lookup  # noqa: E402
+from transformer_core.generate import generate, n_turns  # noqa: E402
+
+__all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
+
+BAR_HEIGHT = 2.6  # scene units of a bar of probability 1
+
+
+@functools.lru_cache(maxsize=8)
+def _generation(model: str, sentence: str | None, max_new: int | None, sample: float, seed: int):
+    return generate(model, sentence, max_new=max_new, temperature=sample, seed=seed)
+
+
+def load_generation(options: SceneOptions):
+    """The generation trace these options ask for (read-only, so one copy serves every run)."""
+    return _generation(options.model, options.sentence, options.max_new, options.sample,
+                       options.seed)
+
+
+def turn_caption(trace, turn: int) -> str:
+    """One sentence: what the decoder reads at ``turn`` and the word it picks."""
+    end = int(trace["gen.position"][turn]) + 1
+    reads = " ".join(trace.tokens_for("decoder")[:end])
+    word = trace.vocab[int(trace["gen.choice"][turn])]
+    temperature = float(trace["gen.temperature"])
+    how = (f"samples the next word at temperature {temperature:g} and draws"
+           if temperature > 0 else "picks the most probable next word,")
+    done = ", so the sentence is finished" if word == "<eos>" else ""
+    return f"Turn {turn + 1}: the decoder reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
+
+
+class GenerateScene(StoryScene):
+    """The autoregressive loop: one decoder run per word, until <eos>."""
+
+    @classmethod
+    def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
+        options = options or current_options()
+        trace = load_generation(options)
+        encdec = trace.config.mode == "encdec"
+        if encdec:
+            steps = [
+                Step("title", "The decoder writes the translation one word per turn: it reads "
+                              "the words written so far and picks the next one."),
+                Step("encode", "The encoder reads the English sentence once; its output rows "
+                               "stay fixed as the keys and values of cross-attention at every "
+                               "turn."),
+            ]
+        else:
+            steps = [Step("title", "A language model continues a text one word per turn: it "
+                                   "reads the words so far and picks the next one.")]
+        steps += [Step(f"turn_{t + 1}", turn_caption(trace, t)) for t in range(n_turns(trace))]
+        steps.append(Step("same_rows", "One run of the decoder on the whole sentence gives the "
+                                       "same probabilities row by row, because the causal mask "
+                                       "hides every later word from each position."))
+        return steps
+
+    def setup(self) -> None:
+        super().setup()
+        self.trace = t = load_generation(self.options)
+        self.encdec = t.config.mode == "encdec"
+        self.dec = "target_tokens" if self.encdec else "tokens"
+        self.n = n_turns(t)
+        self.sampled = float(t["gen.temperature"]) > 0
+        self.memory = f"encoder.blocks.{t.config.n_enc_layers - 1}.ln2.out"
+
+    def __getattr__(self, name: str):
+        # step_turn_<k>: one decoder run per turn, named in the storyboard
+        if name.startswith("step_turn_") and name[len("step_turn_"):].isdigit():
+            turn = int(name[len("step_turn_"):]) - 1
+            return lambda: self.turn(turn)
+        raise AttributeError(name)
+
+    # ---- pieces -----------------------------------------------------------------------------
+
+    def count(self, k: int, size: float):
+        """A counting number (a turn), marked as the dimension-like number it is."""
+        text = str(k)
+        mob = number_text(text, size, self.theme.muted)
+        mob.shift(-mob.get_corner(DOWN + LEFT))  # on the baseline, left edge at x = 0
+        return mark(mob, "dim", "dim", (k,), text, 0)
+
+    def probs_source(self, turn: int) -> str:
+        """What the bars of a turn show: the probabilities, or the tempered ones sampled from."""
+        return f"gen.{turn}.sample_probs" if self.sampled else f"gen.{turn}.probs"
+
+    def input_row(self, n: int, size: float, newest: bool = True) -> VGroup:
+        """The decoder's input: its first ``n`` tokens in boxes, the newest outlined."""
+        theme, row, x = self.theme, VGroup(), 0.0
+        cap = size * DIGIT_HEIGHT
+        for i in range(n):
+            label = self.token_label(self.dec, i, size, theme.text)
+            label.shift([x + 0.12 - label.get_left()[0], 0, 0])
+            box = RoundedRectangle(corner_radius=0.08, width=label.width + 0.24,
+                                   height=cap * 2.4, stroke_width=1.5,
+                                   stroke_color=theme.highlight if newest and i == n - 1
+                                   else theme.muted)
+            box.move_to([label.get_x(), cap / 2, 0])
+            row.add(VGroup(box, label))
+            x += label.width + 0.24 + 0.14
+        return row
+
+    def new_token(self, turn: int, row: VGroup, size: float) -> VGroup:
+        """The word picked at ``turn``, boxed in the output colour, at the end of ``row``."""
+        theme = self.theme
+        word = self.word(int(self.trace["gen.choice"][turn]), size, theme.output)
+        cap = size * DIGIT_HEIGHT
+        word.shift([row.get_right()[0] + 0.14 + 0.12 - word.get_left()[0], 0, 0])
+        box = RoundedRectangle(corner_radius=0.08, width=word.width + 0.24, height=cap * 2.4,
+                               stroke_width=2, stroke_color=theme.output)
+        box.move_to([word.get_x(), cap / 2, 0])
+        return VGroup(box, word)
+
+    def row_size(self, n: int) -> float:
+        """The largest font size (18 down to the minimum) at which ``n`` input tokens and one
+        more word fit the frame's width."""
+        left, right, _, _ = self.content_box()
+        longest = max((len(str(w)) for w in self.trace.vocab), default=6)
+        for size in (18, 16, MIN_FONT_SIZE):
+            row = self.input_row(n, size)
+            extra = 0.5 + longest * size * 0.0075 + 3.0  # the new word and the row's title
+            if row.width + extra <= right - left:
+                return size
+        return MIN_FONT_SIZE
+
+    def bar_chart(self, turn: int, pitch: float) -> tuple[VGroup, VGroup, VGroup]:
+        """Bars over the whole vocabulary (height ``BAR_HEIGHT`` · p, each bar marked with the
+        probability it shows: ``bar_source``, ``bar_index``, ``bar_value``), the word under
+        each bar, reading upwards, and the axis. The picked word's bar is in the output colour."""
+        theme, t = self.theme, self.trace
+        source = self.probs_source(turn)
+        p = lookup(t, source)  # [vocab]
+        choice = int(t["gen.choice"][turn])
+        bars, words = VGroup(), VGroup()
+        for k in range(len(p)):
+            x = k * pitch
+            height = BAR_HEIGHT * float(p[k])
+            bar = Rectangle(width=pitch * 0.62, height=max(height, 1e-4), stroke_width=0,
+                            fill_color=theme.output if k == choice else theme.heat,
+                            fill_opacity=0.9 if k == choice else 0.75)
+            bar.move_to([x, height / 2, 0])
+            bar.bar_source, bar.bar_index, bar.bar_value = source, (k,), float(p[k])
+            bar.bar_scale = BAR_HEIGHT
+            bars.add(bar)
+            word = self.word(k, MIN_FONT_SIZE, theme.output if k == choice else theme.muted)
+            word.rotate(PI / 2, about_point=np.zeros(3))  # reads upwards, baseline on the right
+            word.shift([x + MIN_FONT_SIZE * DIGIT_HEIGHT / 2, -0.1 - word.height, 0])
+            words.add(word)
+        axis = Line([-pitch / 2, 0, 0], [(len(p) - 0.5) * pitch, 0, 0], stroke_width=1.5,
+                    color=theme.muted)
+        return bars, words, axis
+
+    def attention_block(self, turn: int) -> VGroup:
+        """Left of the bars: the newest position's attention, one column per head, rows by
+        key. translate: the encoder's output (the keys and values, fixed) and beside it the
+        cross-attention row of each decoder layer; lm: each layer's masked self-attention row
+        over the words so far."""
+        theme, t = self.theme, self.trace
+        size = MIN_FONT_SIZE
+        ch = cell_height_for(size)
+        block = VGroup()
+        if self.encdec:
+            memory = ValueMatrix(t, self.memory, theme, cell_w=0.2, cell_h=ch, font_size=size,
+                                 row_labels="tokens", show_numbers=False)
+            title = self.note("encoder output\n(keys, values)", size)
+            title.next_to(memory.brackets, UP, buff=0.15)
+            block.add(VGroup(memory, title))
+            part, keys = "cross_attn", "tokens"
+        else:
+            part, keys = "self_attn", self.dec
+        n_layers = t.config.n_dec_layers
+        for layer in range(n_layers):
+            source = f"gen.{turn}.{part}[{layer}].T"  # [key, head]
+            m = ValueMatrix(t, source, theme, cell_w=cell_width_for(lookup(t, source), 2, size,
+                                                                    pad=0.16),
+                            cell_h=ch, font_size=size, col_labels="dim",
+                            row_labels=None if (self.encdec or layer) else keys,
+                            sequential=True, vmax=1.0)
+            title = self.note(f"layer {layer}\nheads" if n_layers > 1 else "heads", size)
+            title.next_to(m.col_labels, UP, buff=0.12)
+            block.add(VGroup(m, title))
+        block.arrange(RIGHT, buff=0.3, aligned_edge=UP)
+        for piece in block:  # first rows on one line
+            piece.shift(UP * (block[0][0].cell_centre(0, 0)[1] - piece[0].cell_centre(0, 0)[1]))
+        what = ("cross-attention of the newest position" if self.encdec
+                else "self-attention of the newest position")
+        head = self.note(what, size, theme.text)
+        head.next_to(block, UP, buff=0.2).align_to(block, LEFT)
+        return VGroup(block, head)
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def step_title(self) -> None:
+        theme, t = self.theme, self.trace
+        title = plain_text("Writing word by word", 44, theme.text)
+        rows = VGroup()
+        if self.encdec:
+            rows.add(VGroup(self.note("English, read once by the encoder", 20),
+                            TokenRow(t, "tokens", theme, font_size=24)).arrange(RIGHT, 0.3))
+            start = "the decoder starts from"
+        else:
+            start = "the model starts from"
+        first = int(t["gen.position"][0]) + 1
+        rows.add(VGroup(self.note(start, 20), self.input_row(first, 24, newest=False))
+                 .arrange(RIGHT, 0.3))
+        rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        loop = self.note("each turn: run the decoder on the input so far → probabilities for "
+                         "the next word → pick one → append it → again, until <eos>", 18)
+        group = VGroup(title, rows, loop).arrange(DOWN, buff=0.55)
+        left, right, bottom, top = self.content_box()
+        fit_into(group, left, right, bottom, top + 0.6)
+        self.play(Write(title), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.4), run_time=1.2)
+        self.play(FadeIn(loop), run_time=0.8)
+        self.end_state(title, rows, loop, hold=2.0)
+
+    def step_encode(self) -> None:
+        theme, t = self.theme, self.trace
+        size = NOTE
+        x = ValueMatrix(t, self.memory, theme, font_size=size, row_labels="tokens",
+                        col_labels="dim", cell_w=cell_width_for(t[self.memory], 2, size, pad=0.14))
+        title = self.note(f"the encoder's output: one row of {t.config.d_model} numbers per "
+                          f"English word", NOTE, theme.text)
+        title.next_to(x.col_labels, UP, buff=0.2).align_to(x.brackets, LEFT)
+        note = self.note("computed once; every turn's cross-attention reads its keys and "
+                         "values from these rows", NOTE)
+        note.next_to(x, DOWN, buff=0.3).align_to(x.brackets, LEFT)
+        self.fit(x, title, note)
+        self.play(*self.heading("The encoder reads once"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(x.row_labels), FadeIn(title), run_time=0.8)
+        self.play(FadeIn(x.body()), FadeIn(x.col_labels), run_time=1.2)
+        self.play(FadeIn(note), run_time=0.6)
+        self.end_state(x, title, note, hold=2.0)
+
+    def turn(self, turn: int) -> None:
+        theme, t = self.theme, self.trace
+        pos = int(t["gen.position"][turn])
+        size = self.row_size(pos + 1)
+        row = self.input_row(pos + 1, size)
+        new = self.new_token(turn, row, size)
+        lead = self.note("decoder input" if self.encdec else "words so far", size)
+        lead.next_to(row, LEFT, buff=0.3).set_y(row[0][0].get_y())
+        attn = self.attention_block(turn)
+        left, right, bottom, top = self.content_box()
+        room = right - left - attn.width - 0.8
+        pitch = min(0.42, room / len(t.vocab))
+        bars, words, axis = self.bar_chart(turn, pitch)
+        chart = VGroup(bars, words, axis)
+        choice = int(t["gen.choice"][turn])
+        value = self.number(self.probs_source(turn), (choice,), 2, MIN_FONT_SIZE, theme.output)
+        value.next_to(bars[choice], UP, buff=0.08)
+        what = (f"p(next word) over all {len(t.vocab)} words of the vocabulary"
+                if not self.sampled else
+                f"p(next word) at temperature {float(t['gen.temperature']):g}, all "
+                f"{len(t.vocab)} words")
+        chart_head = self.note(what, MIN_FONT_SIZE, theme.text)
+        chart_head.next_to(VGroup(chart, value), UP, buff=0.2).align_to(chart, LEFT)
+        top_row = VGroup(lead, row, new)
+        body = VGroup(attn, VGroup(chart, value, chart_head)).arrange(RIGHT, buff=0.8,
+                                                                         aligned_edge=UP)
+        VGroup(top_row, body).arrange(DOWN, buff=0.45, aligned_edge=LEFT)
+        self.fit(top_row, body)
+        heading = f"Turn {turn + 1}"
+        if turn == 0:
+            self.play(*self.heading(heading), *self.leave(), run_time=0.8)
+            self.play(FadeIn(lead), FadeIn(row), FadeIn(attn), run_time=0.8)
+        else:
+            self.play(*self.heading(heading), *self.leave(), FadeIn(lead), FadeIn(row),
+                      FadeIn(attn), run_time=0.9)
+        self.play(FadeIn(axis), FadeIn(words), FadeIn(chart_head), run_time=0.6)
+        self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in bars), lag_ratio=0.02),
+                  run_time=1.2)
+        self.play(FadeIn(value), Indicate(words[choice], color=theme.output), run_time=0.8)
+        flying = words[choice].copy()
+        self.play(flying.animate.rotate(-PI / 2).move_to(new[1]), run_time=0.9)
+        self.remove(flying)
+        self.play(Create(new[0]), FadeIn(new[1]), run_time=0.4)
+        self.end_state(lead, row, new, attn, chart, value, chart_head, hold=1.5)
+
+    def step_same_rows(self) -> None:
+        theme, t = self.theme, self.trace
+        size = NOTE
+        row_h = cell_height_for(size) * 1.3
+        rows = []
+        for turn in range(self.n):
+            pos, choice = int(t["gen.position"][turn]), int(t["gen.choice"][turn])
+            rows.append([
+                self.count(turn + 1, size),
+                self.token_label(self.dec, pos, size),
+                self.word(choice, size, theme.output),
+                self.number(f"gen.{turn}.logits", (choice,), 2, size),
+                self.number("logits", (pos, choice), 2, size),
+                self.number(f"gen.{turn}.probs", (choice,), 3, size),
+                self.number("probs", (pos, choice), 3, size),
+            ])
+        heads = ["turn", "newest input", "picked", "logit at its turn", "in one full run",
+                 "p at its turn", "in one full run"]
+        head_row = [self.note(h, NOTE) for h in heads]
+        widths = [max([r[k].width for r in rows if r[k] is not None] + [head_row[k].width])
+                  for k in range(len(heads))]
+        gaps = [0.0, 0.5, 0.5, 0.6, 0.4, 0.6, 0.4]
+        aligns = ["right", "left", "left", "right", "right", "right", "right"]
+        table = self.table(rows, widths, gaps, row_h, aligns)
+        for mob in head_row:
+            mob.shift(UP * -mob.get_bottom()[1])
+        header = self.table([head_row], widths, gaps, row_h, aligns)
+        header.shift(UP * row_h * 0.8)
+        note = self.note("the causal mask: a position never sees a later word, so one run on "
+                         "the whole sentence\ngives each turn's numbers in that turn's row",
+                         NOTE, theme.text)
+        out = VGroup(self.note("the result:", 20, theme.text),
+                     TokenRow(t, "output_tokens", theme, font_size=22)).arrange(RIGHT, buff=0.3)
+        bottom = VGroup(note, out).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        bottom.next_to(VGroup(header, table), DOWN, buff=0.4).align_to(table, LEFT)
+        self.fit(header, table, bottom)
+        self.play(*self.heading("One run, the same numbers"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*(m for m in r if m is not None)))
+                                                for r in rows), lag_ratio=0.15), run_time=2.0)
+        self.play(FadeIn(bottom), run_time=0.8)
+        self.end_state(header, table, bottom, hold=3.0)
