@@ -350,7 +350,8 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
 @RENDERS_OPTION
 def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | None,
             sentence: str | None, layer: int, head: int, theme: str, captions: bool,
-            lr: float | None, transparent: bool, step: str | None, renders: Path) -> None:
+            lr: float | None, transparent: bool, step: str | None, renders: Path,
+            **generation) -> None:
     """Write one vector SVG diagram per storyboard step: the step's end state.
 
     SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
@@ -363,7 +364,8 @@ def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | 
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          **generation)
     names = list(SCENES) if scene == "all" else [scene]
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
@@ -405,7 +407,8 @@ def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | 
 @scene_options(theme_help="Colour theme (does not change a number).",
                captions_help="Captions on or off (does not change a number).")
 def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
-               layer: int, head: int, theme: str, captions: bool, lr: float | None) -> None:
+               layer: int, head: int, theme: str, captions: bool, lr: float | None,
+               **generation) -> None:
     """Check every number a scene shows against the model, and the model against PyTorch.
 
     Builds every storyboard step's end state (no pixels, nothing written), compares each
@@ -418,7 +421,8 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          **generation)
     names = list(SCENES) if scene == "all" else [scene]
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
@@ -449,7 +453,7 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
                layer: int, head: int, theme: str, captions: bool, lr: float | None, quality: str,
                fmt: str, out: Path,
-               web: bool) -> None:
+               web: bool, **generation) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
     SCENE is a scene name (see `list`). The video is written as OUT/SCENE.FORMAT and appears
@@ -461,7 +465,8 @@ def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 
     if model is None and checkpoint is None:
         model = default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          **generation)
     check_scene_kind(scene, options.model, checkpoint)
     web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
@@ -505,7 +510,7 @@ def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
               help="The folder to write to; the deck goes in OUT/SCENE/.")
 def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
                layer: int, head: int, theme: str, captions: bool, lr: float | None,
-               steps: tuple[str, ...], quality: str, out: Path) -> None:
+               steps: tuple[str, ...], quality: str, out: Path, **generation) -> None:
     """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
 
     SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
@@ -518,7 +523,8 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint)
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          **generation)
     names = list(SCENES) if scene == "all" else [scene]
     for name in names:
         check_scene_kind(name, options.model, checkpoint)

@@ -325,7 +325,7 @@ CHECKPOINT_OPTION = click.option(
 
 def scene_options(theme_help: str, captions_help: str):
     """The options that choose what a scene shows: model, checkpoint, sentence, layer, head,
-    theme, captions."""
+    theme, captions, and generate's max-new, sample and seed."""
     options = [
         MODEL_OPTION,
         CHECKPOINT_OPTION,
@@ -343,6 +343,15 @@ def scene_options(theme_help: str, captions_help: str):
                      help="The training scene's learning rate for its one step of gradient "
                           "descent (default: the model's own, which makes the loss go down); "
                           "other scenes ignore it."),
+        click.option("--max-new", type=click.IntRange(min=1), default=None,
+                     help="generate: write at most this many new words  [default: until <eos> "
+                          "or the model's last position]."),
+        click.option("--sample", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+                     metavar="TEMPERATURE",
+                     help="generate: draw each word from softmax(logits / TEMPERATURE) "
+                          "instead of taking the most probable one (0)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="generate: the seed of --sample, so a drawing can be repeated."),
     ]
 
     def decorate(f):
@@ -362,7 +371,8 @@ def check_lr(lr: float | None) -> float | None:
 
 
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
-                captions: bool, lr: float | None = None, checkpoint: Path | None = None):
+                captions: bool, lr: float | None = None, checkpoint: Path | None = None,
+                max_new: int | None = None, sample: float = 0.0, seed: int = 0):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
     layer, head or learning rate, a checkpoint of the other kind than --model; a notice for
     words shown as <unk>."""
@@ -383,7 +393,8 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                         captions=captions, lr=lr,
-                        checkpoint=str(checkpoint) if checkpoint is not None else None)
+                        checkpoint=str(checkpoint) if checkpoint is not None else None,
+                        max_new=max_new, sample=sample, seed=seed)
 
 
 @contextlib.contextmanager

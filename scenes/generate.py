@@ -42,7 +42,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
 from transformer_core.explain import lookup  # noqa: E402
 from transformer_core.generate import generate, n_turns  # noqa: E402
@@ -72,7 +72,8 @@ def turn_caption(trace, turn: int) -> str:
     how = (f"samples the next word at temperature {temperature:g} and draws"
            if temperature > 0 else "picks the most probable next word,")
     done = ", so the sentence is finished" if word == "<eos>" else ""
-    return f"Turn {turn + 1}: the decoder reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
+    who = "the decoder" if trace.config.mode == "encdec" else "the model"
+    return f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
 
 
 class GenerateScene(StoryScene):
@@ -170,7 +171,7 @@ class GenerateScene(StoryScene):
 
     def bar_chart(self, turn: int, pitch: float) -> tuple[VGroup, VGroup, VGroup]:
         """Bars over the whole vocabulary (height ``BAR_HEIGHT`` · p, each bar marked with the
-        probability it shows: ``bar_source``, ``bar_index``, ``bar_value``), the word under
+        probability it shows, :func:`~scenes.toolkit.provenance.mark_drawn`), the word under
         each bar, reading upwards, and the axis. The picked word's bar is in the output colour."""
         theme, t = self.theme, self.trace
         source = self.probs_source(turn)
@@ -184,9 +185,7 @@ class GenerateScene(StoryScene):
                             fill_color=theme.output if k == choice else theme.heat,
                             fill_opacity=0.9 if k == choice else 0.75)
             bar.move_to([x, height / 2, 0])
-            bar.bar_source, bar.bar_index, bar.bar_value = source, (k,), float(p[k])
-            bar.bar_scale = BAR_HEIGHT
-            bars.add(bar)
+            bars.add(mark_drawn(bar, source, (k,), float(p[k]), height=None))
             word = self.word(k, MIN_FONT_SIZE, theme.output if k == choice else theme.muted)
             word.rotate(PI / 2, about_point=np.zeros(3))  # reads upwards, baseline on the right
             word.shift([x + MIN_FONT_SIZE * DIGIT_HEIGHT / 2, -0.1 - word.height, 0])
@@ -219,11 +218,19 @@ class GenerateScene(StoryScene):
             m = ValueMatrix(t, source, theme, cell_w=cell_width_for(lookup(t, source), 2, size,
                                                                     pad=0.16),
                             cell_h=ch, font_size=size, col_labels="dim",
-                            row_labels=None if (self.encdec or layer) else keys,
                             sequential=True, vmax=1.0)
             title = self.note(f"layer {layer}\nheads" if n_layers > 1 else "heads", size)
             title.next_to(m.col_labels, UP, buff=0.12)
-            block.add(VGroup(m, title))
+            piece = VGroup(m, title)
+            if not self.encdec and layer == 0:  # the words so far label the rows
+                labels = VGroup()
+                for i in range(m.n_rows):
+                    label = self.token_label(keys, i, size)
+                    label.shift([m.brackets.get_left()[0] - 0.14 - label.get_right()[0],
+                                 m.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2, 0])
+                    labels.add(label)
+                piece.add(labels)
+            block.add(piece)
         block.arrange(RIGHT, buff=0.3, aligned_edge=UP)
         for piece in block:  # first rows on one line
             piece.shift(UP * (block[0][0].cell_centre(0, 0)[1] - piece[0].cell_centre(0, 0)[1]))
@@ -250,7 +257,8 @@ class GenerateScene(StoryScene):
                  .arrange(RIGHT, 0.3))
         rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         loop = self.note("each turn: run the decoder on the input so far → probabilities for "
-                         "the next word → pick one → append it → again, until <eos>", 18)
+                         "the next word\n→ pick one → append it to the input → again, until "
+                         "<eos>", 18)
         group = VGroup(title, rows, loop).arrange(DOWN, buff=0.55)
         left, right, bottom, top = self.content_box()
         fit_into(group, left, right, bottom, top + 0.6)

@@ -27,13 +27,14 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
-    DOWN, LEFT, ORIGIN, RIGHT, UP, Create, FadeIn, LaggedStart, Line, VGroup, Write,
+    DOWN, LEFT, ORIGIN, RIGHT, UP, Create, FadeIn, FadeOut, LaggedStart, Line, VGroup, Write,
+    config,
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_width_for, fit_into,
 )
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, load_trace,
 )
@@ -52,7 +53,7 @@ GRID_GAP = 0.3  # between the heat-maps of the model view
 TITLE_H = 0.6  # a model-view column's title (two lines)
 HEAD_LABEL_W = 0.9  # "head 1" right of the model view
 MAX_CELL = 0.45  # the model view's cells at most this big
-MIN_CELL = 0.22  # ... and at least this big: its row labels are one line of minimum-size text
+MIN_CELL = 0.21  # ... and at least this big: its row labels are lines of minimum-size text
 SHORT_NAMES = {"encoder": "encoder", "masked": "decoder (masked)", "cross": "cross-attention",
                "causal": ""}
 KIND_NAMES = {
@@ -64,8 +65,9 @@ KIND_NAMES = {
 
 
 def line_style(weight: float) -> tuple[float, float]:
-    """(stroke width, opacity) of a head-view line for an attention weight."""
-    return LINE_MAX_WIDTH * weight, min(1.0, 0.15 + 0.85 * weight)
+    """(stroke width, opacity) of a head-view line for an attention weight: both in
+    proportion to it."""
+    return LINE_MAX_WIDTH * weight, weight
 
 
 def token_sources(config, kind: str) -> tuple[str, str]:
@@ -98,8 +100,8 @@ class HeadsScene(StoryScene):
         steps = [
             Step("title", "Each attention head asks its own question of the sentence; here is "
                           "what every head of the trained model looks at."),
-            Step("model_view", "The model view: every layer and head at once, one small "
-                               "heat-map each, rows asking and columns answered."),
+            Step("model_view", "The model view: every layer and head at once, rows asking and "
+                               "columns answered."),
         ]
         for view in attention_views(trace.config):
             for h in range(trace.config.n_heads):
@@ -148,7 +150,7 @@ class HeadsScene(StoryScene):
         """A line from each query word (row ``q`` at y = −q · pitch, ending at x0) to each key
         word it attends to (starting at x1): width and opacity from the weight
         (:func:`line_style`), weakest drawn first; each line is marked with the weight it
-        shows (``weight_source``, ``weight_index``, ``weight``)."""
+        shows (:func:`~scenes.toolkit.provenance.mark_drawn`)."""
         source = f"{prefix}.pattern[{head}]"
         pattern = lookup(self.trace, source)
         links = sorted(links_above(pattern, LINE_FLOOR), key=lambda qk: pattern[qk])
@@ -159,8 +161,8 @@ class HeadsScene(StoryScene):
             start, end = [x0, -q * pitch, 0], [x1, -k * pitch, 0]
             line = Line(start, end, stroke_width=width, stroke_opacity=opacity,
                         color=self.theme.heat)
-            line.weight_source, line.weight_index, line.weight = source, (q, k), weight
-            lines.add(line)
+            lines.add(mark_drawn(line, source, (q, k), weight, stroke_width=LINE_MAX_WIDTH,
+                                 stroke_opacity=1.0))
         return lines
 
     @staticmethod
@@ -220,10 +222,16 @@ class HeadsScene(StoryScene):
         key_h = max(widest(k) for _, k in sources) + 0.15
         nq = max(len(lookup(t, q)) for q, _ in sources)
         nk = sum(len(lookup(t, k)) for _, k in sources)
-        left, right, bottom, top = self.content_box()
+        left, right, bottom, top = self.grid_box()
         width = right - left - sum(label_w) - GRID_GAP * len(sources) - HEAD_LABEL_W
         height = top - bottom - TITLE_H - key_h - GRID_GAP * (cfg.n_heads - 1)
         return min(MAX_CELL, width / nk, height / (nq * cfg.n_heads)), label_w, key_h
+
+    def grid_box(self) -> tuple[float, float, float, float]:
+        """The content box of the model view, which has no heading (its columns have titles):
+        up to the top of the frame."""
+        left, right, bottom, _ = self.content_box()
+        return left, right, bottom, config.frame_height / 2 - 0.25
 
     def step_model_view(self) -> None:
         t, theme, cfg = self.trace, self.theme, self.trace.config
@@ -255,8 +263,11 @@ class HeadsScene(StoryScene):
             head = self.note(f"head {h}", MIN_FONT_SIZE, theme.text)
             head.next_to(last.brackets, RIGHT, buff=0.2).set_y(-h * row_h - row_h / 2 + GRID_GAP / 2)
             heads.add(head)
-        self.fit(maps, titles, heads)
-        self.play(*self.heading("The model view"), *self.leave(), run_time=0.8)
+        left, right, bottom, top = self.grid_box()
+        fit_into(VGroup(maps, titles, heads), left, right, bottom, top)
+        gone = [FadeOut(self.heading_mob)] if self.heading_mob is not None else []
+        self.heading_mob = None
+        self.play(*gone, *self.leave(), run_time=0.8)
         self.play(LaggedStart(*(FadeIn(m) for m in maps), lag_ratio=0.15), FadeIn(titles),
                   FadeIn(heads), run_time=2.4)
         self.end_state(maps, titles, heads, hold=3.0)

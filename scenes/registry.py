@@ -41,8 +41,8 @@ SCENES: dict[str, SceneInfo] = {
                     "W − lr·∇W, and the loss going down.",
         default_model="lm",
     ),
-    "generate": SceneInfo("scenes.generate", "GenerateScene", "The decoder writes word by word: each turn's probabilities over the vocabulary, the pick, until <eos>."),
-    "heads": SceneInfo("scenes.heads", "HeadsScene", "What every head looks at: head views with weighted lines, the model view of all layers and heads."),
+    "generate": SceneInfo("scenes.generate", "GenerateScene", "The decoder writes word by word, until <eos>."),
+    "heads": SceneInfo("scenes.heads", "HeadsScene", "What every head looks at: head views, model view."),
 }
 
 

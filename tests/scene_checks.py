@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from manim import MathTex, Text, tempconfig
 
 from scenes.registry import get_scene_class
-from scenes.toolkit.provenance import iter_sourced
+from scenes.toolkit.provenance import DRAWN_MEASURES, iter_sourced
 from scenes.toolkit.storyboard import SceneOptions, using_options
 from scenes.toolkit.style import MIN_FONT_SIZE
 from scenes.toolkit.text import DIGIT_HEIGHT, FlatText
@@ -50,6 +50,9 @@ class StepState:
     caption_shown: str | None
     texts: list[Shown]
     boxes: list[tuple[float, float, float, float]]  # every top-level mobject with points
+    # drawn quantities (see provenance.mark_drawn): (source, index, value, {measure: (shown,
+    # factor)})
+    drawn: list[tuple[str, tuple, float, dict]] = field(default_factory=list)
 
 
 def _box(mob) -> tuple[float, float, float, float]:
@@ -78,8 +81,17 @@ def record(scene, index, step) -> StepState:
             if id(mob) in sourced:
                 assert mob.text == mob.display_text  # the marked text is the text drawn
     boxes = [_box(m) for m in scene.mobjects if len(m.get_all_points())]
+    drawn, seen = [], set()
+    for top in scene.mobjects:
+        for mob in top.get_family():
+            if id(mob) in seen or getattr(mob, "drawn_source", None) is None:
+                continue
+            seen.add(id(mob))
+            drawn.append((mob.drawn_source, mob.drawn_index, mob.drawn_value,
+                          {k: (DRAWN_MEASURES[k](mob), f) for k, f in mob.drawn_measures.items()}))
     cap = scene.caption_mobject
-    return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes)
+    return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes,
+                     drawn)
 
 
 @functools.lru_cache(maxsize=64)
@@ -181,3 +193,22 @@ def assert_readable_at_480p(states) -> None:
             assert t.font_size >= MIN_FONT_SIZE - 1e-6, (state.name, t.text, t.font_size)
             if t.kind == "number" and t.text and t.text[-1].isdigit():
                 assert t.box[3] - t.box[1] >= MIN_DIGIT_HEIGHT, (state.name, t.text)
+
+
+def assert_drawn_true(scene, states) -> None:
+    """Every drawn quantity (a line's thickness, a bar's height) shows the trace value it
+    claims: its value resolves from its source, and each measure is its factor × the value
+    (a factor of None: one common factor per step, source and measure)."""
+    for state in states:
+        common: dict[tuple[str, str], list[float]] = {}
+        for source, index, value, measures in state.drawn:
+            truth = resolve(scene.trace, source, index)
+            assert abs(truth - value) <= 1e-6, (state.name, source, index, value, truth)
+            for measure, (shown_value, factor) in measures.items():
+                if factor is not None:
+                    assert abs(shown_value - factor * value) <= 1e-6 * max(1.0, factor), (
+                        state.name, source, index, measure, shown_value, factor * value)
+                elif value > 1e-3:  # tinier ones are drawn at a minimum size
+                    common.setdefault((source, measure), []).append(shown_value / value)
+        for key, ratios in common.items():
+            assert max(ratios) - min(ratios) <= 1e-6 * max(ratios), (state.name, key)

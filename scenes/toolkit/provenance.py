@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from manim import Mobject
 
-__all__ = ["mark", "iter_sourced"]
+__all__ = ["mark", "iter_sourced", "mark_drawn", "DRAWN_MEASURES"]
 
 
 def mark(mob: Mobject, kind: str, source_name: str, source_index: tuple, text: str,
@@ -37,3 +37,25 @@ def iter_sourced(mobjects: Iterable[Mobject]) -> Iterator[tuple[Mobject, str, st
                 continue
             seen.add(id(mob))
             yield mob, mob.display_text, mob.source_name, mob.source_index
+
+
+# How a drawn quantity is measured on its mobject.
+DRAWN_MEASURES = {
+    "stroke_width": lambda m: float(m.get_stroke_width()),
+    "stroke_opacity": lambda m: float(m.get_stroke_opacity()),
+    "fill_opacity": lambda m: float(m.get_fill_opacity()),
+    "height": lambda m: float(m.height),
+}
+
+
+def mark_drawn(mob: Mobject, source_name: str, source_index: tuple, value: float,
+               **measures: float | None) -> Mobject:
+    """Record that a visual property of ``mob`` shows a trace value (a line's thickness, a
+    bar's height): each measure of :data:`DRAWN_MEASURES` named in ``measures`` equals its
+    factor × the value, or, for a factor of None, the same unknown factor for every mark of
+    the same source and measure on screen (a height, which fitting the frame scales)."""
+    mob.drawn_source = source_name
+    mob.drawn_index = tuple(int(i) for i in source_index)
+    mob.drawn_value = float(value)
+    mob.drawn_measures = dict(measures)
+    return mob

@@ -270,6 +270,8 @@ class StoryScene(Layouts, Scene):
         from manim import UL, FadeIn, FadeOut
 
         new = subscript_text(text, font_size, self.theme.text).to_corner(UL, buff=0.3)
+        for piece in new:
+            piece.kind = "prose"  # words (a heading's "layer 0" is a name, not a trace value)
         old, self.heading_mob = self.heading_mob, new
         return [FadeOut(old), FadeIn(new)] if old is not None else [FadeIn(new)]
 

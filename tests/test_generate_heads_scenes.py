@@ -1,0 +1,93 @@
+"""What is new in the generate and heads scenes: drawn quantities (line weights, bar heights)
+equal their trace values, the turns follow the recorded loop, every head gets its own picture
+and a caption computed from its weights. The shared per-step checks run in test_every_scene."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scenes.generate import GenerateScene, load_generation
+from scenes.heads import LINE_FLOOR, LINE_MAX_WIDTH, HeadsScene
+from scenes.toolkit.storyboard import SceneOptions
+from tests import scene_checks as checks
+from tests.test_every_scene import CASES
+from transformer_core.explain import links_above
+
+SCENE_CASES = [(s, c) for s in ("generate", "heads") for c in ("translate", "lm-light")]
+
+
+@pytest.mark.parametrize("name,case", SCENE_CASES)
+def test_every_drawn_weight_is_its_trace_value(name, case):
+    scene, states = checks.capture(name, CASES[case])
+    checks.assert_drawn_true(scene, states)
+    assert sum(len(s.drawn) for s in states) > 0
+
+
+def test_each_head_view_draws_every_visible_weight_of_its_head():
+    scene, states = checks.capture("heads", CASES["translate"])
+    by_name = {s.name: s for s in states}
+    t = scene.trace
+    for prefix, kind in (("encoder.blocks.0.attn", "encoder"), ("decoder.blocks.0.attn", "masked"),
+                         ("decoder.blocks.0.cross_attn", "cross")):
+        for h in range(2):
+            state = by_name[f"{kind}_l0_h{h}"]
+            pattern = t[f"{prefix}.pattern"][h]
+            drawn = {idx: (value, m) for src, idx, value, m in state.drawn
+                     if src == f"{prefix}.pattern[{h}]"}
+            assert set(drawn) == set(links_above(pattern, LINE_FLOOR))
+            q, k = np.unravel_index(np.argmax(pattern), pattern.shape)
+            value, measures = drawn[(int(q), int(k))]
+            assert measures["stroke_width"][0] == pytest.approx(LINE_MAX_WIDTH * pattern[q, k])
+            if kind == "masked":  # no line reaches a later word
+                assert all(k <= q for q, k in drawn)
+
+
+def test_heads_storyboard_has_a_picture_per_head_with_a_caption_from_its_weights():
+    steps = HeadsScene.storyboard(SceneOptions())
+    names = [s.name for s in steps]
+    assert names == ["title", "model_view", "encoder_l0_h0", "encoder_l0_h1", "masked_l0_h0",
+                     "masked_l0_h1", "cross_l0_h0", "cross_l0_h1", "summary"]
+    captions = {s.name: s.caption for s in steps}
+    # the trained cross-attention aligns the translation with the English words
+    assert captions["cross_l0_h0"].startswith("Cross-attention, layer 0, head 0: aligns French "
+                                              "words with English words in order (5 of 6")
+    assert captions["encoder_l0_h0"] == ("Encoder self-attention, layer 0, head 0: 3 of 5 "
+                                         "words attend most to themselves.")
+    lm = [s.name for s in HeadsScene.storyboard(SceneOptions(model="lm"))]
+    assert lm[2:-1] == ["causal_l0_h0", "causal_l0_h1", "causal_l1_h0", "causal_l1_h1"]
+    lm_caps = {s.name: s.caption for s in HeadsScene.storyboard(SceneOptions(model="lm"))}
+    assert lm_caps["causal_l1_h0"].endswith("5 of 5 words attend most to the first word, "
+                                            "\u201cthe\u201d.")
+
+
+def test_generate_storyboard_follows_the_loop():
+    steps = GenerateScene.storyboard(SceneOptions())
+    assert [s.name for s in steps] == ["title", "encode", "turn_1", "turn_2", "turn_3", "turn_4",
+                                       "turn_5", "turn_6", "same_rows"]
+    by = {s.name: s.caption for s in steps}
+    assert "\u201c<bos> jane visite\u201d" in by["turn_3"] and "\u201cl'afrique\u201d" in by["turn_3"]
+    assert by["turn_6"].endswith("\u201c<eos>\u201d, so the sentence is finished.")
+    lm = GenerateScene.storyboard(SceneOptions(model="lm", max_new=2))
+    assert [s.name for s in lm] == ["title", "turn_1", "turn_2", "same_rows"]
+    assert "\u201cthe early bird eats\u201d" in lm[2].caption
+    sampled = SceneOptions(model="lm", sentence="the", sample=1.0, seed=3)
+    assert load_generation(sampled) is load_generation(sampled)  # one run serves all
+    assert "temperature 1" in GenerateScene.storyboard(sampled)[1].caption
+
+
+def test_generate_turns_show_each_turns_row_and_pick():
+    scene, states = checks.capture("generate", CASES["translate"])
+    t = scene.trace
+    for turn in range(6):
+        state = next(s for s in states if s.name == f"turn_{turn + 1}")
+        bars = {idx: value for src, idx, value, _ in state.drawn if src == f"gen.{turn}.probs"}
+        assert len(bars) == len(t.vocab)  # the whole vocabulary
+        assert checks.shown(state, f"gen.{turn}.cross_attn[0].T")  # the newest position's row
+        picked = [x.text for x in state.texts if x.source == "vocab" and x.index ==
+                  (int(t["gen.choice"][turn]),)]
+        assert len(picked) >= 2  # under its bar and appended to the input
+    same = next(s for s in states if s.name == "same_rows")
+    for turn in range(6):
+        c = int(t["gen.choice"][turn])
+        assert checks.shown(same, f"gen.{turn}.probs")[(c,)] == checks.shown(same, "probs")[(turn, c)]
