@@ -44,12 +44,13 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
-from transformer_core.explain import lookup  # noqa: E402
+from transformer_core.explain import lookup, top_k_ids  # noqa: E402
 from transformer_core.generate import generate, n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
 
-BAR_HEIGHT = 2.6  # scene units of a bar of probability 1
+BAR_HEIGHT = 2.6  # scene units of the tallest bar (the chart is scaled to its largest p)
+TOP = 3  # the most probable words listed with their probabilities above the bars
 
 
 @functools.lru_cache(maxsize=8)
@@ -126,6 +127,20 @@ class GenerateScene(StoryScene):
         mob.shift(-mob.get_corner(DOWN + LEFT))  # on the baseline, left edge at x = 0
         return mark(mob, "dim", "dim", (k,), text, 0)
 
+    def top_words(self, turn: int) -> VGroup:
+        """One line: the most probable words of a turn and their probabilities."""
+        theme, source = self.theme, self.probs_source(turn)
+        line = VGroup(self.note("most probable:", MIN_FONT_SIZE))
+        for k in top_k_ids(lookup(self.trace, source), TOP):
+            pair = VGroup(self.word(int(k), MIN_FONT_SIZE, theme.text),
+                          self.number(source, (int(k),), 2, MIN_FONT_SIZE))
+            pair[1].shift(RIGHT * (pair[0].get_right()[0] + 0.12 - pair[1].get_left()[0]))
+            line.add(pair)
+        line[0].shift(UP * (line[1][1].get_y() - line[0].get_y()))
+        for prev, item in zip(line[:-1], line[1:], strict=True):
+            item.shift(RIGHT * (prev.get_right()[0] + 0.35 - item.get_left()[0]))
+        return line
+
     def probs_source(self, turn: int) -> str:
         """What the bars of a turn show: the probabilities, or the tempered ones sampled from."""
         return f"gen.{turn}.sample_probs" if self.sampled else f"gen.{turn}.probs"
@@ -180,7 +195,7 @@ class GenerateScene(StoryScene):
         bars, words = VGroup(), VGroup()
         for k in range(len(p)):
             x = k * pitch
-            height = BAR_HEIGHT * float(p[k])
+            height = BAR_HEIGHT * float(p[k]) / float(p.max())
             bar = Rectangle(width=pitch * 0.62, height=max(height, 1e-4), stroke_width=0,
                             fill_color=theme.output if k == choice else theme.heat,
                             fill_opacity=0.9 if k == choice else 0.75)
@@ -300,13 +315,15 @@ class GenerateScene(StoryScene):
         bars, words, axis = self.bar_chart(turn, pitch)
         chart = VGroup(bars, words, axis)
         choice = int(t["gen.choice"][turn])
-        value = self.number(self.probs_source(turn), (choice,), 2, MIN_FONT_SIZE, theme.output)
+        source = self.probs_source(turn)
+        value = self.number(source, (choice,), 2, MIN_FONT_SIZE, theme.output)
         value.next_to(bars[choice], UP, buff=0.08)
         what = (f"p(next word) over all {len(t.vocab)} words of the vocabulary"
                 if not self.sampled else
-                f"p(next word) at temperature {float(t['gen.temperature']):g}, all "
+                f"p(next word) at temperature {float(t['gen.temperature']):g}, over all "
                 f"{len(t.vocab)} words")
-        chart_head = self.note(what, MIN_FONT_SIZE, theme.text)
+        chart_head = VGroup(self.note(what, MIN_FONT_SIZE, theme.text), self.top_words(turn))
+        chart_head.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         chart_head.next_to(VGroup(chart, value), UP, buff=0.2).align_to(chart, LEFT)
         top_row = VGroup(lead, row, new)
         body = VGroup(attn, VGroup(chart, value, chart_head)).arrange(RIGHT, buff=0.8,

@@ -319,17 +319,17 @@ class HeadsScene(StoryScene):
         t, theme = self.trace, self.theme
         lines, y = VGroup(), 0.0
         for view in self.views:
-            name = self.note(self.view_name(view), NOTE, theme.text)
+            name = self.note(self.view_name(view), 20, theme.text)
             name.shift([-name.get_left()[0], y - name.get_y(), 0])
             lines.add(name)
-            y -= 0.45
+            y -= 0.55
             for h in range(t.config.n_heads):
                 what = head_caption(t, view, h).split(": ", 1)[1].rstrip(".")
-                line = self.note(f"head {h}: {what}", NOTE)
-                line.shift([0.4 - line.get_left()[0], y - line.get_y(), 0])
+                line = self.note(f"head {h}: {what}", 18)
+                line.shift([0.45 - line.get_left()[0], y - line.get_y(), 0])
                 lines.add(line)
-                y -= 0.4
-            y -= 0.15
+                y -= 0.48
+            y -= 0.2
         self.fit(lines)
         self.play(*self.heading("Every head, in this sentence"), *self.leave(), run_time=0.8)
         self.play(LaggedStart(*(FadeIn(r) for r in lines), lag_ratio=0.15), run_time=2.0)
