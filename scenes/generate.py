@@ -260,22 +260,29 @@ class GenerateScene(StoryScene):
     def step_title(self) -> None:
         theme, t = self.theme, self.trace
         title = plain_text("Writing word by word", 44, theme.text)
+        left, right, bottom, top = self.content_box()
+        first = int(t["gen.position"][0]) + 1
+        size = 24
+        while size > MIN_FONT_SIZE and self.input_row(first, size).width > right - left - 0.2:
+            size -= 2  # a long prefix: smaller words rather than a shrunk picture
         rows = VGroup()
         if self.encdec:
-            rows.add(VGroup(self.note("English, read once by the encoder", 20),
-                            TokenRow(t, "tokens", theme, font_size=24)).arrange(RIGHT, 0.3))
+            english = TokenRow(t, "tokens", theme, font_size=size)
+            while size > MIN_FONT_SIZE and english.width > right - left - 0.2:
+                size -= 2
+                english = TokenRow(t, "tokens", theme, font_size=size)
+            rows.add(VGroup(self.note("English, read once by the encoder", 20), english))
             start = "the decoder starts from"
         else:
             start = "the model starts from"
-        first = int(t["gen.position"][0]) + 1
-        rows.add(VGroup(self.note(start, 20), self.input_row(first, 24, newest=False))
-                 .arrange(RIGHT, 0.3))
+        rows.add(VGroup(self.note(start, 20), self.input_row(first, size, newest=False)))
+        for row in rows:
+            row.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         loop = self.note("each turn: run the decoder on the input so far → probabilities for "
                          "the next word\n→ pick one → append it to the input → again, until "
                          "<eos>", 18)
-        group = VGroup(title, rows, loop).arrange(DOWN, buff=0.55)
-        left, right, bottom, top = self.content_box()
+        group = VGroup(title, rows, loop).arrange(DOWN, buff=0.45)
         fit_into(group, left, right, bottom, top + 0.6)
         self.play(Write(title), run_time=1.0)
         self.play(LaggedStart(*(FadeIn(r) for r in rows), lag_ratio=0.4), run_time=1.2)

@@ -48,7 +48,7 @@ __all__ = ["HeadsScene", "LINE_MAX_WIDTH", "LINE_FLOOR", "line_style"]
 
 LINE_MAX_WIDTH = 7.0  # stroke width of a line of weight 1
 LINE_FLOOR = 0.02  # weights below this draw no line (it would be invisible)
-HEAD_VIEW_GAP = 3.0  # between the two columns of words of the head view
+HEAD_VIEW_GAP = 3.0  # at most, between the two columns of words of the head view
 GRID_GAP = 0.3  # between the heat-maps of the model view
 TITLE_H = 0.6  # a model-view column's title (two lines)
 HEAD_LABEL_W = 0.9  # "head 1" right of the model view
@@ -272,48 +272,68 @@ class HeadsScene(StoryScene):
                   FadeIn(heads), run_time=2.4)
         self.end_state(maps, titles, heads, hold=3.0)
 
-    def head_view(self, view: dict, head: int) -> None:
-        """One head: the sentence twice with a line per weight, and its weights as numbers."""
+    def head_view_parts(self, view: dict, head: int, pitch: float,
+                        gap: float = HEAD_VIEW_GAP) -> tuple[VGroup, ...]:
+        """The head view's pieces with rows ``pitch`` apart and ``gap`` between the columns of
+        words: the two columns, the lines, the column titles, the matrix of weights and the
+        notes under them."""
         t, theme = self.trace, self.theme
         prefix, kind = view["prefix"], view["kind"]
         q_src, k_src = token_sources(t.config, kind)
         nq, nk = len(lookup(t, q_src)), len(lookup(t, k_src))
-        left_x, right_x, bottom, top = self.content_box()
-        # rows as far apart as the frame allows: room for the column labels and two notes
-        pitch = min(0.55, (top - bottom - 2.2) / max(nq, nk))
         size = 20 if pitch >= 0.45 else (LABEL if pitch >= 0.3 else MIN_FONT_SIZE)
         num = NUM if pitch >= 0.3 else MIN_FONT_SIZE
         left = self.word_column(q_src, nq, pitch, "right", size)
         right = self.word_column(k_src, nk, pitch, "left", size)
-        right.shift(RIGHT * (HEAD_VIEW_GAP + 0.24))
-        lines = self.head_lines(prefix, head, 0.12, HEAD_VIEW_GAP + 0.12, pitch)
-        names = ("French (queries)", "English (keys)") if kind == "cross" else (
-            "queries", "keys")
-        tops = VGroup(self.note(names[0], NOTE).next_to(left, UP, buff=0.3).align_to(left, RIGHT),
-                      self.note(names[1], NOTE).next_to(right, UP, buff=0.3).align_to(right, LEFT))
-        tops[1].align_to(tops[0], DOWN)
         source = f"{prefix}.pattern[{head}]"
         heat = ValueMatrix(t, source, theme, cell_w=cell_width_for(lookup(t, source), 2, num,
                                                                    pad=0.14),
                            cell_h=pitch, font_size=num, label_font_size=MIN_FONT_SIZE,
                            row_labels=q_src, col_labels=k_src, rotate_col_labels=True,
                            sequential=True, vmax=1.0)
-        heat.shift(RIGHT * (right.get_right()[0] + 1.0 - heat.row_labels.get_left()[0])
+        right.shift(RIGHT * (gap + 0.24))
+        lines = self.head_lines(prefix, head, 0.12, gap + 0.12, pitch)
+        names = ("French (queries)", "English (keys)") if kind == "cross" else (
+            "queries", "keys")
+        tops = VGroup(self.note(names[0], NOTE).next_to(left, UP, buff=0.3).align_to(left, LEFT),
+                      self.note(names[1], NOTE).next_to(right, UP, buff=0.3).align_to(right, LEFT))
+        tops[1].align_to(tops[0], DOWN)
+        heat.shift(RIGHT * (right.get_right()[0] + 0.8 - heat.row_labels.get_left()[0])
                    + UP * (left[0].get_y() - heat.cell_centre(0, 0)[1]))
-        view_group = VGroup(left, right, lines, tops)
         extra = VGroup()
         if kind in ("masked", "causal"):
             extra.add(self.note("masked: no line reaches a later word", NOTE))
         extra.add(self.note("line thickness and opacity: the weight in the matrix", NOTE))
         extra.arrange(RIGHT, buff=0.6)
-        extra.next_to(VGroup(view_group, heat), DOWN, buff=0.35).align_to(view_group, LEFT)
-        self.fit(view_group, heat, extra)
-        heading = f"{KIND_NAMES[kind]}, layer {view['layer']}, head {head}"
+        extra.next_to(VGroup(left, right, lines, tops, heat), DOWN, buff=0.35).align_to(left, LEFT)
+        return left, right, lines, tops, heat, extra
+
+    def head_view(self, view: dict, head: int) -> None:
+        """One head: the sentence twice with a line per weight, and its weights as numbers."""
+        t = self.trace
+        q_src, k_src = token_sources(t.config, view["kind"])
+        n = max(len(lookup(t, q_src)), len(lookup(t, k_src)))
+        left_x, right_x, bottom, top = self.content_box()
+        # rows as far apart as the frame allows (then closer, rather than shrinking the text)
+        pitch, gap = min(0.55, (top - bottom - 2.2) / n), HEAD_VIEW_GAP
+        for _ in range(4):
+            parts = self.head_view_parts(view, head, pitch, gap)
+            group = VGroup(*parts)
+            if group.width > right_x - left_x and gap > 1.2:  # the lines give up width first
+                gap = max(1.2, gap - (group.width - (right_x - left_x)) - 0.05)
+                continue
+            factor = min((right_x - left_x) / group.width, (top - bottom) / group.height)
+            if factor >= 1.0:
+                break
+            pitch *= factor * 0.98
+        left, right, lines, tops, heat, extra = parts
+        self.fit(*parts)
+        heading = f"{KIND_NAMES[view['kind']]}, layer {view['layer']}, head {head}"
         self.play(*self.heading(heading), *self.leave(), run_time=0.8)
         self.play(FadeIn(left), FadeIn(right), FadeIn(tops), run_time=0.8)
         self.play(LaggedStart(*(Create(line) for line in lines), lag_ratio=0.03), run_time=1.6)
         self.play(FadeIn(heat), FadeIn(extra), run_time=1.0)
-        self.end_state(view_group, heat, extra, hold=2.5)
+        self.end_state(*parts, hold=2.5)
 
     def step_summary(self) -> None:
         t, theme = self.trace, self.theme

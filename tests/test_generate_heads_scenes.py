@@ -91,3 +91,22 @@ def test_generate_turns_show_each_turns_row_and_pick():
     for turn in range(6):
         c = int(t["gen.choice"][turn])
         assert checks.shown(same, f"gen.{turn}.probs")[(c,)] == checks.shown(same, "probs")[(turn, c)]
+
+
+LONGEST = {  # the models' longest inputs: 12 English words; 11 words and the next for lm
+    "translate-12": SceneOptions(sentence="in may jane visits paris in june jane visits rome in may"),
+    "lm-11": SceneOptions(model="lm", theme="light",
+                          sentence="the early bird eats the worm the lazy cat wants the"),
+}
+
+
+@pytest.mark.parametrize("name", ["generate", "heads"])
+@pytest.mark.parametrize("case", list(LONGEST))
+def test_the_longest_sentences_fit_at_a_readable_size(name, case):
+    scene, states = checks.capture(name, LONGEST[case])
+    checks.assert_steps_ran(scene, states)
+    checks.assert_inside_frame(states)
+    checks.assert_no_text_overlaps(states)
+    checks.assert_readable_at_480p(states)
+    checks.assert_numbers_true(scene, states)
+    checks.assert_drawn_true(scene, states)
