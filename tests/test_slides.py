@@ -205,8 +205,7 @@ def test_the_pdf_handout_has_a_vector_page_per_step(deck):
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["slides", "nosuch"], "no scene 'nosuch' (choose from all, attention, multihead, decoder, "
-     "training)"),
+    (["slides", "nosuch"], f"no scene 'nosuch' (choose from all, {', '.join(SCENES)})"),
     (["slides", "atention"], "did you mean 'attention'?"),
     (["slides", "attention", "--step", "nosuch"], "choose from title, embed"),
     (["slides", "attention", "--quality", "huge"], "huge"),
