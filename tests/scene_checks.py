@@ -22,6 +22,7 @@ from scenes.toolkit.storyboard import SceneOptions, using_options
 from scenes.toolkit.style import MIN_FONT_SIZE
 from scenes.toolkit.text import DIGIT_HEIGHT, FlatText
 from transformer_core.verify import Shown as Checked
+from transformer_core.explain import resolve
 from transformer_core.verify import first_mismatch
 
 FRAME_W, FRAME_H = 16 / 9 * 8.0, 8.0

@@ -31,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checkpoint import LoadedModel, load_model
+from .checkpoint import LoadedModel
 from .data import LM_PREFIX
-from .trace import Trace, tokenize_checked, trace_run
+from .trace import Trace, resolve_model, tokenize_checked, trace_run
 
 __all__ = ["GenerationError", "default_prefix", "generate", "n_turns", "turn_input"]
 
@@ -45,7 +45,7 @@ class GenerationError(ValueError):
 def default_prefix(model: str | LoadedModel) -> str:
     """What the loop starts from by default: the English sentence to translate, or the lm's
     prefix "the early bird"."""
-    lm = load_model(model) if isinstance(model, str) else model
+    lm = resolve_model(model)
     return lm.default_sentence if lm.cfg.mode == "encdec" else LM_PREFIX
 
 
@@ -61,7 +61,7 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     """Run the decoder turn by turn from ``<bos>`` (translate) or the prefix (lm), recording
     each turn (see the module docstring); greedy unless ``temperature`` > 0, then sampled
     from softmax(logits / temperature) with ``seed``."""
-    lm = load_model(model) if isinstance(model, str) else model
+    lm = resolve_model(model)
     sentence = default_prefix(lm) if sentence is None else sentence
     if temperature < 0 or not np.isfinite(temperature):
         raise GenerationError(f"the temperature must be 0 (greedy) or positive, not {temperature}")

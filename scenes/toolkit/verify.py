@@ -76,12 +76,18 @@ def verify_scene(name: str, options) -> Report:
 
     run_storyboard(get_scene_class(name), options, listener)
     # A fresh run of the model, not the trace the scene drew from: a training step for a
-    # scene that shows one (gradients by autograd), else the forward pass.
+    # scene that shows one (gradients by autograd), the decoder turn by turn for one that
+    # generates, else the forward pass.
     from transformer_core.training_step import TrainingTrace, training_step
 
     loaded = load_model(options.model, options.checkpoint)
     if drawn and isinstance(drawn[0], TrainingTrace):
         reference = training_step(loaded, options.sentence, getattr(options, "lr", None))
+    elif drawn and "gen.choice" in drawn[0]:  # the generate scene: the loop, run again
+        from transformer_core.generate import generate
+
+        reference = generate(loaded, options.sentence, max_new=options.max_new,
+                             temperature=options.sample, seed=options.seed)
     else:
         reference = run_with_trace(loaded, options.sentence)
     verdict = check_shown(reference, items)
