@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, languages,
 )
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
@@ -54,14 +55,23 @@ TOP = 3  # the most probable words listed with their probabilities above the bar
 
 
 @functools.lru_cache(maxsize=8)
-def _generation(model: str, sentence: str | None, max_new: int | None, sample: float, seed: int):
-    return generate(model, sentence, max_new=max_new, temperature=sample, seed=seed)
+def _generation(model: str, sentence: str | None, max_new: int | None, sample: float, seed: int,
+                checkpoint: str | None, stamp):
+    from transformer_core.checkpoint import load_model
+
+    lm = load_model(model, checkpoint) if checkpoint is not None else model
+    return generate(lm, sentence, max_new=max_new, temperature=sample, seed=seed)
 
 
 def load_generation(options: SceneOptions):
-    """The generation trace these options ask for (read-only, so one copy serves every run)."""
+    """The generation trace these options ask for (read-only, so one copy serves every run);
+    with a checkpoint, that file's model (read again if the file was rewritten)."""
+    stamp = None
+    if options.checkpoint is not None:
+        stat = os.stat(options.checkpoint)
+        stamp = (stat.st_mtime_ns, stat.st_size)
     return _generation(options.model, options.sentence, options.max_new, options.sample,
-                       options.seed)
+                       options.seed, options.checkpoint, stamp)
 
 
 def turn_caption(trace, turn: int) -> str:
@@ -271,7 +281,9 @@ class GenerateScene(StoryScene):
             while size > MIN_FONT_SIZE and english.width > right - left - 0.2:
                 size -= 2
                 english = TokenRow(t, "tokens", theme, font_size=size)
-            rows.add(VGroup(self.note("English, read once by the encoder", 20), english))
+            source_language = languages(self.options)[0]
+            rows.add(VGroup(self.note(f"{source_language}, read once by the encoder", 20),
+                            english))
             start = "the decoder starts from"
         else:
             start = "the model starts from"
@@ -295,7 +307,7 @@ class GenerateScene(StoryScene):
         x = ValueMatrix(t, self.memory, theme, font_size=size, row_labels="tokens",
                         col_labels="dim", cell_w=cell_width_for(t[self.memory], 2, size, pad=0.14))
         title = self.note(f"the encoder's output: one row of {t.config.d_model} numbers per "
-                          f"English word", NOTE, theme.text)
+                          f"{languages(self.options)[0]} word", NOTE, theme.text)
         title.next_to(x.col_labels, UP, buff=0.2).align_to(x.brackets, LEFT)
         note = self.note("computed once; every turn's cross-attention reads its keys and "
                          "values from these rows", NOTE)

@@ -36,7 +36,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 )
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, load_trace,
+    SceneOptions, Step, StoryScene, current_options, languages, load_trace,
 )
 from scenes.toolkit.style import LABEL, MIN_FONT_SIZE, NOTE, NUM  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
@@ -80,11 +80,13 @@ def token_sources(config, kind: str) -> tuple[str, str]:
     return decoder, decoder
 
 
-def head_caption(trace, view: dict, head: int) -> str:
-    """The step caption of one head: where it is and what it does, from its weights."""
+def head_caption(trace, view: dict, head: int,
+                 langs: tuple[str, str] = ("English", "French")) -> str:
+    """The step caption of one head: where it is and what it does, from its weights
+    (``langs``: what a translation model's source and target are called)."""
     prefix, kind = view["prefix"], view["kind"]
     q_src, k_src = token_sources(trace.config, kind)
-    nouns = ("French word", "English word") if kind == "cross" else ("word", "word")
+    nouns = (f"{langs[1]} word", f"{langs[0]} word") if kind == "cross" else ("word", "word")
     what = describe_head(trace[f"{prefix}.pattern"][head], lookup(trace, q_src),
                          lookup(trace, k_src), trace[f"{prefix}.mask"], kind == "cross", *nouns)
     return f"{KIND_NAMES[kind]}, layer {view['layer']}, head {head}: {what}."
@@ -96,7 +98,7 @@ class HeadsScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        trace = load_trace(options.model, options.sentence)
+        trace = load_trace(options.model, options.sentence, options.checkpoint)
         steps = [
             Step("title", "Each attention head asks its own question of the sentence; here is "
                           "what every head of the trained model looks at."),
@@ -106,7 +108,7 @@ class HeadsScene(StoryScene):
         for view in attention_views(trace.config):
             for h in range(trace.config.n_heads):
                 steps.append(Step(f"{view['kind']}_l{view['layer']}_h{h}",
-                                  head_caption(trace, view, h)))
+                                  head_caption(trace, view, h, languages(options))))
         steps.append(Step("summary", "Read from the weights, each head has its own habit in "
                                      "this sentence, and together they give every word its "
                                      "context."))
@@ -180,8 +182,9 @@ class HeadsScene(StoryScene):
         theme, t = self.theme, self.trace
         title = plain_text("What every head looks at", 44, theme.text)
         rows = VGroup()
-        readers = [("English", "tokens"), ("French", "target_tokens")] if self.encdec else [
-            ("sentence", "tokens")]
+        langs = languages(self.options)
+        readers = ([(langs[0], "tokens"), (langs[1], "target_tokens")] if self.encdec
+                   else [("sentence", "tokens")])
         for name, source in readers:
             rows.add(VGroup(self.note(name, 20), TokenRow(t, source, theme, font_size=24))
                      .arrange(RIGHT, buff=0.3))
@@ -293,7 +296,8 @@ class HeadsScene(StoryScene):
                            sequential=True, vmax=1.0)
         right.shift(RIGHT * (gap + 0.24))
         lines = self.head_lines(prefix, head, 0.12, gap + 0.12, pitch)
-        names = ("French (queries)", "English (keys)") if kind == "cross" else (
+        langs = languages(self.options)
+        names = (f"{langs[1]} (queries)", f"{langs[0]} (keys)") if kind == "cross" else (
             "queries", "keys")
         tops = VGroup(self.note(names[0], NOTE).next_to(left, UP, buff=0.3).align_to(left, LEFT),
                       self.note(names[1], NOTE).next_to(right, UP, buff=0.3).align_to(right, LEFT))
@@ -344,7 +348,8 @@ class HeadsScene(StoryScene):
             lines.add(name)
             y -= 0.55
             for h in range(t.config.n_heads):
-                what = head_caption(t, view, h).split(": ", 1)[1].rstrip(".")
+                what = head_caption(t, view, h, languages(self.options)).split(": ", 1)[1]
+                what = what.rstrip(".")
                 line = self.note(f"head {h}: {what}", 18)
                 line.shift([0.45 - line.get_left()[0], y - line.get_y(), 0])
                 lines.add(line)
