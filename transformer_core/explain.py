@@ -14,8 +14,11 @@ Every number on screen is named by a *source* string and an index into the array
     tokens, target_tokens   token labels (str)      "tokens"
     token_ids, target_ids   their vocabulary ids    "token_ids"
     output_tokens, vocab    words (str)             "vocab" (index: a word id)
+    input_vocab             words of the first W_E  "input_vocab" (the encoder's for translate)
     dim                     a dimension number      "dim" (the index is the number)
+    N                       an integer literal      "2" (an argument, e.g. a PE column)
     REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
+    REF[a:b]                rows a to b − 1         "param:encoder.W_E[0:12]"
     REF.T                   a 2-D transpose         "encoder.blocks.0.attn.k[0].T"
     explain.FN(REF, ...)    a function below        "explain.softmax_exp(...masked[0])"
 
@@ -48,6 +51,7 @@ __all__ = [
     "block_example", "neg_log", "next_word_targets",
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
+    "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -139,6 +143,8 @@ FUNCTIONS = {f.__name__: f for f in (
 
 _CALL = re.compile(r"^explain\.(\w+)\((.*)\)$")
 _INDEX = re.compile(r"^(.*)\[([-\d, ]+)\]$")
+_SLICE = re.compile(r"^(.*)\[(\d+):(\d+)\]$")
+_INTEGER = re.compile(r"^-?\d+$")
 
 
 def _split_args(text: str) -> list[str]:
@@ -167,6 +173,12 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         return FUNCTIONS[name](*(lookup(trace, a) for a in _split_args(inner)))
     if source.endswith(".T"):
         return lookup(trace, source[:-2]).T
+    if _INTEGER.match(source):
+        return np.asarray(int(source))
+    sliced = _SLICE.match(source)
+    if sliced:
+        base, start, stop = sliced.groups()
+        return lookup(trace, base)[int(start):int(stop)]
     indexed = _INDEX.match(source)
     if indexed:
         base, idx = indexed.groups()
@@ -184,7 +196,7 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         return lookup(trace.sub_trace(prefix), rest)
     if source.startswith("config:"):
         return np.asarray(getattr(trace.config, source[len("config:"):]))
-    if source in ("tokens", "target_tokens", "output_tokens", "vocab"):
+    if source in ("tokens", "target_tokens", "output_tokens", "vocab", "input_vocab"):
         return np.asarray(getattr(trace, source), dtype=object)
     if source in ("token_ids", "target_ids"):
         return np.asarray(getattr(trace, source), dtype=np.int64)
@@ -335,8 +347,57 @@ def next_word_targets(trace: Any) -> np.ndarray:
     return np.array([*trace.target_ids[1:], eos], dtype=np.int64)
 
 
+# ---- words → ids → rows of W_E, and the positional encoding as a picture ----------------
+
+def gather_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The rows of ``table`` (W_E) at ``ids``, in order: the sentence's embeddings before the
+    √d_model scaling.  [pos, d_model]"""
+    return np.asarray(table, np.float64)[np.asarray(ids, np.int64).reshape(-1)]
+
+
+def times(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a × b element by element (a scalar ``b`` scales every entry), e.g. rows × √d_model."""
+    return np.asarray(a, np.float64) * np.asarray(b, np.float64)
+
+
+def pe_table(max_len: np.ndarray, d_model: np.ndarray) -> np.ndarray:
+    """The sinusoidal positional encoding of every position the model reads:
+    PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(same).  [max_len, d_model]"""
+    angle = pe_angle(np.zeros((int(max_len), 1)), d_model)  # [max_len, d_model]
+    even = (np.arange(int(d_model)) % 2 == 0)[None, :]  # [1, d_model]
+    return np.where(even, np.sin(angle), np.cos(angle))
+
+
+WAVE_SAMPLES = 16  # curve samples per position step: smooth at any frame size
+
+
+def pe_wave(max_len: np.ndarray, d_model: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Column ``column`` of the positional encoding as a continuous wave over positions
+    0 … max_len − 1, sampled WAVE_SAMPLES times per position: rows are (pos, PE(pos, column))
+    with pos real, so at whole positions it equals :func:`pe_table`.  [samples, 2]"""
+    d, col = int(d_model), int(column)
+    pos = np.linspace(0.0, int(max_len) - 1, (int(max_len) - 1) * WAVE_SAMPLES + 1)  # [samples]
+    angle = pos / np.power(10000.0, (col // 2 * 2) / d)
+    return np.stack([pos, np.sin(angle) if col % 2 == 0 else np.cos(angle)], axis=1)
+
+
+def embedding_table(trace: Any, stack: str) -> tuple[str, str, str]:
+    """Sources of ``stack``'s embedding: (its W_E, the vocabulary naming W_E's rows, the ids of
+    the tokens it reads)."""
+    if stack == "encoder" or trace.config.mode == "decoder":
+        return f"param:{stack}.W_E", "input_vocab", "token_ids"
+    return "param:decoder.W_E", "vocab", "target_ids"
+
+
+def max_positions(config: Any) -> int:
+    """The longest sentence the model reads, in tokens (a decoder-only model keeps one of its
+    positions for the word it predicts)."""
+    return config.max_len - (1 if config.mode == "decoder" else 0)
+
+
 FUNCTIONS.update({f.__name__: f for f in (pe_angle, concat_heads, stack_heads, fold,
-                                         standardise, neg_log)})
+                                         standardise, neg_log, gather_rows, times, pe_table,
+                                         pe_wave)})
 
 
 # ---- one training step: the loss, its gradient at the logits, the update -----------------

@@ -35,6 +35,7 @@ import torch
 
 from .checkpoint import MODEL_NAMES, LoadedModel, load_checkpoint, load_model
 from .config import Config
+from .explain import max_positions
 from .tokenizer import BOS, EOS
 
 __all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "tokenize_checked",
@@ -55,10 +56,10 @@ def _frozen(x: np.ndarray) -> np.ndarray:
 class Trace(Mapping):
     """Read-only mapping from recorded names to numpy arrays, plus what produced them.
 
-    ``tokens`` are the tokens the first stack reads (the encoder's for ``translate``, the
-    decoder's for ``lm``); ``target_tokens`` are the decoder's input for ``translate``
-    (``<bos>`` and the greedy translation); ``output_tokens`` is the greedy translation
-    (translate) or the greedy continuation (lm).
+    ``tokens`` (ids ``token_ids`` in ``input_vocab``) are the tokens the first stack reads
+    (the encoder's for ``translate``, the decoder's for ``lm``); ``target_tokens`` are the
+    decoder's input for ``translate`` (``<bos>`` and the greedy translation);
+    ``output_tokens`` is the greedy translation (translate) or the greedy continuation (lm).
     """
 
     model_name: str
@@ -155,7 +156,7 @@ def tokenize_checked(lm: LoadedModel, sentence: str):
     (a decoder-only model keeps one position for the next word)."""
     tok = lm.input_vocab.encode(sentence)
     cfg = lm.cfg
-    limit = cfg.max_len - (1 if cfg.mode == "decoder" else 0)
+    limit = max_positions(cfg)
     if len(tok.tokens) > limit:
         raise SentenceTooLongError(
             f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
