@@ -364,9 +364,9 @@ def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | 
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
-                          **generation)
     names = list(SCENES) if scene == "all" else [scene]
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          scenes=tuple(names), **generation)
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
     if out is None:
@@ -466,7 +466,7 @@ def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     if model is None and checkpoint is None:
         model = default_model(scene)
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
-                          **generation)
+                          scenes=(scene,), **generation)
     check_scene_kind(scene, options.model, checkpoint)
     web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
@@ -523,9 +523,9 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
-                          **generation)
     names = list(SCENES) if scene == "all" else [scene]
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          scenes=tuple(names), **generation)
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
     valid = list(dict.fromkeys(s.name for n in names for s in get_scene_class(n).storyboard(options)))

@@ -372,13 +372,21 @@ def check_lr(lr: float | None) -> float | None:
 
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
                 captions: bool, lr: float | None = None, checkpoint: Path | None = None,
-                max_new: int | None = None, sample: float = 0.0, seed: int = 0):
+                max_new: int | None = None, sample: float = 0.0, seed: int = 0,
+                scenes: tuple[str, ...] = ()):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
-    layer, head or learning rate, a checkpoint of the other kind than --model; a notice for
-    words shown as <unk>."""
+    layer, head or learning rate, a checkpoint of the other kind than --model, or a sentence
+    longer than one of ``scenes`` can show; a notice for words shown as <unk>."""
     check_lr(lr)
     model = model_kind(model, checkpoint)
     trace = load_trace(model, sentence, checkpoint)
+    if scenes:
+        from scenes.registry import get_scene_class
+
+        for name in scenes:
+            problem = get_scene_class(name).too_long(trace, name)
+            if problem:
+                raise click.BadParameter(problem, param_hint="--sentence")
     from transformer_core.explain import attention_prefix
 
     try:

@@ -43,6 +43,17 @@ SCENES: dict[str, SceneInfo] = {
     ),
     "generate": SceneInfo("scenes.generate", "GenerateScene", "The decoder writes word by word, until <eos>."),
     "heads": SceneInfo("scenes.heads", "HeadsScene", "What every head looks at: head views, model view."),
+    "embedding": SceneInfo(
+        module="scenes.embedding",
+        cls="EmbeddingScene",
+        description="Words → tokens → ids → rows of W_E → × √d_model, + positional encoding = X.",
+    ),
+    "overview": SceneInfo(
+        module="scenes.overview",
+        cls="OverviewScene",
+        description="The paper's architecture figure with the sentence flowing through it: "
+                    "the catalogue's table of contents.",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from scenes.registry import SCENES, get_scene_class
-from scenes.toolkit.storyboard import SceneOptions
+from scenes.toolkit.storyboard import SceneOptions, load_trace
 from tests import scene_checks as checks
 
 # Both models, both themes, another sentence and another head.
@@ -21,13 +21,28 @@ CASES = {
     "translate-light": SceneOptions(sentence="paul sees rome in may", theme="light", head=1),
     "lm-light": SceneOptions(model="lm", theme="light", head=1),
 }
+# And the longest sentence each scene shows: the model's 12 positions, or the scene's max_tokens.
+LONGEST = "in september jane visits africa in may paul sees rome in june"
 
 
-@pytest.fixture(scope="module", params=[(s, c) for s in SCENES for c in CASES],
+def longest(name: str) -> SceneOptions:
+    """The translate model on the longest sentence ``name`` can show (a scene that refuses
+    longer ones says so with ``max_tokens``)."""
+    cls = get_scene_class(name)
+    limit = cls.max_tokens or 12
+    for k in range(limit, 0, -1):  # the decoder's input (<bos>, the translation) counts too
+        sentence = " ".join(LONGEST.split()[:k])
+        if cls.positions(load_trace("translate", sentence)) <= limit:
+            return SceneOptions(sentence=sentence)
+    raise AssertionError(f"{name} shows no sentence")
+
+
+@pytest.fixture(scope="module", params=[(s, c) for s in SCENES for c in [*CASES, "longest"]],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def run(request):
     name, case = request.param
-    scene, states = checks.capture(name, CASES[case])
+    options = longest(name) if case == "longest" else CASES[case]
+    scene, states = checks.capture(name, options)
     return scene, states
 
 

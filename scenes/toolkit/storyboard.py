@@ -168,8 +168,28 @@ class StoryScene(Layouts, Scene):
     end state on screen."""
 
     caption_font_size = CAPTION
+    # The most positions (tokens of the sentence, or of the decoder's input) for which every
+    # step fits the frame with text at the minimum size; None: whatever the model reads.
+    max_tokens: int | None = None
 
     # ---- set-up ---------------------------------------------------------------------------
+
+    @staticmethod
+    def positions(trace) -> int:
+        """The most rows a matrix of the scene can have: the sentence's tokens or, for an
+        encoder-decoder, the decoder's input (``<bos>`` and the translation)."""
+        return max(len(trace.tokens), len(trace.target_tokens))
+
+    @classmethod
+    def too_long(cls, trace, name: str) -> str | None:
+        """Why the scene cannot show this trace's sentence (one line), or None if it can."""
+        n = cls.positions(trace)
+        if cls.max_tokens is None or n <= cls.max_tokens:
+            return None
+        what = ("the decoder's input (<bos> and the translation)"
+                if len(trace.target_tokens) > len(trace.tokens) else "this sentence")
+        return (f"the {name} scene shows at most {cls.max_tokens} positions and {what} has "
+                f"{n}; give a shorter sentence")
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -214,7 +234,11 @@ class StoryScene(Layouts, Scene):
         self.heading_mob: Mobject | None = None
 
     def check_options(self) -> None:
-        """Raise ValueError when the layer or head does not exist in this model."""
+        """Raise ValueError when the layer or head does not exist in this model, or the
+        sentence is longer than the scene can show."""
+        problem = self.too_long(self.trace, type(self).__name__)
+        if problem:
+            raise ValueError(problem)
         cfg = self.trace.config
         try:
             attention_prefix(cfg, self.options.layer)
