@@ -55,6 +55,10 @@ __all__ = ["AttentionScene"]
 class AttentionScene(StoryScene):
     """softmax(QKᵀ/√d_k)·V for one head, step by step."""
 
+    # At 7 positions some step no longer fits the frame with every number at 480p size
+    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
+    max_tokens = 6
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
@@ -322,15 +326,15 @@ class AttentionScene(StoryScene):
                              cell_h=m.cell_h, colored=False)
         p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
                              cell_h=m.cell_h, sequential=True, vmax=1.0)
-        e_sums.next_to(m.brackets, RIGHT, buff=0.4).match_y(m.brackets)
-        p_sums.next_to(e_sums, RIGHT, buff=0.4)
+        e_sums.next_to(m.brackets, RIGHT, buff=0.3).match_y(m.brackets)
+        p_sums.next_to(e_sums, RIGHT, buff=0.3)
         head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
         head_p = self.note("row sum\nof weights", 15).next_to(p_sums, UP, buff=0.15)
         recipe = self.note("1. exp(x − row max)\n2. sum the row\n3. divide by the sum",
                            NOTE, theme.text)
-        recipe.next_to(p_sums, RIGHT, buff=0.45).align_to(m.brackets, UP)
-        why = self.note("Subtracting the row's\nlargest score first keeps\nexp small and "
-                        "changes\nnothing after the division.", 15)
+        recipe.next_to(p_sums, RIGHT, buff=0.35).align_to(m.brackets, UP)
+        why = self.note("Subtracting the row's\nlargest score first\nkeeps exp small and\n"
+                        "changes nothing\nafter the division.", 15)
         why.next_to(recipe, DOWN, buff=0.35, aligned_edge=LEFT)
         extras = VGroup(e_sums, p_sums, head_e, head_p, recipe, why)
         self.fit(m, e, p, extras)

@@ -54,6 +54,10 @@ TOP = 3  # most probable words listed per position
 class DecoderScene(StoryScene):
     """The decoder's view: its inputs, masked and cross-attention, logits, probabilities."""
 
+    # At 7 positions some step no longer fits the frame with every number at 480p size
+    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
+    max_tokens = 6
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()

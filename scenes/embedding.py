@@ -150,7 +150,7 @@ class EmbeddingScene(StoryScene):
             ids.add(column)
             VGroup(m, column)  # noqa: B018  (arranged together below)
         pairs = VGroup(*(VGroup(m, c) for m, c in zip(blocks, ids, strict=True)))
-        pairs.arrange(RIGHT, buff=0.8, aligned_edge=UP)
+        pairs.arrange(RIGHT, buff=0.65, aligned_edge=UP)
         return blocks, ids
 
     def block_of(self, word_id: int) -> tuple[int, int]:

@@ -50,6 +50,10 @@ HEAT = 0.175  # cell width of the 32-wide feed-forward heat-maps
 class MultiHeadScene(StoryScene):
     """Heads → concat → W_O → Add & Norm → feed-forward → Add & Norm, for one block."""
 
+    # At 7 positions some step no longer fits the frame with every number at 480p size
+    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
+    max_tokens = 6
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()

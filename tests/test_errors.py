@@ -188,7 +188,8 @@ def test_markup_sentence_reaches_neither_latex_nor_pango_markup(runner, tmp_path
     real_export = scenes.writers.svg.export_svgs
     monkeypatch.setattr(scenes.writers.svg, "export_svgs",
                         lambda *a, **k: real_export(*a, listeners=[collect], **k))
-    result = runner.invoke(main, ["svg", "attention", "--sentence", MARKUP, "--out",
+    # the overview shows the 11 tokens (attention, multihead and decoder stop at 6 positions)
+    result = runner.invoke(main, ["svg", "overview", "--sentence", MARKUP, "--out",
                                   str(tmp_path)])
     assert result.exit_code == 0, result.output
     note = next(line for line in result.output.splitlines() if line.startswith("note:"))
@@ -211,7 +212,7 @@ def test_markup_sentence_reaches_neither_latex_nor_pango_markup(runner, tmp_path
     for path in files:
         root = ET.parse(path).getroot()  # well-formed: nothing typed broke the XML
         svg = "{http://www.w3.org/2000/svg}"
-        assert root.findtext(f"{svg}title").startswith("attention, step ")
+        assert root.findtext(f"{svg}title").startswith("overview, step ")
         assert "passwd" not in path.read_text(encoding="utf-8")
 
 

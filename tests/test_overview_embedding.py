@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from manim import VMobject
 
 from cli import main
 from scenes.registry import SCENES, get_scene_class
@@ -72,9 +71,12 @@ def test_waves_pass_through_this_sentences_positional_encoding():
         assert len(dots) == 5  # this sentence's positions
         for p, dot in enumerate(dots):
             assert (dot.get_y() - y0) / half == pytest.approx(float(pe[p, col]), abs=1e-6)
-        # the curve is continuous: between positions 0 and 1 it has many samples
-        xs = curve.get_anchors()[:, 0]
-        assert (np.diff(np.unique(np.round(xs, 6))) < 0.1).all()
+        # a continuous wave through the dots: many samples between two positions
+        pts = np.asarray(curve.points)
+        for dot in dots:
+            assert np.min(np.linalg.norm(pts[:, :2] - dot.get_center()[:2], axis=1)) < 1e-6
+        step = dots[1].get_x() - dots[0].get_x()
+        assert np.diff(np.unique(np.round(pts[:, 0], 6))).max() < step / 8
 
 
 def test_unknown_words_become_a_visible_unk():
@@ -118,8 +120,9 @@ def test_overview_boxes_name_registered_scenes_and_words_come_out_on_top(options
     assert {"embedding", "attention" if options.model == "translate" else "decoder",
             "multihead"} <= tags
     names = [t.text for t in last.texts if t.kind == "prose"]
-    assert ("Masked Multi-Head Attention" in names) and (names.count("Add & Norm") ==
-                                                          (3 if options.model == "translate" else 2))
+    assert "Masked Multi-Head Attention" in names
+    # the encoder's two and the decoder's three, or the decoder-only block's two
+    assert names.count("Add & Norm") == (5 if options.model == "translate" else 2)
     t = scene.trace
     if options.model == "translate":
         out = [x.text for x in last.texts if x.source == "output_tokens"]
@@ -132,8 +135,9 @@ def test_overview_boxes_name_registered_scenes_and_words_come_out_on_top(options
 def test_overview_lights_the_box_being_computed():
     scene, states = checks.capture("overview", DEFAULT)
     assert scene.lit == set()  # the finished figure: nothing is being computed
-    crossing = scene.cross_arrow[0]
-    assert isinstance(crossing, VMobject) and crossing.get_start()[0] < 0 < crossing.get_end()[0]
+    path, head = scene.cross_arrow  # from the encoder's top to the decoder's cross-attention
+    assert path.get_start()[0] == pytest.approx(scene.frames["enc"].get_x())
+    assert head.get_end()[0] == pytest.approx(scene.boxes["dec.cross"].get_left()[0], abs=0.05)
 
 
 # ---- long sentences ----------------------------------------------------------------------------

@@ -22,7 +22,8 @@ CASES = {
                                                        theme="light", head=1)),
     "multihead-lm-layer1": ("multihead", SceneOptions(model="lm", layer=1)),
     "decoder-default": ("decoder", SceneOptions()),
-    "decoder-marie-light": ("decoder", SceneOptions(sentence="marie leaves china in june",
+    # 6 decoder positions (<bos> marie quitte rome en juin): the decoder scene's longest
+    "decoder-marie-light": ("decoder", SceneOptions(sentence="marie leaves rome in june",
                                                     theme="light", head=1)),
     "decoder-lm": ("decoder", SceneOptions(model="lm")),
 }
