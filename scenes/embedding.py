@@ -34,6 +34,7 @@ from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
+from scenes.toolkit.style import TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, MONO, label_text, number_text  # noqa: E402
 from transformer_core.explain import embedding_table, lookup  # noqa: E402
 
@@ -164,7 +165,7 @@ class EmbeddingScene(StoryScene):
 
     def step_title(self) -> None:
         theme, cfg = self.theme, self.trace.config
-        title = self.note("Words → vectors", 44, theme.text)
+        title = self.note("Words → vectors", TITLE, theme.text)
         eq = formula(r"X = \mathrm{Embedding}(\mathrm{word}) \cdot \sqrt{d_{model}} + PE",
                      font_size=40, color=theme.text)
         what = ("the English→French model's encoder" if cfg.mode == "encdec"
@@ -258,7 +259,7 @@ class EmbeddingScene(StoryScene):
 
     def step_one_hot(self) -> None:
         theme, t, p = self.theme, self.trace, self.p
-        hot_src = f"explain.one_hot({self.ids_src}, {self.W})[{p}]"
+        hot_src = f"explain.onehot({self.ids_src}, {self.size_src})[{p}]"
         columns = VGroup()
         for m, ids in zip(self.blocks, self.ids, strict=True):
             a, b = m.first, m.first + m.n_rows
@@ -269,7 +270,7 @@ class EmbeddingScene(StoryScene):
             columns.add(col)
         k, row = self.block_of(int(t.token_ids[p]))
         block = self.blocks[k]
-        result = self.matrix(f"explain.matmul(explain.one_hot({self.ids_src}, {self.W}), "
+        result = self.matrix(f"explain.matmul(explain.onehot({self.ids_src}, {self.size_src}), "
                              f"{self.W})[{p}:{p + 1}]", font_size=NUM, cell_h=TABLE_ROW + 0.06)
         lhs = VGroup(self.note("one-hot(", MID, theme.text), self.label(self.tok, p),
                      self.note(") · W_E  =", MID, theme.text)).arrange(RIGHT, buff=0.06)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenes.registry import SCENES, get_scene_class
+from scenes.registry import SCENES, default_model, get_scene_class
 from scenes.toolkit.storyboard import SceneOptions, load_trace
 from tests import scene_checks as checks
 
@@ -21,19 +21,21 @@ CASES = {
     "translate-light": SceneOptions(sentence="paul sees rome in may", theme="light", head=1),
     "lm-light": SceneOptions(model="lm", theme="light", head=1),
 }
-# And the longest sentence each scene shows: the model's 12 positions, or the scene's max_tokens.
-LONGEST = "in september jane visits africa in may paul sees rome in june"
+# And the longest sentence each scene shows: all the model's positions (12; lm keeps one for
+# the word it predicts), or fewer where the scene says so with ``max_tokens``.
+LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
+           "lm": "the hungry mouse finds the cheese the sleepy bear wants the"}
 
 
 def longest(name: str) -> SceneOptions:
-    """The translate model on the longest sentence ``name`` can show (a scene that refuses
-    longer ones says so with ``max_tokens``)."""
-    cls = get_scene_class(name)
+    """The scene's default model on the longest sentence the scene can show."""
+    cls, model = get_scene_class(name), default_model(name)
     limit = cls.max_tokens or 12
-    for k in range(limit, 0, -1):  # the decoder's input (<bos>, the translation) counts too
-        sentence = " ".join(LONGEST.split()[:k])
-        if cls.positions(load_trace("translate", sentence)) <= limit:
-            return SceneOptions(sentence=sentence)
+    words = LONGEST[model].split()
+    for k in range(min(limit, len(words)), 0, -1):  # the decoder's input counts too
+        sentence = " ".join(words[:k])
+        if cls.positions(load_trace(model, sentence)) <= limit:
+            return SceneOptions(model=model, sentence=sentence)
     raise AssertionError(f"{name} shows no sentence")
 
 

@@ -40,11 +40,11 @@ def test_row_slices_and_integer_literals(tr):
 
 def test_one_hot_times_w_e_is_the_tokens_row(tr):
     w = tr.param("encoder.W_E").astype(np.float64)
-    hot = lookup(tr, "explain.one_hot(token_ids, param:encoder.W_E)")
+    hot = lookup(tr, "explain.onehot(token_ids, config:src_vocab_size)")
     assert hot.shape == (5, 23)
     assert hot.sum(axis=1).tolist() == [1.0] * 5
     assert hot[2, tr.input_vocab.index("africa")] == 1.0
-    picked = lookup(tr, "explain.matmul(explain.one_hot(token_ids, param:encoder.W_E), "
+    picked = lookup(tr, "explain.matmul(explain.onehot(token_ids, config:src_vocab_size), "
                         "param:encoder.W_E)")
     np.testing.assert_array_equal(picked[2], w[14])
     np.testing.assert_array_equal(lookup(tr, ROWS), picked)

@@ -35,11 +35,11 @@ def test_one_hot_times_w_e_shows_the_words_row():
     jane = t.input_vocab.index("jane")
     s = state(states, "one_hot")
     row = {i: text for (r, i), text in ((t_.index, t_.text) for t_ in s.texts
-                                        if t_.source and "explain.matmul(explain.one_hot" in t_.source)}
+                                        if t_.source and "explain.matmul(explain.onehot" in t_.source)}
     w = t.param("encoder.W_E")[jane]
     assert [row[j] for j in range(8)] == [format_value(float(v), 2) for v in w]
     hot = [(t_.source, t_.index, t_.text) for t_ in s.texts
-           if t_.source and t_.source.startswith("explain.column(explain.one_hot")]
+           if t_.source and t_.source.startswith("explain.column(explain.onehot")]
     assert len(hot) == len(t.input_vocab) == 23  # one entry per word of the vocabulary
     ones = [h for h in hot if h[2] == "1"]
     assert len(ones) == 1 and {h[2] for h in hot} == {"0", "1"}
