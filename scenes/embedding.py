@@ -142,7 +142,7 @@ class EmbeddingScene(StoryScene):
         blocks, ids = VGroup(), VGroup()
         for a, b in ((0, half), (half, self.vocab_size)):
             m = self.matrix(f"{self.W}[{a}:{b}]", decimals=1, font_size=NUM, cell_h=TABLE_ROW,
-                            cell_w=cell_width_for(lookup(self.trace, self.W), 1, NUM, pad=0.14),
+                            cell_w=cell_width_for(lookup(self.trace, self.W), 1, NUM, pad=0.1),
                             row_labels=f"{self.vocab_src}[{a}:{b}]", col_labels="dim",
                             label_font_size=NUM)
             m.first = a
@@ -151,7 +151,7 @@ class EmbeddingScene(StoryScene):
             ids.add(column)
             VGroup(m, column)  # noqa: B018  (arranged together below)
         pairs = VGroup(*(VGroup(m, c) for m, c in zip(blocks, ids, strict=True)))
-        pairs.arrange(RIGHT, buff=0.65, aligned_edge=UP)
+        pairs.arrange(RIGHT, buff=0.6, aligned_edge=UP)
         return blocks, ids
 
     def block_of(self, word_id: int) -> tuple[int, int]:
@@ -253,7 +253,7 @@ class EmbeddingScene(StoryScene):
         self.play(*self.heading("The embedding table W_E"), *self.leave(), run_time=0.8)
         self.play(LaggedStart(*(FadeIn(VGroup(m, c)) for m, c in zip(self.blocks, self.ids,
                                                                        strict=True)),
-                              lag_ratio=0.3), FadeIn(name), run_time=1.6)
+                              lag_ratio=0.3), FadeIn(name), run_time=1.0)
         self.end_state(self.blocks, self.ids, name, hold=2.5)
         self.table_name = name
 
@@ -304,16 +304,20 @@ class EmbeddingScene(StoryScene):
         head.next_to(e.col_labels, UP, buff=0.2).align_to(ids, LEFT)
         id_head = self.note("id", NUM).next_to(ids, UP, buff=0.12)
         self.fit(e, ids, head, id_head)
-        outlines, moves = VGroup(), []
+        outlines, copies = VGroup(), VGroup()
         for i in range(self.n):
             k, row = self.block_of(int(t.token_ids[i]))
             outlines.add(self.blocks[k].row_rect(row))
-            moves.append(ReplacementTransform(self.blocks[k].row(row).copy(), e.row(i)))
+            copies.add(self.blocks[k].row(row).copy())
         self.play(*self.heading("Ids → rows → one matrix"), *self.leave(*self.blocks),
                   LaggedStart(*(Create(o) for o in outlines), lag_ratio=0.1), run_time=1.2)
-        self.play(LaggedStart(*moves, lag_ratio=0.1), FadeOut(self.blocks), FadeOut(outlines),
+        # the picked rows stay while the table goes (quickly: redrawing it is what costs)
+        self.add(copies)
+        self.play(FadeOut(self.blocks), FadeOut(outlines), run_time=0.6)
+        self.play(LaggedStart(*(ReplacementTransform(c, e.row(i)) for i, c in enumerate(copies)),
+                              lag_ratio=0.1),
                   FadeIn(e.brackets), FadeIn(e.row_labels), FadeIn(e.col_labels), FadeIn(ids),
-                  FadeIn(head), FadeIn(id_head), run_time=2.2)
+                  FadeIn(head), FadeIn(id_head), run_time=1.6)
         self.end_state(e, ids, head, id_head, hold=2.0)
         self.e, self.e_extras = e, VGroup(ids, head, id_head)
 

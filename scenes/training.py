@@ -62,6 +62,10 @@ def load_step(model: str, sentence: str | None, lr: float | None, checkpoint: st
 class TrainingScene(StoryScene):
     """Forward, loss, backward, update, forward again: one step of training, animated."""
 
+    # At 7 positions the ∂L/∂logits step no longer fits with every label at 480p size
+    # (tests/test_every_scene.py runs the scene at this limit); longer is refused.
+    max_tokens = 6
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()

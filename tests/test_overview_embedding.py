@@ -158,8 +158,8 @@ def test_every_scene_states_its_limit_or_shows_the_longest_sentence():
 def test_a_sentence_too_long_for_a_scene_is_refused_in_one_line(name, tmp_path):
     limit = get_scene_class(name).max_tokens
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["svg", name, "--sentence", LONGEST["translate"],
-                                       "--out", str(out)])
+    result = CliRunner().invoke(main, ["svg", name, "--model", "translate", "--sentence",
+                                       LONGEST["translate"], "--out", str(out)])
     assert result.exit_code == 2, result.output
     lines = [x for x in result.output.splitlines() if x.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output

@@ -236,7 +236,7 @@ class StoryScene(Layouts, Scene):
     def check_options(self) -> None:
         """Raise ValueError when the layer or head does not exist in this model, or the
         sentence is longer than the scene can show."""
-        problem = self.too_long(self.trace, type(self).__name__)
+        problem = self.too_long(self.trace, type(self).__name__.removesuffix("Scene").lower())
         if problem:
             raise ValueError(problem)
         cfg = self.trace.config
