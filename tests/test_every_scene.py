@@ -24,7 +24,7 @@ CASES = {
 # And the longest sentence each scene shows: all the model's positions (12; lm keeps one for
 # the word it predicts), or fewer where the scene says so with ``max_tokens``.
 LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
-           "lm": "the hungry mouse finds the cheese the sleepy bear wants the"}
+           "lm": "the early bird eats the worm the lazy cat wants the"}
 
 
 def longest(name: str) -> SceneOptions:
