@@ -428,8 +428,7 @@ class TrainingScene(StoryScene):
         value = float(lookup(t, src))
         short = name.rsplit(".", 1)[-1]
         label = self.prose(short, 14, theme.text)
-        # 15, not 14: a number without a round digit (1.47) is a little shorter than "0"
-        num = self.value(src, (), decimals_for(np.array([value]), 2, 2, 6), 15)
+        num = self.value(src, (), decimals_for(np.array([value]), 2, 2, 6), 14)
         num.next_to(label, DOWN, buff=0.08)
         body = VGroup(label, num)
         strength = (math.log10(value) - lo) / (hi - lo) if hi > lo else 1.0
