@@ -44,12 +44,23 @@ NUM = 15  # numbers and labels of the vocabulary table (two blocks of up to 17 r
 # side); at 14 a number made of 1s would fall just short of the 480p digit height
 MID = 16  # numbers of the sentence's matrices
 TABLE_ROW = 0.28  # row pitch of W_E: 17 rows and their labels fit above a two-line caption
+MAX_VOCAB = 34  # two blocks of 17 rows: the whole of W_E on screen
 WAVE_COLUMNS = (0, 1, 2, 4)  # PE columns drawn as waves: sine and cosine, slower, slowest
 WAVE_W, WAVE_H, WAVE_GAP = 5.0, 0.75, 0.42  # one wave's plot: width, height, gap to the next
 
 
 class EmbeddingScene(StoryScene):
     """Text → tokens → ids → rows of W_E → × √d_model; + PE = X."""
+
+    @classmethod
+    def too_long(cls, trace, name: str) -> str | None:
+        """The whole of W_E is drawn: a larger vocabulary (a model trained on your own
+        corpus) is refused in one line."""
+        n = len(trace.input_vocab)
+        if n > MAX_VOCAB:
+            return (f"the {name} scene draws the whole embedding table, at most {MAX_VOCAB} "
+                    f"words, and this model's vocabulary has {n}")
+        return super().too_long(trace, name)
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -191,7 +202,8 @@ class EmbeddingScene(StoryScene):
     def step_tokens(self) -> None:
         theme, t = self.theme, self.trace
         typed = self.typed_sentence(22)
-        rule = self.note("lower-case, drop . , ! ? ; : \" and split at spaces", 16)
+        rule = self.note("every character is a token" if t.tokenization == "chars" else
+                         "lower-case, drop . , ! ? ; : \" and split at spaces", 16)
         tokens = self.token_lines(24).arrange(DOWN, buff=0.3)
         arrow = Arrow(UP * 0.45, DOWN * 0.45, buff=0, stroke_width=3, color=theme.muted,
                       max_tip_length_to_length_ratio=0.3)

@@ -38,7 +38,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, number_text  # noqa: E402
-from transformer_core.explain import lookup, top_k_ids  # noqa: E402
+from transformer_core.explain import VOCAB_COLUMNS, lookup, top_k_ids  # noqa: E402
 
 __all__ = ["OverviewScene"]
 
@@ -217,7 +217,8 @@ class OverviewScene(StoryScene):
 
     def step_output(self) -> None:
         self.play(*self.heading("Linear and softmax"), run_time=0.4)
-        self.compute(["dec.linear", "dec.softmax"], ["logits", "probs"])
+        self.compute(["dec.linear", "dec.softmax"], [self.words_of("logits"),
+                                                     self.words_of("probs")])
         self.hold(2.0)
 
     def out_words(self) -> VGroup:
@@ -402,14 +403,21 @@ class OverviewScene(StoryScene):
                     ("dec", "dec.norm1", f"{d}.ln1.out", "after masked attn."),
                     ("dec", "dec.norm2", f"{d}.ln2.out", "after cross-attn."),
                     ("dec", "dec.norm3", f"{d}.ln3.out", "decoder output"),
-                    ("dec", "dec.linear", "logits", "logits"),
-                    ("dec", "dec.softmax", "probs", "probabilities")]
+                    ("dec", "dec.linear", self.words_of("logits"), "logits"),
+                    ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
         specs = [("dec", "dec.pe", "decoder.blocks.0.resid_pre", "X")]
         for layer in range(cfg.n_dec_layers):
             specs.append(("dec", "dec.norm2", f"decoder.blocks.{layer}.ln2.out",
                           f"block {layer + 1} output"))
-        return specs + [("dec", "dec.linear", "logits", "logits"),
-                        ("dec", "dec.softmax", "probs", "probabilities")]
+        return specs + [("dec", "dec.linear", self.words_of("logits"), "logits"),
+                        ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
+
+    def words_of(self, source: str) -> str:
+        """``logits`` or ``probs``, or for a vocabulary too large to draw (a model of your own)
+        the columns of the words the logits step shows (:func:`explain.vocab_window`)."""
+        if len(self.trace.vocab) <= VOCAB_COLUMNS:
+            return source
+        return f"explain.take_columns({source}, explain.vocab_window(probs))"
 
     def build_maps(self) -> None:
         """Every heat-map with its label, placed beside its stack near the box that makes it,
@@ -434,7 +442,7 @@ class OverviewScene(StoryScene):
                 n_rows, n_cols = values.shape
                 ch = min(0.1, rows_h / n_rows)
                 cw = min(0.1, (MAP_W - 0.1) / n_cols)
-                probs = source == "probs"
+                probs = label == "probabilities"
                 m = ValueMatrix(t, source, theme, show_numbers=False, cell_w=cw, cell_h=ch,
                                 sequential=probs, vmax=1.0 if probs else None)
                 name = self.text(label, theme.muted)
