@@ -95,6 +95,10 @@ def head_caption(trace, view: dict, head: int,
 class HeadsScene(StoryScene):
     """Every head of every layer: head views with weighted lines, and the model view."""
 
+    # At 12 positions the head view's labels shrink just below the 480p size (measured by
+    # tests/test_every_scene.py, which runs each scene at its limit); 12 is refused.
+    max_tokens = 11
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
