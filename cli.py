@@ -1,4 +1,4 @@
-"""Command line: list, trace, train, render, svg, verify, embed, gallery, slides.
+"""Command line: list, trace, train, render, svg, verify, embed, gallery, slides, cache.
 
 The commands only; what they share (errors, signals, checks, scene options, progress) is in
 :mod:`scenes.cli_support`.
@@ -33,9 +33,10 @@ import click
 
 from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
-    WEB_TOOLS, Choice, Failure, Main, SceneName, check_lr, check_scene_kind, did_you_mean,
-    load_trace, model_kind, output_file, output_folder, require_tools, scene_options,
-    scene_setup, step_progress,
+    WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
+    check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
+    model_kind, output_file, output_folder, require_tools, run_each, scene_options, scene_setup,
+    skip_check, step_progress,
 )
 
 
@@ -348,31 +349,46 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
               help="Leave out the background, so the page's own colour shows through.")
 @click.option("--step", default=None, help="Write only this storyboard step (by name).")
 @RENDERS_OPTION
-def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | None,
-            sentence: str | None, layer: int, head: int, theme: str, captions: bool,
-            lr: float | None, transparent: bool, step: str | None, renders: Path,
-            **generation) -> None:
+@cache_options
+@click.pass_context
+def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
+            checkpoint: Path | None, sentence: str | None, layer: int, head: int, theme: str,
+            captions: bool, lr: float | None, transparent: bool, step: str | None,
+            renders: Path, force: bool, no_cache: bool, **generation) -> None:
     """Write one vector SVG diagram per storyboard step: the step's end state.
 
     SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
     always give the same bytes, and a file whose content would not change is left untouched.
-    Each path is printed as it is written.
+    Each path is printed as it is written. A scene whose code, checkpoint, options and tools
+    are those of the last export into its folder, with its files as they were left, is
+    skipped (--force exports anyway).
     """
     from scenes.registry import SCENES, default_model
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
+    apply_no_cache(no_cache)
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
     names = list(SCENES) if scene == "all" else [scene]
-    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
-                          scenes=tuple(names), **generation)
-    for name in names:
-        check_scene_kind(name, options.model, checkpoint)
     if out is None:
         folders = {name: renders / "svg" / name for name in names}
     else:
         folders = {name: out / name if scene == "all" else out for name in names}
+    # One --step is quick to export and reports each file as unchanged: only whole scenes skip.
+    records = {name: skip_check(ctx, "svg", name, folder, f"{name}.svg", model) if step is None
+               else (None, None, False) for name, folder in folders.items()}
+    for name, (_, _, current) in records.items():
+        if current:
+            click.echo(f"{name}: skipped, nothing changed since the last export into "
+                       f"{folders[name]} (--force exports anyway)")
+    folders = {name: folder for name, folder in folders.items() if not records[name][2]}
+    if not folders:
+        return
+    options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
+                          scenes=tuple(folders), **generation)
+    for name in folders:
+        check_scene_kind(name, options.model, checkpoint)
     from scenes.registry import get_scene_class
     from scenes.writers.svg import UnknownStepError, UnsupportedMobjectError, export_svgs
 
@@ -390,9 +406,12 @@ def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | 
         click.echo(f"{path}{notes[status]}")
 
     for name, folder in folders.items():
+        manifest, key, _ = records[name]
+        if manifest is not None:
+            manifest.forget()
         try:
-            export_svgs(name, options, folder, step=step, transparent=transparent,
-                        progress=report)
+            paths = export_svgs(name, options, folder, step=step, transparent=transparent,
+                                progress=report)
         except UnknownStepError as exc:
             raise click.BadParameter(f"{exc}{did_you_mean(step, exc.valid)}",
                                      param_hint="--step") from None
@@ -400,6 +419,41 @@ def svg_cmd(scene: str, out: Path | None, model: str | None, checkpoint: Path | 
             raise Failure(f"scene {name!r}: {exc}") from None
         except OSError as exc:
             raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
+        if manifest is not None:
+            manifest.record(key, paths)
+
+
+@main.command("cache")
+@click.option("--clear", is_flag=True, help="Empty the caches and say how much was freed.")
+def cache_cmd(clear: bool) -> None:
+    """Show where the caches are and how much they hold, or empty them (--clear).
+
+    The caches keep laid-out text and compiled formulas between renders, in
+    $XDG_CACHE_HOME/transformer-explained (else ~/.cache/transformer-explained), at most
+    TRANSFORMER_CACHE_MB megabytes (default 512; the least recently used go first).
+    """
+    from transformer_core import cache
+
+    root = cache.cache_root()
+    if clear:
+        try:
+            files, freed = cache.clear()
+        except OSError as exc:
+            raise Failure(f"cannot clear {root}: {exc.strerror or exc}") from None
+        click.echo(f"freed {_size(freed)} ({files} file{'s' * (files != 1)}) from {root}")
+        return
+    click.echo(f"{root}: {_size(cache.usage())} of at most {_size(cache.limit_bytes())}")
+
+
+def _size(n: int) -> str:
+    """Bytes, readably: 812 bytes, 3.4 MB."""
+    if n < 1000:
+        return f"{n} byte{'s' * (n != 1)}"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}"
+    return f"{n:.1f} GB"
 
 
 @main.command("verify")
@@ -437,7 +491,7 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 
 
 @main.command("render")
-@click.argument("scene", type=SceneName())
+@click.argument("scene", type=SceneName(extra=("all",)))
 @scene_options(theme_help="Colour theme; light has a white background for blog pages.",
                captions_help="Show each step's caption on screen (the .srt subtitles are always "
                              "written).")
@@ -450,49 +504,96 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 @click.option("--web/--no-web", default=True, show_default=True,
               help="With mp4: make it start playing before it is downloaded, and write the webm, "
                    "gif, poster and .vtt a web page needs beside it (see `embed`).")
-def render_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
-               layer: int, head: int, theme: str, captions: bool, lr: float | None, quality: str,
-               fmt: str, out: Path,
-               web: bool, **generation) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="How many processes draw the video (the same frames, sooner), or with `all` "
+                   "how many scenes render at once  [default: the number of cores].")
+@cache_options
+@click.pass_context
+def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Path | None,
+               sentence: str | None, layer: int, head: int, theme: str, captions: bool,
+               lr: float | None, quality: str, fmt: str, out: Path, web: bool,
+               jobs: int | None, force: bool, no_cache: bool, **generation) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
-    SCENE is a scene name (see `list`). The video is written as OUT/SCENE.FORMAT and appears
-    only when complete; with --format png, OUT/SCENE-steps/NN-STEP.png holds each step's end
-    state. The files of one render (video, subtitles, web files) are renamed into place
-    together at the end: an interrupted or failed render leaves the earlier ones as they were.
+    SCENE is a scene name (see `list`) or `all` (every scene, --jobs at a time, each in its own
+    process). The video is written as OUT/SCENE.FORMAT and appears only when complete; with
+    --format png, OUT/SCENE-steps/NN-STEP.png holds each step's end state. The files of one
+    render (video, subtitles, web files) are renamed into place together at the end: an
+    interrupted or failed render leaves the earlier ones as they were. A render whose code,
+    checkpoint, options and tools are those of the last render into OUT, with its files as it
+    left them, is skipped (--force renders anyway).
     """
     from scenes.registry import default_model
 
+    apply_no_cache(no_cache)
+    if scene == "all":
+        return render_all(ctx, out, jobs or default_jobs())
     if model is None and checkpoint is None:
         model = default_model(scene)
+    web = web and fmt == "mp4"
+    manifest, key, current = skip_check(ctx, "render", scene, out, f"{scene}.{fmt}", model)
+    if current:
+        click.echo(f"{scene}: skipped, nothing changed since the last render into {out} "
+                   "(--force renders anyway)")
+        return
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           scenes=(scene,), **generation)
     check_scene_kind(scene, options.model, checkpoint)
-    web = web and fmt == "mp4"
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
     output_folder(out)
 
-    from scenes.writers import video as rendering
     from scenes.registry import get_scene_class
+    from scenes.writers import video as rendering
     from transformer_core.files import staged_folder
 
     total = len(get_scene_class(scene).storyboard(options))
+    manifest.forget()  # the files are about to change
     with staged_folder(out) as stage:
         with step_progress(f"rendering {scene}", total) as progress:
             result = rendering.render_scene(scene, options, quality=quality, fmt=fmt,
-                                            out_dir=stage, progress=progress)
+                                            out_dir=stage, progress=progress,
+                                            jobs=jobs or default_jobs())
         published = publish_for_web(result.path, result.subtitles, captions) if web else []
 
     def final(path: Path) -> Path:  # where a file of the staging folder now is
         return out / Path(path).relative_to(stage)
 
     if fmt == "png":
+        written = [final(p) for p in result.stills]
         click.echo(f"wrote {len(result.stills)} stills to {final(result.path)}")
     else:
+        written = [final(result.path), final(result.subtitles)]
         click.echo(f"wrote {final(result.path)} ({result.duration:.1f} s) and "
                    f"{final(result.subtitles)}")
     for path in published:
+        written.append(final(path))
         click.echo(f"wrote {final(path)}")
+    manifest.record(key, written)
+
+
+def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
+    """Every registered scene, ``jobs`` processes at a time; one line per failed scene."""
+    from scenes.registry import SCENES
+
+    output_folder(out)
+    options = [*forwarded_options(ctx, leave_out=("jobs",)), "--jobs", "1"]  # a core each
+    commands = {name: [sys.executable, str(Path(__file__).resolve()), "render", name, *options]
+                for name in SCENES}
+    click.echo(f"rendering {len(commands)} scenes, {min(jobs, len(commands))} at a time")
+    results = run_each(commands, jobs)
+    failed = {name: result for name, result in results.items() if result[0] != 0}
+    if not failed:
+        click.echo(f"all {len(results)} scenes done in {out}")
+        return
+    codes = {code for code, _ in failed.values()}
+    lines = {line for _, line in failed.values()}
+    if len(failed) == len(results) and codes == {2} and len(lines) == 1:
+        raise click.UsageError(next(iter(lines)).removeprefix("Error: "))  # the same mistake
+    if codes and all(code >= 128 for code in codes):
+        raise Interrupted(max(codes) - 128)
+    detail = "; ".join(f"{name} (exit {code}: {line.removeprefix('Error: ')})"
+                       for name, (code, line) in failed.items())
+    raise Failure(f"{len(failed)} of {len(results)} scenes failed: {detail}")
 
 
 @main.command("slides")

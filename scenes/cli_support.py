@@ -27,6 +27,8 @@ __all__ = [
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
     "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
+    "cache_options", "skip_check", "apply_no_cache", "default_jobs", "forwarded_options",
+    "run_each",
 ]
 
 MODELS = ("translate", "lm")
@@ -422,3 +424,158 @@ def step_progress(label: str, total: int):
             click.echo(f"{label}: step {index + 1} of {n} done ({step.name})", err=True)
 
         yield progress
+
+
+# ---- caches and skipping unchanged work ------------------------------------------------------
+
+def cache_options(f):
+    """``--force`` and ``--no-cache``, for the commands that skip unchanged work."""
+    f = click.option("--no-cache", "no_cache", is_flag=True,
+                     help="Use no cache: lay out text and compile formulas afresh, draw with "
+                          "Manim's own camera and encoder, and render even if nothing "
+                          "changed.")(f)
+    return click.option("--force", is_flag=True,
+                        help="Render even if nothing changed since the last run into this "
+                             "folder.")(f)
+
+
+def skip_check(ctx: click.Context, command: str, target: str, folder: Path, manifest_name: str,
+               model: str):
+    """``(manifest, key, current)`` of this command's skip record for ``target`` drawn by
+    ``model``; ``current`` is True when the last run into ``folder`` had the same code,
+    checkpoint, options and tools and its files are as it left them (then there is nothing to
+    do). ``--no-cache`` and ``--force`` never skip."""
+    from scenes.writers.skip import Manifest, checkpoint_path, make_key
+
+    params = ctx.params
+    checkpoint = checkpoint_path(model, params.get("checkpoint"))
+    key = make_key(command, target, params, [checkpoint])
+    manifest = Manifest(folder, manifest_name)
+    current = not params.get("force") and not params.get("no_cache") and manifest.current(key)
+    return manifest, key, current
+
+
+def apply_no_cache(no_cache: bool) -> None:
+    """``--no-cache``: every cache off for this process and the ones it starts."""
+    if no_cache:
+        from transformer_core.cache import set_enabled
+
+        set_enabled(False)
+
+
+# ---- every scene at once: separate processes ---------------------------------------------------
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def forwarded_options(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The command line that gives a child process the options this command was given (those
+    not left at their default): options added to the command later are passed on too."""
+    from click.core import ParameterSource
+
+    args: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in leave_out:
+            continue
+        if ctx.get_parameter_source(param.name) in (ParameterSource.DEFAULT, None):
+            continue
+        value = ctx.params.get(param.name)
+        if param.is_flag and param.secondary_opts:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.count:
+            args.extend([param.opts[0]] * int(value or 0))
+        elif param.is_flag:
+            if value:
+                args.append(param.opts[0])
+        elif param.multiple:
+            for item in value:
+                args.extend([param.opts[0], os.fspath(item) if isinstance(item, os.PathLike)
+                             else str(item)])
+        elif value is not None:
+            args.extend([param.opts[0], os.fspath(value) if isinstance(value, os.PathLike)
+                         else str(value)])
+    return args
+
+
+def run_each(commands: dict[str, list[str]], jobs: int) -> dict[str, tuple[int, str]]:
+    """Run ``commands`` (scene name → argv), at most ``jobs`` at a time, each in its own process.
+
+    Every line a child prints is echoed as it comes, prefixed with ``[scene]``, and a line says
+    when each scene started and finished or failed. Returns scene → (exit code, last line).
+    Ctrl-C reaches the children too (same process group) and each cleans up after itself; when
+    this process is interrupted or fails, children still running get SIGTERM and are waited
+    for, so no orphan process and no half-written file is left.
+    """
+    import subprocess
+    import time
+
+    lock = threading.Lock()
+
+    def say(text: str) -> None:
+        with lock:
+            click.echo(text)
+
+    def pump(name: str, proc) -> None:
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            if line.strip():
+                last[name] = line
+                say(f"[{name}] {line}")
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    pending = list(commands)
+    running: dict[str, tuple[subprocess.Popen, threading.Thread, float]] = {}
+    results: dict[str, tuple[int, str]] = {}
+    last: dict[str, str] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                name = pending.pop(0)
+                proc = subprocess.Popen(commands[name], env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, bufsize=1)
+                reader = threading.Thread(target=pump, args=(name, proc), daemon=True)
+                reader.start()
+                running[name] = (proc, reader, time.perf_counter())
+                say(f"[{name}] started")
+            for name, (proc, reader, started) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                reader.join()
+                del running[name]
+                results[name] = (proc.returncode, last.get(name, ""))
+                took = time.perf_counter() - started
+                if proc.returncode == 0:
+                    say(f"[{name}] done in {took:.1f} s")
+                else:
+                    say(f"[{name}] failed (exit {proc.returncode}) after {took:.1f} s")
+            time.sleep(0.05)
+    finally:
+        _stop_children([(proc, reader) for proc, reader, _ in running.values()])
+    return results
+
+
+def _stop_children(children) -> None:
+    """SIGTERM to the children still running, then wait for their cleanup (kill after 30 s)."""
+    import subprocess
+    import time
+
+    live = [(proc, reader) for proc, reader in children if proc.poll() is None]
+    for proc, _ in live:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 30
+    for proc, reader in live:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=1)

@@ -81,7 +81,7 @@ def hidden(folder: Path) -> list[str]:
     (["svg", "attention", "--step", "../../../tmp/x"], ["no step '../../../tmp/x'"]),
     (["svg", "all", "--step", "title"], ["give a scene name"]),
     (["rendr", "attention"], ["No such command 'rendr'", "Did you mean 'render'?"]),
-    (["render"], ["Missing argument 'SCENE'. Choose from attention"]),
+    (["render"], ["Missing argument 'SCENE'. Choose from all, attention"]),
     (["train"], ["Missing argument 'NAME'. Choose from translate, lm."]),
     (["train", "translte"], ["did you mean 'translate'?"]),
 ])
@@ -499,7 +499,7 @@ import scenes.writers.video
 
 clip = Path(sys.argv[1])
 
-def render_scene(name, options, quality, fmt, out_dir, progress):
+def render_scene(name, options, quality, fmt, out_dir, progress, jobs=1):
     out = Path(out_dir)
     shutil.copyfile(clip, out / f"{name}.mp4")
     (out / f"{name}.srt").write_text("1\\n00:00:00,000 --> 00:00:40,000\\nOne step.\\n")

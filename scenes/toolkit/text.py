@@ -1,6 +1,7 @@
 """Text as single paths: numbers composed from cached monospace glyphs, labels cached by
 string. Pango lays out the glyphs once (``Text``); after that, making, copying and drawing a
-number is cheap, which is what keeps a scene of hundreds of numbers fast to render.
+number is cheap, which is what keeps a scene of hundreds of numbers fast to render. The laid-out
+points are also kept between runs (:mod:`scenes.toolkit.textcache`).
 
 User text (tokens) reaches Pango only as a plain string: never markup, never LaTeX.
 """
@@ -12,6 +13,8 @@ import re
 
 import numpy as np
 from manim import Text, VMobject
+
+from .textcache import persistent_glyphs, persistent_points
 
 __all__ = ["FONT", "MONO", "FlatText", "plain_text", "label_text", "subscript_text",
            "number_text",
@@ -49,6 +52,7 @@ def _spread(points: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
+@persistent_points
 def _text_points(text: str, font: str, font_size: float, line_spacing: float) -> np.ndarray:
     mob = Text(text, font=font, font_size=font_size, line_spacing=line_spacing)
     pts = [g.points for g in mob.family_members_with_points()]
@@ -62,19 +66,25 @@ MONO_CHARS = "0123456789.\u2212\u221e-+"
 def _mono_glyphs(font_size: float) -> tuple[dict[str, np.ndarray], float]:
     """Each character of :data:`MONO_CHARS` as points relative to its monospace cell, and the
     advance width: numbers are then composed without asking Pango again."""
-    ref = Text(MONO_CHARS, font=MONO, font_size=font_size)
-    if len(ref.submobjects) != len(MONO_CHARS):
-        raise RuntimeError(f"the font {MONO!r} lacks some of {MONO_CHARS!r}")
+    return _mono_glyph_points(font_size, MONO_CHARS)
+
+
+@persistent_glyphs
+def _mono_glyph_points(font_size: float, chars: str) -> tuple[dict[str, np.ndarray], float]:
+    ref = Text(chars, font=MONO, font_size=font_size)
+    if len(ref.submobjects) != len(chars):
+        raise RuntimeError(f"the font {MONO!r} lacks some of {chars!r}")
     zeros = Text("0" * 11, font=MONO, font_size=font_size)
     advance = (zeros.submobjects[10].get_left()[0] - zeros.submobjects[0].get_left()[0]) / 10
     origin = ref.submobjects[0].get_left()[0]
     glyphs = {}
-    for k, (char, glyph) in enumerate(zip(MONO_CHARS, ref.submobjects, strict=True)):
+    for k, (char, glyph) in enumerate(zip(chars, ref.submobjects, strict=True)):
         glyphs[char] = glyph.points - np.array([origin + k * advance, 0.0, 0.0])
     return glyphs, advance
 
 
 @functools.lru_cache(maxsize=4096)
+@persistent_points
 def _baseline_points(text: str, font: str, font_size: float) -> np.ndarray:
     """Points of one line of text with its baseline on y = 0 and its left edge on x = 0, found
     by setting an "H" (which sits on the baseline) in front of it and dropping it."""

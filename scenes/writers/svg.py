@@ -404,17 +404,19 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
         if step.name == stop_after:
             raise EndSceneEarlyException()  # Manim's "end here" signal: ends the render cleanly
 
-    from scenes.writers.clips import cache_root
+    import tempfile
 
-    # Manim keeps the LaTeX and text it typesets in media_dir: in the user's cache (reused by
-    # the next run), not in a ./media folder wherever the command happens to run.
-    settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
-                "verbosity": "WARNING", "preview": False, "media_dir": str(cache_root() / "manim")}
-    with tempconfig(settings), using_options(options):
-        scene = scene_cls(skip_animations=True)
-        _draw_no_pixels(scene.renderer)
-        scene.step_listeners.append(on_step)
-        scene.render()
+    # Manim writes the LaTeX and text it typesets into media_dir: a private temporary folder,
+    # not ./media wherever the command runs. What is worth keeping between runs (text outlines,
+    # compiled formulas) is kept by scenes.toolkit.textcache, safely shared and bounded.
+    with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
+        settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
+                    "verbosity": "WARNING", "preview": False, "media_dir": media}
+        with tempconfig(settings), using_options(options):
+            scene = scene_cls(skip_animations=True)
+            _draw_no_pixels(scene.renderer)
+            scene.step_listeners.append(on_step)
+            scene.render()
 
 
 def _draw_no_pixels(renderer) -> None:

@@ -1,11 +1,13 @@
 """Render a scene to a video (or one still per step) from Python, with subtitles.
 
-Manim runs in-process under ``tempconfig`` (caching off, its media folder a temporary
-directory); no ``manim`` command is spawned. Everything is written into a hidden staging folder
-inside the output folder and renamed into place only when the whole render is complete, so a
-reader never sees half a file, and a failed or interrupted render leaves the earlier files as
-they were. Beside the video goes ``<scene>.srt``: one cue per storyboard step, timed from the
-step boundaries.
+Manim runs in-process under ``tempconfig`` (Manim's own per-animation caching off, its media
+folder a temporary directory); no ``manim`` command is spawned. Text and formulas come from the
+user's cache folder when they were laid out before (:mod:`scenes.toolkit.textcache`), and the
+camera and encoder are the faster ones of :mod:`scenes.writers.fast`. Everything is written
+into a hidden staging folder inside the output folder and renamed into place only when the whole
+render is complete, so a reader never sees half a file, and a failed or interrupted render
+leaves the earlier files as they were. Beside the video goes ``<scene>.srt``: one cue per
+storyboard step, timed from the step boundaries.
 
     renders/attention.mp4   the video (or .webm, .gif, .mov)
     renders/attention.srt   its subtitles
@@ -24,8 +26,12 @@ from pathlib import Path
 
 from transformer_core.files import atomic_write, staged_folder
 
+from transformer_core.cache import enabled as caching_enabled
+from transformer_core.cache import prune as prune_cache
+
 from ..registry import get_scene_class
 from ..toolkit.storyboard import SceneOptions, Step, using_options
+from .fast import ENCODER_OPTIONS, MAX_INFLIGHT_ENCODERS, HeldFrameFileWriter, FastPathCamera
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -79,10 +85,13 @@ def render_scene(
     fmt: str = "mp4",
     out_dir: Path | str = "renders",
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> RenderResult:
     """Render scene ``name`` with ``options`` and return what was written.
 
-    ``progress(index, step, total)`` is called as each storyboard step finishes.
+    ``progress(index, step, total)`` is called as each storyboard step finishes. With
+    ``jobs`` > 1 a video is drawn by that many processes (:mod:`scenes.writers.shards`): the
+    same frames, in less time on as many cores.
     """
     if quality not in QUALITIES:
         raise ValueError(f"unknown quality {quality!r}; choose from {', '.join(QUALITIES)}")
@@ -116,17 +125,50 @@ def render_scene(
             settings["dry_run"] = True
         else:
             settings["format"] = fmt
-        with tempconfig(settings), using_options(options):
-            scene = scene_cls(skip_animations=fmt == "png")
-            scene.step_listeners.append(on_step)
-            scene.render()
-            if fmt != "png":
-                movie = Path(scene.renderer.file_writer.movie_file_path)
-                shutil.move(movie, stage / f"{name}.{fmt}")
+            settings["max_inflight_encoders"] = MAX_INFLIGHT_ENCODERS
+            if fmt != "webm":  # mp4, mov and the gif's segments: H.264
+                settings["video_encoder_options"] = dict(ENCODER_OPTIONS["libx264"])
+        shards = jobs if jobs > 1 and fmt != "png" else 1
+        processes: list = []
+        if shards > 1:
+            from .shards import ShardRenderer, start_shards
+
+            # The scene's set-up loads its traces (torch) into lru caches: done once here, the
+            # forked shards find them loaded (and never use torch after a fork).
+            with tempconfig({**settings, "dry_run": True, "format": None}), \
+                    using_options(options):
+                scene_cls(skip_animations=True).setup()
+
+            def run_shard(k: int, conn) -> None:
+                with tempconfig({**settings, "media_dir": str(Path(media) / f"shard-{k}")}), \
+                        using_options(options):
+                    scene_cls(renderer=ShardRenderer(k, shards, conn=conn)).render()
+
+            processes, peers = start_shards(shards, run_shard)
+
+            def make_renderer():  # inside tempconfig: the camera reads the frame size
+                return ShardRenderer(0, shards, peers=peers)
+        else:
+            def make_renderer():
+                return _renderer(skip_animations=fmt == "png")
+        try:
+            with tempconfig(settings), using_options(options):
+                scene = scene_cls(renderer=make_renderer(), skip_animations=fmt == "png")
+                scene.step_listeners.append(on_step)
+                scene.render()
+                if fmt != "png":
+                    movie = Path(scene.renderer.file_writer.movie_file_path)
+                    shutil.move(movie, stage / f"{name}.{fmt}")
+        finally:
+            if processes:
+                from .shards import stop_shards
+
+                stop_shards(processes)
         if fmt != "png":
             atomic_write(stage / f"{name}.srt",
                          format_srt(scene.steps, scene.step_times).encode())
     # Renamed into place: the staging folder is gone.
+    prune_cache()  # keep the user's cache folder within its size
     elapsed = time.perf_counter() - started
     if fmt == "png":
         stills_dir = out / stills_name
@@ -135,6 +177,16 @@ def render_scene(
                             [stills_dir / s for s in stills])
     return RenderResult(out / f"{name}.{fmt}", out / f"{name}.srt", scene.steps,
                         scene.step_times, elapsed)
+
+
+def _renderer(skip_animations: bool):
+    """Manim's cairo renderer, with the faster camera and encoder unless caching is off."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    if not caching_enabled():
+        return CairoRenderer(skip_animations=skip_animations)
+    return CairoRenderer(file_writer_class=HeldFrameFileWriter, camera_class=FastPathCamera,
+                         skip_animations=skip_animations)
 
 
 _STILL = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.png")
