@@ -244,8 +244,10 @@ def test_step_button_seeks_to_its_caption(page):
     # activeCues is updated asynchronously after a seek: wait until it reflects the new time
     page.wait_for_function("""() => { const v = document.getElementById('video-attention');
         const active = Array.from(v.textTracks[0].activeCues || []);
-        return !v.seeking && v.currentTime >= 1.0 && active.length > 0
-               && active.every(c => c.startTime <= v.currentTime && v.currentTime < c.endTime); }""")
+        const ok = !v.seeking && v.currentTime >= 1.0 && active.length > 0
+               && active.every(c => c.startTime <= v.currentTime && v.currentTime < c.endTime);
+        if (ok) v.pause();  // hold it there: on a loaded machine it would play on past the cue
+        return ok; }""")
     state = page.evaluate("""() => { const v = document.getElementById('video-attention');
         v.pause();
         const active = Array.from(v.textTracks[0].activeCues || []);

@@ -378,7 +378,7 @@ def fake_render(monkeypatch):
 
     import scenes.writers.video
 
-    def render_scene(name, options, quality, fmt, out_dir, progress):
+    def render_scene(name, options, quality, fmt, out_dir, progress, **_):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         video = make_video(out / f"{name}.{fmt}", "libx264", seconds=1.0)
