@@ -31,7 +31,7 @@ from transformer_core.cache import prune as prune_cache
 
 from ..registry import get_scene_class
 from ..toolkit.storyboard import SceneOptions, Step, using_options
-from .fast import ENCODER_OPTIONS, MAX_INFLIGHT_ENCODERS, HeldFrameFileWriter, FastPathCamera
+from .fast import ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, HeldFrameFileWriter, FastPathCamera
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -126,6 +126,7 @@ def render_scene(
         else:
             settings["format"] = fmt
             settings["max_inflight_encoders"] = MAX_INFLIGHT_ENCODERS
+            settings["encoder_queue_size"] = ENCODER_QUEUE_SIZE
             if fmt != "webm":  # mp4, mov and the gif's segments: H.264
                 settings["video_encoder_options"] = dict(ENCODER_OPTIONS["libx264"])
         shards = jobs if jobs > 1 and fmt != "png" else 1
