@@ -35,6 +35,7 @@ from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
     WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
     check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
+    record_render_times, render_times,
     model_kind, output_file, output_folder, require_tools, run_each, scene_options, scene_setup,
     skip_check, step_progress,
 )
@@ -577,10 +578,19 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
 
     output_folder(out)
     options = [*forwarded_options(ctx, leave_out=("jobs",)), "--jobs", "1"]  # a core each
+    # The longest first (as long as the last run of `render all` took), so that the last to
+    # finish are short ones: the processes run side by side until close to the end.
+    kind = f"{ctx.params.get('quality')} {ctx.params.get('fmt')}"
+    known = render_times(kind)
+    order = sorted(SCENES, key=lambda name: -known.get(name, float("inf")))
     commands = {name: [sys.executable, str(Path(__file__).resolve()), "render", name, *options]
-                for name in SCENES}
+                for name in order}
     click.echo(f"rendering {len(commands)} scenes, {min(jobs, len(commands))} at a time")
-    results = run_each(commands, jobs)
+    durations: dict[str, float] = {}
+    results = run_each(commands, jobs, durations)
+    rendered = {n: t for n, t in durations.items()  # a skipped scene says so in its last line
+                if results[n][0] == 0 and f"{n}: skipped" not in results[n][1]}
+    record_render_times(kind, rendered)
     failed = {name: result for name, result in results.items() if result[0] != 0}
     if not failed:
         click.echo(f"all {len(results)} scenes done in {out}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import math
 import os
 import shutil
@@ -28,6 +29,7 @@ __all__ = [
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
     "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
     "cache_options", "skip_check", "apply_no_cache", "default_jobs", "forwarded_options",
+    "render_times", "record_render_times",
     "run_each",
 ]
 
@@ -473,6 +475,36 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _times_store():
+    from transformer_core.cache import Store
+
+    return Store("times")
+
+
+def render_times(kind: str) -> dict[str, float]:
+    """Seconds each scene took in the last ``render all`` of this ``kind`` (quality and format)
+    that rendered it, kept in the user's cache folder; empty when unknown or caching is off."""
+    from transformer_core.cache import digest
+
+    blob = _times_store().get(digest("render-times", kind))
+    try:
+        times = json.loads(blob.decode()) if blob is not None else {}
+    except ValueError:  # a damaged entry: as if unknown
+        return {}
+    if not isinstance(times, dict):
+        return {}
+    return {k: float(v) for k, v in times.items() if isinstance(v, (int, float))}
+
+
+def record_render_times(kind: str, times: dict[str, float]) -> None:
+    """Keep ``times`` (scene → seconds) for :func:`render_times`, over the earlier ones."""
+    from transformer_core.cache import digest
+
+    merged = {**render_times(kind), **times}
+    _times_store().put(digest("render-times", kind),
+                       json.dumps(merged, sort_keys=True).encode())
+
+
 def forwarded_options(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> list[str]:
     """The command line that gives a child process the options this command was given (those
     not left at their default): options added to the command later are passed on too."""
@@ -502,8 +534,10 @@ def forwarded_options(ctx: click.Context, leave_out: tuple[str, ...] = ()) -> li
     return args
 
 
-def run_each(commands: dict[str, list[str]], jobs: int) -> dict[str, tuple[int, str]]:
-    """Run ``commands`` (scene name → argv), at most ``jobs`` at a time, each in its own process.
+def run_each(commands: dict[str, list[str]], jobs: int,
+             durations: dict[str, float] | None = None) -> dict[str, tuple[int, str]]:
+    """Run ``commands`` (scene name → argv), at most ``jobs`` at a time, each in its own process,
+    in the order given; ``durations`` (if given) receives each finished command's seconds.
 
     Every line a child prints is echoed as it comes, prefixed with ``[scene]``, and a line says
     when each scene started and finished or failed. Returns scene → (exit code, last line).
@@ -550,6 +584,8 @@ def run_each(commands: dict[str, list[str]], jobs: int) -> dict[str, tuple[int, 
                 del running[name]
                 results[name] = (proc.returncode, last.get(name, ""))
                 took = time.perf_counter() - started
+                if durations is not None:
+                    durations[name] = took
                 if proc.returncode == 0:
                     say(f"[{name}] done in {took:.1f} s")
                 else:

@@ -12,6 +12,7 @@ tiny scenes: every real scene's storyboard is played by ``test_every_scene``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -328,3 +329,30 @@ def _parent(proc_dir: Path) -> int | None:
     except OSError:
         return None
     return int(text[text.rindex(")") + 2:].split()[1])
+
+
+def test_render_all_starts_the_longest_scene_first(tmp_path):
+    """The order follows the times of the last `render all` (longest first); the times of
+    scenes that rendered are kept, those of skipped ones are not."""
+    env = tiny_catalogue_env(tmp_path)
+    code = ("import sys; from scenes.cli_support import record_render_times as r, render_times as t;"
+            "r('low mp4', {'tiny': 1.0, 'tiny2': 50.0}); print(t('low mp4'))")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
+    out = tmp_path / "all"
+    args = [sys.executable, str(ROOT / "cli.py"), "render", "all", "--jobs", "1", "--no-web",
+            "--out", str(out)]
+    run = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.index("[tiny2] started") < run.stdout.index("[tiny] started")
+    read = ("from scenes.cli_support import render_times as t; import json;"
+            "print(json.dumps(t('low mp4')))")
+    times = json.loads(subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, check=True,
+                                      capture_output=True, text=True, timeout=60).stdout)
+    assert set(times) == {"tiny", "tiny2"} and all(0 < v < 50.0 for v in times.values())
+    # Both tiny scenes took about as long; now unchanged, both skip: the times stay.
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0 and "skipped" in again.stdout
+    kept = json.loads(subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, check=True,
+                                     capture_output=True, text=True, timeout=60).stdout)
+    assert kept == times
