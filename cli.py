@@ -350,19 +350,22 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
               help="Leave out the background, so the page's own colour shows through.")
 @click.option("--step", default=None, help="Write only this storyboard step (by name).")
 @RENDERS_OPTION
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="With `all`: how many scenes are exported at once, each in its own process "
+                   "(the same files, sooner)  [default: the number of cores].")
 @cache_options
 @click.pass_context
 def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
             checkpoint: Path | None, sentence: str | None, layer: int, head: int, theme: str,
             captions: bool, lr: float | None, transparent: bool, step: str | None,
-            renders: Path, force: bool, no_cache: bool, **generation) -> None:
+            renders: Path, jobs: int | None, force: bool, no_cache: bool, **generation) -> None:
     """Write one vector SVG diagram per storyboard step: the step's end state.
 
     SCENE is a scene name (see `list`) or `all`. Files are named NN-STEP.svg; the same inputs
     always give the same bytes, and a file whose content would not change is left untouched.
     Each path is printed as it is written. A scene whose code, checkpoint, options and tools
     are those of the last export into its folder, with its files as they were left, is
-    skipped (--force exports anyway).
+    skipped (--force exports anyway). With `all`, --jobs scenes are exported at once.
     """
     from scenes.registry import SCENES, default_model
 
@@ -406,6 +409,25 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
         notes = {"written": "", "unchanged": " (unchanged)", "removed": " (removed: no such step)"}
         click.echo(f"{path}{notes[status]}")
 
+    def finished(name: str, paths: list[Path]) -> None:
+        manifest, key, _ = records[name]
+        if manifest is not None:
+            manifest.record(key, paths)
+
+    jobs = min(jobs or default_jobs(), len(folders))
+    if jobs > 1:  # several scenes, each exported whole by one of `jobs` forked processes
+        from scenes.writers.svg_jobs import SceneFailed, export_scenes
+
+        for name in folders:
+            manifest = records[name][0]
+            if manifest is not None:
+                manifest.forget()
+        try:
+            export_scenes(folders, options, jobs, transparent=transparent, progress=report,
+                          finished=finished)
+        except SceneFailed as exc:
+            raise Failure(str(exc)) from None
+        return
     for name, folder in folders.items():
         manifest, key, _ = records[name]
         if manifest is not None:
@@ -420,8 +442,7 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
             raise Failure(f"scene {name!r}: {exc}") from None
         except OSError as exc:
             raise Failure(f"cannot write {folder}: {exc.strerror or exc}") from None
-        if manifest is not None:
-            manifest.record(key, paths)
+        finished(name, paths)
 
 
 @main.command("cache")
