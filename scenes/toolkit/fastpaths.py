@@ -17,18 +17,35 @@ point at a time in Python:
 Each replacement falls back to Manim's own code for anything it was not written for (a class
 that overrides the method, points that are not finite). :func:`install` puts them in place
 (once per process).
+
+Within :func:`end_states_only` (the SVG export's dry run, where every animation jumps to its
+end), ``FadeIn`` and ``Create`` also skip the copies they make for the frames in between:
+
+* ``FadeIn(m)`` ends with ``m.interpolate(start, copy_of_m, 1.0)``: each point becomes
+  ``0.0 * start + p``, which is ``p`` itself whenever ``p`` is finite and not ``-0.0``, and
+  each colour a copy of ``m``'s own;
+* ``Create(m)`` ends with ``m.pointwise_become_partial(copy_of_m, 0, 1)``, which sets ``m``'s
+  points to a copy of its own.
+
+So either leaves ``m`` exactly as it was, and does here only what else it does (adding ``m`` to
+the scene, suspending and resuming its updating). The shortcut is taken only when that holds:
+the animation's final rate of every part is exactly 1, its path is the straight one, nothing in
+``m`` has updaters, and ``m``'s points are finite without ``-0.0``; otherwise Manim's own code
+runs as usual.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 
 import numpy as np
 
-__all__ = ["install"]
+__all__ = ["install", "end_states_only"]
 
 _installed = False
+_end_states_only = False
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
 
 
@@ -104,4 +121,84 @@ def install() -> None:
     VMobject.get_points_defining_boundary = get_points_defining_boundary
     VMobject.get_subpaths_from_points = get_subpaths_from_points
     Mobject.__deepcopy__ = deepcopy
+    _install_end_states()
     _installed = True
+
+
+@contextlib.contextmanager
+def end_states_only():
+    """Within this block ``FadeIn`` and ``Create`` reach their end state without the copies
+    that serve the frames in between (see the module docstring): only for a dry run."""
+    global _end_states_only
+    install()
+    previous, _end_states_only = _end_states_only, True
+    try:
+        yield
+    finally:
+        _end_states_only = previous
+
+
+def _unchanged_at_end(anim, straight: bool) -> bool:
+    """True if playing ``anim`` to its end leaves its mobject's points and colours as they are."""
+    from manim.utils.paths import straight_path
+
+    mob = anim.mobject
+    if mob is None or (straight and anim.path_func is not straight_path()):
+        return False
+    family = mob.get_family()
+    if any(m.updaters for m in family):
+        return False
+    members = mob.family_members_with_points()
+    n = len(members)
+    for i, member in enumerate(members):
+        if anim.get_sub_alpha(1, i, n) != 1.0:
+            return False
+        points = member.points
+        if (not isinstance(points, np.ndarray) or points.dtype != np.float64
+                or not np.isfinite(points).all() or (np.signbit(points) & (points == 0)).any()):
+            return False
+    return True
+
+
+def _install_end_states() -> None:
+    from manim import Create, FadeIn, VMobject
+
+    def fast(cls, check):
+        begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
+                                              cls.update_mobjects)
+
+        def fast_begin(self):
+            self._end_only = _end_states_only and type(self) is cls and check(self)
+            if not self._end_only:
+                return begin(self)
+            if self.suspend_mobject_updating:
+                self.mobject.suspend_updating()
+            return None
+
+        def fast_interpolate(self, alpha):
+            if not getattr(self, "_end_only", False):
+                interpolate(self, alpha)
+
+        def fast_finish(self):
+            if not getattr(self, "_end_only", False):
+                return finish(self)
+            if self.suspend_mobject_updating and self.mobject is not None:
+                self.mobject.resume_updating()
+            return None
+
+        def fast_update(self, dt):
+            if not getattr(self, "_end_only", False):
+                update(self, dt)
+
+        cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
+        cls.update_mobjects = fast_update
+
+    def create_check(anim) -> bool:
+        members = anim.mobject.family_members_with_points() if anim.mobject is not None else []
+        return (anim._get_bounds(1)[0] <= 0
+                and all(type(m).pointwise_become_partial is VMobject.pointwise_become_partial
+                        for m in members)
+                and _unchanged_at_end(anim, straight=False))
+
+    fast(FadeIn, lambda anim: _unchanged_at_end(anim, straight=True))
+    fast(Create, create_check)

@@ -397,10 +397,8 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
     from manim import tempconfig
     from manim.utils.exceptions import EndSceneEarlyException
 
-    from scenes.toolkit.fastpaths import install
+    from scenes.toolkit.fastpaths import end_states_only
     from scenes.toolkit.storyboard import using_options
-
-    install()  # exact, faster versions of a few of Manim's methods
 
     def on_step(scene, index, step):
         listener(scene, index, step)
@@ -415,7 +413,9 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
     with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
         settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
                     "verbosity": "WARNING", "preview": False, "media_dir": media}
-        with tempconfig(settings), using_options(options):
+        # end_states_only: exact, faster versions of a few of Manim's methods, and animations
+        # that jump to their end without the copies made for the frames in between.
+        with tempconfig(settings), using_options(options), end_states_only():
             scene = scene_cls(skip_animations=True)
             _draw_no_pixels(scene.renderer)
             scene.step_listeners.append(on_step)
