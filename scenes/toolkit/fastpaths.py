@@ -12,7 +12,9 @@ point at a time in Python:
 * ``Mobject.__deepcopy__`` (every copy, and every animation makes some) goes through
   ``copy.deepcopy`` for each attribute; here values that ``copy.deepcopy`` returns as they are
   (numbers, strings, ``None``, enum members) are taken as they are, and everything else still
-  goes through ``copy.deepcopy`` with the same memo (shared references stay shared).
+  goes through ``copy.deepcopy`` with the same memo (shared references stay shared); a
+  ``ManimColor`` (two in every VMobject) is copied without pickling's generic path: a new
+  instance holding a deep copy of its RGBA array, as that path makes.
 
 Each replacement falls back to Manim's own code for anything it was not written for (a class
 that overrides the method, points that are not finite). :func:`install` puts them in place
@@ -47,6 +49,7 @@ __all__ = ["install", "end_states_only"]
 _installed = False
 _end_states_only = False
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
+_COLOUR_VALUE = "_ManimColor__value"  # a ManimColor's one attribute (its RGBA array)
 
 
 def install() -> None:
@@ -54,7 +57,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from manim import Mobject, VMobject
+    from manim import ManimColor, Mobject, VMobject
 
     originals = {
         "boundary": VMobject.get_points_defining_boundary,
@@ -118,9 +121,20 @@ def install() -> None:
         result.original_id = str(id(self))
         return result
 
+    def colour_deepcopy(self, memo):
+        state = self.__dict__
+        if type(self) is not ManimColor or state.keys() != {_COLOUR_VALUE}:
+            return copy._reconstruct(self, memo, *self.__reduce_ex__(4))
+        result = ManimColor.__new__(ManimColor)
+        memo[id(self)] = result
+        result.__dict__[_COLOUR_VALUE] = copy.deepcopy(state[_COLOUR_VALUE], memo)
+        return result
+
     VMobject.get_points_defining_boundary = get_points_defining_boundary
     VMobject.get_subpaths_from_points = get_subpaths_from_points
     Mobject.__deepcopy__ = deepcopy
+    if "__deepcopy__" not in vars(ManimColor) and not hasattr(ManimColor, "__setstate__"):
+        ManimColor.__deepcopy__ = colour_deepcopy
     _install_end_states()
     _installed = True
 

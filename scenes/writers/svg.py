@@ -174,13 +174,145 @@ def _decimals_for(matrix: str | None) -> int:
     return max(_DECIMALS, _DECIMALS + int(np.ceil(np.log10(scale))))
 
 
+_OTHER_LETTER = re.compile(r"[A-BD-KN-Ya-z]")  # letters other than cairo's M, L, C and Z
+_NO_COMMANDS = str.maketrans({c: " " for c in "MLCZ"})
+_CODE_OF = np.zeros(256, dtype=np.int64)
+_CODE_OF[[ord("M"), ord("L"), ord("C"), ord("Z")]] = [0, 1, 2, 3]
+_COUNTS = np.array([2, 2, 6, 0])  # numbers after M, L, C, Z
+_SHORT_PATH = 600  # characters: below this the loop is quicker than numpy's set-up
+_GRID_LIMIT = 1 << 25  # larger coordinates take the plain loop (exact integer products below)
+
+
 def _compact_path(d: str, decimals: int) -> str:
     """Cairo's absolute M/L/C/Z path as short relative commands on a 10**-decimals grid.
 
     Points are snapped to the grid first and the relative steps taken between snapped points, so
     rounding never accumulates along a path. A cubic whose control points lie on its chord (how
     Manim stores straight segments) becomes a line: the same shape, a third of the text.
+
+    Computed for all commands at once with numpy; the text is that of :func:`_compact_path_loop`
+    (the same rules, one command at a time), which takes any input this is not written for.
     """
+    if len(d) < _SHORT_PATH or _OTHER_LETTER.search(d):
+        return _compact_path_loop(d, decimals)
+    try:
+        values = np.array(d.translate(_NO_COMMANDS).split(), dtype=np.float64)
+        raw = np.frombuffer(d.encode("ascii"), dtype=np.uint8)
+    except (ValueError, UnicodeEncodeError):
+        return _compact_path_loop(d, decimals)
+    grid = np.rint(values * 10**decimals).astype(np.int64)
+    letters = raw[(raw >= ord("A")) & (raw <= ord("Z"))]
+    code = _CODE_OF[letters]  # M 0, L 1, C 2, Z 3
+    count = _COUNTS[code]
+    n = len(code)
+    if n == 0 or int(count.sum()) != len(grid) or (
+            len(grid) and int(np.abs(grid).max()) >= _GRID_LIMIT):
+        return _compact_path_loop(d, decimals)
+    offset = np.cumsum(count) - count
+    last = offset + count - 2  # where a command's end point is (M, L, C)
+    has_point = code != 3
+    ex = np.zeros(n, dtype=np.int64)
+    ey = np.zeros(n, dtype=np.int64)
+    ex[has_point] = grid[last[has_point]]
+    ey[has_point] = grid[last[has_point] + 1]
+    # Z goes back to the start of its subpath: the last M (or the origin before any)
+    moves = np.where(code == 0, np.arange(n), -1)
+    latest = np.maximum.accumulate(moves)
+    closes = code == 3
+    from_move = closes & (latest >= 0)
+    ex[closes] = 0
+    ey[closes] = 0
+    ex[from_move] = ex[latest[from_move]]
+    ey[from_move] = ey[latest[from_move]]
+    px = np.concatenate(([0], ex[:-1]))  # the current point before each command
+    py = np.concatenate(([0], ey[:-1]))
+    dx, dy = ex - px, ey - py
+    numbers = np.zeros((n, 6), dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    letters = np.full(n, "", dtype=object)
+    # M: absolute for the first command, else relative; a last M (cairo's return to the start
+    # of a closed subpath) is left out.
+    move = code == 0
+    first = np.zeros(n, dtype=bool)
+    first[0] = True
+    absolute = move & first
+    numbers[absolute, 0], numbers[absolute, 1] = ex[absolute], ey[absolute]
+    relative = move & ~first
+    numbers[relative, 0], numbers[relative, 1] = dx[relative], dy[relative]
+    counts[move] = 2
+    letters[absolute] = "M"
+    letters[relative] = "m"
+    # C whose control points lie on the chord: a line, like L
+    curve = code == 2
+    straight = code == 1
+    if curve.any():
+        on = _on_chord_all(px[curve], py[curve], grid, offset[curve], dx[curve], dy[curve])
+        index = np.flatnonzero(curve)
+        straight[index[on]] = True
+        bent = index[~on]
+        base = offset[bent]
+        for k in range(4):
+            numbers[bent, k] = grid[base + k] - (px[bent] if k % 2 == 0 else py[bent])
+        numbers[bent, 4], numbers[bent, 5] = dx[bent], dy[bent]
+        counts[bent] = 6
+        letters[bent] = "c"
+    horizontal = straight & (dy == 0) & (dx != 0)
+    vertical = straight & (dx == 0) & (dy != 0)
+    both = straight & ~horizontal & ~vertical  # also a zero-length step: kept, for round caps
+    numbers[horizontal, 0] = dx[horizontal]
+    numbers[vertical, 0] = dy[vertical]
+    numbers[both, 0], numbers[both, 1] = dx[both], dy[both]
+    counts[horizontal] = counts[vertical] = 1
+    counts[both] = 2
+    letters[horizontal], letters[vertical], letters[both] = "h", "v", "l"
+    letters[closes] = "z"
+    if code[-1] == 0:  # the last M
+        letters[-1] = ""
+        counts[-1] = 0
+    keep = letters != ""
+    letters, numbers, counts = letters[keep], numbers[keep], counts[keep]
+    if not len(letters):
+        return ""
+    column = np.arange(6)
+    mask = column < counts[:, None]
+    flat = numbers[mask]
+    lead = np.broadcast_to(column == 0, numbers.shape)[mask]
+    unique, inverse = np.unique(flat, return_inverse=True)
+    plain = [_grid_text(v, decimals) for v in unique.tolist()]
+    spaced = np.array([t if t[0] == "-" else " " + t for t in plain], dtype=object)
+    texts = np.where(lead, np.array(plain, dtype=object)[inverse], spaced[inverse])
+    pieces = np.empty(len(letters) + len(flat), dtype=object)
+    starts = np.cumsum(counts + 1) - (counts + 1)
+    pieces[starts] = letters
+    is_number = np.ones(len(pieces), dtype=bool)
+    is_number[starts] = False
+    pieces[is_number] = texts
+    return "".join(pieces.tolist())
+
+
+def _on_chord_all(px, py, grid, base, vx, vy) -> np.ndarray:
+    """:func:`_on_chord` for many cubics at once (integer grid units, magnitudes < 2**25)."""
+    length2 = vx * vx + vy * vy
+    # |cross| > floor(sqrt(length2)) is cross**2 > length2 without overflowing int64
+    root = np.floor(np.sqrt(length2.astype(np.float64))).astype(np.int64)
+    root -= root * root > length2
+    root += (root + 1) * (root + 1) <= length2
+    ok = np.ones(len(px), dtype=bool)
+    zero = length2 == 0
+    for k in (0, 2):
+        wx = grid[base + k] - px
+        wy = grid[base + k + 1] - py
+        cross = vx * wy - vy * wx
+        dot = vx * wx + vy * wy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = dot / np.where(zero, 1, length2)
+        bad = np.where(zero, (wx != 0) | (wy != 0), (np.abs(cross) > root) | (t < 0) | (t > 1))
+        ok &= ~bad
+    return ok
+
+
+def _compact_path_loop(d: str, decimals: int) -> str:
+    """:func:`_compact_path` one command at a time (the reference; any input it takes)."""
     commands = _PATH_COMMAND.findall(d)
     values = _NUMBER.findall(d)
     grid = np.rint(np.array(values, dtype=float) * 10**decimals).astype(np.int64).tolist()
