@@ -174,12 +174,12 @@ def _decimals_for(matrix: str | None) -> int:
     return max(_DECIMALS, _DECIMALS + int(np.ceil(np.log10(scale))))
 
 
-_OTHER_LETTER = re.compile(r"[A-BD-KN-Ya-z]")  # letters other than cairo's M, L, C and Z
+_NOT_PLAIN = re.compile(r"[^MLCZ0-9. -]")  # what cairo's path data never holds
 _NO_COMMANDS = str.maketrans({c: " " for c in "MLCZ"})
 _CODE_OF = np.zeros(256, dtype=np.int64)
 _CODE_OF[[ord("M"), ord("L"), ord("C"), ord("Z")]] = [0, 1, 2, 3]
 _COUNTS = np.array([2, 2, 6, 0])  # numbers after M, L, C, Z
-_SHORT_PATH = 600  # characters: below this the loop is quicker than numpy's set-up
+_SHORT_PATH = 2000  # characters: below this the loop is quicker than numpy's set-up
 _GRID_LIMIT = 1 << 25  # larger coordinates take the plain loop (exact integer products below)
 
 
@@ -193,13 +193,10 @@ def _compact_path(d: str, decimals: int) -> str:
     Computed for all commands at once with numpy; the text is that of :func:`_compact_path_loop`
     (the same rules, one command at a time), which takes any input this is not written for.
     """
-    if len(d) < _SHORT_PATH or _OTHER_LETTER.search(d):
+    values = _plain_numbers(d) if len(d) >= _SHORT_PATH else None
+    if values is None:
         return _compact_path_loop(d, decimals)
-    try:
-        values = np.array(d.translate(_NO_COMMANDS).split(), dtype=np.float64)
-        raw = np.frombuffer(d.encode("ascii"), dtype=np.uint8)
-    except (ValueError, UnicodeEncodeError):
-        return _compact_path_loop(d, decimals)
+    raw = np.frombuffer(d.encode("ascii"), dtype=np.uint8)
     grid = np.rint(values * 10**decimals).astype(np.int64)
     letters = raw[(raw >= ord("A")) & (raw <= ord("Z"))]
     code = _CODE_OF[letters]  # M 0, L 1, C 2, Z 3
@@ -311,11 +308,24 @@ def _on_chord_all(px, py, grid, base, vx, vy) -> np.ndarray:
     return ok
 
 
+def _plain_numbers(d: str) -> np.ndarray | None:
+    """The numbers of path data made only of M, L, C, Z, spaces and plain decimals, split at
+    the spaces: the same numbers as ``_NUMBER`` finds, sooner. None for anything else."""
+    if _NOT_PLAIN.search(d):
+        return None
+    try:
+        return np.array(d.translate(_NO_COMMANDS).split(), dtype=np.float64)
+    except ValueError:  # "1.2.3", "1-2": left to the regular expressions
+        return None
+
+
 def _compact_path_loop(d: str, decimals: int) -> str:
     """:func:`_compact_path` one command at a time (the reference; any input it takes)."""
     commands = _PATH_COMMAND.findall(d)
-    values = _NUMBER.findall(d)
-    grid = np.rint(np.array(values, dtype=float) * 10**decimals).astype(np.int64).tolist()
+    values = _plain_numbers(d)
+    if values is None:
+        values = np.array(_NUMBER.findall(d), dtype=float)
+    grid = np.rint(values * 10**decimals).astype(np.int64).tolist()
     out: list[str] = []
     x = y = start_x = start_y = 0  # current point and subpath start, in grid units
     k = 0  # next unread number
