@@ -21,19 +21,22 @@ that overrides the method, points that are not finite). :func:`install` puts the
 (once per process).
 
 Within :func:`end_states_only` (the SVG export's dry run, where every animation jumps to its
-end), ``FadeIn`` and ``Create`` also skip the copies they make for the frames in between:
+end), a few animations also skip the copies they make for the frames in between:
 
-* ``FadeIn(m)`` ends with ``m.interpolate(start, copy_of_m, 1.0)``: each point becomes
+* ``FadeIn(m)`` (and ``GrowFromPoint``, ``GrowFromCenter``, ``GrowFromEdge``, whose target is
+  ``m`` too) ends with ``m.interpolate(start, copy_of_m, 1.0)``: each point becomes
   ``0.0 * start + p``, which is ``p`` itself whenever ``p`` is finite and not ``-0.0``, and
   each colour a copy of ``m``'s own;
 * ``Create(m)`` ends with ``m.pointwise_become_partial(copy_of_m, 0, 1)``, which sets ``m``'s
   points to a copy of its own.
 
-So either leaves ``m`` exactly as it was, and does here only what else it does (adding ``m`` to
-the scene, suspending and resuming its updating). The shortcut is taken only when that holds:
-the animation's final rate of every part is exactly 1, its path is the straight one, nothing in
-``m`` has updaters, and ``m``'s points are finite without ``-0.0``; otherwise Manim's own code
-runs as usual.
+So these leave ``m`` exactly as it was, and do here only what else they do (adding ``m`` to the
+scene, suspending and resuming its updating). The shortcut is taken only when that holds: the
+animation's final rate of every part is exactly 1, its path is the straight one, nothing in
+``m`` has updaters, Manim's own ``interpolate`` applies, and ``m``'s points are finite without
+``-0.0``; otherwise Manim's own code runs as usual. ``FadeOut(m)`` makes one faded copy (its
+target) instead of three and sets ``m`` from it with the same arithmetic as Manim's last
+``interpolate``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = ["install", "end_states_only"]
 _installed = False
 _end_states_only = False
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
+_RGBAS = ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas")
 _COLOUR_VALUE = "_ManimColor__value"  # a ManimColor's one attribute (its RGBA array)
 
 
@@ -156,6 +160,8 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
     """True if playing ``anim`` to its end leaves its mobject's points and colours as they are."""
     from manim.utils.paths import straight_path
 
+    from manim import Mobject, VMobject
+
     mob = anim.mobject
     if mob is None or (straight and anim.path_func is not straight_path()):
         return False
@@ -167,6 +173,9 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
     for i, member in enumerate(members):
         if anim.get_sub_alpha(1, i, n) != 1.0:
             return False
+        if straight and (type(member).interpolate is not Mobject.interpolate
+                         or type(member).interpolate_color is not VMobject.interpolate_color):
+            return False
         points = member.points
         if (not isinstance(points, np.ndarray) or points.dtype != np.float64
                 or not np.isfinite(points).all() or (np.signbit(points) & (points == 0)).any()):
@@ -175,7 +184,9 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
 
 
 def _install_end_states() -> None:
-    from manim import Create, FadeIn, VMobject
+    from manim import (
+        Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, GrowFromPoint, VMobject,
+    )
 
     def fast(cls, check):
         begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
@@ -216,3 +227,74 @@ def _install_end_states() -> None:
 
     fast(FadeIn, lambda anim: _unchanged_at_end(anim, straight=True))
     fast(Create, create_check)
+    for grow in (GrowFromPoint, GrowFromCenter, GrowFromEdge):  # their target: the mobject
+        fast(grow, lambda anim: _unchanged_at_end(anim, straight=True))
+    _fast_fade_out(FadeOut)
+
+
+def _fast_fade_out(cls) -> None:
+    """``FadeOut(m)`` in a dry run: one faded copy of ``m`` (Manim's target) instead of three
+    (the target, a copy of it to align with, and the starting copy), and ``m`` set from it as
+    Manim's last ``interpolate`` does: each point ``path_func(start, target, alpha)`` from the
+    points ``m`` had, each colour the target's."""
+    from manim import Mobject, VMobject
+
+    begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
+                                          cls.update_mobjects)
+
+    def eligible(self) -> bool:
+        mob = self.mobject
+        if not _end_states_only or type(self) is not cls or mob is None:
+            return False
+        if any(m.updaters for m in mob.get_family()):
+            return False
+        members = mob.family_members_with_points()
+        return all(type(m).interpolate is Mobject.interpolate
+                   and type(m).interpolate_color is VMobject.interpolate_color
+                   and self.get_sub_alpha(1, i, len(members)) == 1.0
+                   for i, m in enumerate(members))
+
+    def fast_begin(self):
+        self._end_only = False
+        if not eligible(self):
+            return begin(self)
+        target = self.create_target()
+        mine, theirs = self.mobject.get_family(), target.get_family()
+        if len(mine) != len(theirs) or any(
+                len(a.submobjects) != len(b.submobjects) or a.points.shape != b.points.shape
+                or any(len(getattr(a, k)) != len(getattr(b, k)) for k in _RGBAS)
+                for a, b in zip(mine, theirs, strict=True)
+                if isinstance(a, VMobject) and isinstance(b, VMobject)):
+            return begin(self)  # Manim would align them: its own way
+        self._end_only = True
+        self._faded = target
+        self._start_points = [m.points.copy() for m in self.mobject.family_members_with_points()]
+        if self.suspend_mobject_updating:
+            self.mobject.suspend_updating()
+        return None
+
+    def fast_interpolate(self, alpha):
+        if not getattr(self, "_end_only", False):
+            interpolate(self, alpha)
+
+    def fast_finish(self):
+        if not getattr(self, "_end_only", False):
+            return finish(self)
+        members = self.mobject.family_members_with_points()
+        targets = self._faded.family_members_with_points()
+        n = len(members)
+        for i, (member, target, start) in enumerate(zip(members, targets, self._start_points,
+                                                        strict=True)):
+            alpha = self.get_sub_alpha(1, i, n)
+            member.points = self.path_func(start, target.points, alpha)
+            member.interpolate_color(target, target, alpha)  # alpha 1: the target's colours
+        if self.suspend_mobject_updating:
+            self.mobject.resume_updating()
+        return None
+
+    def fast_update(self, dt):
+        if not getattr(self, "_end_only", False):
+            update(self, dt)
+
+    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
+    cls.update_mobjects = fast_update
