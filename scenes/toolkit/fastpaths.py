@@ -185,7 +185,8 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
 
 def _install_end_states() -> None:
     from manim import (
-        Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, GrowFromPoint, VMobject,
+        Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, GrowFromPoint, ReplacementTransform,
+        Transform, VMobject,
     )
 
     def fast(cls, check):
@@ -230,6 +231,76 @@ def _install_end_states() -> None:
     for grow in (GrowFromPoint, GrowFromCenter, GrowFromEdge):  # their target: the mobject
         fast(grow, lambda anim: _unchanged_at_end(anim, straight=True))
     _fast_fade_out(FadeOut)
+    for transform in (Transform, ReplacementTransform):
+        _fast_transform(transform)
+
+
+def _fast_transform(cls) -> None:
+    """``Transform(m, t)`` and ``ReplacementTransform(m, t)`` in a dry run: Manim's target copy,
+    aligned with ``m`` as Manim aligns it, but no starting copy of ``m``: only its points are
+    kept, and ``m`` is set as Manim's last ``interpolate`` sets it (each point
+    ``path_func(start, target, alpha)``, each colour the target's, for an alpha of exactly 1)."""
+    from manim import Mobject, VMobject
+    from manim.animation.animation import Animation
+
+    begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
+                                          cls.update_mobjects)
+
+    def eligible(self) -> bool:
+        mob, target = self.mobject, self.target_mobject
+        if (not _end_states_only or type(self) is not cls or mob is None or target is None
+                or cls.create_starting_mobject is not Animation.create_starting_mobject):
+            return False
+        return not any(m.updaters for m in (*mob.get_family(), *target.get_family()))
+
+    def fast_begin(self):
+        self._end_only = False
+        if not eligible(self):
+            return begin(self)
+        # Transform.begin up to Animation.begin: the target, its copy, aligned with m
+        self.target_mobject = self.create_target()
+        self.target_copy = self.target_mobject.copy()
+        self.mobject.align_data(self.target_copy)
+        members = self.mobject.family_members_with_points()
+        targets = self.target_copy.family_members_with_points()
+        n = len(members)
+        if len(targets) != n or not all(
+                type(m).interpolate is Mobject.interpolate
+                and type(m).interpolate_color is VMobject.interpolate_color
+                and self.get_sub_alpha(1, i, n) == 1.0 for i, m in enumerate(members)):
+            Animation.begin(self)  # the rest of Transform.begin, as Manim does it
+            return None
+        self._end_only = True
+        self._start_points = [m.points.copy() for m in members]
+        if self.suspend_mobject_updating:
+            self.mobject.suspend_updating()
+        return None
+
+    def fast_interpolate(self, alpha):
+        if not getattr(self, "_end_only", False):
+            interpolate(self, alpha)
+
+    def fast_finish(self):
+        if not getattr(self, "_end_only", False):
+            return finish(self)
+        members = self.mobject.family_members_with_points()
+        targets = self.target_copy.family_members_with_points()
+        n = len(self._start_points)
+        for i, (member, target, start) in enumerate(zip(members, targets, self._start_points,
+                                                        strict=True)):
+            alpha = self.get_sub_alpha(1, i, n)
+            member.points = self.path_func(start, target.points, alpha)
+            member.interpolate_color(target, target, alpha)  # alpha 1: the target's colours
+        if self.suspend_mobject_updating:
+            self.mobject.resume_updating()
+        return None
+
+    def fast_update(self, dt):
+        if not getattr(self, "_end_only", False):
+            update(self, dt)
+
+    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
+    cls.update_mobjects = fast_update
 
 
 def _fast_fade_out(cls) -> None:
