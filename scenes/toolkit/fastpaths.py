@@ -34,9 +34,13 @@ So these leave ``m`` exactly as it was, and do here only what else they do (addi
 scene, suspending and resuming its updating). The shortcut is taken only when that holds: the
 animation's final rate of every part is exactly 1, its path is the straight one, nothing in
 ``m`` has updaters, Manim's own ``interpolate`` applies, and ``m``'s points are finite without
-``-0.0``; otherwise Manim's own code runs as usual. ``FadeOut(m)`` makes one faded copy (its
-target) instead of three and sets ``m`` from it with the same arithmetic as Manim's last
-``interpolate``.
+``-0.0``; otherwise Manim's own code runs as usual.
+
+``Transform``, ``ReplacementTransform`` and ``FadeOut`` start from a copy of their mobject,
+which ``interpolate`` only reads (its points and colours): a snapshot of those stands in for it,
+and every ``interpolate`` (FadeOut's clean-up included, which puts the mobject back as it was)
+runs Manim's own code on the same values. FadeOut also aligns its target, a fresh faded copy
+used for nothing else, instead of a copy of it: one copy instead of three.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ __all__ = ["install", "end_states_only"]
 _installed = False
 _end_states_only = False
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
-_RGBAS = ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas")
+_COLOUR_ATTRS = ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas", "stroke_width",
+                 "background_stroke_width", "sheen_direction", "sheen_factor")
 _COLOUR_VALUE = "_ManimColor__value"  # a ManimColor's one attribute (its RGBA array)
 
 
@@ -230,142 +235,66 @@ def _install_end_states() -> None:
     fast(Create, create_check)
     for grow in (GrowFromPoint, GrowFromCenter, GrowFromEdge):  # their target: the mobject
         fast(grow, lambda anim: _unchanged_at_end(anim, straight=True))
-    _fast_fade_out(FadeOut)
+    _snapshot_start(FadeOut, reuse_target=True)
     for transform in (Transform, ReplacementTransform):
-        _fast_transform(transform)
+        _snapshot_start(transform, reuse_target=False)
 
 
-def _fast_transform(cls) -> None:
-    """``Transform(m, t)`` and ``ReplacementTransform(m, t)`` in a dry run: Manim's target copy,
-    aligned with ``m`` as Manim aligns it, but no starting copy of ``m``: only its points are
-    kept, and ``m`` is set as Manim's last ``interpolate`` sets it (each point
-    ``path_func(start, target, alpha)``, each colour the target's, for an alpha of exactly 1)."""
+class _Start:
+    """A starting mobject's part as ``Mobject.interpolate`` reads it (its points and the colour
+    attributes ``VMobject.interpolate_color`` reads), copied as ``Mobject.copy`` would copy them
+    and never changed."""
+
+    def __init__(self, mob) -> None:
+        self.points = mob.points.copy()
+        for name in _COLOUR_ATTRS:
+            value = getattr(mob, name)
+            setattr(self, name, value.copy() if isinstance(value, np.ndarray) else value)
+
+
+class _StartFamily:
+    """Stands for the copy of a mobject a Transform starts from: its parts with points."""
+
+    def __init__(self, mob) -> None:
+        self.parts = [_Start(m) for m in mob.family_members_with_points()]
+
+    def family_members_with_points(self) -> list:
+        return self.parts
+
+    def update(self, dt: float = 0, recursive: bool = True) -> None:
+        """The copy has no updaters (the mobject had none): nothing to do."""
+
+
+def _snapshot_start(cls, reuse_target: bool) -> None:
+    """``cls`` (a Transform whose start is a copy of its mobject) in a dry run: Manim's
+    ``begin``, except that the starting copy is a snapshot of what ``interpolate`` reads of it
+    (the mobject's parts' points and colours, after the alignment). Every ``interpolate`` then
+    runs Manim's own code on the same values. With ``reuse_target`` (FadeOut, whose target is a
+    fresh faded copy used for nothing else), the target is aligned itself instead of a copy."""
     from manim import Mobject, VMobject
     from manim.animation.animation import Animation
 
-    begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
-                                          cls.update_mobjects)
+    begin = cls.begin
 
-    def eligible(self) -> bool:
-        mob, target = self.mobject, self.target_mobject
-        if (not _end_states_only or type(self) is not cls or mob is None or target is None
-                or cls.create_starting_mobject is not Animation.create_starting_mobject):
-            return False
-        return not any(m.updaters for m in (*mob.get_family(), *target.get_family()))
-
-    def fast_begin(self):
-        self._end_only = False
-        if not eligible(self):
-            return begin(self)
-        # Transform.begin up to Animation.begin: the target, its copy, aligned with m
-        self.target_mobject = self.create_target()
-        self.target_copy = self.target_mobject.copy()
-        self.mobject.align_data(self.target_copy)
-        members = self.mobject.family_members_with_points()
-        targets = self.target_copy.family_members_with_points()
-        n = len(members)
-        if len(targets) != n or not all(
-                type(m).interpolate is Mobject.interpolate
-                and type(m).interpolate_color is VMobject.interpolate_color
-                and self.get_sub_alpha(1, i, n) == 1.0 for i, m in enumerate(members)):
-            Animation.begin(self)  # the rest of Transform.begin, as Manim does it
-            return None
-        self._end_only = True
-        self._start_points = [m.points.copy() for m in members]
-        if self.suspend_mobject_updating:
-            self.mobject.suspend_updating()
-        return None
-
-    def fast_interpolate(self, alpha):
-        if not getattr(self, "_end_only", False):
-            interpolate(self, alpha)
-
-    def fast_finish(self):
-        if not getattr(self, "_end_only", False):
-            return finish(self)
-        members = self.mobject.family_members_with_points()
-        targets = self.target_copy.family_members_with_points()
-        n = len(self._start_points)
-        for i, (member, target, start) in enumerate(zip(members, targets, self._start_points,
-                                                        strict=True)):
-            alpha = self.get_sub_alpha(1, i, n)
-            member.points = self.path_func(start, target.points, alpha)
-            member.interpolate_color(target, target, alpha)  # alpha 1: the target's colours
-        if self.suspend_mobject_updating:
-            self.mobject.resume_updating()
-        return None
-
-    def fast_update(self, dt):
-        if not getattr(self, "_end_only", False):
-            update(self, dt)
-
-    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
-    cls.update_mobjects = fast_update
-
-
-def _fast_fade_out(cls) -> None:
-    """``FadeOut(m)`` in a dry run: one faded copy of ``m`` (Manim's target) instead of three
-    (the target, a copy of it to align with, and the starting copy), and ``m`` set from it as
-    Manim's last ``interpolate`` does: each point ``path_func(start, target, alpha)`` from the
-    points ``m`` had, each colour the target's."""
-    from manim import Mobject, VMobject
-
-    begin, interpolate, finish, update = (cls.begin, cls.interpolate, cls.finish,
-                                          cls.update_mobjects)
-
-    def eligible(self) -> bool:
+    def snapshot_begin(self):
         mob = self.mobject
-        if not _end_states_only or type(self) is not cls or mob is None:
-            return False
-        if any(m.updaters for m in mob.get_family()):
-            return False
-        members = mob.family_members_with_points()
-        return all(type(m).interpolate is Mobject.interpolate
-                   and type(m).interpolate_color is VMobject.interpolate_color
-                   and self.get_sub_alpha(1, i, len(members)) == 1.0
-                   for i, m in enumerate(members))
-
-    def fast_begin(self):
         self._end_only = False
-        if not eligible(self):
+        if (not _end_states_only or type(self) is not cls or mob is None
+                or cls.create_starting_mobject is not Animation.create_starting_mobject
+                or any(m.updaters for m in mob.get_family())):
             return begin(self)
-        target = self.create_target()
-        mine, theirs = self.mobject.get_family(), target.get_family()
-        if len(mine) != len(theirs) or any(
-                len(a.submobjects) != len(b.submobjects) or a.points.shape != b.points.shape
-                or any(len(getattr(a, k)) != len(getattr(b, k)) for k in _RGBAS)
-                for a, b in zip(mine, theirs, strict=True)
-                if isinstance(a, VMobject) and isinstance(b, VMobject)):
-            return begin(self)  # Manim would align them: its own way
-        self._end_only = True
-        self._faded = target
-        self._start_points = [m.points.copy() for m in self.mobject.family_members_with_points()]
+        self.target_mobject = self.create_target()
+        self.target_copy = self.target_mobject if reuse_target else self.target_mobject.copy()
+        self.mobject.align_data(self.target_copy)
+        if all(type(m).interpolate is Mobject.interpolate
+               and type(m).interpolate_color is VMobject.interpolate_color
+               for m in mob.family_members_with_points()):
+            self.starting_mobject = _StartFamily(mob)
+            self._end_only = True
+        else:
+            self.starting_mobject = self.create_starting_mobject()
         if self.suspend_mobject_updating:
-            self.mobject.suspend_updating()
-        return None
+            mob.suspend_updating()
+        self.interpolate(0)
 
-    def fast_interpolate(self, alpha):
-        if not getattr(self, "_end_only", False):
-            interpolate(self, alpha)
-
-    def fast_finish(self):
-        if not getattr(self, "_end_only", False):
-            return finish(self)
-        members = self.mobject.family_members_with_points()
-        targets = self._faded.family_members_with_points()
-        n = len(members)
-        for i, (member, target, start) in enumerate(zip(members, targets, self._start_points,
-                                                        strict=True)):
-            alpha = self.get_sub_alpha(1, i, n)
-            member.points = self.path_func(start, target.points, alpha)
-            member.interpolate_color(target, target, alpha)  # alpha 1: the target's colours
-        if self.suspend_mobject_updating:
-            self.mobject.resume_updating()
-        return None
-
-    def fast_update(self, dt):
-        if not getattr(self, "_end_only", False):
-            update(self, dt)
-
-    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
-    cls.update_mobjects = fast_update
+    cls.begin = snapshot_begin

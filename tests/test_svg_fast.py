@@ -1,0 +1,241 @@
+"""The faster SVG export gives exactly what the slower one gave.
+
+* :mod:`scenes.toolkit.fastpaths`: Manim's boundary, subpath and copy methods and the dry run's
+  animations reach exactly the values of Manim's own code (points bit for bit, colours, what
+  the scene holds), and the shortcut is really taken;
+* ``svg all --jobs 2`` (scenes exported by forked processes) writes the same files, byte for
+  byte, as ``--jobs 1``, and a scene that fails in a worker is one line and exit 1 while the
+  other scenes are written (in a catalogue of tiny scenes, swapped in by a ``sitecustomize``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- fast paths: the same values as Manim's code ----------------------------------------------
+
+def _mobjects():
+    """A few mobjects of the kinds the scenes animate: text paths, cells, lines, a group."""
+    from manim import DOWN, RIGHT, Line, Rectangle, RoundedRectangle, VGroup
+
+    from scenes.toolkit.text import number_text, plain_text
+
+    number = number_text("-0.52", 16, "#ffffff").shift(RIGHT * 1.25)
+    label = plain_text("Q = X · W", 24, "#ffcc00").shift(DOWN * 2)
+    cells = VGroup(*(Rectangle(width=0.6, height=0.3, fill_color="#3366cc", fill_opacity=0.1 * k,
+                               stroke_width=0).shift(RIGHT * 0.7 * k) for k in range(4)))
+    line = Line([-3, 1, 0], [2.5, 1.3, 0], stroke_width=2)
+    box = RoundedRectangle(corner_radius=0.1, width=2, height=1).shift(DOWN + RIGHT)
+    return [number, label, cells, line, box]
+
+
+def _state(mobjects) -> list:
+    """Every value an SVG of these mobjects depends on, member by member."""
+    out = []
+    for mob in mobjects:
+        for m in mob.get_family():
+            out.append((type(m).__name__, m.points.tobytes(), m.points.shape,
+                        np.asarray(m.fill_rgbas).tobytes(), np.asarray(m.stroke_rgbas).tobytes(),
+                        float(m.stroke_width), m.z_index, len(m.submobjects)))
+    return out
+
+
+def _play_all(fast: bool):
+    """The same plays on fresh mobjects in a dry run, with or without the shortcuts."""
+    from manim import (
+        LEFT, UP, Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, LaggedStart,
+        ReplacementTransform, Scene, Transform, tempconfig,
+    )
+
+    from scenes.toolkit.fastpaths import end_states_only
+
+    taken = []
+    with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING",
+                     "progress_bar": "none"}):
+        scene = Scene(skip_animations=True)
+        number, label, cells, line, box = _mobjects()
+        other = _mobjects()
+        plays = [
+            [FadeIn(number), Create(line)],
+            [LaggedStart(*(FadeIn(c, shift=0.1 * LEFT) for c in cells), lag_ratio=0.3)],
+            [GrowFromCenter(box), GrowFromEdge(label, UP)],
+            [ReplacementTransform(number.copy(), other[0]), Transform(line, other[3])],
+            [ReplacementTransform(cells.copy(), other[2]), FadeOut(label, shift=UP)],
+            [FadeOut(box), FadeIn(number)],
+        ]
+        with end_states_only() if fast else _nothing():
+            for anims in plays:
+                scene.play(*anims, run_time=0.5)
+                for anim in anims:
+                    for leaf in getattr(anim, "animations", [anim]):
+                        taken.append(getattr(leaf, "_end_only", False))
+        everything = [number, label, cells, line, box, *other]
+        return _state(everything), [type(m).__name__ for m in scene.mobjects], taken
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_dry_run_end_states_are_manims():
+    slow_state, slow_scene, slow_taken = _play_all(fast=False)
+    fast_state, fast_scene, fast_taken = _play_all(fast=True)
+    assert not any(slow_taken)
+    assert all(fast_taken)  # every animation here took its shortcut
+    assert fast_scene == slow_scene
+    assert len(fast_state) == len(slow_state)
+    for fast, slow in zip(fast_state, slow_state, strict=True):
+        assert fast == slow
+
+
+def test_updaters_take_manims_own_path():
+    from manim import FadeIn, Scene, tempconfig
+
+    from scenes.toolkit.fastpaths import end_states_only
+
+    with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING"}):
+        scene = Scene(skip_animations=True)
+        number = _mobjects()[0]
+        calls = []
+        number.add_updater(lambda m, dt: calls.append(dt))
+        anim = FadeIn(number)
+        with end_states_only():
+            scene.play(anim, run_time=0.5)
+    assert anim._end_only is False and calls  # its updater ran, as in Manim
+
+
+def test_boundary_subpaths_and_copies_match_manim():
+    from manim import Mobject, VMobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    boundary = VMobject.get_points_defining_boundary
+    for mob in _mobjects():
+        original = np.array(tuple(p for sm in mob.get_family() for p in sm.get_anchors()))
+        fast = boundary(mob)
+        assert fast.dtype == original.dtype and np.array_equal(fast, original)
+        for m in mob.family_members_with_points():
+            mine = m.get_subpaths_from_points(m.points)
+            nppcc = m.n_points_per_cubic_curve
+            theirs = list(m._gen_subpaths_from_points(
+                m.points, lambda n, m=m: not m.consider_points_equals(m.points[n - 1],
+                                                                      m.points[n])))
+            assert len(mine) == len(theirs)
+            assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+            assert nppcc == 4
+    group = _mobjects()[2]
+    group.alias = group.submobjects[1]  # a shared reference stays shared in the copy
+    twin = copy.deepcopy(group)
+    assert twin.alias is twin.submobjects[1] and twin.alias is not group.alias
+    assert _state([twin]) == _state([group])
+    assert twin.submobjects[0].fill_color == group.submobjects[0].fill_color
+    assert twin.submobjects[0].fill_color is not group.submobjects[0].fill_color
+    assert isinstance(twin, Mobject)
+
+
+# ---- svg all in forked processes --------------------------------------------------------------
+
+BROKEN_SCENE = '''
+from tests.tiny_scene import TinyScene
+
+class BrokenScene(TinyScene):
+    def step_matrix(self):
+        raise RuntimeError("the matrix step broke")
+'''
+
+CATALOGUE = '''
+import scenes.registry as registry
+registry.SCENES.clear()
+for name, module, cls in {scenes!r}:
+    registry.SCENES[name] = registry.SceneInfo(module=module, cls=cls, description="test scene")
+'''
+
+
+def catalogue_env(tmp_path: Path, scenes) -> dict:
+    """Every Python process sees a catalogue of ``scenes`` ((name, module, class) triples)."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(CATALOGUE.format(scenes=list(scenes)))
+    (site / "broken_scene.py").write_text(BROKEN_SCENE)
+    path = os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"),
+                TRANSFORMER_EXPLAINED_CACHE="", PYTHONPATH=path)
+
+
+def svg_all(env, out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "svg", "all", "--out", str(out),
+                           *args], cwd=out.parent, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+TINY = [("tiny", "tests.tiny_scene", "TinyScene"), ("tiny2", "tests.tiny_scene", "TinyScene"),
+        ("tiny3", "tests.tiny_scene", "TinyScene")]
+
+
+def test_svg_all_jobs_2_same_bytes_as_jobs_1(tmp_path):
+    env = catalogue_env(tmp_path, TINY)
+    one = svg_all(env, tmp_path / "one", "--jobs", "1")
+    two = svg_all(env, tmp_path / "two", "--jobs", "2", "--theme", "dark")
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.svg"))
+    assert [str(f) for f in files] == [f"{name}/{step}.svg" for name, _, _ in TINY
+                                       for step in ("01-title", "02-matrix")]
+    assert sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*")
+                  if p.is_file()) == files
+    for f in files:
+        assert (tmp_path / "two" / f).read_bytes() == (tmp_path / "one" / f).read_bytes(), f
+    # one line per file written, as with one process (in the order the workers wrote them)
+    assert sorted(two.stdout.splitlines()) == sorted(str(tmp_path / "two" / f) for f in files)
+    again = svg_all(env, tmp_path / "two", "--jobs", "2")
+    assert again.returncode == 0
+    assert again.stdout.splitlines() == [
+        f"{name}: skipped, nothing changed since the last export into {tmp_path / 'two' / name} "
+        "(--force exports anyway)" for name, _, _ in TINY]
+
+
+def test_svg_all_failing_scene_one_line_exit_1(tmp_path):
+    env = catalogue_env(tmp_path, [TINY[0], ("broken", "broken_scene", "BrokenScene"), TINY[1]])
+    out = tmp_path / "out"
+    run = svg_all(env, out, "--jobs", "2")
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert lines == ["Error: scene 'broken': RuntimeError: the matrix step broke (set "
+                     "TRANSFORMER_DEBUG=1 to see the traceback)"]
+    assert "Traceback" not in run.stdout + run.stderr
+    for name in ("tiny", "tiny2"):  # the others are written in full
+        assert sorted(p.name for p in (out / name).iterdir()) == ["01-title.svg", "02-matrix.svg"]
+    # the broken scene's first step is complete; nothing half-written anywhere
+    assert sorted(p.name for p in (out / "broken").iterdir()) == ["01-title.svg"]
+    assert (out / "broken" / "01-title.svg").read_bytes().endswith(b"</svg>\n")
+    # and it is not recorded as done: the next run exports it again (the others are skipped)
+    again = svg_all(env, out, "--jobs", "2")
+    assert again.returncode == 1
+    assert f"{out / 'broken' / '01-title.svg'} (unchanged)" in again.stdout.splitlines()
+    assert f"tiny: skipped, nothing changed since the last export into {out / 'tiny'} " \
+           "(--force exports anyway)" in again.stdout.splitlines()
+
+
+@pytest.mark.parametrize("jobs", ["0", "two"])
+def test_svg_jobs_must_be_a_positive_number(tmp_path, jobs):
+    env = catalogue_env(tmp_path, TINY)
+    run = svg_all(env, tmp_path / "out", "--jobs", jobs)
+    assert run.returncode == 2
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: Invalid value for '--jobs'")
+    assert not (tmp_path / "out").exists()
