@@ -31,7 +31,8 @@ from transformer_core.cache import prune as prune_cache
 
 from ..registry import get_scene_class
 from ..toolkit.storyboard import SceneOptions, Step, using_options
-from .fast import ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, HeldFrameFileWriter, FastPathCamera
+from .fast import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
+                   HeldFrameFileWriter, exact_still_points)
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -100,6 +101,7 @@ def render_scene(
     from manim import tempconfig
 
     started = time.perf_counter()
+    exact_still_points()
     options = options or SceneOptions()
     scene_cls = get_scene_class(name)
     out = Path(out_dir)
