@@ -45,8 +45,12 @@ def _state(mobjects) -> list:
     for mob in mobjects:
         for m in mob.get_family():
             out.append((type(m).__name__, m.points.tobytes(), m.points.shape,
-                        np.asarray(m.fill_rgbas).tobytes(), np.asarray(m.stroke_rgbas).tobytes(),
-                        float(m.stroke_width), m.z_index, len(m.submobjects)))
+                        *(np.asarray(getattr(m, k)).tobytes() for k in (
+                            "fill_rgbas", "stroke_rgbas", "background_stroke_rgbas",
+                            "sheen_direction")),
+                        *(repr(getattr(m, k)) for k in (  # value and type (int or float)
+                            "stroke_width", "background_stroke_width", "sheen_factor")),
+                        m.z_index, len(m.submobjects), m.updating_suspended))
     return out
 
 

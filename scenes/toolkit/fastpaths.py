@@ -40,7 +40,10 @@ animation's final rate of every part is exactly 1, its path is the straight one,
 which ``interpolate`` only reads (its points and colours): a snapshot of those stands in for it,
 and every ``interpolate`` (FadeOut's clean-up included, which puts the mobject back as it was)
 runs Manim's own code on the same values. FadeOut also aligns its target, a fresh faded copy
-used for nothing else, instead of a copy of it: one copy instead of three.
+used for nothing else, instead of a copy of it: one copy instead of three. And most often
+FadeOut needs no copy at all: its clean-up's ``interpolate(0)`` puts its mobject back as it
+started (``1 * start + 0 * target`` is ``start`` for finite values without ``-0.0``; widths
+and sheen are computed as Manim computes them).
 """
 
 from __future__ import annotations
@@ -238,6 +241,84 @@ def _install_end_states() -> None:
     _snapshot_start(FadeOut, reuse_target=True)
     for transform in (Transform, ReplacementTransform):
         _snapshot_start(transform, reuse_target=False)
+    _restoring_fade_out(FadeOut)
+
+
+def _finite_without_negative_zero(value) -> bool:
+    return (isinstance(value, np.ndarray) and value.dtype == np.float64
+            and bool(np.isfinite(value).all()) and not (np.signbit(value) & (value == 0)).any())
+
+
+def _restoring_fade_out(cls) -> None:
+    """``FadeOut(m)`` ends with its clean-up's ``interpolate(0)``, which puts ``m`` back as it
+    started: each point and colour becomes ``1 * start + 0 * target``, which is ``start`` itself
+    whenever the start is finite without ``-0.0`` (the faded target is finite), and each width
+    and sheen ``1 * v + 0 * v`` (fading, shifting and scaling leave those as they are), which is
+    computed here as Manim computes it. So no copy is needed at all: only that, and the removal."""
+    from manim import Mobject, VMobject
+    from manim.animation.transform import Transform
+    from manim.mobject.types import vectorized_mobject
+    from manim.utils.paths import straight_path
+
+    lerp = vectorized_mobject.interpolate  # what VMobject.interpolate_color computes with
+    begin, interpolate, finish, update, clean_up = (
+        cls.begin, cls.interpolate, cls.finish, cls.update_mobjects, cls.clean_up_from_scene)
+
+    def eligible(self) -> bool:
+        mob = self.mobject
+        if (not _end_states_only or type(self) is not cls or mob is None
+                or self.path_func is not straight_path()
+                or not np.isfinite(np.asarray(self.shift_vector, dtype=float)).all()
+                or not np.isfinite(float(self.scale_factor))
+                or any(m.updaters for m in mob.get_family())):
+            return False
+        members = mob.family_members_with_points()
+        n = len(members)
+        return all(type(m).interpolate is Mobject.interpolate
+                   and type(m).interpolate_color is VMobject.interpolate_color
+                   and self.get_sub_alpha(0, i, n) == 0
+                   and all(_finite_without_negative_zero(getattr(m, k))
+                           for k in ("points", *_COLOUR_ATTRS[:3]))
+                   for i, m in enumerate(members))
+
+    def fast_begin(self):
+        if not eligible(self):
+            return begin(self)  # the snapshot begin (or Manim's own)
+        self._end_only = True
+        if self.suspend_mobject_updating:
+            self.mobject.suspend_updating()
+        return None
+
+    def fast_interpolate(self, alpha):  # the clean-up's interpolate(0) is the one that counts
+        if not getattr(self, "_end_only", False):
+            interpolate(self, alpha)
+
+    def fast_finish(self):
+        if not getattr(self, "_end_only", False):
+            return finish(self)
+        if self.suspend_mobject_updating and self.mobject is not None:
+            self.mobject.resume_updating()
+        return None
+
+    def fast_update(self, dt):
+        if not getattr(self, "_end_only", False):
+            update(self, dt)
+
+    def fast_clean_up(self, scene):
+        if not getattr(self, "_end_only", False):
+            return clean_up(self, scene)
+        Transform.clean_up_from_scene(self, scene)  # FadeOut's super(): the removal
+        members = self.mobject.family_members_with_points()
+        n = len(members)
+        for i, member in enumerate(members):
+            alpha = self.get_sub_alpha(0, i, n)
+            for name in _COLOUR_ATTRS[3:]:  # widths and sheen: the target's are the same
+                value = getattr(member, name)
+                setattr(member, name, lerp(value, value, alpha))
+        return None
+
+    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
+    cls.update_mobjects, cls.clean_up_from_scene = fast_update, fast_clean_up
 
 
 class _Start:
