@@ -26,6 +26,8 @@ from manim.renderer.cairo_renderer import CairoRenderer
 
 from transformer_core.cache import enabled as caching_enabled
 
+from ..toolkit.fastpaths import end_states_only
+
 from .fast import HeldFrameFileWriter, FastPathCamera
 
 __all__ = ["ShardRenderer", "ShardError", "start_shards", "stop_shards"]
@@ -61,7 +63,8 @@ class ShardRenderer(CairoRenderer):
         self._original_skipping_status = True
         self.update_frame = self.save_static_frame_data = _no_pixels(self)
         try:
-            super().play(scene, *args, **kwargs)
+            with end_states_only():  # as the SVG export's dry run: the same end states, sooner
+                super().play(scene, *args, **kwargs)
         finally:
             self._original_skipping_status = False
             for name in names:

@@ -30,6 +30,7 @@ from transformer_core.cache import enabled as caching_enabled
 from transformer_core.cache import prune as prune_cache
 
 from ..registry import get_scene_class
+from ..toolkit.fastpaths import install as install_fast_methods
 from ..toolkit.storyboard import SceneOptions, Step, using_options
 from .fast import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
                    HeldFrameFileWriter, exact_still_points)
@@ -102,6 +103,7 @@ def render_scene(
 
     started = time.perf_counter()
     exact_still_points()
+    install_fast_methods()  # exact, faster versions of a few of Manim's methods
     options = options or SceneOptions()
     scene_cls = get_scene_class(name)
     out = Path(out_dir)
