@@ -50,8 +50,11 @@ def preload(names: Sequence[str], options) -> None:
     from scenes.toolkit.storyboard import using_options
 
     with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
+        # These scenes only fill caches: a tiny camera (same aspect), not one of 1920 × 1080
+        # whose background is filled twice per scene.
         settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
-                    "verbosity": "WARNING", "preview": False, "media_dir": media}
+                    "verbosity": "WARNING", "preview": False, "media_dir": media,
+                    "pixel_width": 16, "pixel_height": 9}
         with tempconfig(settings), using_options(options):
             for name in names:
                 get_scene_class(name)(skip_animations=True).setup()
