@@ -598,13 +598,17 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
     from scenes.registry import SCENES
 
     output_folder(out)
-    options = [*forwarded_options(ctx, leave_out=("jobs",)), "--jobs", "1"]  # a core each
+    options = forwarded_options(ctx, leave_out=("jobs",))
     # The longest first (as long as the last run of `render all` took), so that the last to
-    # finish are short ones: the processes run side by side until close to the end.
+    # finish are short ones: the processes run side by side until close to the end. A core
+    # each; the last scene to start gets them all (`--jobs`: its video drawn by that many
+    # processes), as the others finish and leave their cores to it.
     kind = f"{ctx.params.get('quality')} {ctx.params.get('fmt')}"
     known = render_times(kind)
     order = sorted(SCENES, key=lambda name: -known.get(name, float("inf")))
-    commands = {name: [sys.executable, str(Path(__file__).resolve()), "render", name, *options]
+    last = order[-1] if len(order) > jobs else None
+    commands = {name: [sys.executable, str(Path(__file__).resolve()), "render", name, *options,
+                       "--jobs", str(jobs if name == last else 1)]
                 for name in order}
     click.echo(f"rendering {len(commands)} scenes, {min(jobs, len(commands))} at a time")
     durations: dict[str, float] = {}
