@@ -151,24 +151,27 @@ def check_scene_kind(scene: str, model: str, checkpoint: Path | str | None) -> N
 
 def load_trace(model: str, sentence: str | None, checkpoint: Path | str | None = None):
     """Run the model on the sentence; bad input becomes a one-line error, unknown words a notice."""
-    from transformer_core.checkpoint import CheckpointError, CheckpointKindError, load_model
+    from transformer_core import runs
+    from transformer_core.records import SentenceTooLongError
     from transformer_core.tokenizer import EmptySentenceError
-    from transformer_core.trace import SentenceTooLongError, run_with_trace
 
     if sentence is not None and not sentence.strip():
         raise click.BadParameter("the sentence is empty: give at least one word", param_hint="--sentence")
     try:
-        loaded = load_model(model, checkpoint) if checkpoint is not None else model
-        trace = run_with_trace(loaded, sentence)
-    except CheckpointKindError as exc:
-        raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
+        trace = runs.trace(model, sentence, checkpoint)  # kept between runs: torch only on a miss
     except EmptySentenceError as exc:
         raise click.BadParameter(str(exc), param_hint="--sentence") from None
     except SentenceTooLongError as exc:
         raise click.BadParameter(f"{exc}: give a shorter sentence",
                                  param_hint="--sentence") from None
-    except CheckpointError as exc:
-        raise Failure(str(exc)) from None
+    except Exception as exc:
+        from transformer_core.checkpoint import CheckpointError, CheckpointKindError  # loaded by now
+
+        if isinstance(exc, CheckpointKindError):
+            raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
+        if isinstance(exc, CheckpointError):
+            raise Failure(str(exc)) from None
+        raise
     if trace.unknown:
         words = ", ".join(quoted(w) for w in trace.unknown)
         where = f"{model} vocabulary" if checkpoint is None else f"vocabulary of {checkpoint}"

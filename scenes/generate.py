@@ -46,7 +46,7 @@ from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
 from transformer_core.explain import lookup, top_k_ids  # noqa: E402
-from transformer_core.generate import generate, n_turns  # noqa: E402
+from transformer_core.records import n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
 
@@ -57,10 +57,10 @@ TOP = 3  # the most probable words listed with their probabilities above the bar
 @functools.lru_cache(maxsize=8)
 def _generation(model: str, sentence: str | None, max_new: int | None, sample: float, seed: int,
                 checkpoint: str | None, stamp):
-    from transformer_core.checkpoint import load_model
+    from transformer_core import runs
 
-    lm = load_model(model, checkpoint) if checkpoint is not None else model
-    return generate(lm, sentence, max_new=max_new, temperature=sample, seed=seed)
+    return runs.generation(model, sentence, checkpoint, max_new=max_new, temperature=sample,
+                           seed=seed)
 
 
 def load_generation(options: SceneOptions):

@@ -53,10 +53,9 @@ def load_step(model: str, sentence: str | None, lr: float | None, checkpoint: st
               stamp=None):
     """The recorded training step (read-only, so one copy serves every scene); with
     ``checkpoint``, that file's model (``stamp`` tells a rewritten file apart)."""
-    from transformer_core.checkpoint import load_model
-    from transformer_core.training_step import training_step
+    from transformer_core import runs
 
-    return training_step(load_model(model, checkpoint) if checkpoint else model, sentence, lr)
+    return runs.training(model, sentence, lr, checkpoint)
 
 
 class TrainingScene(StoryScene):
@@ -104,7 +103,7 @@ class TrainingScene(StoryScene):
 
     def setup(self) -> None:
         super().setup()
-        from transformer_core.training_step import final_hidden, training_example
+        from transformer_core.records import final_hidden, training_example
 
         o = self.options
         stamp = os.stat(o.checkpoint).st_mtime_ns if o.checkpoint else None

@@ -352,12 +352,12 @@ def test_the_tools_checked_are_the_ones_manim_runs():
 # ---- unexpected failures: one line, the traceback on request --------------------------------------
 
 def test_unexpected_exception_is_one_line(runner, monkeypatch):
-    import transformer_core.trace
+    import transformer_core.runs
 
     def broken(*args, **kwargs):
         raise RuntimeError("tensor on fire\nsecond line of detail")
 
-    monkeypatch.setattr(transformer_core.trace, "run_with_trace", broken)
+    monkeypatch.setattr(transformer_core.runs, "trace", broken)
     result = runner.invoke(main, ["trace"])
     assert result.exit_code == 1
     assert error_line(result) == ("Error: RuntimeError: tensor on fire "

@@ -33,6 +33,7 @@ import torch
 
 from .checkpoint import LoadedModel
 from .data import LM_PREFIX
+from .records import n_turns, turn_input
 from .trace import Trace, resolve_model, tokenize_checked, trace_run
 
 __all__ = ["GenerationError", "default_prefix", "generate", "n_turns", "turn_input"]
@@ -107,14 +108,3 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     extra["gen.temperature"] = np.array(float(temperature), dtype=np.float32)
     start = 1 if cfg.mode == "encdec" else len(tok.ids)
     return trace_run(lm, sentence, tok, ids[:-1], ids[start:], extra)
-
-
-def n_turns(trace: Trace) -> int:
-    """How many turns a generation trace holds."""
-    return len(trace["gen.choice"])
-
-
-def turn_input(trace: Trace, turn: int) -> tuple[str, ...]:
-    """The decoder's input at ``turn``: the tokens up to that turn's newest position."""
-    end = int(trace["gen.position"][turn]) + 1
-    return trace.tokens_for("decoder")[:end]

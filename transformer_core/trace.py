@@ -25,8 +25,7 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -34,98 +33,12 @@ import numpy as np
 import torch
 
 from .checkpoint import MODEL_NAMES, LoadedModel, load_checkpoint, load_model
-from .config import Config
 from .explain import max_positions
+from .records import SentenceTooLongError, Trace, _frozen
 from .tokenizer import BOS, EOS
 
 __all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "tokenize_checked",
            "trace_run"]
-
-
-class SentenceTooLongError(ValueError):
-    """The sentence has more tokens than the model has positions."""
-
-
-def _frozen(x: np.ndarray) -> np.ndarray:
-    x = np.array(x) if np.ndim(x) == 0 else np.ascontiguousarray(x)  # keeps 0-d arrays 0-d
-    x.setflags(write=False)
-    return x
-
-
-@dataclass(frozen=True)
-class Trace(Mapping):
-    """Read-only mapping from recorded names to numpy arrays, plus what produced them.
-
-    ``tokens`` (ids ``token_ids`` in ``input_vocab``) are the tokens the first stack reads
-    (the encoder's for ``translate``, the decoder's for ``lm``); ``target_tokens`` are the
-    decoder's input for ``translate`` (``<bos>`` and the greedy translation);
-    ``output_tokens`` is the greedy translation (translate) or the greedy continuation (lm).
-    """
-
-    model_name: str
-    sentence: str
-    tokens: tuple[str, ...]
-    token_ids: tuple[int, ...]
-    target_tokens: tuple[str, ...]
-    target_ids: tuple[int, ...]
-    output_tokens: tuple[str, ...]
-    unknown: tuple[str, ...]
-    config: Config
-    vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
-    _arrays: Mapping = field(repr=False)
-    params: Mapping = field(repr=False)
-    tokenization: str = "words"  # the tokenizer's rule: "words" or "chars"
-    checkpoint: str | None = None  # the file the model was loaded from
-    input_vocab: tuple[str, ...] = ()  # the vocabulary the sentence was read with
-
-    @property
-    def joiner(self) -> str:
-        """What goes between tokens written as text: a space, or nothing for ``chars``."""
-        return "" if self.tokenization == "chars" else " "
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self._arrays[name]
-        except KeyError:
-            raise KeyError(
-                f"no trace record {name!r}; valid names: {', '.join(self._arrays)}"
-            ) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._arrays)
-
-    def __len__(self) -> int:
-        return len(self._arrays)
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._arrays)
-
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {k: tuple(v.shape) for k, v in self._arrays.items()}
-
-    def param(self, name: str) -> np.ndarray:
-        try:
-            return self.params[name]
-        except KeyError:
-            raise KeyError(f"no parameter {name!r}; valid names: {', '.join(self.params)}") from None
-
-    @property
-    def output_text(self) -> str:
-        return self.joiner.join(self.output_tokens)
-
-    def tokens_for(self, prefix: str) -> tuple[str, ...]:
-        """Token labels of the positions a record under ``prefix`` runs over."""
-        if prefix.startswith("decoder") and self.config.mode == "encdec":
-            return self.target_tokens
-        return self.tokens
-
-    def key_tokens_for(self, attn_prefix: str) -> tuple[str, ...]:
-        """Token labels of the key positions of an attention record (cross-attention reads
-        the encoder's tokens)."""
-        if ".cross_attn" in attn_prefix:
-            return self.tokens
-        return self.tokens_for(attn_prefix)
 
 
 def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:

@@ -42,8 +42,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
@@ -52,7 +51,8 @@ import torch.nn.functional as F
 
 from . import data
 from .checkpoint import LoadedModel, load_model
-from .explain import attention_prefix, neg_log, next_word_targets, target_probs, top_k_ids
+from .explain import next_word_targets
+from .records import TrainingTrace, final_hidden, training_example
 from .trace import Trace, _frozen, _params, run_with_trace
 
 __all__ = [
@@ -75,81 +75,6 @@ def check_lr(lr) -> float:
     if isinstance(lr, bool) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"the learning rate must be a positive finite number, not {lr!r}")
     return value
-
-
-@dataclass(frozen=True)
-class TrainingTrace(Trace):
-    """A trace of the forward pass that also holds the backward pass and one update."""
-
-    grads: Mapping = field(repr=False, default_factory=dict)  # name -> ∂L/∂param, as params
-    targets: tuple[int, ...] = ()
-    lr: float = 0.0
-    loss: float = 0.0
-    loss_after: float = 0.0
-    after: Trace | None = field(repr=False, default=None)  # forward pass with the new weights
-    init: Trace | None = field(repr=False, default=None)  # the seeded initial model
-
-    def grad(self, name: str) -> np.ndarray:
-        """∂L/∂ of parameter ``name``."""
-        try:
-            return self.grads[name]
-        except KeyError:
-            raise KeyError(f"no parameter {name!r}; valid names: {', '.join(self.grads)}") from None
-
-    @property
-    def params_after(self) -> Mapping:
-        return self.after.params
-
-    @property
-    def loss_went_up(self) -> bool:
-        """Whether the step made the loss worse (the learning rate was too large)."""
-        return not self.loss_after < self.loss
-
-    def step_value(self, name: str) -> np.ndarray:
-        """``step:targets``, ``step:loss``, ``step:loss_after`` or ``step:lr`` as an array."""
-        values = {"targets": np.asarray(self.targets, np.int64), "loss": self.loss,
-                  "loss_after": self.loss_after, "lr": self.lr}
-        if name not in values:
-            raise KeyError(f"no step value {name!r}; valid names: {', '.join(values)}")
-        return np.asarray(values[name])
-
-    def sub_trace(self, prefix: str) -> Trace:
-        """The trace ``after:`` or ``init:`` sources read."""
-        sub = {"after": self.after, "init": self.init}[prefix]
-        if sub is None:
-            raise KeyError(f"this training step has no {prefix!r} trace")
-        return sub
-
-
-def final_hidden(trace: Trace) -> str:
-    """The record the unembedding W_U multiplies: the last decoder block's output."""
-    cfg = trace.config
-    last = f"decoder.blocks.{cfg.n_dec_layers - 1}"
-    return f"{last}.ln3.out" if cfg.mode == "encdec" else f"{last}.ln2.out"
-
-
-def training_example(trace: TrainingTrace, layer: int = 0, head: int = 0,
-                     others: int = 3) -> dict:
-    """Which cells the training scene works through, chosen from the step.
-
-    ``row``: the position whose target was least probable (the largest −log p, so the most to
-    learn); ``target``: its target word id; ``columns``: the target, then the ``others`` words
-    the model found most probable at that row (the logit gradient's row and W_U's columns
-    shown); ``dim``: the row of W_U whose entry in the target's column has the largest
-    gradient (the cell of ∂L/∂W_U worked as a dot product over positions, and updated);
-    ``wq_cell``: the largest-magnitude entry of ∂L/∂W_Q of ``head`` in self-attention
-    ``layer`` of the stack that reads the sentence.
-    """
-    p = target_probs(trace["probs"], np.asarray(trace.targets))
-    row = int(np.argmax(neg_log(p)))
-    target = int(trace.targets[row])
-    ranked = [int(i) for i in top_k_ids(trace["probs"][row][None], len(trace.vocab))[0]]
-    columns = [target, *[i for i in ranked if i != target][:others]]
-    dim = int(np.argmax(np.abs(trace.grad("W_U")[:, target])))
-    w_q = np.abs(trace.grad(f"{attention_prefix(trace.config, layer)}.W_Q")[head])  # [d_model, d_head]
-    cell = np.unravel_index(int(np.argmax(w_q)), w_q.shape)
-    return {"row": row, "target": target, "columns": columns, "dim": dim,
-            "wq_cell": (int(cell[0]), int(cell[1]))}
 
 
 # ---- running the model with a recorder that keeps the graph ------------------------------

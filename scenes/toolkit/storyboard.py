@@ -135,12 +135,9 @@ def load_trace(model: str, sentence: str | None, checkpoint: str | None = None):
 
 @functools.lru_cache(maxsize=8)
 def _load_trace(model: str, sentence: str | None, checkpoint: str | None, stamp):
-    from transformer_core.checkpoint import load_model
-    from transformer_core.trace import run_with_trace
+    from transformer_core import runs
 
-    if checkpoint is None:
-        return run_with_trace(model, sentence)
-    return run_with_trace(load_model(model, checkpoint), sentence)
+    return runs.trace(model, sentence, checkpoint)
 
 
 def model_name(options: SceneOptions, short: bool = False) -> str:
