@@ -450,7 +450,8 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
 def cache_cmd(clear: bool) -> None:
     """Show where the caches are and how much they hold, or empty them (--clear).
 
-    The caches keep laid-out text and compiled formulas between renders, in
+    The caches keep laid-out text, compiled formulas and the model's runs on a sentence
+    between renders, with the records of what was rendered (to skip it when unchanged), in
     $XDG_CACHE_HOME/transformer-explained (else ~/.cache/transformer-explained), at most
     TRANSFORMER_CACHE_MB megabytes (default 512; the least recently used go first).
     """
@@ -465,6 +466,9 @@ def cache_cmd(clear: bool) -> None:
         click.echo(f"freed {_size(freed)} ({files} file{'s' * (files != 1)}) from {root}")
         return
     click.echo(f"{root}: {_size(cache.usage())} of at most {_size(cache.limit_bytes())}")
+    parts = cache.usage_by_folder()
+    if parts:
+        click.echo("  " + " · ".join(f"{name} {_size(size)}" for name, size in parts.items()))
 
 
 def _size(n: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,10 @@ def test_cache_clear_reports_bytes(cache_home):
     for i in range(3):
         store.put(cache.digest(i), bytes(500))
     size = sum(p.stat().st_size for p in _entries(cache_home))
+    cache.Store("runs").put(cache.digest("one"), bytes(2000))
+    shown = CliRunner().invoke(main, ["cache"]).output.splitlines()
+    assert shown[1] == f"  runs {(2000 + 40) / 1000:.1f} kB · text {size / 1000:.1f} kB"
+    shutil.rmtree(cache_home / "runs")  # what follows counts the text store only
     result = CliRunner().invoke(main, ["cache", "--clear"])
     assert result.exit_code == 0
     assert result.output.startswith(f"freed {size / 1000:.1f} kB (3 files)")

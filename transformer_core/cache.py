@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["APP", "Store", "cache_root", "clear", "digest", "enabled", "limit_bytes", "prune",
-           "set_enabled", "usage"]
+           "set_enabled", "usage", "usage_by_folder"]
 
 APP = "transformer-explained"
 NO_CACHE_ENV = "TRANSFORMER_NO_CACHE"
@@ -174,6 +174,17 @@ def usage(root: Path | None = None) -> int:
     """Bytes the cache folder holds (every store, and the slides' clips)."""
     root = root or cache_root()
     return sum(size for _, size, _ in _entries(root)) if root.is_dir() else 0
+
+
+def usage_by_folder(root: Path | None = None) -> dict[str, int]:
+    """Bytes each folder of the cache holds (each store, and the slides' clips), largest first."""
+    root = root or cache_root()
+    sizes: dict[str, int] = {}
+    if root.is_dir():
+        for child in root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                sizes[child.name] = sum(size for _, size, _ in _entries(child))
+    return dict(sorted(sizes.items(), key=lambda item: (-item[1], item[0])))
 
 
 def prune(limit: int | None = None, root: Path | None = None) -> int:
