@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import enum
+
 import numpy as np
 from manim import ManimColor, Mobject
 
@@ -11,8 +13,9 @@ __all__ = ["state_differences"]
 
 def state_differences(a, b, path: str = "", seen: dict | None = None) -> list[str]:
     """Every place where ``a`` and ``b`` differ: types, dict keys and their order, list lengths,
-    values (arrays bit for bit, with their dtype and shape), and which mobjects are shared
-    (a mobject met again must pair with the same twin). Empty when they are the same. A
+    values (arrays bit for bit, with their dtype and shape; other objects, mobjects or not,
+    attribute by attribute), and which objects are shared (one met again must pair with the
+    same twin). Empty when they are the same. A
     mobject's ``original_id`` (the ``id()`` of what it was copied from) must only be present
     in both."""
     seen = {} if seen is None else seen
@@ -23,7 +26,7 @@ def state_differences(a, b, path: str = "", seen: dict | None = None) -> list[st
         return [] if same else [f"{path}: arrays differ"]
     if isinstance(a, ManimColor):
         return state_differences(a._internal_value, b._internal_value, f"{path}.value", seen)
-    if isinstance(a, Mobject):
+    if isinstance(a, Mobject) or (hasattr(a, "__dict__") and not isinstance(a, enum.Enum)):
         if id(a) in seen:
             return [] if seen[id(a)] is b else [f"{path}: shared differently"]
         seen[id(a)] = b

@@ -128,7 +128,7 @@ def test_cached_and_uncached_renders_are_identical(cache_home, monkeypatch, tmp_
             cache.set_enabled(True)
         if label == "off":
             assert _entries(cache_home) == []  # nothing read or written without the cache
-    assert {p.parent.parent.name for p in _entries(cache_home)} == {"text", "tex"}
+    assert {p.parent.parent.name for p in _entries(cache_home)} == {"text", "tex", "formula"}
     reference = videos[0]
     assert len(reference) > 10
     for frames in videos[1:]:

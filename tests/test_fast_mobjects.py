@@ -110,3 +110,176 @@ def test_state_differences_sees_one_bit(attribute):
     assert state_differences(real, fast) != []
     assert state_differences(real, filled_cell(*case)) == []
     assert state_differences(0.0, -0.0) != [] and state_differences(1, 1.0) != []
+
+
+# ---- formulas kept between runs ---------------------------------------------------------------
+
+FORMULAS = [  # as the scenes write them: parts, a fraction and a root (rectangles), alignment
+    ((r"\mathrm{softmax}\Big(", "Q", r"K^\top", r"/\sqrt{d_k}", r"\Big)", "V", "=", "Z"), 56),
+    ((r"PE_{(pos,\,2i)} &= \sin\!\left(pos / 10000^{2i/d_{model}}\right)", r"\\",
+      r"PE_{(pos,\,2i+1)} &= \cos\!\left(pos / 10000^{2i/d_{model}}\right)"), 28),
+    ((r"\frac{\partial L}{\partial W_U} = h^\top",), 30),
+]
+
+
+@pytest.fixture
+def formula_cache(tmp_path, monkeypatch):
+    """An empty cache folder (caching on), no formula built yet in this process, and Manim's
+    in-process SVG memory empty (so every MathTex parses its SVG, as in a new process)."""
+    from manim.mobject.svg import svg_mobject
+
+    from scenes.toolkit import mobjects
+    from transformer_core import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
+    monkeypatch.delenv("TRANSFORMER_EXPLAINED_CACHE", raising=False)
+    monkeypatch.setattr(svg_mobject, "SVG_HASH_TO_MOB_MAP", {})
+    mobjects._formula.cache_clear()
+    yield tmp_path / "xdg-cache" / cache.APP / "formula"
+    mobjects._formula.cache_clear()
+
+
+def _built_formula(tex, size, monkeypatch):
+    """``_formula`` as a new process calls it: nothing in memory, and Manim's MathTex not
+    allowed (so the result can only have come from the cache)."""
+    from scenes.toolkit import mobjects
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("MathTex was built")
+
+    mobjects._formula.cache_clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(mobjects, "MathTex", no_parsing)
+        return mobjects._formula(tex, size)
+
+
+def _manim_formula(tex, size, monkeypatch):
+    from manim import MathTex
+    from manim.mobject.svg import svg_mobject
+
+    from scenes.toolkit.textcache import install_tex_cache
+
+    install_tex_cache()
+    monkeypatch.setattr(svg_mobject, "SVG_HASH_TO_MOB_MAP", {})
+    return MathTex(*tex, font_size=size)
+
+
+@pytest.mark.parametrize(("tex", "size"), FORMULAS)
+def test_cached_formula_is_manims_mathtex(formula_cache, monkeypatch, tex, size):
+    from manim import MathTex
+
+    from scenes.toolkit import mobjects
+
+    first = mobjects._formula(tex, size)  # built by Manim, then written down
+    assert type(first) is MathTex and len(list(formula_cache.rglob("*.bin"))) == 1
+    again = _built_formula(tex, size, monkeypatch)
+    assert again is not first and type(again) is MathTex
+    manim = _manim_formula(tex, size, monkeypatch)
+    assert state_differences(manim, first) == []
+    assert state_differences(manim, again) == []
+    assert len(again) == len(manim.tex_strings) and again.tex_strings == manim.tex_strings
+    assert [p.tex_string for p in again] == manim.tex_strings
+    # The same objects shared: a part's glyphs are those of its SVG group.
+    assert again.get_part_by_tex(tex[-1]).submobjects == again[-1].submobjects
+
+
+def test_cached_formula_behaves_as_manims(formula_cache, monkeypatch):
+    from scenes.toolkit import mobjects
+
+    tex, size = FORMULAS[0]
+    mobjects._formula(tex, size)
+    states = []
+    for mob in (_manim_formula(tex, size, monkeypatch), _built_formula(tex, size, monkeypatch)):
+        copy_ = mob.copy().set_color("#ECEFF4")  # what formula(..., color=...) does
+        copy_[1].set_color("#FF7A85")
+        copy_.set_color_by_tex("V", "#6CB6FF")
+        copy_.set_opacity_by_tex("Z", 0.5)
+        deep = copy.deepcopy(copy_).scale(0.5).next_to(copy_, direction=np.array([0, -1, 0]))
+        anim = Transform(copy_, deep)
+        anim.begin()
+        anim.interpolate(0.4)
+        states.append([mob, copy_, deep, mob.index_of_part(mob[2]), mob.get_part_by_tex("Q")])
+    assert state_differences(*states) == []
+
+
+def test_formula_entry_damaged_or_foreign_is_made_again(formula_cache, monkeypatch):
+    from manim import VGroup
+    from manim.mobject.svg import svg_mobject
+
+    from scenes.toolkit import mobjects, objectstate, textcache
+
+    tex, size = FORMULAS[2]
+    reference = mobjects._formula(tex, size)
+    key = textcache._formula_key(tex, size)
+    store = textcache._FORMULA
+    good = store.get(key)
+    bent = objectstate.decode(good)
+    bent.family_members_with_points()[0].points = np.zeros((4, 2))  # a bad shape
+    damaged = [b"not a state", good[:len(good) // 2], objectstate.encode(VGroup()),
+               objectstate.encode(bent), good.replace(b"MOBSTATE1", b"MOBSTATE2")]
+    for payload in damaged:
+        store.put(key, payload)  # a valid checksum, a bad payload
+        mobjects._formula.cache_clear()
+        svg_mobject.SVG_HASH_TO_MOB_MAP.clear()  # parsed again, as in a new process
+        made = mobjects._formula(tex, size)
+        assert state_differences(reference, made) == []
+        assert store.get(key) == good  # made again and written again
+    store.path(key).write_bytes(b"garbage")  # a bad checksum: Store drops it
+    mobjects._formula.cache_clear()
+    svg_mobject.SVG_HASH_TO_MOB_MAP.clear()
+    assert state_differences(reference, mobjects._formula(tex, size)) == []
+    assert store.get(key) == good
+
+
+def test_no_cache_neither_reads_nor_writes_formulas(formula_cache, monkeypatch):
+    from scenes.toolkit import mobjects, objectstate, textcache
+    from transformer_core import cache
+
+    tex, size = FORMULAS[2]
+    other = mobjects._formula(FORMULAS[0][0], FORMULAS[0][1])
+    key = textcache._formula_key(tex, size)
+    textcache._FORMULA.put(key, objectstate.encode(other))  # a wrong entry under its key
+    entries = sorted(formula_cache.rglob("*.bin"))
+    cache.set_enabled(False)
+    try:
+        mobjects._formula.cache_clear()
+        made = mobjects._formula(tex, size)
+    finally:
+        cache.set_enabled(True)
+    assert made.tex_strings == list(tex)  # built, not read
+    assert sorted(formula_cache.rglob("*.bin")) == entries  # nothing written
+
+
+# ---- writing objects down ----------------------------------------------------------------------
+
+def test_object_state_round_trip_keeps_sharing_and_types():
+    from manim import VGroup, VMobject
+
+    from scenes.toolkit import objectstate
+
+    part = VMobject().set_points_as_corners([[0, 0, 0], [1, 2, 0], [-0.0, np.nan, np.inf]])
+    group = VGroup(part, VMobject())
+    group.extra = {"again": part, "pair": (1, 2.5, "x"), "scalar": np.float64(-0.0),
+                   "ints": np.arange(3, dtype=np.int32), "nested": [[None, True]]}
+    made = objectstate.decode(objectstate.encode(group))
+    assert state_differences(group, made) == []
+    assert made.extra["again"] is made.submobjects[0]
+    assert type(made.extra["scalar"]) is np.float64 and made.extra["ints"].dtype == np.int32
+    made.submobjects[0].points[0, 0] = 5.0  # its own, writable arrays
+    assert part.points[0, 0] == 0.0
+
+
+def test_object_state_refuses_what_it_cannot_make_exactly():
+    from manim import Square, VGroup
+
+    from scenes.toolkit import objectstate
+
+    for value in (Square(), VGroup(Square()), [object()], {"a": b"bytes"}, [1j],
+                  np.array(["a"]), {(1, 2): 3}.keys()):
+        with pytest.raises(objectstate.Unsupported):
+            objectstate.encode(value)
+    blob = objectstate.encode(VGroup())
+    for bad in (blob[:-3], b"MOBSTATE1" + b"x" * 20):
+        with pytest.raises(Exception):  # noqa: B017 (any error: the caller builds again)
+            objectstate.decode(bad)

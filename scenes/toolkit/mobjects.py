@@ -30,7 +30,7 @@ from .style import MIN_FONT_SIZE
 from .text import (
     DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
 )
-from .textcache import install_tex_cache
+from .textcache import install_tex_cache, persistent_formula
 from .theme import Theme
 
 __all__ = [
@@ -42,13 +42,14 @@ _SHARED = (type(None), bool, int, float, str, bytes, complex)  # what copy.deepc
 
 
 @functools.cache
+@persistent_formula
 def _formula(tex: tuple[str, ...], font_size: float) -> MathTex:
     install_tex_cache()  # LaTeX runs once per formula, not once per render
     return MathTex(*tex, font_size=font_size)
 
 
 def formula(*tex: str, font_size: float = 36, color: str | None = None) -> MathTex:
-    """A fixed LaTeX formula (compiled once, kept in the user's cache, then copied)."""
+    """A fixed LaTeX formula (compiled and built once, kept in the user's cache, then copied)."""
     mob = _formula(tuple(tex), font_size).copy()
     if color is not None:
         mob.set_color(color)
