@@ -190,7 +190,7 @@ def persistent_formula(fn):
         mob = fn(tex, font_size)
         try:
             _FORMULA.put(key, objectstate.encode(mob))
-        except objectstate.Unsupported:
+        except objectstate.Unsupported:  # something it cannot make exactly: built every time
             pass
         return mob
 
