@@ -217,7 +217,7 @@ def test_formula_entry_damaged_or_foreign_is_made_again(formula_cache, monkeypat
     bent = objectstate.decode(good)
     bent.family_members_with_points()[0].points = np.zeros((4, 2))  # a bad shape
     damaged = [b"not a state", good[:len(good) // 2], objectstate.encode(VGroup()),
-               objectstate.encode(bent), good.replace(b"MOBSTATE1", b"MOBSTATE2")]
+               objectstate.encode(bent), good.replace(b"MOBSTATE2", b"MOBSTATE3")]
     for payload in damaged:
         store.put(key, payload)  # a valid checksum, a bad payload
         mobjects._formula.cache_clear()
@@ -280,6 +280,6 @@ def test_object_state_refuses_what_it_cannot_make_exactly():
         with pytest.raises(objectstate.Unsupported):
             objectstate.encode(value)
     blob = objectstate.encode(VGroup())
-    for bad in (blob[:-3], b"MOBSTATE1" + b"x" * 20):
+    for bad in (blob[:-3], b"MOBSTATE2" + b"x" * 20):
         with pytest.raises(Exception):  # noqa: B017 (any error: the caller builds again)
             objectstate.decode(bad)

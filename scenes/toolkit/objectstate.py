@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 
 __all__ = ["Unsupported", "encode", "decode"]
 
-_MAGIC = b"MOBSTATE1"  # then, compressed: the JSON's length, the JSON, the arrays' bytes
+_MAGIC = b"MOBSTATE2"  # then, compressed: the JSON's length, the JSON, the arrays' bytes
 _LENGTH = struct.Struct("<Q")
 _ATOMIC = (type(None), bool, int, float, str)
 _MAKING = object()  # a tuple being made
@@ -89,45 +90,55 @@ def _tex_template():
 
 
 class _Writer:
-    """Turns an object graph into JSON-able nodes and a list of arrays."""
+    """Turns an object graph into JSON-able nodes, a table of the kinds of objects met (class
+    and attribute names, written once for all objects of that kind) and a list of arrays.
+
+    A node is a value of ``None``, a bool, int, float or string as it is, or a list whose first
+    item says what follows: ``l``/``t``/``d`` a list, tuple or dict (keys and values in turn),
+    ``o`` an object (its kind, then its attributes' values), ``e`` an enum member (its kind),
+    ``a``/``s`` an array or numpy scalar (its index), ``T`` the configured TexTemplate, ``F`` a
+    file in ``tex_dir`` (its name), ``r`` an object met before (its number: every node but an
+    atomic value, an enum member or a reference is numbered in the order written)."""
 
     def __init__(self) -> None:
         self.numbers: dict[int, int] = {}  # id of an object seen -> its number
         self.alive: list = []  # what was numbered, so that no id is reused meanwhile
+        self.kinds: dict[tuple, int] = {}  # (class name, attribute names or member) -> index
         self.arrays: list[np.ndarray] = []
 
     def node(self, value):
         if type(value) in _ATOMIC:
             return value
         if isinstance(value, enum.Enum):
-            return {"~": "enum", "c": _name(type(value)), "v": value.name}
+            return ["e", self._kind(_name(type(value)), value.name)]
         if id(value) in self.numbers:
-            return {"~": "ref", "n": self.numbers[id(value)]}
-        self.numbers[id(value)] = n = len(self.numbers)
+            return ["r", self.numbers[id(value)]]
+        self.numbers[id(value)] = len(self.numbers)
         self.alive.append(value)
-        return {"n": n, **self._new(value)}
+        return self._new(value)
 
-    def _new(self, value) -> dict:
+    def _kind(self, *kind) -> int:
+        return self.kinds.setdefault(kind, len(self.kinds))
+
+    def _new(self, value) -> list:
         kind = type(value)
-        if kind is list:
-            return {"~": "list", "i": [self.node(v) for v in value]}
-        if kind is tuple:
-            return {"~": "tuple", "i": [self.node(v) for v in value]}
+        if kind is list or kind is tuple:
+            return ["l" if kind is list else "t", *map(self.node, value)]
         if kind is dict:
-            return {"~": "dict", "i": [[self.node(k), self.node(v)] for k, v in value.items()]}
+            return ["d", *(self.node(x) for item in value.items() for x in item)]
         if kind is np.ndarray or isinstance(value, np.generic):
-            return {"~": "array" if kind is np.ndarray else "scalar", "a": self._array(value)}
+            return ["a" if kind is np.ndarray else "s", self._array(value)]
         if value is _tex_template():
-            return {"~": "tex_template"}
+            return ["T"]
         if isinstance(value, Path):
             if value.parent != _tex_dir():
                 raise Unsupported(f"a path outside Manim's tex_dir: {value}")
-            return {"~": "tex_file", "name": value.name}
+            return ["F", value.name]
         name = _name(kind)
         if not hasattr(value, "__dict__") or _slotted(kind):
             raise Unsupported(f"{name} keeps attributes outside its __dict__")
-        return {"~": "object", "c": name,
-                "s": [[k, self.node(v)] for k, v in vars(value).items()]}
+        state = vars(value)
+        return ["o", self._kind(name, *state), *map(self.node, state.values())]
 
     def _array(self, value) -> int:
         array = np.asarray(value)
@@ -141,71 +152,68 @@ def encode(root) -> bytes:
     """Everything ``root`` holds, as bytes for :func:`decode` (raises :class:`Unsupported`)."""
     writer = _Writer()
     tree = writer.node(root)
-    index = []
-    for array in writer.arrays:
-        index.append([array.dtype.str, list(array.shape)])
-    text = json.dumps({"tree": tree, "arrays": index}, separators=(",", ":")).encode()
+    header = {"tree": tree, "kinds": [list(k) for k in writer.kinds],
+              "arrays": [[a.dtype.str, *a.shape] for a in writer.arrays]}
+    text = json.dumps(header, separators=(",", ":")).encode()
     raw = b"".join(np.ascontiguousarray(a).tobytes() for a in writer.arrays)
     return _MAGIC + zlib.compress(_LENGTH.pack(len(text)) + text + raw)
 
 
 class _Reader:
-    """Makes the objects of a tree of nodes again (numbers in the order they were written)."""
+    """Makes the objects of a tree of nodes again (see :class:`_Writer`)."""
 
-    def __init__(self, arrays: list[np.ndarray]) -> None:
+    def __init__(self, kinds: list, arrays: list[np.ndarray]) -> None:
+        self.kinds = [(_classes()[_text(k[0])], [_text(n) for n in k[1:]]) for k in kinds]
         self.arrays = arrays
-        self.made: dict[int, object] = {}
+        self.made: list = []
 
     def value(self, node):
         if type(node) in _ATOMIC:
             return node
-        kind = node["~"]
-        if kind == "enum":
-            cls = _classes()[node["c"]]
+        tag = node[0]
+        if tag == "e":
+            cls, (member,) = self.kinds[node[1]]
             if not issubclass(cls, enum.Enum):
-                raise ValueError(f"{node['c']} is not an enum")
-            return cls[_text(node["v"])]
-        if kind == "ref":
-            made = self.made[node["n"]]
+                raise ValueError(f"{cls.__qualname__} is not an enum")
+            return cls[member]
+        if tag == "r":
+            made = self.made[node[1]]
             if made is _MAKING:
                 raise ValueError("a tuple that holds itself")
             return made
-        if node["n"] != len(self.made):
-            raise ValueError("objects out of order")
-        return self._new(kind, node)
+        return self._new(tag, node)
 
-    def _new(self, kind: str, node: dict):
-        n = node["n"]
-        if kind in ("list", "dict", "object"):  # made empty first: what it holds may refer back
-            if kind == "object":
-                cls = _classes()[node["c"]]
-                if issubclass(cls, enum.Enum):
-                    raise ValueError(f"{node['c']} members are enum members")
-                made = self.made[n] = cls.__new__(cls)
-                state = made.__dict__
-                for key, item in node["s"]:
-                    state[_text(key)] = self.value(item)
-            elif kind == "list":
-                made = self.made[n] = []
-                made.extend(self.value(item) for item in node["i"])
-            else:
-                made = self.made[n] = {}
-                for key, item in node["i"]:
-                    made[self.value(key)] = self.value(item)
-            return made
-        if kind == "tuple":
-            self.made[n] = _MAKING  # numbered now, made from its items below
-            made = self.made[n] = tuple(self.value(item) for item in node["i"])
-        elif kind == "array":
-            made = self.made[n] = self.arrays[node["a"]].copy()
-        elif kind == "scalar":
-            made = self.made[n] = self.arrays[node["a"]][()]
-        elif kind == "tex_template":
+    def _new(self, tag: str, node: list):
+        n, value = len(self.made), self.value
+        self.made.append(_MAKING)  # numbered now; lists, dicts and objects are made empty
+        if tag == "l":              # first, as what they hold may refer back to them
+            made = self.made[n] = []
+            made.extend(map(value, node[1:]))
+        elif tag == "d":
+            made = self.made[n] = {}
+            items = node[1:]
+            if len(items) % 2:
+                raise ValueError("a dict of keys without values")
+            for k in range(0, len(items), 2):
+                made[value(items[k])] = value(items[k + 1])
+        elif tag == "o":
+            cls, names = self.kinds[node[1]]
+            if issubclass(cls, enum.Enum) or len(names) != len(node) - 2:
+                raise ValueError(f"a malformed {cls.__qualname__}")
+            made = self.made[n] = cls.__new__(cls)
+            made.__dict__.update(zip(names, map(value, node[2:]), strict=True))
+        elif tag == "t":
+            made = self.made[n] = tuple(map(value, node[1:]))
+        elif tag == "a":
+            made = self.made[n] = self.arrays[node[1]].copy()
+        elif tag == "s":
+            made = self.made[n] = self.arrays[node[1]][()]
+        elif tag == "T":
             made = self.made[n] = _tex_template()
-        elif kind == "tex_file":
-            made = self.made[n] = _tex_dir() / Path(_text(node["name"])).name
+        elif tag == "F":
+            made = self.made[n] = _tex_dir() / Path(_text(node[1])).name
         else:
-            raise ValueError(f"unknown node {kind!r}")
+            raise ValueError(f"unknown node {tag!r}")
         return made
 
 
@@ -224,16 +232,15 @@ def decode(blob: bytes):
     (length,) = _LENGTH.unpack_from(blob, 0)
     header = json.loads(blob[start:start + length])
     offset, arrays = start + length, []
-    for dtype_text, shape in header["arrays"]:
+    for dtype_text, *shape in header["arrays"]:
         dtype = np.dtype(_text(dtype_text))
         if dtype.kind not in "biuf" or dtype.hasobject:
             raise ValueError(f"an array of {dtype}")
         if not all(type(s) is int and s >= 0 for s in shape):
             raise ValueError(f"an array of shape {shape}")
-        count = int(np.prod(shape, dtype=np.int64))
-        array = np.frombuffer(blob, dtype=dtype, count=count, offset=offset)
-        arrays.append(array.reshape(shape))
+        count = math.prod(shape)
+        arrays.append(np.frombuffer(blob, dtype, count, offset).reshape(shape))
         offset += count * dtype.itemsize
     if offset != len(blob):
         raise ValueError("the arrays do not fill the entry")
-    return _Reader(arrays).value(header["tree"])
+    return _Reader(header["kinds"], arrays).value(header["tree"])

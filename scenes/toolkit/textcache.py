@@ -183,10 +183,10 @@ def persistent_formula(fn):
         if blob is not None:
             try:
                 mob = objectstate.decode(blob)
+                if _well_formed(mob):
+                    return mob
             except Exception:  # damaged or foreign: made again
-                mob = None
-            if _well_formed(mob):
-                return mob
+                pass
         mob = fn(tex, font_size)
         try:
             _FORMULA.put(key, objectstate.encode(mob))
