@@ -8,8 +8,8 @@ Their results are stored in the user's cache folder:
   uses them (Pango and Manim's SVG parsing are skipped on a hit);
 * ``tex``: the SVG that LaTeX and dvisvgm make of a formula (Manim reads it as usual);
 * ``formula``: the ``MathTex`` Manim builds of that SVG, its every object and attribute written
-  down by :mod:`scenes.toolkit.objectstate` (parsing the SVG into mobjects, a tenth of a
-  second per formula, is skipped on a hit).
+  down by :mod:`scenes.toolkit.objectstate` (parsing the SVG into mobjects, about 40 ms per
+  formula, is skipped on a hit).
 
 The key of an entry covers its arguments and the versions of Manim, ManimPango, Pango and cairo
 (text), the whole LaTeX source, compiler and Manim (SVG), or the formula's strings and size,
