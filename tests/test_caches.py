@@ -43,9 +43,10 @@ def cache_home(tmp_path, monkeypatch):
 
 def _forget_in_memory() -> None:
     """Drop this process's in-memory copies, so the next render reads the disk cache."""
-    from scenes.toolkit import mobjects, text
+    from scenes.toolkit import mobjects, storyboard, text
 
-    for fn in (text._text_points, text._baseline_points, text._mono_glyphs, mobjects._formula):
+    for fn in (text._text_points, text._baseline_points, text._mono_glyphs, mobjects._formula,
+               storyboard._load_trace):
         fn.cache_clear()
 
 
@@ -129,7 +130,8 @@ def test_cached_and_uncached_renders_are_identical(cache_home, monkeypatch, tmp_
             cache.set_enabled(True)
         if label == "off":
             assert _entries(cache_home) == []  # nothing read or written without the cache
-    assert {p.parent.parent.name for p in _entries(cache_home)} == {"text", "tex"}
+    assert ({p.parent.parent.name for p in _entries(cache_home)}
+            == {"text", "tex", "formula", "runs"})
     reference = videos[0]
     assert len(reference) > 10
     for frames in videos[1:]:

@@ -12,12 +12,14 @@ sequential for attention weights in [0, 1].
 
 from __future__ import annotations
 
+import copy
+import enum
 import functools
 from collections.abc import Sequence
 
 import numpy as np
 from manim import (
-    LEFT, PI, RIGHT, UP, MathTex, Mobject, Rectangle, RoundedRectangle, VGroup,
+    LEFT, ORIGIN, PI, RIGHT, UP, MathTex, Mobject, Rectangle, RoundedRectangle, VGroup,
     VMobject,
 )
 
@@ -28,27 +30,78 @@ from .style import MIN_FONT_SIZE
 from .text import (
     DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
 )
-from .textcache import install_tex_cache
+from .textcache import install_tex_cache, persistent_formula
 from .theme import Theme
 
 __all__ = [
     "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for",
-    "cell_height_for", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
+    "cell_height_for", "filled_cell", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
 ]
+
+_SHARED = (type(None), bool, int, float, str, bytes, complex)  # what copy.deepcopy returns as is
 
 
 @functools.cache
+@persistent_formula
 def _formula(tex: tuple[str, ...], font_size: float) -> MathTex:
     install_tex_cache()  # LaTeX runs once per formula, not once per render
     return MathTex(*tex, font_size=font_size)
 
 
 def formula(*tex: str, font_size: float = 36, color: str | None = None) -> MathTex:
-    """A fixed LaTeX formula (compiled once, kept in the user's cache, then copied)."""
+    """A fixed LaTeX formula (compiled and built once, kept in the user's cache, then copied)."""
     mob = _formula(tuple(tex), font_size).copy()
     if color is not None:
         mob.set_color(color)
     return mob
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_template(width: float, height: float) -> tuple[Rectangle, np.ndarray]:
+    """A borderless Rectangle of this size, made by Manim once (never shown, only read), and
+    its centre as ``move_to`` finds it."""
+    template = Rectangle(width=width, height=height, stroke_width=0)
+    return template, template.get_critical_point(ORIGIN)
+
+
+def filled_cell(width: float, height: float, color, opacity: float,
+                centre: np.ndarray) -> Rectangle:
+    """``Rectangle(width=width, height=height, stroke_width=0, fill_color=color,
+    fill_opacity=opacity).move_to(centre)``, the same object to the last bit, in a fraction of
+    the time: a matrix has hundreds of cells, and Manim's constructor (styles set and reset
+    several times over) was a tenth of an SVG export.
+
+    Every attribute comes from a template of the same size that Manim made (numbers, strings
+    and enum members as they are, everything else deep-copied as ``copy.deepcopy`` would),
+    except the three the arguments decide: the fill, computed by Manim's own
+    ``generate_rgbas_array``; its opacity; and the points, moved as ``move_to`` moves them (the
+    template's centre subtracted from ``centre``, the difference added to every point)."""
+    template, template_centre = _cell_template(width, height)
+    cell = _twin(template, {})
+    cell.fill_rgbas = template.generate_rgbas_array(color, opacity)
+    cell.fill_opacity = opacity
+    cell.points = template.points + (centre - template_centre)
+    return cell
+
+
+def _twin(value, memo: dict):
+    """``value`` as Manim's constructor left it, for a new owner: numbers, strings and enum
+    members shared (as ``copy.deepcopy`` shares them), mobjects and lists made anew with twins
+    of their contents (a mobject without the ``original_id`` a ``copy()`` would add), anything
+    else deep-copied; ``memo`` keeps what was shared shared."""
+    if type(value) in _SHARED or isinstance(value, enum.Enum):
+        return value
+    if id(value) in memo:
+        return memo[id(value)]
+    if isinstance(value, Mobject):
+        twin = memo[id(value)] = type(value).__new__(type(value))
+        twin.__dict__.update((k, _twin(v, memo)) for k, v in value.__dict__.items())
+        return twin
+    if type(value) is list:
+        twin = memo[id(value)] = []
+        twin.extend(_twin(v, memo) for v in value)
+        return twin
+    return copy.deepcopy(value, memo)
 
 
 def cell_width_for(values: np.ndarray, decimals: int, font_size: float, pad: float = 0.2) -> float:
@@ -175,9 +228,7 @@ class ValueMatrix(VGroup):
     def _fill(self, value: float, centre: np.ndarray) -> Rectangle:
         color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential)
         opacity = opacity if self.colored else 0.0
-        rect = Rectangle(width=self.cell_w - 0.04, height=self.cell_h - 0.04, stroke_width=0,
-                         fill_color=color, fill_opacity=opacity)
-        return rect.move_to(centre)
+        return filled_cell(self.cell_w - 0.04, self.cell_h - 0.04, color, opacity, centre)
 
     def _number(self, i: int, j: int, centre: np.ndarray) -> FlatText:
         value = float(self.values[i, j])

@@ -6,13 +6,18 @@ Their results are stored in the user's cache folder:
 
 * ``text``: the outline points of a string in a font and size, as :mod:`scenes.toolkit.text`
   uses them (Pango and Manim's SVG parsing are skipped on a hit);
-* ``tex``: the SVG that LaTeX and dvisvgm make of a formula (Manim reads it as usual).
+* ``tex``: the SVG that LaTeX and dvisvgm make of a formula (Manim reads it as usual);
+* ``formula``: the ``MathTex`` Manim builds of that SVG, its every object and attribute written
+  down by :mod:`scenes.toolkit.objectstate` (parsing the SVG into mobjects, about 40 ms per
+  formula, is skipped on a hit).
 
 The key of an entry covers its arguments and the versions of Manim, ManimPango, Pango and cairo
-(text) or the whole LaTeX source, compiler and Manim (formulas). Values are stored exactly
-(``.npy`` float64, SVG bytes), so a cached run draws the same pixels as an uncached one. With
-caching off (``--no-cache``, :func:`transformer_core.cache.set_enabled`) nothing is read or
-written.
+(text), the whole LaTeX source, compiler and Manim (SVG), or the formula's strings and size,
+the LaTeX template, compiler, renderer and the versions of Manim, svgelements and numpy (built
+formula). Values are stored exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a
+cached run draws the same pixels as an uncached one. An entry that does not decode into a
+``MathTex`` of well-formed arrays is made again. With caching off (``--no-cache``,
+:func:`transformer_core.cache.set_enabled`) nothing is read or written.
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from transformer_core.cache import Store, digest
+from transformer_core.cache import Store, digest, enabled
 
-__all__ = ["persistent_points", "persistent_glyphs", "install_tex_cache", "text_versions"]
+from . import objectstate
+
+__all__ = ["persistent_points", "persistent_glyphs", "persistent_formula", "install_tex_cache",
+           "text_versions"]
 
 _TEXT = Store("text")
 _TEX = Store("tex")
+_FORMULA = Store("formula")
 
 
 @functools.cache
@@ -124,3 +133,65 @@ def install_tex_cache() -> None:
 
     tex_mobject.tex_to_svg_file = tex_to_svg_file
     _installed = True
+
+
+def _formula_key(tex: tuple[str, ...], font_size: float) -> str:
+    """What decides a built formula: its strings and size, the LaTeX template and compiler, the
+    renderer (its mobject classes), and the versions of Manim, svgelements (which parses the
+    SVG) and numpy."""
+    from manim import config
+
+    template = config["tex_template"]
+    return digest("formula", list(tex), font_size, template.body, template.tex_compiler,
+                  template.output_format, str(config.renderer), _formula_versions())
+
+
+@functools.cache
+def _formula_versions() -> tuple[str, ...]:
+    from importlib import metadata
+
+    return text_versions()[0], metadata.version("svgelements"), np.__version__
+
+
+def _well_formed(mob) -> bool:
+    """A ``MathTex`` whose every part has points of shape (n, 3) and colours of shape (k, 4)."""
+    from manim import MathTex
+
+    if type(mob) is not MathTex:
+        return False
+    for part in mob.get_family():
+        arrays = (part.points, part.fill_rgbas, part.stroke_rgbas, part.background_stroke_rgbas)
+        if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.ndim == 2
+                   for a in arrays):
+            return False
+        if arrays[0].shape[1] != 3 or any(a.shape[1] != 4 for a in arrays[1:]):
+            return False
+    return True
+
+
+def persistent_formula(fn):
+    """Decorate ``fn(tex, font_size) -> MathTex`` so that what it builds persists between runs
+    (when :mod:`scenes.toolkit.objectstate` can write all of it down; otherwise it is built
+    every time)."""
+
+    @functools.wraps(fn)
+    def wrapper(tex, font_size):
+        if not enabled():
+            return fn(tex, font_size)
+        key = _formula_key(tex, font_size)
+        blob = _FORMULA.get(key)
+        if blob is not None:
+            try:
+                mob = objectstate.decode(blob)
+                if _well_formed(mob):
+                    return mob
+            except Exception:  # damaged or foreign: made again
+                pass
+        mob = fn(tex, font_size)
+        try:
+            _FORMULA.put(key, objectstate.encode(mob))
+        except objectstate.Unsupported:  # something it cannot make exactly: built every time
+            pass
+        return mob
+
+    return wrapper
