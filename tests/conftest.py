@@ -1,7 +1,9 @@
-"""Fixtures shared by the test modules: the default traces of both shipped models."""
+"""Fixtures shared by the test modules: the default traces of both shipped models, an empty
+cache folder."""
 
 import pytest
 
+from transformer_core import cache
 from transformer_core.trace import run_with_trace
 
 
@@ -15,6 +17,16 @@ def tr():
 def lm():
     """lm on its default sentence, "the early bird eats the worm"."""
     return run_with_trace("lm")
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """An empty cache folder for this test (and caching on)."""
+    home = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
+    monkeypatch.delenv("TRANSFORMER_EXPLAINED_CACHE", raising=False)
+    return home / cache.APP
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -29,16 +28,6 @@ from tests.tiny_scene import register
 from transformer_core import cache
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch):
-    """An empty cache folder for this test (and caching on)."""
-    home = tmp_path / "xdg-cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
-    monkeypatch.delenv("TRANSFORMER_EXPLAINED_CACHE", raising=False)
-    return home / cache.APP
 
 
 def _forget_in_memory() -> None:

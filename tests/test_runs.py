@@ -22,16 +22,6 @@ from transformer_core.training_step import training_step
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def cache_home(tmp_path, monkeypatch):
-    """An empty cache folder for this test (and caching on)."""
-    home = tmp_path / "xdg-cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
-    monkeypatch.delenv(cache.NO_CACHE_ENV, raising=False)
-    monkeypatch.delenv("TRANSFORMER_EXPLAINED_CACHE", raising=False)
-    return home / cache.APP
-
-
 def _entries(root: Path) -> list[Path]:
     return sorted((root / "runs").rglob("*.bin")) if (root / "runs").is_dir() else []
 
