@@ -126,15 +126,25 @@ def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
     (which must be ``--model``'s when both are given); ``translate`` when neither is."""
     if checkpoint is None:
         return model or "translate"
-    from transformer_core.checkpoint import CheckpointError, CheckpointKindError, load_checkpoint
+    from transformer_core import runs
+
+    def load() -> str:
+        from transformer_core.checkpoint import load_checkpoint
+
+        return load_checkpoint(checkpoint, kind=model).kind
 
     try:
-        return load_checkpoint(checkpoint, kind=model).kind
-    except CheckpointKindError as exc:
-        raise click.BadParameter(f"{exc}: leave out --model, or give a {model} checkpoint",
-                                 param_hint="--checkpoint") from None
-    except CheckpointError as exc:
-        raise Failure(str(exc)) from None
+        kind = runs.checkpoint_kind(checkpoint, load, MODELS)  # kept: no torch when warm
+        return kind if model is None or kind == model else load()  # load() says what is wrong
+    except Exception as exc:
+        from transformer_core.checkpoint import CheckpointError, CheckpointKindError
+
+        if isinstance(exc, CheckpointKindError):
+            raise click.BadParameter(f"{exc}: leave out --model, or give a {model} checkpoint",
+                                     param_hint="--checkpoint") from None
+        if isinstance(exc, CheckpointError):
+            raise Failure(str(exc)) from None
+        raise
 
 
 def check_scene_kind(scene: str, model: str, checkpoint: Path | str | None) -> None:

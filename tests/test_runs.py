@@ -149,3 +149,32 @@ def test_a_rewritten_checkpoint_is_run_again(cache_home, tmp_path):
     assert len(_entries(cache_home)) == 2
     assert not np.array_equal(first["logits"], second["logits"])
     assert_same(run_with_trace(str(ckpt), None), second)
+
+
+def test_a_checkpoints_kind_is_kept_too(cache_home, tmp_path):
+    """A warm render of your own model needs no torch either: its kind is kept by its bytes; the
+    wrong --model is still refused in one line; a foreign kind entry is read again."""
+    import click
+
+    from scenes.cli_support import load_trace, model_kind
+
+    ckpt = tmp_path / "mine.pt"
+    shutil.copyfile(runs.checkpoint_file("lm"), ckpt)
+    assert model_kind(None, ckpt) == "lm"
+    assert model_kind("lm", ckpt) == "lm"
+    expected = load_trace("lm", None, ckpt)
+    code = ("import sys; from scenes.cli_support import load_trace, model_kind; "
+            f"k = model_kind(None, {str(ckpt)!r}); t = load_trace(k, None, {str(ckpt)!r}); "
+            "print(k, t.checkpoint, float(t['logits'].sum()), 'torch' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home.parent)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["lm", str(ckpt), repr(float(expected["logits"].sum())), "False"]
+    with pytest.raises(click.BadParameter,
+                       match=r"is a language model .*\(lm\); this needs a translation .*"
+                             r"leave out --model, or give a translate checkpoint$"):
+        model_kind("translate", ckpt)
+    (kind_entry,) = [p for p in _entries(cache_home) if p.stat().st_size < 100]
+    cache.Store("runs").put(kind_entry.stem, b"translate ")  # not a kind: ignored
+    assert model_kind(None, ckpt) == "lm"
+    assert kind_entry.read_bytes().endswith(b"lm")  # and written again

@@ -13,7 +13,9 @@ sentence, checkpoint argument and options), the bytes of the checkpoint file, th
 ``transformer_core`` (the model, the tokenizer, the training data and seeds) and the versions
 of Python, torch and numpy. A run that fails (a bad sentence, an unreadable checkpoint) is not
 kept, so it fails again with the same message; a checkpoint that cannot be read is never looked
-up. ``--no-cache`` runs the model every time.
+up. ``--no-cache`` runs the model every time. The kind of model a checkpoint file holds is kept
+the same way (:func:`checkpoint_kind`), so that a warm render of your own model needs no torch
+either.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from .cache import Store, digest
 from .records import Trace, TrainingTrace, from_bytes, to_bytes
 
-__all__ = ["checkpoint_file", "generation", "trace", "training"]
+__all__ = ["checkpoint_file", "checkpoint_kind", "generation", "trace", "training"]
 
 SCHEMA = "transformer-explained-runs-1"
 HERE = Path(__file__).resolve().parent
@@ -140,3 +142,21 @@ def training(model: str, sentence: str | None, lr: float | None = None,
 
     asked = {"sentence": sentence, "lr": None if lr is None else float(lr)}
     return _kept("training", model, checkpoint, asked, run, TrainingTrace)
+
+
+def checkpoint_kind(checkpoint: str | os.PathLike, load: Callable[[], str],
+                    kinds: tuple[str, ...]) -> str:
+    """The kind of model (one of ``kinds``) the ``checkpoint`` file holds: kept by the file's
+    bytes, else ``load()`` (which reads the file, and raises for a bad one: nothing is kept)."""
+    path = Path(checkpoint)
+    before = _file_digest(path)
+    if before is None:
+        return load()
+    key = digest(SCHEMA, "kind", before, _code_digest(), _versions())
+    blob = _STORE.get(key)
+    if blob is not None and blob.decode("ascii", "replace") in kinds:
+        return blob.decode("ascii")
+    kind = load()
+    if kind in kinds and _file_digest(path) == before:
+        _STORE.put(key, kind.encode("ascii"))
+    return kind
