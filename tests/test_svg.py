@@ -137,9 +137,9 @@ def test_colours_are_not_swapped(sample_svg):
     from manim import BLUE, RED, ManimColor
 
     text = sample_svg.decode()
-    assert f"fill:{ManimColor(BLUE).to_hex().lower()}" in text
-    assert f"stroke:{ManimColor(RED).to_hex().lower()}" in text
-    assert "stroke:#ffcc00" in text
+    assert f'fill="{ManimColor(BLUE).to_hex().lower()}"' in text
+    assert f'stroke="{ManimColor(RED).to_hex().lower()}"' in text
+    assert 'stroke="#ffcc00"' in text
 
 
 def test_sample_matches_manim_pixels(sample_svg):
@@ -179,39 +179,178 @@ def test_no_process_dependent_ids(sample_svg):
     assert b"surface" not in sample_svg
     ids = [el.get("id") for el in parse(sample_svg).iter() if el.get("id")]
     assert ids == ["title", "desc", "background", "linear0"]
-    assert b'fill:url(#linear0)' in sample_svg  # the gradient square still finds its gradient
+    assert b'fill="url(#linear0)"' in sample_svg  # the gradient square still finds its gradient
 
 
-def test_compact_path_relative_lines_and_curves():
-    from scenes.writers.svg import _compact_path
+def path_text(*point_lists, tolerance=1e-6) -> list[str]:
+    """Path data of VMobjects with the given points (x, y pairs, four per cubic curve), in
+    pixel units (a view with y up as y down taken out)."""
+    from manim import VMobject
 
-    # A straight cubic (controls on the chord) becomes h; a real curve stays c; cairo's
-    # trailing "M" back to the start after Z is dropped.
-    d = "M 10 20 C 11 20 12 20 13 20 C 13 21.5 14 22 15.255 23 L 10 20 Z M 10 20 "
-    assert _compact_path(d, 2) == "M10 20h3c0 1.5 1 2 2.26 3l-5.26-3z"
-    # Snapping happens on absolute points, so relative steps never drift.
-    assert _compact_path("M 0.004 0 L 0.006 0 L 0.016 0", 2) == "M0 0h.01h.01"
+    from scenes.writers.svg import _path_texts, _View
+
+    items = []
+    for points in point_lists:
+        vm = VMobject()
+        vm.tolerance_for_point_equality = tolerance
+        xy = np.asarray(points, dtype=float).reshape(-1, 2)
+        vm.points = np.column_stack([xy, np.zeros(len(xy))])
+        items.append((vm, vm.points))
+    return _path_texts(items, _View(1.0, -1.0, 0.0, 0.0))
 
 
-def test_compact_path_keeps_the_shape():
+def test_path_relative_lines_and_curves():
+    # A straight cubic (controls on the chord) becomes h; a real curve stays c; the straight
+    # way back to the start is l, and the subpath is closed since it ends where it began.
+    square_ish = [(10, 20), (11, 20), (12, 20), (13, 20),
+                  (13, 20), (13, 21.5), (14, 22), (15.255, 23),
+                  (15.255, 23), (13.5033, 22), (11.7517, 21), (10, 20)]
+    assert path_text(square_ish) == ["M10 20h3c0 1.5 1 2 2.26 3l-5.26-3z"]
+    # Snapping happens on absolute points, so relative steps never drift; an open subpath has
+    # no z.
+    line = [(0.004, 0), (0.005, 0), (0.005, 0), (0.006, 0),
+            (0.006, 0), (0.01, 0), (0.012, 0), (0.016, 0)]
+    assert path_text(line) == ["M0 0h.01h.01"]
+
+
+def test_path_subpaths_moves_and_degenerate_points():
+    """A second subpath starts with a move relative to where the first closed; fewer points
+    than a curve, or points that are not finite, draw nothing (as in Manim's camera)."""
+    first = [(0, 0), (1, 0), (2, 0), (3, 0), (3, 0), (3, 1), (3, 2), (3, 3),
+             (3, 3), (2, 2), (1, 1), (0, 0)]
+    second = [(10, 10), (11, 10), (12, 10), (13, 10)]
+    assert path_text(first + second) == ["M0 0h3v3l-3-3zm10 10h3"]
+    assert path_text([(0, 0), (1, 1)], [(0, 0), (np.nan, 1), (2, 2), (3, 3)]) == ["", ""]
+
+
+def test_paths_of_many_mobjects_at_once_equal_each_alone():
+    """Paths are written for all of a figure's shapes at once: each the same as alone."""
+    rng = np.random.default_rng(1)
+    shapes = [rng.uniform(-300, 300, size=(4 * k, 2)).round(3) for k in (1, 3, 2, 5)]
+    shapes.insert(2, np.zeros((2, 2)))  # draws nothing: the others keep their own text
+    together = path_text(*shapes)
+    assert together == [path_text(s)[0] for s in shapes]
+    assert together[2] == "" and all(t.startswith("M") for i, t in enumerate(together) if i != 2)
+
+
+def test_path_keeps_the_shape():
     """Absolute points recovered from the relative text equal the input, rounded."""
     import re
 
-    from scenes.writers.svg import _compact_path
-
     rng = np.random.default_rng(0)
     pts = rng.uniform(-300, 300, size=(10, 2))
-    d = "M {} {} ".format(*pts[0]) + " ".join(
-        "C {} {} {} {} {} {}".format(*pts[i], *pts[i + 1], *pts[i + 2]) for i in (1, 4, 7)
-    ) + " Z"
-    text = _compact_path(d, 2)
+    points = [pts[0]]
+    for i in (1, 4, 7):  # three curves, each starting where the last ended
+        points.extend([points[-1] if len(points) > 1 else pts[0], pts[i], pts[i + 1],
+                       pts[i + 2]][1 if len(points) == 1 else 0:])
+    text = path_text(points)[0]
     numbers = [float(n) for n in re.findall(r"-?(?:\d+\.?\d*|\.\d+)", text)]
-    start = np.array(numbers[:2])
-    got = [start]
+    got = [np.array(numbers[:2])]
     for k in range(3):
         rel = np.array(numbers[2 + 6 * k: 8 + 6 * k]).reshape(3, 2)
         got.extend(list(got[-1] + rel))
     np.testing.assert_allclose(np.array(got), pts, atol=0.0051)
+
+
+def absolute_segments(text: str) -> list[tuple[str, tuple[float, ...]]]:
+    """Path text as ("M", end) / ("S", end) / ("Z", ()) in absolute pixels: each drawn
+    segment (a line or a curve) by where it ends."""
+    import re
+
+    out, x, y, sx, sy = [], 0.0, 0.0, 0.0, 0.0
+    for cmd, args in re.findall(r"([MmcChvlz])([^MmcChvlz]*)", text):
+        v = [float(n) for n in re.findall(r"-?(?:\d+\.?\d*|\.\d+)", args)]
+        if cmd in "Mm":
+            x, y = (v[0], v[1]) if cmd == "M" else (x + v[0], y + v[1])
+            sx, sy = x, y
+            out.append(("M", (x, y)))
+        elif cmd == "z":
+            x, y = sx, sy
+            out.append(("Z", ()))
+        else:
+            dx, dy = (v[0], 0) if cmd == "h" else (0, v[0]) if cmd == "v" else v[-2:]
+            x, y = x + dx, y + dy
+            out.append(("S", (x, y)))
+    return out
+
+
+def cairo_segments(vmobject) -> list[tuple[str, tuple[float, ...]]]:
+    """The path Manim's own camera gives cairo for ``vmobject`` (at the identity matrix)."""
+    import cairo
+    from manim import Camera
+
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, 4, 4)
+    ctx = cairo.Context(surface)
+    Camera(pixel_width=4, pixel_height=4).set_cairo_context_path(ctx, vmobject)
+    out = []
+    for kind, pts in ctx.copy_path():
+        if kind == cairo.PATH_MOVE_TO:
+            out.append(("M", tuple(pts)))
+        elif kind == cairo.PATH_CLOSE_PATH:
+            out.append(("Z", ()))
+        else:
+            out.append(("S", tuple(pts[-2:])))
+    return out[:-1] if out and out[-1][0] == "M" else out  # cairo's move back after a close
+
+
+def without_steps_to_nowhere(segments):
+    """Segments less those ending where they start (cairo drops them at 1/256 px, the SVG at
+    1/100 px), but for the first of a subpath."""
+    out, here = [], None
+    for kind, end in segments:
+        if kind == "S" and out and out[-1][0] != "M" and np.allclose(end, here, atol=0.011):
+            continue
+        out.append((kind, end))
+        here = end if end else here
+    return out
+
+
+def test_paths_are_the_ones_manims_camera_draws():
+    """Glyphs, round and straight shapes, several subpaths, a partial last curve and a class
+    with its own way of splitting: the same moves, segments and closes as Manim's camera
+    gives cairo, at the same points (1/100 px)."""
+    from manim import Arrow, Circle, Square, Text, VGroup, VMobject
+
+    class Unsplit(VMobject):
+        def get_subpath_split_indices_from_points(self, points, n_dims=3):
+            return np.array([[0, len(points)]])
+
+    rng = np.random.default_rng(2)
+    ragged = VMobject()
+    ragged.points = np.column_stack([rng.uniform(-50, 50, (10, 2)), np.zeros(10)])
+    gaps = VMobject()
+    gaps.points = np.column_stack([rng.uniform(-50, 50, (12, 2)), np.zeros(12)])
+    unsplit = Unsplit()
+    unsplit.points = gaps.points.copy()
+    shapes = [*Text("Q·K 0.5", font_size=200).family_members_with_points(),
+              Circle(radius=40), Square(side_length=30), *Arrow([-40, 0, 0], [40, 9, 0])
+              .family_members_with_points(), ragged, gaps, unsplit]
+    assert len(VGroup(*shapes)) == len(shapes)
+    texts = path_text(*[m.points[:, :2] for m in shapes[:-1]])
+    texts.append(path_text_of(unsplit))
+    for shape, text in zip(shapes, texts, strict=True):
+        mine = without_steps_to_nowhere(absolute_segments(text))
+        manims = without_steps_to_nowhere(cairo_segments(shape))
+        assert [k for k, _ in mine] == [k for k, _ in manims], type(shape).__name__
+        for (_, a), (_, b) in zip(mine, manims, strict=True):
+            np.testing.assert_allclose(a, b, atol=0.005 + 1 / 512)  # both grids, rounded
+    assert [k for k, _ in absolute_segments(texts[-2])].count("M") > 1  # gaps: subpaths
+    assert [k for k, _ in absolute_segments(texts[-1])].count("M") == 1  # its own split
+
+
+def path_text_of(vmobject) -> str:
+    from scenes.writers.svg import _path_texts, _View
+
+    return _path_texts([(vmobject, vmobject.points)], _View(1.0, -1.0, 0.0, 0.0))[0]
+
+
+def test_shapes_on_screen_in_several_figures_keep_their_text(sample_svg):
+    """The path of a shape met again (the next step's figure) is the text written before."""
+    from scenes.writers.svg import _PATHS, mobjects_to_svg
+
+    before = len(_PATHS)
+    assert mobjects_to_svg(sample_mobjects(), sample_figure()) == sample_svg
+    assert len(_PATHS) == before  # every shape was known: nothing was written again
 
 
 def test_images_are_refused():

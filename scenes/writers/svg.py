@@ -1,24 +1,29 @@
-"""Vector SVG diagrams: the end state of each storyboard step, drawn by Manim's own camera code.
+"""Vector SVG diagrams: the end state of each storyboard step, drawn as Manim's camera draws it.
 
-A :class:`SvgCamera` is Manim's ``Camera`` pointed at a ``cairo.SVGSurface``: ``capture_mobjects``
-walks the mobject family (z-index order included) and ``display_vectorized`` emits each
-VMobject's Bézier path, fill and stroke exactly as it would for a video frame, so the SVG and
-the video agree by construction. Text comes out as glyph outlines (no fonts needed to view it).
+:func:`mobjects_to_svg` writes the SVG straight from the mobjects, following what Manim's camera
+does for a video frame (``Camera.capture_mobjects`` and ``display_vectorized``): every family
+member with points in ``z_index`` order; for each VMobject the subpaths its points split into
+(closed where the camera closes them), painted with its background stroke, its fill and its
+stroke, in its colours (a linear gradient across it for several), widths, joins and caps. Text
+comes out as glyph outlines (no fonts needed to view it). The tests rasterise the figures and
+compare them with Manim's own pixels of the same mobjects.
 
-The raw cairo output is then normalised so that the same inputs give the same bytes in every
-process: cairo's per-process ``<g id="surfaceN">`` counter is dropped and its other ids are
-renumbered per file; points are snapped to a ``1/100`` px grid (finer inside a ``transform``)
-and written as short relative commands, straight cubics as lines; colours become ``#rrggbb``;
-the root element, ``<title>``, ``<desc>`` and the background ``<rect>`` are written here.
+Written this way rather than through cairo's SVG surface, which printed
+about 650 KB of path text per figure that had to be parsed again to make it deterministic and
+compact, a third of an export's time. Here points are snapped to a 1/100 px grid and written
+once as short relative commands (straight cubics as lines); the same inputs give the same
+bytes in every process, and the path of a shape that stays on screen is written once for all
+the figures of a scene. Colours are ``#rrggbb``; the root element, ``<title>``, ``<desc>`` and
+the background ``<rect>`` are written here.
 
 :func:`export_svgs` plays a scene's storyboard with animations skipped (nothing is encoded)
 and writes each step's end state, captured by a step listener, to ``NN-step.svg``.
+:class:`SvgCamera` (Manim's camera on any cairo surface) draws the handout's PDF pages.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -50,6 +55,7 @@ __all__ = [
 ]
 
 SVG_WIDTH = 960  # px; the height follows the frame's aspect ratio (540 for 16:9)
+_GRID_LIMIT = 1 << 29
 _DECIMALS = 2  # 1/100 px: invisible at any zoom a blog uses, and stable against float noise
 
 
@@ -111,39 +117,31 @@ class Figure:
 
 
 def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
-    """Draw ``mobjects`` (a scene's display list, back to front) as one deterministic SVG file."""
+    """Draw ``mobjects`` (a scene's display list, back to front) as one deterministic SVG file.
+
+    Each VMobject is drawn as Manim's camera draws it on a video frame (see the module
+    docstring): the same family order, paths, colours, widths, joins and caps.
+    """
+    view = _View.of(figure)
+    members = drawn_members(mobjects)
+    paths = _path_data(members, view)
+    gradients: list[str] = []
+    body: list[str] = []
+    for vmobject, d in zip(members, paths, strict=True):
+        if d:
+            body.extend(_elements(vmobject, d, view, gradients))
     pw, ph = figure.width, figure.height
-    buffer = io.BytesIO()
-    surface = cairo.SVGSurface(buffer, pw, ph)
-    surface.set_document_unit(cairo.SVGUnit.PX)
-    ctx = cairo.Context(surface)
-    cx, cy = figure.frame_center
-    sx, sy = pw / figure.frame_width, ph / figure.frame_height
-    # Scene units -> pixels, y up -> y down: the same matrix Camera.get_cairo_context uses.
-    ctx.set_matrix(cairo.Matrix(sx, 0, 0, -sy, pw / 2 - cx * sx, ph / 2 + cy * sy))
-    camera = SvgCamera(
-        ctx,
-        pixel_width=pw,
-        pixel_height=ph,
-        frame_width=figure.frame_width,
-        frame_height=figure.frame_height,
-        frame_center=np.array([cx, cy, 0.0]),
-    )
-    camera.capture_mobjects(list(mobjects))
-    surface.finish()
-    return _normalise(buffer.getvalue().decode("utf-8"), figure).encode("utf-8")
-
-
-_TAG = re.compile(r"<[^<>]+>")
-_ATTR = re.compile(r'\b([a-zA-Z][\w:-]*)="([^"]*)"')
-_MATRIX = re.compile(r"matrix\(([^)]*)\)")
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_PATH_COMMAND = re.compile(r"[A-Za-z]")
-_PERCENT_RGB = re.compile(r"rgb\(([\d.]+)%,([\d.]+)%,([\d.]+)%\)")
-_STYLE_NUMBER = re.compile(r"(stroke-width|opacity|stop-opacity|fill-opacity|stroke-opacity"
-                           r"|stroke-miterlimit|offset):([-\d.eE+]+)")
-_ROOT = re.compile(r"<svg\b[^>]*>(.*)</svg>\s*$", re.S)
-_COORDINATES = {"x", "y", "x1", "y1", "x2", "y2", "width", "height", "cx", "cy", "r", "fx", "fy"}
+    head = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{pw}px" height="{ph}px" '
+        f'viewBox="0 0 {pw} {ph}" version="1.1" role="img" aria-labelledby="title desc">',
+        f"<title id=\"title\">{escape(figure.title)}</title>",
+        f"<desc id=\"desc\">{escape(figure.desc)}</desc>",
+    ]
+    if figure.background is not None:
+        head.append(f'<rect id="background" width="{pw}" height="{ph}" '
+                    f'fill="{figure.background}"/>')
+    return ("\n".join(head + body) + "\n</svg>\n").encode("utf-8")
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -165,130 +163,279 @@ def _grid_text(n: int, decimals: int) -> str:
     return f"{sign}{whole if whole else ''}.{frac_text}"
 
 
-def _decimals_for(matrix: str | None) -> int:
-    """Places to keep so that rounding moves no point by more than 1/200 px after ``matrix``."""
-    if matrix is None:
-        return _DECIMALS
-    a, b, c, d = (float(v) for v in matrix.split(",")[:4])
-    scale = max(abs(a * d - b * c) ** 0.5, 1e-9)
-    return max(_DECIMALS, _DECIMALS + int(np.ceil(np.log10(scale))))
+def drawn_members(mobjects: Iterable[Mobject]) -> list:
+    """The VMobjects Manim's camera would draw for ``mobjects``, in its order: every family
+    member with points, sorted by ``z_index`` (a stable sort, as the camera's). Raises
+    :class:`UnsupportedMobjectError` for what the camera draws into its pixels only."""
+    from manim import VMobject
+    from manim.mobject.types.image_mobject import AbstractImageMobject
+    from manim.mobject.types.point_cloud_mobject import PMobject
+    from manim.utils.family import extract_mobject_family_members
+
+    members = extract_mobject_family_members(list(mobjects), use_z_index=True,
+                                             only_those_with_points=True)
+    unsupported = sorted({type(m).__name__ for m in members
+                          if isinstance(m, (PMobject, AbstractImageMobject))
+                          or (isinstance(m, VMobject) and m.get_background_image())})
+    if unsupported:
+        raise UnsupportedMobjectError(
+            f"cannot draw {', '.join(unsupported)} as vectors (only VMobjects export to SVG)")
+    return [m for m in members if isinstance(m, VMobject)]
 
 
-_NOT_PLAIN = re.compile(r"[^MLCZ0-9. -]")  # what cairo's path data never holds
-_NO_COMMANDS = str.maketrans({c: " " for c in "MLCZ"})
-_CODE_OF = np.zeros(256, dtype=np.int64)
-_CODE_OF[[ord("M"), ord("L"), ord("C"), ord("Z")]] = [0, 1, 2, 3]
-_COUNTS = np.array([2, 2, 6, 0])  # numbers after M, L, C, Z
-_SHORT_PATH = 2000  # characters: below this the loop is quicker than numpy's set-up
-_GRID_LIMIT = 1 << 25  # larger coordinates take the plain loop (exact integer products below)
+@dataclass(frozen=True)
+class _View:
+    """Scene units to SVG pixels, y up to y down: the matrix Manim's camera draws with."""
+
+    sx: float
+    sy: float
+    tx: float
+    ty: float
+
+    @classmethod
+    def of(cls, figure: Figure) -> _View:
+        sx = figure.width / figure.frame_width
+        sy = figure.height / figure.frame_height
+        cx, cy = figure.frame_center
+        return cls(sx, sy, figure.width / 2 - cx * sx, figure.height / 2 + cy * sy)
+
+    def grid(self, points: np.ndarray) -> np.ndarray:
+        """``points`` (n, 3) in pixels, as whole units of the grid (n, 2)."""
+        unit = 10**_DECIMALS
+        grid = np.empty((len(points), 2))
+        np.rint((points[:, 0] * self.sx + self.tx) * unit, out=grid[:, 0])
+        np.rint((points[:, 1] * -self.sy + self.ty) * unit, out=grid[:, 1])
+        # Within 2**29 units (5 million px), so that the products in _on_chord_all fit in
+        # int64; points not finite are never drawn (their shapes have no subpaths).
+        np.clip(grid, -_GRID_LIMIT, _GRID_LIMIT, out=grid)
+        with np.errstate(invalid="ignore"):
+            return grid.astype(np.int64)
+
+    def pixels(self, point) -> tuple[float, float]:
+        return float(point[0]) * self.sx + self.tx, float(point[1]) * -self.sy + self.ty
+
+    @property
+    def line_scale(self) -> float:
+        """Pixels per scene unit for line widths (the frames are drawn at one scale both ways)."""
+        return self.sx if self.sx == self.sy else float(np.sqrt(self.sx * self.sy))
 
 
-def _compact_path(d: str, decimals: int) -> str:
-    """Cairo's absolute M/L/C/Z path as short relative commands on a 10**-decimals grid.
+# Path data by everything that decides it: consecutive figures of a scene share most of their
+# shapes (a matrix stays on screen for several steps), and each is written once per process.
+_PATHS: dict[tuple, str] = {}
+_PATHS_LIMIT = 64 << 20  # characters of points and text kept, about 64 MB
+_paths_size = 0
 
-    Points are snapped to the grid first and the relative steps taken between snapped points, so
-    rounding never accumulates along a path. A cubic whose control points lie on its chord (how
-    Manim stores straight segments) becomes a line: the same shape, a third of the text.
 
-    Computed for all commands at once with numpy; the text is that of :func:`_compact_path_loop`
-    (the same rules, one command at a time), which takes any input this is not written for.
+def _path_data(members: Sequence, view: _View) -> list[str]:
+    """The ``d`` of each VMobject's path ("" for one Manim would not draw)."""
+    global _paths_size
+    found: list[str | None] = []
+    missing: list[tuple[int, tuple, object, np.ndarray]] = []
+    for index, vmobject in enumerate(members):
+        points = vmobject.points
+        if not (isinstance(points, np.ndarray) and points.dtype == np.float64):
+            points = np.asarray(points, dtype=np.float64)
+        key = (view, type(vmobject), vmobject.n_points_per_cubic_curve,
+               vmobject.tolerance_for_point_equality, points.shape, points.tobytes())
+        text = _PATHS.get(key)
+        found.append(text)
+        if text is None:
+            missing.append((index, key, vmobject, points))
+    if missing:
+        texts = _path_texts([(vm, points) for _, _, vm, points in missing], view)
+        if _paths_size > _PATHS_LIMIT:
+            _PATHS.clear()
+            _paths_size = 0
+        for (index, key, _, _), text in zip(missing, texts, strict=True):
+            found[index] = _PATHS[key] = text
+            _paths_size += len(key[-1]) + len(text)
+    return found  # type: ignore[return-value]
+
+
+_RTOL = 1.0e-5  # numpy.isclose's, which Manim's point comparisons follow
+
+
+def _subpaths(vmobject, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where Manim's camera starts each subpath of ``points``, how many curves it draws, and
+    whether it closes it: the subpaths VMobject splits the points into, less those too short
+    for a curve, closed when their first and last points are equal (as the camera decides).
+    For any VMobject; :func:`_all_subpaths` does the same for many at once."""
+    nppcc = vmobject.n_points_per_cubic_curve
+    if len(points) < nppcc or nppcc != 4 or not np.isfinite(points).all():
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=bool)
+    split = np.asarray(vmobject.get_subpath_split_indices_from_points(points, n_dims=2),
+                       dtype=np.int64).reshape(-1, 2)
+    split = split[split[:, 1] - split[:, 0] >= nppcc]
+    starts, ends = split[:, 0], split[:, 1]
+    curves = (ends - starts - nppcc) // nppcc + 1
+    closed = _equal_2d(points[starts, :2], points[ends - 1, :2],
+                       vmobject.tolerance_for_point_equality)
+    return starts, curves, closed
+
+
+def _equal_2d(first: np.ndarray, last: np.ndarray, atol) -> np.ndarray:
+    """``consider_points_equals_2d`` for rows of finite points: numpy.isclose's test, each
+    coordinate alone (``atol`` a number or one per row)."""
+    atol = np.reshape(atol, (-1, 1))
+    return ((first == last) | (np.abs(first - last) <= atol + _RTOL * np.abs(last))).all(axis=1)
+
+
+def _all_subpaths(items: Sequence[tuple[object, np.ndarray]]):
+    """The subpaths of many VMobjects (see :func:`_subpaths`) found at once: all their points
+    in one array, and for each subpath its first point's index there, its number of curves,
+    whether it is closed, and the item it belongs to (in order). None if nothing is drawn.
+
+    VMobjects whose points are whole cubic curves (Manim's usual case) are taken together: a
+    subpath starts at each VMobject's first curve and wherever a curve's start is not its
+    predecessor's end, compared as ``get_subpath_split_indices_from_points`` compares them.
+    Any other VMobject (one with a way of its own to split its points, say) is split by
+    :func:`_subpaths`, one at a time."""
+    from manim import VMobject
+
+    manims_split = VMobject.get_subpath_split_indices_from_points
+    regular, odd = [], []
+    for number, (vmobject, points) in enumerate(items):
+        n = len(points)
+        if (vmobject.n_points_per_cubic_curve == 4 and n >= 4 and n % 4 == 0
+                and type(vmobject).get_subpath_split_indices_from_points is manims_split):
+            regular.append(number)
+        else:
+            odd.append(number)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    offset = 0
+    if regular:
+        points = np.concatenate([items[i][1] for i in regular])
+        sizes = np.array([len(items[i][1]) for i in regular])
+        first_point = np.cumsum(sizes) - sizes
+        finite = np.logical_and.reduceat(np.isfinite(points).all(axis=1), first_point)
+        owner = np.repeat(np.array(regular), sizes // 4)  # the item of each curve
+        atol = np.repeat(np.array([items[i][0].tolerance_for_point_equality for i in regular],
+                                  dtype=np.float64), sizes // 4)
+        ends, starts = points[3:-1:4, :2], points[4::4, :2]  # each curve's end, the next start
+        opens = np.ones(len(owner), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            opens[1:] = (owner[1:] != owner[:-1]) | ~(
+                np.abs(ends - starts) <= atol[1:, None] + _RTOL * np.abs(starts)).all(axis=1)
+        head = np.flatnonzero(opens)  # the first curve of each subpath
+        curve = np.diff(np.append(head, len(owner)))
+        start = 4 * head
+        with np.errstate(invalid="ignore"):
+            close = _equal_2d(points[start, :2], points[start + 4 * curve - 1, :2], atol[head])
+        keep = np.repeat(finite, sizes // 4)[head]  # points not all finite: nothing drawn
+        parts.append((start[keep], curve[keep], close[keep], owner[head][keep], points))
+        offset = len(points)
+    for number in odd:
+        vmobject, points = items[number]
+        s, c, z = _subpaths(vmobject, points)
+        if len(s):
+            parts.append((s + offset, c, z, np.full(len(s), number), points))
+            offset += len(points)
+    if not any(len(part[0]) for part in parts):
+        return None
+    start, curve, close, owner = (np.concatenate([part[k] for part in parts]) for k in range(4))
+    points = np.concatenate([part[4] for part in parts])
+    order = np.argsort(owner, kind="stable")  # subpaths in item order, each item's in order
+    return points, start[order], curve[order], close[order], owner[order]
+
+
+def _path_texts(items: Sequence[tuple[object, np.ndarray]], view: _View) -> list[str]:
+    """Path data for several VMobjects' points at once.
+
+    Each subpath is a move to its first point, its cubic curves, and a close if Manim's camera
+    closes it. Points are snapped to the 1/100 px grid first and written as relative commands
+    between snapped points, so rounding never accumulates along a path. A cubic whose control
+    points lie on its chord (how Manim stores straight segments) becomes a line: the same
+    shape, a third of the text.
     """
-    values = _plain_numbers(d) if len(d) >= _SHORT_PATH else None
-    if values is None:
-        return _compact_path_loop(d, decimals)
-    raw = np.frombuffer(d.encode("ascii"), dtype=np.uint8)
-    grid = np.rint(values * 10**decimals).astype(np.int64)
-    letters = raw[(raw >= ord("A")) & (raw <= ord("Z"))]
-    code = _CODE_OF[letters]  # M 0, L 1, C 2, Z 3
-    count = _COUNTS[code]
-    n = len(code)
-    if n == 0 or int(count.sum()) != len(grid) or (
-            len(grid) and int(np.abs(grid).max()) >= _GRID_LIMIT):
-        return _compact_path_loop(d, decimals)
-    offset = np.cumsum(count) - count
-    last = offset + count - 2  # where a command's end point is (M, L, C)
-    has_point = code != 3
-    ex = np.zeros(n, dtype=np.int64)
-    ey = np.zeros(n, dtype=np.int64)
-    ex[has_point] = grid[last[has_point]]
-    ey[has_point] = grid[last[has_point] + 1]
-    # Z goes back to the start of its subpath: the last M (or the origin before any)
-    moves = np.where(code == 0, np.arange(n), -1)
-    latest = np.maximum.accumulate(moves)
-    closes = code == 3
-    from_move = closes & (latest >= 0)
-    ex[closes] = 0
-    ey[closes] = 0
-    ex[from_move] = ex[latest[from_move]]
-    ey[from_move] = ey[latest[from_move]]
+    texts = [""] * len(items)
+    found = _all_subpaths(items)
+    if found is None:
+        return texts
+    points, start, curve, close, owner_of_subpath = found
+    grid = view.grid(points)
+    # The commands of every subpath: a move, its curves, a close if closed.
+    count = 1 + curve + close
+    first_command = np.cumsum(count) - count
+    n = int(count.sum())
+    subpath = np.repeat(np.arange(len(start)), count)
+    rank = np.arange(n) - first_command[subpath]  # 0: the move, 1..curves: curves, then close
+    code = np.where(rank == 0, 0, np.where(rank <= curve[subpath], 2, 3))
+    base = start[subpath] + 4 * (rank - 1)  # a curve's first point (its start anchor)
+    end_index = np.where(code == 2, base + 3, start[subpath])  # a close ends at the start
+    ex, ey = grid[end_index, 0], grid[end_index, 1]
+    owner_of_command = owner_of_subpath[subpath]
+    opens = np.ones(n, dtype=bool)  # the first command of each VMobject's path: absolute
+    opens[1:] = owner_of_command[1:] != owner_of_command[:-1]
     px = np.concatenate(([0], ex[:-1]))  # the current point before each command
     py = np.concatenate(([0], ey[:-1]))
     dx, dy = ex - px, ey - py
     numbers = np.zeros((n, 6), dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
     letters = np.full(n, "", dtype=object)
-    # M: absolute for the first command, else relative; a last M (cairo's return to the start
-    # of a closed subpath) is left out.
     move = code == 0
-    first = np.zeros(n, dtype=bool)
-    first[0] = True
-    absolute = move & first
+    absolute, relative = move & opens, move & ~opens
     numbers[absolute, 0], numbers[absolute, 1] = ex[absolute], ey[absolute]
-    relative = move & ~first
     numbers[relative, 0], numbers[relative, 1] = dx[relative], dy[relative]
     counts[move] = 2
-    letters[absolute] = "M"
-    letters[relative] = "m"
-    # C whose control points lie on the chord: a line, like L
-    curve = code == 2
-    straight = code == 1
-    if curve.any():
-        on = _on_chord_all(px[curve], py[curve], grid, offset[curve], dx[curve], dy[curve])
-        index = np.flatnonzero(curve)
+    letters[absolute], letters[relative] = "M", "m"
+    is_curve = code == 2
+    straight = np.zeros(n, dtype=bool)
+    if is_curve.any():
+        index = np.flatnonzero(is_curve)
+        b = base[index]
+        c1, c2 = grid[b + 1], grid[b + 2]
+        on = _on_chord_all(px[index], py[index], c1, c2, dx[index], dy[index])
         straight[index[on]] = True
-        bent = index[~on]
-        base = offset[bent]
-        for k in range(4):
-            numbers[bent, k] = grid[base + k] - (px[bent] if k % 2 == 0 else py[bent])
-        numbers[bent, 4], numbers[bent, 5] = dx[bent], dy[bent]
-        counts[bent] = 6
-        letters[bent] = "c"
+        bent = ~on
+        i = index[bent]
+        numbers[i, 0], numbers[i, 1] = c1[bent, 0] - px[i], c1[bent, 1] - py[i]
+        numbers[i, 2], numbers[i, 3] = c2[bent, 0] - px[i], c2[bent, 1] - py[i]
+        numbers[i, 4], numbers[i, 5] = dx[i], dy[i]
+        counts[i] = 6
+        letters[i] = "c"
     horizontal = straight & (dy == 0) & (dx != 0)
     vertical = straight & (dx == 0) & (dy != 0)
-    both = straight & ~horizontal & ~vertical  # also a zero-length step: kept, for round caps
+    # A step that goes nowhere is left out, as cairo leaves it out of a path, unless it is the
+    # first of its subpath (a dot still gets round caps).
+    nowhere = straight & (dx == 0) & (dy == 0)
+    straight &= ~nowhere | (rank == 1)
+    both = straight & ~horizontal & ~vertical
     numbers[horizontal, 0] = dx[horizontal]
     numbers[vertical, 0] = dy[vertical]
     numbers[both, 0], numbers[both, 1] = dx[both], dy[both]
     counts[horizontal] = counts[vertical] = 1
     counts[both] = 2
     letters[horizontal], letters[vertical], letters[both] = "h", "v", "l"
-    letters[closes] = "z"
-    if code[-1] == 0:  # the last M
-        letters[-1] = ""
-        counts[-1] = 0
-    keep = letters != ""
-    letters, numbers, counts = letters[keep], numbers[keep], counts[keep]
-    if not len(letters):
-        return ""
+    letters[code == 3] = "z"
     column = np.arange(6)
     mask = column < counts[:, None]
     flat = numbers[mask]
     lead = np.broadcast_to(column == 0, numbers.shape)[mask]
     unique, inverse = np.unique(flat, return_inverse=True)
-    plain = [_grid_text(v, decimals) for v in unique.tolist()]
+    plain = [_grid_text(v, _DECIMALS) for v in unique.tolist()]
+    # a number after another is separated by a space unless its minus sign does that
     spaced = np.array([t if t[0] == "-" else " " + t for t in plain], dtype=object)
-    texts = np.where(lead, np.array(plain, dtype=object)[inverse], spaced[inverse])
-    pieces = np.empty(len(letters) + len(flat), dtype=object)
-    starts = np.cumsum(counts + 1) - (counts + 1)
-    pieces[starts] = letters
+    words = np.where(lead, np.array(plain, dtype=object)[inverse], spaced[inverse])
+    pieces = np.empty(n + len(flat), dtype=object)
+    piece_start = np.cumsum(counts + 1) - (counts + 1)
+    pieces[piece_start] = letters
     is_number = np.ones(len(pieces), dtype=bool)
-    is_number[starts] = False
-    pieces[is_number] = texts
-    return "".join(pieces.tolist())
+    is_number[piece_start] = False
+    pieces[is_number] = words
+    everything = pieces.tolist()
+    firsts = np.flatnonzero(opens)
+    bounds = np.append(piece_start[firsts], len(everything)).tolist()
+    for k, who in enumerate(owner_of_command[firsts].tolist()):
+        texts[who] = "".join(everything[bounds[k]:bounds[k + 1]])
+    return texts
 
 
-def _on_chord_all(px, py, grid, base, vx, vy) -> np.ndarray:
-    """:func:`_on_chord` for many cubics at once (integer grid units, magnitudes < 2**25)."""
+def _on_chord_all(px, py, c1, c2, vx, vy) -> np.ndarray:
+    """For cubics from (px, py) by (vx, vy) with control points ``c1``, ``c2`` (grid units,
+    magnitudes below 2**29): True where both control points lie on the chord, within one grid
+    unit of its line and between its ends."""
     length2 = vx * vx + vy * vy
     # |cross| > floor(sqrt(length2)) is cross**2 > length2 without overflowing int64
     root = np.floor(np.sqrt(length2.astype(np.float64))).astype(np.int64)
@@ -296,9 +443,9 @@ def _on_chord_all(px, py, grid, base, vx, vy) -> np.ndarray:
     root += (root + 1) * (root + 1) <= length2
     ok = np.ones(len(px), dtype=bool)
     zero = length2 == 0
-    for k in (0, 2):
-        wx = grid[base + k] - px
-        wy = grid[base + k + 1] - py
+    for control in (c1, c2):
+        wx = control[:, 0] - px
+        wy = control[:, 1] - py
         cross = vx * wy - vy * wx
         dot = vx * wx + vy * wy
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -308,170 +455,86 @@ def _on_chord_all(px, py, grid, base, vx, vy) -> np.ndarray:
     return ok
 
 
-def _plain_numbers(d: str) -> np.ndarray | None:
-    """The numbers of path data made only of M, L, C, Z, spaces and plain decimals, split at
-    the spaces: the same numbers as ``_NUMBER`` finds, sooner. None for anything else."""
-    if _NOT_PLAIN.search(d):
-        return None
-    try:
-        return np.array(d.translate(_NO_COMMANDS).split(), dtype=np.float64)
-    except ValueError:  # "1.2.3", "1-2": left to the regular expressions
-        return None
+_JOINS = {cairo.LineJoin.MITER: "miter", cairo.LineJoin.ROUND: "round",
+          cairo.LineJoin.BEVEL: "bevel"}
+_CAPS = {cairo.LineCap.BUTT: "butt", cairo.LineCap.ROUND: "round",
+         cairo.LineCap.SQUARE: "square"}
+_CAIRO_MITER_LIMIT = 10  # cairo's default; SVG's is 4
+_NO_FILL = ' fill="none"'  # SVG's default fill is black
 
 
-def _compact_path_loop(d: str, decimals: int) -> str:
-    """:func:`_compact_path` one command at a time (the reference; any input it takes)."""
-    commands = _PATH_COMMAND.findall(d)
-    values = _plain_numbers(d)
-    if values is None:
-        values = np.array(_NUMBER.findall(d), dtype=float)
-    grid = np.rint(values * 10**decimals).astype(np.int64).tolist()
-    out: list[str] = []
-    x = y = start_x = start_y = 0  # current point and subpath start, in grid units
-    k = 0  # next unread number
-
-    def emit(cmd: str, *deltas: int) -> None:
-        parts = [cmd]
-        for n, v in enumerate(deltas):
-            t = _grid_text(v, decimals)
-            parts.append(t if n == 0 or t[0] == "-" else " " + t)
-        out.append("".join(parts))
-
-    for index, cmd in enumerate(commands):
-        if cmd == "M":
-            nx, ny = grid[k], grid[k + 1]
-            k += 2
-            # cairo ends each closed subpath with a bare "M" back to its start: drop it at the end.
-            if index == len(commands) - 1:
-                break
-            if out:
-                emit("m", nx - x, ny - y)
-            else:
-                emit("M", nx, ny)
-            x = start_x = nx
-            y = start_y = ny
-        elif cmd == "L":
-            nx, ny = grid[k], grid[k + 1]
-            k += 2
-            _emit_line(emit, nx - x, ny - y)
-            x, y = nx, ny
-        elif cmd == "C":
-            x1, y1, x2, y2, nx, ny = grid[k:k + 6]
-            k += 6
-            if _on_chord((x, y), (x1, y1), (x2, y2), (nx, ny)):
-                _emit_line(emit, nx - x, ny - y)
-            else:
-                emit("c", x1 - x, y1 - y, x2 - x, y2 - y, nx - x, ny - y)
-            x, y = nx, ny
-        elif cmd == "Z":
-            out.append("z")
-            x, y = start_x, start_y
-        else:
-            raise ValueError(f"unexpected path command {cmd!r} in cairo output")
-    if k != len(grid):
-        raise ValueError("cairo path data with an unexpected number of coordinates")
-    return "".join(out)
+def _elements(vmobject, d: str, view: _View, gradients: list[str]) -> list[str]:
+    """The ``<path>`` elements of one VMobject, painted as Manim's camera paints it: its
+    background stroke, then its fill, then its stroke (fill and stroke share one element)."""
+    out = []
+    background = _stroke(vmobject, True, view, gradients, out)
+    if background:
+        out.append(f'<path{_NO_FILL}{background} d="{d}"/>')
+    fill = _paint(vmobject.get_fill_rgbas(), vmobject, view, gradients, out, "fill")
+    stroke = _stroke(vmobject, False, view, gradients, out)
+    if fill or stroke:
+        out.append(f'<path{fill or _NO_FILL}{stroke} d="{d}"/>')
+    return out
 
 
-def _emit_line(emit, dx: int, dy: int) -> None:
-    if dx == 0 and dy == 0:
-        emit("l", 0, 0)  # keep it: a zero-length segment still gets round caps
-    elif dy == 0:
-        emit("h", dx)
-    elif dx == 0:
-        emit("v", dy)
+def _stroke(vmobject, background: bool, view: _View, gradients: list[str],
+            out: list[str]) -> str:
+    """The stroke attributes of ``vmobject`` ("" when Manim's camera would not stroke it)."""
+    from manim.camera.camera import CAP_STYLE_MAP, LINE_JOIN_MAP
+
+    width = vmobject.get_stroke_width(background)
+    if width == 0:
+        return ""
+    paint = _paint(vmobject.get_stroke_rgbas(background), vmobject, view, gradients, out,
+                   "stroke")
+    if not paint:
+        return ""
+    # The camera's line width: 1/100 of a scene unit per unit of stroke width
+    attrs = [paint, f' stroke-width="{_fmt(width * 0.01 * view.line_scale, 3)}"']
+    join = _JOINS[LINE_JOIN_MAP[vmobject.joint_type]]
+    if join == "miter":
+        attrs.append(f' stroke-miterlimit="{_CAIRO_MITER_LIMIT}"')
     else:
-        emit("l", dx, dy)
+        attrs.append(f' stroke-linejoin="{join}"')
+    cap = _CAPS[CAP_STYLE_MAP[vmobject.cap_style]]
+    if cap != "butt":
+        attrs.append(f' stroke-linecap="{cap}"')
+    return "".join(attrs)
 
 
-def _on_chord(p0, p1, p2, p3) -> bool:
-    """True if both control points lie on the segment p0-p3 (within one grid unit)."""
-    vx, vy = p3[0] - p0[0], p3[1] - p0[1]
-    length2 = vx * vx + vy * vy
-    for px, py in (p1, p2):
-        wx, wy = px - p0[0], py - p0[1]
-        if length2 == 0:
-            if wx or wy:
-                return False
-            continue
-        cross = vx * wy - vy * wx
-        if cross * cross > length2:  # distance from the line > 1 unit
-            return False
-        t = (vx * wx + vy * wy) / length2
-        if t < 0 or t > 1:
-            return False
-    return True
+def _clear(alpha: float) -> bool:
+    """True for an alpha that cairo holds as 0 (it then draws nothing at all)."""
+    return alpha * 65535.0 + 0.5 < 1.0
 
 
-def _normalise_tag(tag: str) -> str:
-    if tag.startswith(("</", "<?", "<!")):
-        return tag
-    attrs = dict(_ATTR.findall(tag))
-    if attrs.get("id", "").startswith("surface"):  # cairo's per-process surface counter
-        tag = tag.replace(f' id="{attrs["id"]}"', "")
-    matrix = _MATRIX.search(attrs.get("transform", "") or attrs.get("gradientTransform", ""))
-    decimals = _decimals_for(matrix.group(1) if matrix else None)
-    if tag[1:].startswith(("linearGradient", "radialGradient")):
-        # Gradient ends are in the user space of the shape that uses them: scene units, where
-        # 1/100 would be 0.7 px; 1/10000 keeps them exact to 1/100 px.
-        decimals = max(decimals, _DECIMALS + 2)
-
-    def attr(m: re.Match) -> str:
-        name, value = m.groups()
-        if name == "d":
-            value = _compact_path(value, decimals)
-        elif name in ("transform", "gradientTransform"):
-            value = _NUMBER.sub(lambda n: _fmt(float(n.group()), 6), value)
-        elif name in _COORDINATES:
-            value = _NUMBER.sub(lambda n: _fmt(float(n.group()), decimals), value)
-        elif name == "style":
-            value = _STYLE_NUMBER.sub(lambda n: f"{n.group(1)}:{_fmt(float(n.group(2)), 4)}",
-                                      value.strip())
-            value = _PERCENT_RGB.sub(_hex, value)
-        return f'{name}="{value}"'
-
-    return _ATTR.sub(attr, tag)
+def _paint(rgbas, vmobject, view: _View, gradients: list[str], out: list[str],
+           what: str) -> str:
+    """``fill``/``stroke`` attributes for ``rgbas`` ("" if clear): one colour, or the camera's
+    linear gradient across the VMobject for several."""
+    rgbas = np.asarray(rgbas, dtype=np.float64).reshape(-1, 4)
+    if len(rgbas) == 0 or all(_clear(a) for a in rgbas[:, 3].tolist()):
+        return ""
+    if len(rgbas) == 1:
+        alpha = _fmt(float(rgbas[0, 3]), 4)
+        opacity = "" if alpha == "1" else f' {what}-opacity="{alpha}"'
+        return f' {what}="{_rgb_hex(rgbas[0])}"{opacity}'
+    start, end = (view.pixels(p) for p in vmobject.get_gradient_start_and_end_points())
+    name = f"linear{len(gradients)}"
+    stops = "".join(
+        f'<stop offset="{_fmt(offset, 4)}" stop-color="{_rgb_hex(rgba)}"'
+        f' stop-opacity="{_fmt(float(rgba[3]), 4)}"/>'
+        for offset, rgba in zip(np.linspace(0, 1, len(rgbas)).tolist(), rgbas, strict=True))
+    gradient = (f'<linearGradient id="{name}" gradientUnits="userSpaceOnUse" '
+                f'x1="{_fmt(start[0], 2)}" y1="{_fmt(start[1], 2)}" '
+                f'x2="{_fmt(end[0], 2)}" y2="{_fmt(end[1], 2)}">{stops}</linearGradient>')
+    gradients.append(name)
+    out.append(gradient)
+    return f' {what}="url(#{name})"'
 
 
-_ID = re.compile(r'\bid="([^"]+)"')
-_ID_USE = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
-
-
-def _renumber_ids(content: str) -> str:
-    """Number cairo's ids (``linear3``, ``clip7``...) per prefix in order of appearance, so they
-    do not depend on what else the process has drawn."""
-    mapping: dict[str, str] = {}
-    counters: dict[str, int] = {}
-    for old in _ID.findall(content):
-        prefix = old.rstrip("0123456789") or "id"
-        mapping[old] = f"{prefix}{counters.get(prefix, 0)}"
-        counters[prefix] = counters.get(prefix, 0) + 1
-    return _ID_USE.sub(lambda m: m.group(1) + mapping.get(m.group(2), m.group(2)), content)
-
-
-def _hex(match: re.Match) -> str:
-    r, g, b = (round(float(p) * 255 / 100) for p in match.groups())
+def _rgb_hex(rgba) -> str:
+    r, g, b = (min(255, max(0, round(float(v) * 255))) for v in rgba[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _normalise(raw: str, figure: Figure) -> str:
-    body = _ROOT.search(raw)
-    if body is None:
-        raise ValueError("cairo produced no <svg> element")
-    content = _renumber_ids(_TAG.sub(lambda m: _normalise_tag(m.group()), body.group(1)))
-    pw, ph = figure.width, figure.height
-    head = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-        f'width="{pw}px" height="{ph}px" viewBox="0 0 {pw} {ph}" version="1.1" '
-        f'role="img" aria-labelledby="title desc">',
-        f"<title id=\"title\">{escape(figure.title)}</title>",
-        f"<desc id=\"desc\">{escape(figure.desc)}</desc>",
-    ]
-    if figure.background is not None:
-        head.append(f'<rect id="background" width="{pw}" height="{ph}" '
-                    f'fill="{figure.background}"/>')
-    return "\n".join(head) + "\n" + content.strip("\n") + "\n</svg>\n"
 
 
 def colour_hex(colour) -> str:
@@ -566,14 +629,19 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
 
 def _draw_no_pixels(renderer) -> None:
     """Even with animations skipped, Manim's Cairo renderer rasterises the whole screen at
-    every ``play`` and ``wait`` (the "static frame" it would reuse for each video frame): a
-    sixth of an export's time, for pixels nobody reads. Switch that off for this renderer."""
+    every ``play`` and ``wait`` (the "static frame" it would reuse for each video frame) and
+    copies it for frames it then drops: a sixth of an export's time, for pixels nobody reads.
+    Switch that off for this renderer."""
 
     def no_frame(*args, **kwargs) -> None:
         renderer.static_image = None
 
     renderer.update_frame = no_frame
     renderer.save_static_frame_data = no_frame
+    # ``render`` and ``freeze_current_frame`` copy the whole screen for a frame that skipping
+    # then drops (only a render that does not skip adds frames; this one never stops skipping).
+    renderer.render = no_frame
+    renderer.freeze_current_frame = no_frame
 
 
 def default_out_dir(scene_name: str) -> Path:
