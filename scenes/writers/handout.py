@@ -1,8 +1,8 @@
 """The PDF handout: one A4 landscape page per step, its end state in vectors, the caption under it.
 
-The pictures are drawn by the same code as the SVG figures (:class:`scenes.writers.svg.SvgCamera`,
-Manim's camera on a cairo surface), here a ``cairo.PDFSurface``: paths, not pixels, so they
-print sharp at any size. The handout is for paper, so it always uses the light theme, and the
+The pictures are drawn by Manim's own camera code (:class:`scenes.writers.svg.SvgCamera`, the
+camera on any cairo surface), here a ``cairo.PDFSurface``: paths, not pixels, so they print
+sharp at any size. The handout is for paper, so it always uses the light theme, and the
 scenes are laid out without the in-frame caption, which is set under the picture as real text
 (searchable, copyable). Each page has a bookmark and a footer naming the scene and step.
 """
