@@ -152,6 +152,33 @@ def test_boundary_subpaths_and_copies_match_manim():
     assert isinstance(twin, Mobject)
 
 
+def test_points_equal_as_numpy_allclose_says():
+    """The fast ``consider_points_equals`` answers as ``np.allclose`` for arrays of points
+    (near and far, infinite, NaN, signed zeros, one point against several) and takes
+    Manim's own way for anything else."""
+    from manim import VMobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    vm = VMobject()
+    rng = np.random.default_rng(3)
+    base = rng.uniform(-5, 5, size=(4, 3))
+    specials = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e300]
+    cases = []
+    for _ in range(400):
+        a = base.copy()
+        b = base + rng.choice([0.0, 1e-9, 1e-7, 1e-6, 2e-6, 1e-3], size=base.shape)
+        for arr in (a, b):
+            if rng.random() < 0.3:
+                arr[rng.integers(4), rng.integers(3)] = rng.choice(specials)
+        cases.append((a, b))
+        cases.append((a, b[0]))  # a subpath's last points against the point before them
+    for a, b in cases:
+        assert vm.consider_points_equals(a, b) == np.allclose(a, b, atol=1e-6), (a, b)
+    assert vm.consider_points_equals([0, 0, 0], (0, 0, 1e-7)) is True  # not arrays: Manim's
+
+
 # ---- svg all in forked processes --------------------------------------------------------------
 
 BROKEN_SCENE = '''

@@ -1,7 +1,7 @@
 """Faster versions of a few of Manim's methods that give exactly the same results.
 
-A profile of ``svg all`` found much of its time in three of Manim's methods, each written one
-point at a time in Python:
+A profile of ``svg all`` found much of its time in a few of Manim's methods, each written one
+point at a time in Python or paying numpy's set-up for a handful of numbers:
 
 * ``VMobject.get_points_defining_boundary`` (every ``get_left``, ``next_to``, ``move_to``...)
   interleaves each curve's start and end anchors point by point; here numpy interleaves the
@@ -9,6 +9,9 @@ point at a time in Python:
 * ``VMobject.get_subpaths_from_points`` (every Transform between shapes with different
   numbers of points) calls ``np.allclose`` once per curve; here one ``np.isclose`` compares all
   the curves' neighbouring anchors at once, element by element as ``np.allclose`` does;
+* ``VMobject.consider_points_equals`` (every subpath's end, each time a Transform aligns two
+  shapes) calls ``np.allclose``, whose set-up costs ten times its sums for four points; here
+  the same test, ``numpy.isclose``'s formula element by element, runs on the arrays directly;
 * ``Mobject.__deepcopy__`` (every copy, and every animation makes some) goes through
   ``copy.deepcopy`` for each attribute; here values that ``copy.deepcopy`` returns as they are
   (numbers, strings, ``None``, enum members) are taken as they are, and everything else still
@@ -106,7 +109,7 @@ def install() -> None:
 
     def get_subpaths_from_points(self, points):
         cls = type(self)
-        if (cls.consider_points_equals is not originals["equals"]
+        if (cls.consider_points_equals is not consider_points_equals
                 or cls._gen_subpaths_from_points is not originals["gen"]):
             return originals["subpaths"](self, points)
         if not isinstance(points, np.ndarray):
@@ -120,6 +123,18 @@ def install() -> None:
                            atol=self.tolerance_for_point_equality).all(axis=1)
         split = set(starts[~close].tolist())
         return list(originals["gen"](self, points, split.__contains__))
+
+    def consider_points_equals(self, p0, p1):
+        # np.allclose(p0, p1, atol=...) for float arrays, as numpy.isclose computes it:
+        # |p0 - p1| <= atol + rtol * |p1| where p1 is finite, or p0 == p1
+        atol = self.tolerance_for_point_equality
+        if not (type(p0) is np.ndarray and type(p1) is np.ndarray
+                and p0.dtype == np.float64 and p1.dtype == np.float64
+                and type(atol) is float and np.isfinite(atol)):
+            return originals["equals"](self, p0, p1)
+        with np.errstate(invalid="ignore"):
+            close = ((np.abs(p0 - p1) <= atol + 1e-05 * np.abs(p1)) & np.isfinite(p1)) | (p0 == p1)
+        return bool(close.all())
 
     def deepcopy(self, clone_from_id):
         cls = self.__class__
@@ -144,6 +159,7 @@ def install() -> None:
 
     VMobject.get_points_defining_boundary = get_points_defining_boundary
     VMobject.get_subpaths_from_points = get_subpaths_from_points
+    VMobject.consider_points_equals = consider_points_equals
     Mobject.__deepcopy__ = deepcopy
     if "__deepcopy__" not in vars(ManimColor) and not hasattr(ManimColor, "__setstate__"):
         ManimColor.__deepcopy__ = colour_deepcopy
