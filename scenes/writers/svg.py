@@ -463,15 +463,34 @@ _CAIRO_MITER_LIMIT = 10  # cairo's default; SVG's is 4
 _NO_FILL = ' fill="none"'  # SVG's default fill is black
 
 
+_STYLES: dict[tuple, tuple[str, str, str]] = {}  # a VMobject's paint, by what decides it
+
+
 def _elements(vmobject, d: str, view: _View, gradients: list[str]) -> list[str]:
     """The ``<path>`` elements of one VMobject, painted as Manim's camera paints it: its
     background stroke, then its fill, then its stroke (fill and stroke share one element)."""
-    out = []
-    background = _stroke(vmobject, True, view, gradients, out)
+    out: list[str] = []
+    fills = vmobject.get_fill_rgbas()
+    strokes = vmobject.get_stroke_rgbas()
+    backs = vmobject.get_stroke_rgbas(True)
+    key = None
+    if all(type(a) is np.ndarray and a.shape == (1, 4) for a in (fills, strokes, backs)):
+        # one colour each: the attributes depend on nothing else (a gradient, on the shape)
+        key = (view.line_scale, fills.tobytes(), strokes.tobytes(), backs.tobytes(),
+               vmobject.get_stroke_width(), vmobject.get_stroke_width(True),
+               vmobject.joint_type, vmobject.cap_style)
+    styles = _STYLES.get(key) if key is not None else None
+    if styles is None:
+        styles = (_stroke(vmobject, True, view, gradients, out),
+                  _paint(fills, vmobject, view, gradients, out, "fill"),
+                  _stroke(vmobject, False, view, gradients, out))
+        if key is not None:
+            if len(_STYLES) > 10_000:
+                _STYLES.clear()
+            _STYLES[key] = styles
+    background, fill, stroke = styles
     if background:
         out.append(f'<path{_NO_FILL}{background} d="{d}"/>')
-    fill = _paint(vmobject.get_fill_rgbas(), vmobject, view, gradients, out, "fill")
-    stroke = _stroke(vmobject, False, view, gradients, out)
     if fill or stroke:
         out.append(f'<path{fill or _NO_FILL}{stroke} d="{d}"/>')
     return out
