@@ -179,6 +179,36 @@ def test_points_equal_as_numpy_allclose_says():
     assert vm.consider_points_equals([0, 0, 0], (0, 0, 1e-7)) is True  # not arrays: Manim's
 
 
+def test_family_as_manim_lists_it():
+    """The fast ``get_family`` lists what Manim's lists, in its order, for random trees, and
+    shared members and cycles (left to Manim's own method) come out as Manim has them."""
+    from manim import Mobject, VGroup, VMobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    assert Mobject.get_family.__module__ == fastpaths.__name__  # ours, compared with Manim's
+
+    def manim_family(mob):  # what Manim's get_family returns
+        from manim.utils.iterables import remove_list_redundancies
+
+        return remove_list_redundancies(list(mob._iter_family(set())))
+
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        nodes = [VGroup() if rng.random() < 0.4 else VMobject() for _ in range(25)]
+        for k, node in enumerate(nodes[1:], start=1):
+            nodes[rng.integers(k)].submobjects.append(node)  # a random tree under nodes[0]
+        for root in (nodes[0], nodes[rng.integers(25)]):
+            assert root.get_family() == manim_family(root)
+    shared = VMobject()
+    a, b = VGroup(shared), VGroup(shared)
+    top = VGroup(a, b)
+    assert top.get_family() == manim_family(top) == [top, a, b, shared]  # its last place
+    a.submobjects.append(top)  # a cycle
+    assert top.get_family() == manim_family(top)
+
+
 # ---- svg all in forked processes --------------------------------------------------------------
 
 BROKEN_SCENE = '''

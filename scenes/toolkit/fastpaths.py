@@ -12,6 +12,9 @@ point at a time in Python or paying numpy's set-up for a handful of numbers:
 * ``VMobject.consider_points_equals`` (every subpath's end, each time a Transform aligns two
   shapes) calls ``np.allclose``, whose set-up costs ten times its sums for four points; here
   the same test, ``numpy.isclose``'s formula element by element, runs on the arrays directly;
+* ``Mobject.get_family`` (every bounding box, alignment and frame) runs one generator per
+  family member and then removes duplicates; here a plain loop lists the same members in the
+  same order, and any family with a member met twice is left to Manim's own method;
 * ``Mobject.__deepcopy__`` (every copy, and every animation makes some) goes through
   ``copy.deepcopy`` for each attribute; here values that ``copy.deepcopy`` returns as they are
   (numbers, strings, ``None``, enum members) are taken as they are, and everything else still
@@ -81,7 +84,40 @@ def install() -> None:
         "equals": VMobject.consider_points_equals,
         "gen": VMobject._gen_subpaths_from_points,
         "deepcopy": Mobject.__deepcopy__,
+        "family": Mobject.get_family,
+        "iter_family": Mobject._iter_family,
     }
+    plain_types: dict[type, bool] = {}
+
+    def plain(cls) -> bool:
+        """A class whose family Manim finds with its own ``_iter_family``, and whose members
+        are told apart by identity (as the sets ``get_family`` uses tell them apart)."""
+        ok = plain_types.get(cls)
+        if ok is None:
+            ok = plain_types[cls] = (cls._iter_family is originals["iter_family"]
+                                     and cls.__eq__ is object.__eq__
+                                     and cls.__hash__ is object.__hash__)
+        return ok
+
+    def get_family(self, recurse=True):
+        # Manim's order (each mobject, then its submobjects' families in turn) without a
+        # generator per mobject. A member met twice (a shared submobject, a cycle) leaves it
+        # to Manim, which keeps each member's last place and stops at cycles.
+        family = []
+        seen = set()
+        stack = [self]
+        while stack:
+            mob = stack.pop()
+            if id(mob) in seen or not plain(type(mob)):
+                return originals["family"](self, recurse)
+            seen.add(id(mob))
+            family.append(mob)
+            subs = mob.submobjects
+            if subs:
+                if type(subs) is not list:
+                    return originals["family"](self, recurse)
+                stack.extend(reversed(subs))
+        return family
 
     def get_points_defining_boundary(self):
         parts = []
@@ -161,6 +197,7 @@ def install() -> None:
     VMobject.get_subpaths_from_points = get_subpaths_from_points
     VMobject.consider_points_equals = consider_points_equals
     Mobject.__deepcopy__ = deepcopy
+    Mobject.get_family = get_family
     if "__deepcopy__" not in vars(ManimColor) and not hasattr(ManimColor, "__setstate__"):
         ManimColor.__deepcopy__ = colour_deepcopy
     _install_end_states()
