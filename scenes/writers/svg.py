@@ -641,16 +641,18 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
         # that jump to their end without the copies made for the frames in between.
         with tempconfig(settings), using_options(options), end_states_only():
             scene = scene_cls(skip_animations=True)
-            _draw_no_pixels(scene.renderer)
+            _no_pixels(scene)
             scene.step_listeners.append(on_step)
             scene.render()
 
 
-def _draw_no_pixels(renderer) -> None:
+def _no_pixels(scene) -> None:
     """Even with animations skipped, Manim's Cairo renderer rasterises the whole screen at
     every ``play`` and ``wait`` (the "static frame" it would reuse for each video frame) and
     copies it for frames it then drops: a sixth of an export's time, for pixels nobody reads.
-    Switch that off for this renderer."""
+    Switch that off for this scene's renderer, and with it the sorting of the scene's mobjects
+    into moving and static ones at every ``play``, which only that drawing reads."""
+    renderer = scene.renderer
 
     def no_frame(*args, **kwargs) -> None:
         renderer.static_image = None
@@ -661,6 +663,7 @@ def _draw_no_pixels(renderer) -> None:
     # then drops (only a render that does not skip adds frames; this one never stops skipping).
     renderer.render = no_frame
     renderer.freeze_current_frame = no_frame
+    scene.get_moving_and_static_mobjects = lambda animations: ([], [])
 
 
 def default_out_dir(scene_name: str) -> Path:
