@@ -203,6 +203,26 @@ def test_cached_formula_behaves_as_manims(formula_cache, monkeypatch):
     assert state_differences(*states) == []
 
 
+def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(formula_cache):
+    """``formula()`` gives what ``Mobject.copy`` gives, attribute by attribute, except that
+    each glyph's parsed SVG path is the original's own object (read only while building);
+    everything else is the copy's own, so changing the copy leaves the original alone."""
+    from scenes.toolkit import mobjects
+
+    tex, size = FORMULAS[0]
+    original = mobjects._formula(tex, size)
+    mine, manims = mobjects.formula(*tex, font_size=size), original.copy()
+    glyphs = [m for m in mine.get_family() if "path_obj" in m.__dict__]
+    assert glyphs and all(m.path_obj is o.path_obj for m, o in
+                          zip(glyphs, [m for m in original.get_family() if "path_obj" in m.__dict__],
+                              strict=True))
+    assert state_differences(mine, manims) == []
+    before = original.get_family()[-1].points.copy()
+    mine.shift(np.array([1.0, 2.0, 0.0])).set_color("#FF7A85")
+    assert np.array_equal(original.get_family()[-1].points, before)
+    assert mine[0].fill_color != original[0].fill_color
+
+
 def test_formula_entry_damaged_or_foreign_is_made_again(formula_cache, monkeypatch):
     from manim import VGroup
     from manim.mobject.svg import svg_mobject
