@@ -204,14 +204,24 @@ def test_cached_formula_behaves_as_manims(formula_cache, monkeypatch):
 
 
 def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(formula_cache):
-    """``formula()`` gives what ``Mobject.copy`` gives, attribute by attribute, except that
-    each glyph's parsed SVG path is the original's own object (read only while building);
+    """``formula()`` gives what Manim's own deep copy gives, attribute by attribute, except
+    that each glyph's parsed SVG path is the original's own object (read only while building);
     everything else is the copy's own, so changing the copy leaves the original alone."""
-    from scenes.toolkit import mobjects
+    from manim import Mobject
 
+    from scenes.toolkit import fastpaths, mobjects
+
+    fastpaths.install()  # as every render and export does
     tex, size = FORMULAS[0]
     original = mobjects._formula(tex, size)
-    mine, manims = mobjects.formula(*tex, font_size=size), original.copy()
+    mine = mobjects.formula(*tex, font_size=size)
+    fast = Mobject.__deepcopy__
+    assert fast.__module__ == fastpaths.__name__
+    try:
+        Mobject.__deepcopy__ = fastpaths.MANIMS["deepcopy"]
+        manims = copy.deepcopy(original)
+    finally:
+        Mobject.__deepcopy__ = fast
     glyphs = [m for m in mine.get_family() if "path_obj" in m.__dict__]
     assert glyphs and all(m.path_obj is o.path_obj for m, o in
                           zip(glyphs, [m for m in original.get_family() if "path_obj" in m.__dict__],

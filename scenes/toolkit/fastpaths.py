@@ -1,4 +1,5 @@
-"""Faster versions of a few of Manim's methods that give exactly the same results.
+"""Faster versions of a few of Manim's methods that give exactly the same results (copies share
+one thing Manim would copy, said below).
 
 A profile of ``svg all`` found much of its time in a few of Manim's methods, each written one
 point at a time in Python or paying numpy's set-up for a handful of numbers:
@@ -17,10 +18,14 @@ point at a time in Python or paying numpy's set-up for a handful of numbers:
   same order, and any family with a member met twice is left to Manim's own method;
 * ``Mobject.__deepcopy__`` (every copy, and every animation makes some) goes through
   ``copy.deepcopy`` for each attribute; here values that ``copy.deepcopy`` returns as they are
-  (numbers, strings, ``None``, enum members) are taken as they are, and everything else still
-  goes through ``copy.deepcopy`` with the same memo (shared references stay shared); a
+  (numbers, strings, ``None``, enum members) are taken as they are, arrays are copied as
+  ``copy.deepcopy`` copies them (the same memo entries), and everything else still goes
+  through ``copy.deepcopy`` with the same memo (shared references stay shared); a
   ``ManimColor`` (two in every VMobject) is copied without pickling's generic path: a new
-  instance holding a deep copy of its RGBA array, as that path makes.
+  instance holding a deep copy of its RGBA array, as that path makes. One thing is shared
+  instead of copied: a glyph's ``path_obj``, the parsed SVG path (hundreds of svgelements
+  objects per formula) that Manim builds the glyph's points from and never reads again;
+  copying it was nine tenths of the time of copying a formula.
 
 Each replacement falls back to Manim's own code for anything it was not written for (a class
 that overrides the method, points that are not finite). :func:`install` puts them in place
@@ -64,6 +69,7 @@ __all__ = ["install", "end_states_only"]
 
 _installed = False
 _end_states_only = False
+MANIMS: dict = {}  # Manim's own methods that install() replaced, by name (for the tests)
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
 _COLOUR_ATTRS = ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas", "stroke_width",
                  "background_stroke_width", "sheen_direction", "sheen_factor")
@@ -77,7 +83,8 @@ def install() -> None:
         return
     from manim import ManimColor, Mobject, VMobject
 
-    originals = {
+    originals = MANIMS
+    originals.update({
         "boundary": VMobject.get_points_defining_boundary,
         "anchors": VMobject.get_anchors,
         "subpaths": VMobject.get_subpaths_from_points,
@@ -86,7 +93,7 @@ def install() -> None:
         "deepcopy": Mobject.__deepcopy__,
         "family": Mobject.get_family,
         "iter_family": Mobject._iter_family,
-    }
+    })
     plain_types: dict[type, bool] = {}
 
     def plain(cls) -> bool:
@@ -172,13 +179,28 @@ def install() -> None:
             close = ((np.abs(p0 - p1) <= atol + 1e-05 * np.abs(p1)) & np.isfinite(p1)) | (p0 == p1)
         return bool(close.all())
 
+    from manim.mobject.svg.svg_mobject import VMobjectFromSVGPath
+
+    keep_alive, nil = copy._keep_alive, object()
+
     def deepcopy(self, clone_from_id):
         cls = self.__class__
         result = cls.__new__(cls)
         clone_from_id[id(self)] = result
+        parsed = isinstance(self, VMobjectFromSVGPath)
         for k, v in self.__dict__.items():
-            if type(v) in _ATOMIC or isinstance(v, enum.Enum):  # copy.deepcopy returns these
+            kind = type(v)
+            if kind in _ATOMIC or isinstance(v, enum.Enum):  # copy.deepcopy returns these
                 setattr(result, k, v)
+            elif kind is np.ndarray and not v.dtype.hasobject:
+                # what copy.deepcopy does for an array (most of a mobject), without its look-ups
+                copied = clone_from_id.get(id(v), nil)
+                if copied is nil:
+                    copied = clone_from_id[id(v)] = v.__deepcopy__(clone_from_id)
+                    keep_alive(v, clone_from_id)
+                setattr(result, k, copied)
+            elif parsed and k == "path_obj":
+                setattr(result, k, v)  # the parsed SVG path, read only while building: shared
             else:
                 setattr(result, k, copy.deepcopy(v, clone_from_id))
         result.original_id = str(id(self))

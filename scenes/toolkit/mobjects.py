@@ -49,16 +49,8 @@ def _formula(tex: tuple[str, ...], font_size: float) -> MathTex:
 
 
 def formula(*tex: str, font_size: float = 36, color: str | None = None) -> MathTex:
-    """A fixed LaTeX formula (compiled and built once, kept in the user's cache, then copied).
-
-    The copy is ``Mobject.copy``'s deep copy except for each glyph's ``path_obj``, the parsed
-    SVG path (svgelements objects, hundreds per formula) Manim builds the glyph's points from
-    and never reads again: the copy shares it instead of copying it, which took nine tenths
-    of the copy's time."""
-    original = _formula(tuple(tex), font_size)
-    shared = {id(m.path_obj): m.path_obj for m in original.get_family()
-              if "path_obj" in m.__dict__}
-    mob = copy.deepcopy(original, shared)
+    """A fixed LaTeX formula (compiled and built once, kept in the user's cache, then copied)."""
+    mob = _formula(tuple(tex), font_size).copy()
     if color is not None:
         mob.set_color(color)
     return mob
