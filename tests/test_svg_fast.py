@@ -179,6 +179,31 @@ def test_points_equal_as_numpy_allclose_says():
     assert vm.consider_points_equals([0, 0, 0], (0, 0, 1e-7)) is True  # not arrays: Manim's
 
 
+def test_colour_arrays_as_manim_makes_them():
+    """The fast ``generate_rgbas_array`` gives Manim's array, bit for bit, for one colour and
+    one opacity of every kind, and takes Manim's way for gradients, several opacities and
+    sheen."""
+    from manim import BLUE, RED, ManimColor, VMobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    manims = fastpaths.MANIMS["rgbas"]
+    plain, shiny = VMobject(), VMobject()
+    shiny.sheen_factor = 0.3
+    colours = [RED, ManimColor("#6cb6ff"), "#ECEFF4", "#ff7a85", None, [RED, BLUE], (BLUE,)]
+    opacities = [None, 0, 1, 0.35, np.float64(0.6), 1 / 3, [0.2, 0.9]]
+    for vm in (plain, shiny):
+        for colour in colours:
+            for opacity in opacities:
+                mine = vm.generate_rgbas_array(colour, opacity)
+                theirs = manims(vm, colour, opacity)
+                assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+                assert mine.tobytes() == theirs.tobytes(), (colour, opacity)
+    with pytest.raises(ValueError):
+        plain.generate_rgbas_array("not a colour", 1.0)
+
+
 def test_family_as_manim_lists_it():
     """The fast ``get_family`` lists what Manim's lists, in its order, for random trees, and
     shared members and cycles (left to Manim's own method) come out as Manim has them."""

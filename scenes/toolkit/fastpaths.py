@@ -13,6 +13,9 @@ point at a time in Python or paying numpy's set-up for a handful of numbers:
 * ``VMobject.consider_points_equals`` (every subpath's end, each time a Transform aligns two
   shapes) calls ``np.allclose``, whose set-up costs ten times its sums for four points; here
   the same test, ``numpy.isclose``'s formula element by element, runs on the arrays directly;
+* ``VMobject.generate_rgbas_array`` (several times in every VMobject's constructor and colour
+  change) builds lists, new colours and an array from an iterator for one colour and one
+  opacity; here that case fills the same (1, 4) array directly;
 * ``Mobject.get_family`` (every bounding box, alignment and frame) runs one generator per
   family member and then removes duplicates; here a plain loop lists the same members in the
   same order, and any family with a member met twice is left to Manim's own method;
@@ -93,6 +96,7 @@ def install() -> None:
         "deepcopy": Mobject.__deepcopy__,
         "family": Mobject.get_family,
         "iter_family": Mobject._iter_family,
+        "rgbas": VMobject.generate_rgbas_array,
     })
     plain_types: dict[type, bool] = {}
 
@@ -167,6 +171,30 @@ def install() -> None:
         split = set(starts[~close].tolist())
         return list(originals["gen"](self, points, split.__contains__))
 
+    from manim import BLACK
+
+    parsed_colours: dict[str, np.ndarray] = {}
+
+    def generate_rgbas_array(self, color, opacity):
+        # One colour (a ManimColor, a string or None for black) and one opacity, no sheen:
+        # the (1, 4) array Manim makes of them (its red, green and blue, then the opacity as a
+        # float, 0 for None), without its lists and conversions; a string parsed once.
+        kind = type(color)
+        if (not (kind is ManimColor or kind is str or color is None)
+                or not (opacity is None or type(opacity) in (int, float, np.float64))
+                or self.get_sheen_factor() != 0):
+            return originals["rgbas"](self, color, opacity)
+        if kind is str:
+            rgb = parsed_colours.get(color)
+            if rgb is None:
+                rgb = parsed_colours[color] = ManimColor(color)._internal_value[:3].copy()
+        else:
+            rgb = (color if color is not None else BLACK)._internal_value[:3]
+        rgbas = np.empty((1, 4))
+        rgbas[0, :3] = rgb
+        rgbas[0, 3] = 0.0 if opacity is None else opacity
+        return rgbas
+
     def consider_points_equals(self, p0, p1):
         # np.allclose(p0, p1, atol=...) for float arrays, as numpy.isclose computes it:
         # |p0 - p1| <= atol + rtol * |p1| where p1 is finite, or p0 == p1
@@ -218,6 +246,7 @@ def install() -> None:
     VMobject.get_points_defining_boundary = get_points_defining_boundary
     VMobject.get_subpaths_from_points = get_subpaths_from_points
     VMobject.consider_points_equals = consider_points_equals
+    VMobject.generate_rgbas_array = generate_rgbas_array
     Mobject.__deepcopy__ = deepcopy
     Mobject.get_family = get_family
     if "__deepcopy__" not in vars(ManimColor) and not hasattr(ManimColor, "__setstate__"):
