@@ -422,11 +422,18 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
             manifest = records[name][0]
             if manifest is not None:
                 manifest.forget()
+        # The longest first (by the CPU time of the last export), so that the processes end
+        # close together; scenes not timed yet go first, in the catalogue's order.
+        known = render_times("svg")
+        folders = dict(sorted(folders.items(), key=lambda item: -known.get(item[0], float("inf"))))
+        timings: dict[str, float] = {}
         try:
             export_scenes(folders, options, jobs, transparent=transparent, progress=report,
-                          finished=finished)
+                          finished=finished, timings=timings)
         except SceneFailed as exc:
             raise Failure(str(exc)) from None
+        finally:
+            record_render_times("svg", timings)
         return
     for name, folder in folders.items():
         manifest, key, _ = records[name]

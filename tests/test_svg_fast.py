@@ -295,6 +295,32 @@ def test_svg_all_jobs_2_same_bytes_as_jobs_1(tmp_path):
         "(--force exports anyway)" for name, _, _ in TINY]
 
 
+def test_svg_all_hands_out_the_longest_scene_first(tmp_path, cache_home, monkeypatch):
+    """Scenes go to the workers longest first by the CPU time of their last export (scenes
+    never timed first, in the catalogue's order), and this export's times are kept."""
+    from click.testing import CliRunner
+
+    import cli
+    from scenes.cli_support import record_render_times, render_times
+    from scenes.registry import SCENES
+    from scenes.writers import svg_jobs
+
+    handed: list[list[str]] = []
+
+    def export_scenes(folders, options, jobs, timings=None, **kwargs):
+        handed.append(list(folders))
+        timings.update({name: 2.0 + k for k, name in enumerate(folders)})
+
+    monkeypatch.setattr(svg_jobs, "export_scenes", export_scenes)
+    record_render_times("svg", {"attention": 5.0, "multihead": 9.0, "heads": 1.0})
+    result = CliRunner().invoke(cli.main, ["svg", "all", "--jobs", "2", "--force", "--out",
+                                           str(tmp_path / "svg")])
+    assert result.exit_code == 0, result.output
+    untimed = [name for name in SCENES if name not in ("attention", "multihead", "heads")]
+    assert handed == [untimed + ["multihead", "attention", "heads"]]
+    assert render_times("svg") == {name: 2.0 + k for k, name in enumerate(handed[0])}
+
+
 def test_svg_all_failing_scene_one_line_exit_1(tmp_path):
     env = catalogue_env(tmp_path, [TINY[0], ("broken", "broken_scene", "BrokenScene"), TINY[1]])
     out = tmp_path / "out"

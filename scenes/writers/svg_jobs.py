@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import wait
@@ -62,11 +63,14 @@ def preload(names: Sequence[str], options) -> None:
 
 def export_scenes(folders: Mapping[str, Path], options, jobs: int, transparent: bool = False,
                   progress: Callable[[Path, str], None] | None = None,
-                  finished: Callable[[str, list[Path]], None] | None = None) -> None:
+                  finished: Callable[[str, list[Path]], None] | None = None,
+                  timings: dict[str, float] | None = None) -> None:
     """Export every scene of ``folders`` (name → output folder), ``jobs`` forked processes at a
-    time. ``progress(path, status)`` is called here for each file as its worker reports it and
-    ``finished(name, paths)`` when a scene is complete. Raises :class:`SceneFailed` (after the
-    other scenes are done) if any failed; Ctrl-C or SIGTERM stops every worker."""
+    time, each taking the next scene in the order of ``folders`` when it is free.
+    ``progress(path, status)`` is called here for each file as its worker reports it and
+    ``finished(name, paths)`` when a scene is complete; ``timings`` (if given) receives each
+    exported scene's CPU seconds. Raises :class:`SceneFailed` (after the other scenes are done)
+    if any failed; Ctrl-C or SIGTERM stops every worker."""
     names = list(folders)
     preload(names, options)
     sys.stdout.flush()
@@ -103,6 +107,8 @@ def export_scenes(folders: Mapping[str, Path], options, jobs: int, transparent: 
                 if kind == "done":
                     if finished is not None:
                         finished(name, [Path(p) for p in message[2]])
+                    if timings is not None:
+                        timings[name] = message[3]
                 else:
                     failures[name] = message[2]
                 _hand_out(conn, pending, busy)
@@ -142,6 +148,7 @@ def _worker(conn, folders, options, transparent: bool) -> None:
             def report(path: Path, status: str, name=name) -> None:
                 conn.send(("file", name, os.fspath(path), status))
 
+            started = time.process_time()
             try:
                 paths = export_svgs(name, options, folder, transparent=transparent,
                                     progress=report)
@@ -150,7 +157,8 @@ def _worker(conn, folders, options, transparent: bool) -> None:
                     traceback.print_exc()
                 conn.send(("failed", name, failure_message(name, folder, exc)))
             else:
-                conn.send(("done", name, [os.fspath(p) for p in paths]))
+                conn.send(("done", name, [os.fspath(p) for p in paths],
+                           time.process_time() - started))
     except BaseException:  # noqa: BLE001 (stopped: the parent reports it)
         code = 1
     finally:
