@@ -69,6 +69,34 @@ def test_cells_share_nothing():
     assert state_differences(manim_cell(*case), filled_cell(*case)) == []
 
 
+def test_flat_text_is_what_manims_constructor_makes(monkeypatch):
+    """A FlatText made from the twin of the first of its colour has the very state one made
+    by Manim's constructor has, shares nothing changeable with the next, and a colour that
+    is not a string takes the constructor."""
+    from manim import ManimColor
+
+    from scenes.toolkit import text
+
+    cases = [("0.53", "#ECEFF4", 22), ("−1.20", "#FF7A85", 18), ("jane", "#ECEFF4", 30),
+             ("", "#6CB6FF", 12)]
+    points = {t: np.random.default_rng(len(t)).uniform(-1, 1, (8 * len(t), 3)) for t, _, _ in
+              cases}
+    fast = [text.FlatText(t, points[t], size, colour) for t, colour, size in cases]
+    again = text.FlatText("0.53", points["0.53"], 22, "#ECEFF4")
+    monkeypatch.setattr(text, "_made_before", lambda colour: None)  # Manim's constructor only
+    real = [text.FlatText(t, points[t], size, colour) for t, colour, size in cases]
+    for a, b in zip(fast, real, strict=True):
+        assert state_differences(a, b) == [], a.text
+    for name, value in vars(fast[0]).items():
+        if isinstance(value, (np.ndarray, list, dict, Mobject, ManimColor)):
+            assert value is not vars(again)[name], name
+    fast[0].set_fill("#FD7E14", 0.5).shift([1, 1, 0])
+    assert state_differences(again, real[0]) == []
+    odd = text.FlatText("1", points["0.53"], 22, ManimColor("#ECEFF4"))
+    assert state_differences(odd, text.FlatText("1", points["0.53"], 22,
+                                                 ManimColor("#ECEFF4"))) == []
+
+
 def test_cells_copy_and_animate_as_manims():
     start = ((0.6, 0.3, "#FD7E14", 0.4, np.array([-1.0, 0.5, 0.0])),
              (1.1, 0.7, "#B36BFF", 0.62, np.array([2.0, -1.0, 0.0])))

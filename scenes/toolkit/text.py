@@ -29,10 +29,24 @@ MONO = "DejaVu Sans Mono"  # numbers: fixed width, so columns of numbers line up
 class FlatText(VMobject):
     """Text drawn as one path rather than one mobject per glyph: copying it (which every
     Transform does) and drawing it are far cheaper than for ``Text``. ``text`` is the string
-    shown; ``font_size`` follows any later scaling."""
+    shown; ``font_size`` follows any later scaling.
+
+    A scene makes hundreds (every number of every matrix), and Manim's constructor (styles
+    set and reset several times over) was most of that time. So a FlatText of a colour already
+    seen starts as a twin of what that constructor made for the first one (the state before
+    the points, which depends on the colour alone): numbers, strings and enum members shared,
+    everything else copied, as :func:`scenes.toolkit.mobjects.filled_cell` makes cells."""
 
     def __init__(self, text: str, points: np.ndarray, font_size: float, color: str):
-        super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0)
+        template = _made_before(color) if type(color) is str else None
+        if template is None:
+            super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0)
+        else:
+            from .mobjects import _twin
+
+            memo = {id(template): self}  # the template's own mobject is this one
+            for key, value in template.__dict__.items():
+                self.__dict__[key] = _twin(value, memo)
         self.set_points(np.array(points))
         self.text = text
         self.nominal_font_size = font_size
@@ -41,6 +55,15 @@ class FlatText(VMobject):
     @property
     def font_size(self) -> float:
         return self.nominal_font_size * _spread(self.points) / self._spread
+
+
+@functools.lru_cache(maxsize=256)
+def _made_before(color: str) -> FlatText:
+    """A FlatText of ``color`` as Manim's constructor leaves it, before any points (never
+    shown, only read)."""
+    template = FlatText.__new__(FlatText)
+    VMobject.__init__(template, fill_color=color, fill_opacity=1.0, stroke_width=0)
+    return template
 
 
 def _spread(points: np.ndarray) -> float:
