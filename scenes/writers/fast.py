@@ -371,8 +371,10 @@ class HeldFrameEncoder(VideoSegmentEncoder):
             plane = source.planes[0]
             rows = np.frombuffer(plane, dtype=np.uint8).reshape(spec.height, plane.line_size)
             rows[:, :spec.width * 4] = pixels.reshape(spec.height, spec.width * 4)
+        # On one thread, as the encoder: PyAV's default (threads=0) gives each segment's
+        # swscale two threads of its own, which cost more CPU time than they do work.
         return self._reformatter.reformat(source, width=spec.width, height=spec.height,
-                                          format=spec.pixel_format)
+                                          format=spec.pixel_format, threads=1)
 
     def write_frame(self, pixels, *, repeat: int = 1) -> None:
         self._validate_frame(pixels, repeat)
