@@ -371,8 +371,10 @@ class HeldFrameEncoder(VideoSegmentEncoder):
             plane = source.planes[0]
             rows = np.frombuffer(plane, dtype=np.uint8).reshape(spec.height, plane.line_size)
             rows[:, :spec.width * 4] = pixels.reshape(spec.height, spec.width * 4)
-        # On one thread, as the encoder: PyAV's default (threads=0) gives each segment's
-        # swscale two threads of its own, which cost more CPU time than they do work.
+        # On this thread, as x264: PyAV's default (threads=0) starts two swscale threads for
+        # each segment, and a render keeps both cores busy anyway; one thread converted a 1080p
+        # frame in a little less CPU time (3.8 against 4.1 ms in a micro-benchmark), and the
+        # YUV bytes are the same.
         return self._reformatter.reformat(source, width=spec.width, height=spec.height,
                                           format=spec.pixel_format, threads=1)
 
