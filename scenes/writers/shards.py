@@ -28,7 +28,7 @@ from transformer_core.cache import enabled as caching_enabled
 
 from ..toolkit.fastpaths import end_states_only
 
-from .fast import HeldFrameFileWriter, FastPathCamera
+from .fast import FastPathCamera, FrameGivingRenderer, HeldFrameFileWriter
 
 __all__ = ["ShardRenderer", "ShardError", "start_shards", "stop_shards"]
 
@@ -43,7 +43,7 @@ def _renderer_kwargs() -> dict:
     return {"file_writer_class": HeldFrameFileWriter, "camera_class": FastPathCamera}
 
 
-class ShardRenderer(CairoRenderer):
+class ShardRenderer(FrameGivingRenderer):
     """Manim's cairo renderer drawing only the plays ``i`` with ``i % shards == shard``."""
 
     def __init__(self, shard: int, shards: int, peers=(), conn=None, **kwargs) -> None:

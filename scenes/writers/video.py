@@ -33,7 +33,7 @@ from ..registry import get_scene_class
 from ..toolkit.fastpaths import install as install_fast_methods
 from ..toolkit.storyboard import SceneOptions, Step, using_options
 from .fast import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
-                   HeldFrameFileWriter, exact_still_points)
+                   FrameGivingRenderer, HeldFrameFileWriter, exact_still_points)
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -190,8 +190,8 @@ def _renderer(skip_animations: bool):
 
     if not caching_enabled():
         return CairoRenderer(skip_animations=skip_animations)
-    return CairoRenderer(file_writer_class=HeldFrameFileWriter, camera_class=FastPathCamera,
-                         skip_animations=skip_animations)
+    return FrameGivingRenderer(file_writer_class=HeldFrameFileWriter,
+                               camera_class=FastPathCamera, skip_animations=skip_animations)
 
 
 _STILL = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.png")
