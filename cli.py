@@ -37,7 +37,7 @@ from scenes.cli_support import (
     check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
     model_kind, output_file, output_folder, require_tools, run_each, scene_options, scene_setup,
-    skip_check, step_progress,
+    skip_check, skip_unused_imports, step_progress,
 )
 
 
@@ -723,5 +723,11 @@ def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool
     return written
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The command line as a process of its own (``python cli.py``, ``transformer-explained``)."""
+    skip_unused_imports()
     main()
+
+
+if __name__ == "__main__":
+    run()

@@ -290,6 +290,17 @@ def signals_unwind():
             signal.signal(sig, old)
 
 
+def skip_unused_imports() -> None:
+    """Spare a command process the one module importing Manim loads and never needs: IPython
+    (about a tenth of a second of every render's start), which Manim imports only to offer its
+    Jupyter magic. It is marked missing here, before Manim is imported; Manim then goes on
+    without the magic. Only for a process that runs one command (``python cli.py``, the
+    installed script): Python code that imports :mod:`cli` (a notebook, the tests) is not
+    affected."""
+    if "manim" not in sys.modules:
+        sys.modules.setdefault("IPython", None)  # type: ignore[assignment]
+
+
 class Main(click.Group):
     """The command group: errors become one line and an exit code (see the module docstring)."""
 

@@ -1,13 +1,15 @@
 """How long ``python cli.py svg all --force`` takes with warm caches, and each scene's share.
 
     python scripts/bench_svg_all.py [--jobs N] [--model translate|lm] [--theme dark|light]
-                                    [--no-split]
+                                    [--repeat N] [--no-split]
 
 Runs ``svg all`` once to fill the caches, then times ``svg all --force`` through the real CLI
-(imports and model loading included): wall seconds and the CPU seconds (user + system) of the
-command and its processes, against the target of issue 16 (5 s). Then, unless ``--no-split``,
-exports every scene one after another in this process and prints each scene's wall and CPU
-seconds (Manim and the model already loaded: the work a worker of ``svg all`` does per scene).
+(imports and model loading included) ``--repeat`` times (3): the fastest run's wall seconds and
+the CPU seconds (user + system) of the command and its processes, against the target of issue
+16 (5 s), as ``timeit`` takes the fastest repeat (a slower one measures what else the machine
+ran); every run is printed. Then, unless ``--no-split``, exports every scene one after another
+in this process and prints each scene's wall and CPU seconds (Manim and the model already
+loaded: the work a worker of ``svg all`` does per scene).
 Timings on a shared machine are noisy: compare figures of one run.
 """
 
@@ -68,17 +70,21 @@ def main() -> None:
     parser.add_argument("--model", default="translate")
     parser.add_argument("--theme", default="dark")
     parser.add_argument("--no-split", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="times `svg all --force` is timed; the fastest is the figure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-svg-") as tmp:
         out = Path(tmp)
         common = ["--out", str(out / "all"), "--model", args.model, "--theme", args.theme]
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
         timed_cli(["svg", "all", *common])  # fills the caches
-        wall, cpu = timed_cli(["svg", "all", "--force", *common, *jobs])
+        runs = [timed_cli(["svg", "all", "--force", *common, *jobs]) for _ in range(args.repeat)]
+        wall, cpu = min(runs)
         verdict = "met" if wall <= TARGET else "NOT met"
         print(f"svg all --force{' --jobs ' + str(args.jobs) if args.jobs else ''}, warm caches, "
-              f"{os.cpu_count()} cores: {wall:.1f} s wall, {cpu:.1f} s CPU "
-              f"(target <= {TARGET:.0f} s: {verdict})")
+              f"{os.cpu_count()} cores, best of {len(runs)}: {wall:.1f} s wall, {cpu:.1f} s CPU "
+              f"(target <= {TARGET:.0f} s: {verdict}); every run: "
+              f"{', '.join(f'{w:.1f} s ({c:.1f} s CPU)' for w, c in runs)}")
         if not args.no_split:
             split(out, args.model, args.theme)
 

@@ -38,6 +38,17 @@ def test_help_is_instant_and_imports_no_torch():
     assert time.perf_counter() - start < 5  # generous: the real figure is ~0.1 s; see the note
 
 
+def test_the_command_process_skips_ipython_which_manim_imports_and_never_uses():
+    code = ("import sys, cli; cli.skip_unused_imports(); import manim; "
+            "print(sys.modules['IPython'] is None, manim.Scene.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "Scene"], out.stderr
+    code = ("import sys, manim, cli; cli.skip_unused_imports(); "
+            "print(sys.modules.get('IPython') is not None)")  # Manim first: nothing changed
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["True"], out.stderr
+
+
 def test_trace_summary_shows_translation(runner):
     result = runner.invoke(main, ["trace", "--model", "translate"])
     assert result.exit_code == 0

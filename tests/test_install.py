@@ -69,7 +69,7 @@ def test_the_wheel_holds_every_module_and_the_checkpoints(wheel):
             "transformer_core/checkpoints/lm.pt"} <= names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert re.search(r"^transformer-explained = cli:main$", text, re.M), text
+    assert re.search(r"^transformer-explained = cli:run$", text, re.M), text
 
 
 def test_the_installed_modules_are_the_wheels(venv, tmp_path):
