@@ -64,7 +64,9 @@ runs Manim's own code on the same values. FadeOut also aligns its target, a fres
 used for nothing else, instead of a copy of it: one copy instead of three. And most often
 FadeOut needs no copy at all: its clean-up's ``interpolate(0)`` puts its mobject back as it
 started (``1 * start + 0 * target`` is ``start`` for finite values without ``-0.0``; widths
-and sheen are computed as Manim computes them).
+and sheen are computed as Manim computes them). A ``ReplacementTransform`` goes further: the
+point alignment of the mobject it replaces is done only if anything looks at it again
+(:mod:`scenes.toolkit.deferred`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ import copy
 import enum
 
 import numpy as np
+
+from . import deferred
 
 __all__ = ["install", "end_states_only"]
 
@@ -108,14 +112,17 @@ def install() -> None:
     })
     plain_types: dict[type, bool] = {}
 
-    def plain(cls) -> bool:
+    def plain(cls) -> int:
         """A class whose family Manim finds with its own ``_iter_family``, and whose members
-        are told apart by identity (as the sets ``get_family`` uses tell them apart)."""
+        are told apart by identity (as the sets ``get_family`` uses tell them apart): 1, or 2
+        for a member whose transform still owes it work (its submobjects are read without
+        settling: :mod:`scenes.toolkit.deferred`); 0 for any other class."""
         ok = plain_types.get(cls)
         if ok is None:
-            ok = plain_types[cls] = (cls._iter_family is originals["iter_family"]
-                                     and cls.__eq__ is object.__eq__
-                                     and cls.__hash__ is object.__hash__)
+            ok = plain_types[cls] = (
+                0 if not (cls._iter_family is originals["iter_family"]
+                          and cls.__eq__ is object.__eq__ and cls.__hash__ is object.__hash__)
+                else 2 if cls in deferred.OWED_CLASSES else 1)
         return ok
 
     def get_family(self, recurse=True):
@@ -127,11 +134,12 @@ def install() -> None:
         stack = [self]
         while stack:
             mob = stack.pop()
-            if id(mob) in seen or not plain(type(mob)):
+            kind = plain(type(mob))
+            if id(mob) in seen or not kind:
                 return originals["family"](self, recurse)
             seen.add(id(mob))
             family.append(mob)
-            subs = mob.submobjects
+            subs = mob.submobjects if kind == 1 else deferred.raw_submobjects(mob)
             if subs:
                 if type(subs) is not list:
                     return originals["family"](self, recurse)
@@ -362,6 +370,7 @@ def _install_end_states() -> None:
     _snapshot_start(FadeOut, reuse_target=True)
     for transform in (Transform, ReplacementTransform):
         _snapshot_start(transform, reuse_target=False)
+    deferred.install(ReplacementTransform, _snapshot, lambda: _end_states_only)
     _restoring_fade_out(FadeOut)
 
 
@@ -467,13 +476,33 @@ class _StartFamily:
         """The copy has no updaters (the mobject had none): nothing to do."""
 
 
+def _align_and_snapshot(anim) -> None:
+    """What a Transform's ``begin`` does to its mobject, the target's copy made: align the two,
+    then take the start."""
+    anim.mobject.align_data(anim.target_copy)
+    _snapshot(anim)
+
+
+def _snapshot(anim) -> None:
+    """A Transform's start, as a snapshot where Manim's own ``interpolate`` applies."""
+    from manim import Mobject, VMobject
+
+    mob = anim.mobject
+    if all(type(m).interpolate is Mobject.interpolate
+           and type(m).interpolate_color is VMobject.interpolate_color
+           for m in mob.family_members_with_points()):
+        anim.starting_mobject = _StartFamily(mob)
+        anim._end_only = True
+    else:
+        anim.starting_mobject = anim.create_starting_mobject()
+
+
 def _snapshot_start(cls, reuse_target: bool) -> None:
     """``cls`` (a Transform whose start is a copy of its mobject) in a dry run: Manim's
     ``begin``, except that the starting copy is a snapshot of what ``interpolate`` reads of it
     (the mobject's parts' points and colours, after the alignment). Every ``interpolate`` then
     runs Manim's own code on the same values. With ``reuse_target`` (FadeOut, whose target is a
     fresh faded copy used for nothing else), the target is aligned itself instead of a copy."""
-    from manim import Mobject, VMobject
     from manim.animation.animation import Animation
 
     begin = cls.begin
@@ -487,14 +516,7 @@ def _snapshot_start(cls, reuse_target: bool) -> None:
             return begin(self)
         self.target_mobject = self.create_target()
         self.target_copy = self.target_mobject if reuse_target else self.target_mobject.copy()
-        self.mobject.align_data(self.target_copy)
-        if all(type(m).interpolate is Mobject.interpolate
-               and type(m).interpolate_color is VMobject.interpolate_color
-               for m in mob.family_members_with_points()):
-            self.starting_mobject = _StartFamily(mob)
-            self._end_only = True
-        else:
-            self.starting_mobject = self.create_starting_mobject()
+        _align_and_snapshot(self)
         if self.suspend_mobject_updating:
             mob.suspend_updating()
         self.interpolate(0)

@@ -651,7 +651,8 @@ def _no_pixels(scene) -> None:
     every ``play`` and ``wait`` (the "static frame" it would reuse for each video frame) and
     copies it for frames it then drops: a sixth of an export's time, for pixels nobody reads.
     Switch that off for this scene's renderer, and with it the sorting of the scene's mobjects
-    into moving and static ones at every ``play``, which only that drawing reads."""
+    into moving and static ones at every ``play``, which only that drawing reads, and the
+    description of the (switched off) progress bar of every ``play``."""
     renderer = scene.renderer
 
     def no_frame(*args, **kwargs) -> None:
@@ -664,6 +665,18 @@ def _no_pixels(scene) -> None:
     renderer.render = no_frame
     renderer.freeze_current_frame = no_frame
     scene.get_moving_and_static_mobjects = lambda animations: ([], [])
+    # Each play names its first animation for a progress bar that is switched off; naming it
+    # reads the whole mobject (and would settle a deferred transform's debt for nothing).
+    manims_progression = scene._get_animation_time_progression
+
+    def time_progression(animations, duration):
+        from manim import Wait
+
+        if len(animations) == 1 and isinstance(animations[0], Wait):
+            return manims_progression(animations, duration)
+        return scene.get_time_progression(duration, "")
+
+    scene._get_animation_time_progression = time_progression
 
 
 def default_out_dir(scene_name: str) -> Path:
