@@ -291,14 +291,53 @@ def signals_unwind():
 
 
 def skip_unused_imports() -> None:
-    """Spare a command process the one module importing Manim loads and never needs: IPython
-    (about a tenth of a second of every render's start), which Manim imports only to offer its
-    Jupyter magic. It is marked missing here, before Manim is imported; Manim then goes on
-    without the magic. Only for a process that runs one command (``python cli.py``, the
-    installed script): Python code that imports :mod:`cli` (a notebook, the tests) is not
-    affected."""
-    if "manim" not in sys.modules:
-        sys.modules.setdefault("IPython", None)  # type: ignore[assignment]
+    """Spare a command process what importing Manim loads and never uses (about a third of a
+    second of every render's start). Only for a process that runs one command (``python
+    cli.py``, the installed script), before Manim is imported; Python code that imports
+    :mod:`cli` (a notebook, the tests) is not affected.
+
+    * IPython, which Manim imports only to offer its Jupyter magic, is marked missing: Manim
+      then goes on without the magic.
+    * ``scipy.spatial``'s own body (k-d trees, convex hulls, distances, and ``scipy.special``
+      with them) runs only if something uses it: Manim needs only its ``transform``
+      subpackage (rotations), which imports as usual. Until then the package is an empty
+      module that finds its submodules; the first other name asked of it runs its body.
+    """
+    if "manim" in sys.modules:
+        return
+    sys.modules.setdefault("IPython", None)  # type: ignore[assignment]
+    try:
+        _load_on_first_use("scipy.spatial")
+    except Exception:  # noqa: BLE001 (an unexpected layout: import it as usual)
+        sys.modules.pop("scipy.spatial", None)
+
+
+def _load_on_first_use(name: str) -> None:
+    """Put package ``name`` in ``sys.modules`` without running its ``__init__``: its
+    submodules import as usual; any other attribute runs the body first."""
+    import importlib
+    import importlib.util
+
+    if name in sys.modules:
+        return
+    parent_name, _, child = name.rpartition(".")
+    parent = importlib.import_module(parent_name)
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+
+    def __getattr__(attr: str):
+        loaded = sys.modules.get(f"{name}.{attr}")
+        if loaded is not None:  # a submodule being imported (``import a.b.c as d``)
+            return loaded
+        module.__dict__.pop("__getattr__", None)
+        spec.loader.exec_module(module)
+        return getattr(module, attr)
+
+    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    setattr(parent, child, module)
 
 
 class Main(click.Group):
