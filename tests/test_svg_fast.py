@@ -122,6 +122,49 @@ def test_updaters_take_manims_own_path():
     assert anim._end_only is False and calls  # its updater ran, as in Manim
 
 
+def test_fade_out_shortcut_only_for_finite_values_without_negative_zero():
+    """FadeOut skips its copies only if every member's points and colours are finite float64
+    numbers without -0.0 (one odd number anywhere, in any member, and Manim's code runs), and
+    either way the scene ends as Manim's code leaves it."""
+    from manim import FadeOut, Scene, tempconfig
+
+    from scenes.toolkit.fastpaths import end_states_only
+
+    def odd(mob, attr: str, member: int, value):
+        """``mob`` with ``value`` in the last row of one member's ``attr`` (or that array
+        made float32 when ``value`` is None)."""
+        part = mob.family_members_with_points()[member]
+        array = getattr(part, attr)
+        if value is None:
+            setattr(part, attr, array.astype(np.float32))
+        else:
+            array[-1, 0] = value
+        return mob
+
+    cases = [(None, None, None)]
+    for attr in ("points", "fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+        for value in (np.nan, np.inf, -np.inf, -0.0, None):
+            cases += [(attr, member, value) for member in (0, 3)]
+    with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING",
+                     "progress_bar": "none"}):
+        for attr, member, value in cases:
+            ends, taken = [], []
+            for fast in (False, True):
+                cells = _mobjects()[2]
+                if attr is not None:
+                    odd(cells, attr, member, value)
+                scene = Scene(skip_animations=True)
+                scene.add(cells)
+                anim = FadeOut(cells)
+                placeholder = anim.starting_mobject  # (Animation's, until begin copies)
+                with end_states_only() if fast else _nothing():
+                    scene.play(anim, run_time=0.5)
+                ends.append((_state([cells]), list(scene.mobjects)))
+                taken.append(anim.starting_mobject is placeholder)  # no copy at all
+            assert taken == [False, attr is None], (attr, member, value)
+            assert ends[0][0] == ends[1][0] and ends[0][1] == ends[1][1] == [], (attr, member, value)
+
+
 def test_boundary_subpaths_and_copies_match_manim():
     from manim import Mobject, VMobject
 

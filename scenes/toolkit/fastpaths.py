@@ -97,6 +97,7 @@ MANIMS: dict = {}  # Manim's own methods that install() replaced, by name (for t
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
 _COLOUR_ATTRS = ("fill_rgbas", "stroke_rgbas", "background_stroke_rgbas", "stroke_width",
                  "background_stroke_width", "sheen_direction", "sheen_factor")
+_CHECKED = ("points", *_COLOUR_ATTRS[:3])  # what FadeOut's shortcut needs finite, without -0.0
 _COLOUR_VALUE = "_ManimColor__value"  # a ManimColor's one attribute (its RGBA array)
 
 
@@ -501,15 +502,29 @@ def _restoring_fade_out(cls) -> None:
             return False
         members = mob.family_members_with_points()
         n = len(members)
-        return all(type(m).interpolate is Mobject.interpolate
-                   and type(m).interpolate_color is VMobject.interpolate_color
-                   and self.get_sub_alpha(0, i, n) == 0
-                   and all(_finite_without_negative_zero(getattr(m, k))
-                           for k in ("points", *_COLOUR_ATTRS[:3]))
-                   for i, m in enumerate(members))
+        arrays = []  # every member's points and colours, checked at once
+        for i, m in enumerate(members):
+            kind = type(m)
+            if (kind.interpolate is not Mobject.interpolate
+                    or kind.interpolate_color is not VMobject.interpolate_color
+                    or self.get_sub_alpha(0, i, n) != 0):
+                return False
+            for name in _CHECKED:
+                value = getattr(m, name)
+                if type(value) is not np.ndarray:  # a subclass of arrays (or not an array)
+                    if not _finite_without_negative_zero(value):
+                        return False
+                elif value.dtype != np.float64:
+                    return False
+                else:
+                    arrays.append(value)
+        return _finite_without_negative_zero(np.concatenate(arrays, axis=None)) if arrays else True
 
     def fast_begin(self):
-        if not eligible(self):
+        # (its own mark: the snapshot begin sets ``_end_only`` when it takes the snapshot,
+        # after which Manim's interpolations must still run)
+        self._restores = eligible(self)
+        if not self._restores:
             return begin(self)  # the snapshot begin (or Manim's own)
         self._end_only = True
         if self.suspend_mobject_updating:
@@ -517,22 +532,22 @@ def _restoring_fade_out(cls) -> None:
         return None
 
     def fast_interpolate(self, alpha):  # the clean-up's interpolate(0) is the one that counts
-        if not getattr(self, "_end_only", False):
+        if not getattr(self, "_restores", False):
             interpolate(self, alpha)
 
     def fast_finish(self):
-        if not getattr(self, "_end_only", False):
+        if not getattr(self, "_restores", False):
             return finish(self)
         if self.suspend_mobject_updating and self.mobject is not None:
             self.mobject.resume_updating()
         return None
 
     def fast_update(self, dt):
-        if not getattr(self, "_end_only", False):
+        if not getattr(self, "_restores", False):
             update(self, dt)
 
     def fast_clean_up(self, scene):
-        if not getattr(self, "_end_only", False):
+        if not getattr(self, "_restores", False):
             return clean_up(self, scene)
         Transform.clean_up_from_scene(self, scene)  # FadeOut's super(): the removal
         members = self.mobject.family_members_with_points()
