@@ -30,12 +30,12 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
     DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform,
-    RoundedRectangle, VGroup, Write,
+    VGroup, Write,
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
-    formula,
+    formula, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, languages,
@@ -149,9 +149,9 @@ class DecoderScene(StoryScene):
         for name in names:
             label = plain_text(name, 17, theme.text, line_spacing=0.8)
             label.kind = "prose"
-            box = RoundedRectangle(corner_radius=0.1, width=max(label.width + 0.3, 1.0),
-                                   height=0.95, stroke_width=2.5,
-                                   stroke_color=colors.get(name, theme.muted))
+            box = rounded_box(corner_radius=0.1, width=max(label.width + 0.3, 1.0),
+                              height=0.95, stroke_width=2.5,
+                              stroke_color=colors.get(name, theme.muted))
             boxes.add(VGroup(box, label.move_to(box)))
         boxes.arrange(RIGHT, buff=0.32)
         arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.05, stroke_width=3,

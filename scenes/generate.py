@@ -33,11 +33,11 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
     DOWN, LEFT, PI, RIGHT, UP, Create, FadeIn, GrowFromEdge, Indicate, LaggedStart, Line,
-    Rectangle, RoundedRectangle, VGroup, Write,
+    Rectangle, VGroup, Write,
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
-    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into,
+    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, languages,
@@ -162,10 +162,10 @@ class GenerateScene(StoryScene):
         for i in range(n):
             label = self.token_label(self.dec, i, size, theme.text)
             label.shift([x + 0.12 - label.get_left()[0], 0, 0])
-            box = RoundedRectangle(corner_radius=0.08, width=label.width + 0.24,
-                                   height=cap * 2.4, stroke_width=1.5,
-                                   stroke_color=theme.highlight if newest and i == n - 1
-                                   else theme.muted)
+            box = rounded_box(corner_radius=0.08, width=label.width + 0.24,
+                              height=cap * 2.4, stroke_width=1.5,
+                              stroke_color=theme.highlight if newest and i == n - 1
+                              else theme.muted)
             box.move_to([label.get_x(), cap / 2, 0])
             row.add(VGroup(box, label))
             x += label.width + 0.24 + 0.14
@@ -177,8 +177,8 @@ class GenerateScene(StoryScene):
         word = self.word(int(self.trace["gen.choice"][turn]), size, theme.output)
         cap = size * DIGIT_HEIGHT
         word.shift([row.get_right()[0] + 0.14 + 0.12 - word.get_left()[0], 0, 0])
-        box = RoundedRectangle(corner_radius=0.08, width=word.width + 0.24, height=cap * 2.4,
-                               stroke_width=2, stroke_color=theme.output)
+        box = rounded_box(corner_radius=0.08, width=word.width + 0.24, height=cap * 2.4,
+                          stroke_width=2, stroke_color=theme.output)
         box.move_to([word.get_x(), cap / 2, 0])
         return VGroup(box, word)
 

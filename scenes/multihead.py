@@ -26,14 +26,14 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 from manim import (  # noqa: E402
     DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, Line,
-    ReplacementTransform, RoundedRectangle, VGroup, Write,
+    ReplacementTransform, VGroup, Write,
 )
 
 from scenes.toolkit.animations import (  # noqa: E402
     build_worked_cell, play_fill, play_morph, play_worked_cell, relayout, swap,
 )
 from scenes.toolkit.mobjects import (  # noqa: E402
-    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula,
+    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, model_name,
@@ -178,8 +178,8 @@ class MultiHeadScene(StoryScene):
             if color is None:
                 boxes.add(VGroup(label))
                 continue
-            box = RoundedRectangle(corner_radius=0.12, width=label.width + 0.4, height=1.05,
-                                   stroke_color=color, stroke_width=2.5)
+            box = rounded_box(corner_radius=0.12, width=label.width + 0.4, height=1.05,
+                              stroke_color=color, stroke_width=2.5)
             boxes.add(VGroup(box, label.move_to(box)))
         boxes.arrange(RIGHT, buff=0.55)
         arrows = VGroup(*(Arrow(a.get_right(), b.get_left(), buff=0.08, stroke_width=3,

@@ -29,10 +29,10 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 from manim import (  # noqa: E402
     DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, Line, Rectangle,
-    RoundedRectangle, VGroup, VMobject, config,
+    VGroup, VMobject, config,
 )
 
-from scenes.toolkit.mobjects import ValueMatrix  # noqa: E402
+from scenes.toolkit.mobjects import ValueMatrix, rounded_box  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
@@ -257,8 +257,8 @@ class OverviewScene(StoryScene):
         """A box of the figure centred at (x, y): the paper's name on the left, the scene that
         explains it on the right."""
         theme = self.theme
-        rect = RoundedRectangle(corner_radius=0.06, width=BOX_W, height=BOX_H, stroke_width=2,
-                                stroke_color=getattr(theme, spec.color), fill_opacity=0)
+        rect = rounded_box(corner_radius=0.06, width=BOX_W, height=BOX_H, stroke_width=2,
+                           stroke_color=getattr(theme, spec.color), fill_opacity=0)
         name = self.text(spec.text)
         tag = self.text(f"▸ {spec.scene}", theme.muted)
         cap = TEXT * DIGIT_HEIGHT

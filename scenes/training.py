@@ -31,10 +31,12 @@ import functools  # noqa: E402
 
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, RoundedRectangle, VGroup, Write,
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, VGroup, Write,
 )
 
-from scenes.toolkit.mobjects import ValueMatrix, attention_heatmap, cell_height_for  # noqa: E402
+from scenes.toolkit.mobjects import (  # noqa: E402
+    ValueMatrix, attention_heatmap, cell_height_for, rounded_box,
+)
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
@@ -431,9 +433,9 @@ class TrainingScene(StoryScene):
         num.next_to(label, DOWN, buff=0.08)
         body = VGroup(label, num)
         strength = (math.log10(value) - lo) / (hi - lo) if hi > lo else 1.0
-        box = RoundedRectangle(corner_radius=0.06, width=max(body.width + 0.18, 0.76),
-                               height=body.height + 0.16, stroke_width=2.2,
-                               stroke_color=self.role_colors()[self.role(name)])
+        box = rounded_box(corner_radius=0.06, width=max(body.width + 0.18, 0.76),
+                          height=body.height + 0.16, stroke_width=2.2,
+                          stroke_color=self.role_colors()[self.role(name)])
         box.set_fill(theme.positive, opacity=theme.max_fill * max(0.05, strength))
         box.move_to(body)
         chip = VGroup(box, body)
@@ -471,10 +473,10 @@ class TrainingScene(StoryScene):
             rows_mob.arrange(DOWN, buff=0.1, aligned_edge=LEFT)
             head = self.note(title, NOTE, theme.text)
             head.next_to(rows_mob, UP, buff=0.15).align_to(rows_mob, LEFT)
-            frame = RoundedRectangle(corner_radius=0.1,
-                                     width=max(rows_mob.width, head.width) + 0.24,
-                                     height=rows_mob.height + head.height + 0.45,
-                                     stroke_color=theme.muted, stroke_width=1.5)
+            frame = rounded_box(corner_radius=0.1,
+                                width=max(rows_mob.width, head.width) + 0.24,
+                                height=rows_mob.height + head.height + 0.45,
+                                stroke_color=theme.muted, stroke_width=1.5)
             frame.move_to(VGroup(rows_mob, head))
             frame.align_to(rows_mob, LEFT).shift(LEFT * 0.12)
             panels.add(VGroup(frame, head, rows_mob))

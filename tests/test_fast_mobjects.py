@@ -2,7 +2,8 @@
 
 A matrix cell (:func:`filled_cell`) is compared, attribute by attribute and bit for bit, with
 the ``Rectangle`` Manim's constructor makes (many sizes, colours, opacities and places), and
-stays the same through copies and animations.
+stays the same through copies and animations; a rounded box (:func:`rounded_box`) with the
+``RoundedRectangle`` Manim makes of the same arguments.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import random
 import numpy as np
 import pytest
 from manim import (
-    BLUE, FadeIn, FadeOut, ManimColor, Mobject, Rectangle, ReplacementTransform, Transform, VGroup,
+    BLUE, FadeIn, FadeOut, ManimColor, Mobject, Rectangle, ReplacementTransform, RoundedRectangle,
+    Transform, VGroup,
 )
 
-from scenes.toolkit.mobjects import ValueMatrix, filled_cell
+from scenes.toolkit.mobjects import ValueMatrix, filled_cell, rounded_box
 from scenes.toolkit.theme import THEMES
 from tests.same_state import state_differences
 
@@ -95,6 +97,77 @@ def test_flat_text_is_what_manims_constructor_makes(monkeypatch):
     odd = text.FlatText("1", points["0.53"], 22, ManimColor("#ECEFF4"))
     assert state_differences(odd, text.FlatText("1", points["0.53"], 22,
                                                  ManimColor("#ECEFF4"))) == []
+
+
+def _box_cases(seed: int = 3):
+    """Keyword arguments of RoundedRectangle as the scenes pass them (sizes from widths of
+    text: float64; theme colours; int and float widths) and a few odd ones."""
+    rng = random.Random(seed)
+    theme_colours = [c for t in THEMES.values() for c in (t.muted, t.highlight, t.output, t.text)]
+    cases = []
+    for k in range(120):
+        width = rng.choice([np.float64(rng.uniform(0.2, 4)), rng.uniform(0.2, 4), 1.0, 2])
+        height = rng.choice([np.float64(rng.uniform(0.2, 1.5)), 0.95, 1.05, 1])
+        style = {"stroke_color": rng.choice(theme_colours),
+                 "stroke_width": rng.choice([1.5, 2, 2.2, 2.5])}
+        if k % 3 == 0:
+            style["fill_opacity"] = rng.choice([0, 0.0, 0.4])
+        cases.append(dict(style, width=width, height=height,
+                          corner_radius=rng.choice([0.06, 0.08, 0.1, 0.12, 0, 1])))
+    cases += [dict(case) for case in cases[:20]]  # the same arguments again: the template
+    cases += [  # odd arguments: signed zeros, ints for floats, colour objects, None, lists
+        dict(width=1.0, height=0.5, corner_radius=-0.0),
+        dict(width=1.0, height=0.5, corner_radius=0.0),
+        dict(width=1, height=0.5, corner_radius=0.1, stroke_width=True),
+        dict(width=1.0, height=0.5, corner_radius=0.1, stroke_color=ManimColor("#FD7E14")),
+        dict(width=1.0, height=0.5, corner_radius=0.1, stroke_color=BLUE, fill_color=None),
+        dict(width=1.0, height=0.5, corner_radius=[0.1, 0.2]),
+        dict(width=2.0, height=1.0, corner_radius=0.1, color="#abcdef", fill_opacity=1),
+    ]
+    return cases
+
+
+def test_rounded_box_is_manims_rounded_rectangle():
+    for case in _box_cases():
+        real, fast = RoundedRectangle(**case), rounded_box(**case)
+        assert type(fast) is RoundedRectangle
+        assert state_differences(real, fast) == [], case
+        assert fast.points.tobytes() == real.points.tobytes()
+
+
+def test_rounded_box_tells_arguments_apart():
+    """Arguments equal in Python but not to the constructor get templates of their own."""
+    from scenes.toolkit import mobjects
+
+    for a, b in [(0.1, 1e-1 + 1e-17), (1, 1.0), (1.0, np.float64(1.0)), (0.0, -0.0)]:
+        first = rounded_box(width=2.0, height=1.0, corner_radius=a, stroke_width=2)
+        second = rounded_box(width=2.0, height=1.0, corner_radius=b, stroke_width=2)
+        assert state_differences(first, RoundedRectangle(width=2.0, height=1.0, corner_radius=a,
+                                                         stroke_width=2)) == []
+        assert state_differences(second, RoundedRectangle(width=2.0, height=1.0,
+                                                          corner_radius=b, stroke_width=2)) == []
+    assert state_differences(rounded_box(width=2.0, height=1.0, corner_radius=1),
+                             rounded_box(width=2.0, height=1.0, corner_radius=1.0)) != []
+    before = mobjects._rounded_template.cache_info().currsize
+    rounded_box(width=2.0, height=1.0, corner_radius=0.1, stroke_color=BLUE)  # a colour object
+    rounded_box(width=float("nan"), height=1.0, corner_radius=0.1)  # NaN: no key
+    assert mobjects._rounded_template.cache_info().currsize == before
+
+
+def test_rounded_boxes_share_nothing():
+    """Changing one box changes no other, nor the template of the next."""
+    case = dict(width=1.3, height=0.6, corner_radius=0.08, stroke_color="#888888",
+                stroke_width=1.5)
+    a, b = rounded_box(**case), rounded_box(**case)
+    for name, value in vars(a).items():
+        if isinstance(value, (np.ndarray, list, dict, Mobject, ManimColor)):
+            assert value is not vars(b)[name], name
+    a.set_fill("#FD7E14", 1.0).shift([1, 1, 0]).stretch(2, 0).set_stroke(width=7)
+    a.grid_lines.add(Rectangle())
+    a.sheen_direction[0] = 5.0
+    a.points[0, 0] = 9.0
+    assert state_differences(RoundedRectangle(**case), b) == []
+    assert state_differences(RoundedRectangle(**case), rounded_box(**case)) == []
 
 
 def test_cells_copy_and_animate_as_manims():

@@ -122,6 +122,49 @@ def test_updaters_take_manims_own_path():
     assert anim._end_only is False and calls  # its updater ran, as in Manim
 
 
+def test_fade_out_shortcut_only_for_finite_values_without_negative_zero():
+    """FadeOut skips its copies only if every member's points and colours are finite float64
+    numbers without -0.0 (one odd number anywhere, in any member, and Manim's code runs), and
+    either way the scene ends as Manim's code leaves it."""
+    from manim import FadeOut, Scene, tempconfig
+
+    from scenes.toolkit.fastpaths import end_states_only
+
+    def odd(mob, attr: str, member: int, value):
+        """``mob`` with ``value`` in the last row of one member's ``attr`` (or that array
+        made float32 when ``value`` is None)."""
+        part = mob.family_members_with_points()[member]
+        array = getattr(part, attr)
+        if value is None:
+            setattr(part, attr, array.astype(np.float32))
+        else:
+            array[-1, 0] = value
+        return mob
+
+    cases = [(None, None, None)]
+    for attr in ("points", "fill_rgbas", "stroke_rgbas", "background_stroke_rgbas"):
+        for value in (np.nan, np.inf, -np.inf, -0.0, None):
+            cases += [(attr, member, value) for member in (0, 3)]
+    with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING",
+                     "progress_bar": "none"}):
+        for attr, member, value in cases:
+            ends, taken = [], []
+            for fast in (False, True):
+                cells = _mobjects()[2]
+                if attr is not None:
+                    odd(cells, attr, member, value)
+                scene = Scene(skip_animations=True)
+                scene.add(cells)
+                anim = FadeOut(cells)
+                placeholder = anim.starting_mobject  # (Animation's, until begin copies)
+                with end_states_only() if fast else _nothing():
+                    scene.play(anim, run_time=0.5)
+                ends.append((_state([cells]), list(scene.mobjects)))
+                taken.append(anim.starting_mobject is placeholder)  # no copy at all
+            assert taken == [False, attr is None], (attr, member, value)
+            assert ends[0][0] == ends[1][0] and ends[0][1] == ends[1][1] == [], (attr, member, value)
+
+
 def test_boundary_subpaths_and_copies_match_manim():
     from manim import Mobject, VMobject
 
@@ -232,6 +275,126 @@ def test_family_as_manim_lists_it():
     assert top.get_family() == manim_family(top) == [top, a, b, shared]  # its last place
     a.submobjects.append(top)  # a cycle
     assert top.get_family() == manim_family(top)
+
+
+def _same_number(a, b) -> bool:
+    """The same type and bits (``None`` as ``None``, NaN as NaN, -0.0 apart from 0.0)."""
+    return type(a) is type(b) and (a is None or np.asarray(a).tobytes() == np.asarray(b).tobytes())
+
+
+def _random_tree(rng, specials=()):
+    """A random tree of VGroups and VMobjects, some without points, with coordinates drawn
+    from a few small values (many ties, zeros of both signs) and ``specials``."""
+    from manim import VGroup, VMobject
+
+    values = [-2.0, -1.5, -0.0, 0.0, 0.0, 1.0, 3.25, *specials]
+    nodes = []
+    for _ in range(rng.integers(1, 12)):
+        node = VGroup() if rng.random() < 0.3 else VMobject()
+        if rng.random() < 0.75:
+            node.points = rng.choice(values, size=(4 * int(rng.integers(1, 3)), 3))
+        nodes.append(node)
+    for k, node in enumerate(nodes[1:], start=1):
+        nodes[rng.integers(k)].submobjects.append(node)
+    return nodes[0]
+
+
+def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
+    """The fast ``reduce_across_dimension`` and ``length_over_dim`` give Manim's numbers bit
+    for bit (type, sign of zero) for random trees full of ties and zeros and for the scenes'
+    kinds of mobjects, without Manim's code; NaN is left to Manim's code, whose answer
+    depends on where it is."""
+    from manim import Mobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    manims = dict(fastpaths.MANIMS)
+
+    def refuse(*args):
+        raise AssertionError("left to Manim's code")
+
+    rng = np.random.default_rng(11)
+    trees = [_random_tree(rng) for _ in range(300)] + _mobjects()
+    with monkeypatch.context() as patched:
+        patched.setitem(fastpaths.MANIMS, "reduce", refuse)
+        patched.setitem(fastpaths.MANIMS, "length", refuse)
+        for tree in trees:
+            for dim in (0, 1, 2):
+                for func in (max, min):
+                    mine = tree.reduce_across_dimension(func, dim)
+                    theirs = manims["reduce"](tree, func, dim)
+                    assert _same_number(mine, theirs), (func, dim, mine, theirs)
+                mine, theirs = tree.length_over_dim(dim), manims["length"](tree, dim)
+                assert _same_number(mine, theirs), (dim, mine, theirs)
+    assert Mobject().reduce_across_dimension(max, 0) is None  # empty: Manim's None and 0
+    assert Mobject().length_over_dim(1) == 0 and type(Mobject().length_over_dim(1)) is int
+    nan_trees = [_random_tree(rng, specials=(np.nan, np.inf, -np.inf)) for _ in range(300)]
+    for tree in nan_trees:
+        for dim in (0, 1):
+            for func in (max, min):
+                mine = tree.reduce_across_dimension(func, dim)
+                theirs = manims["reduce"](tree, func, dim)
+                assert _same_number(mine, theirs), (func, dim, mine, theirs)
+            mine, theirs = tree.length_over_dim(dim), manims["length"](tree, dim)
+            assert _same_number(mine, theirs), (dim, mine, theirs)
+    assert any(np.isnan(t.reduce_across_dimension(max, 0) or 0) for t in nan_trees)
+
+
+def test_extremes_left_to_manim_when_not_plain():
+    """Other reduce functions, other dtypes, a class with its own method, shared members and
+    cycles take Manim's own code (the same answers, or the same error)."""
+    from manim import VGroup, VMobject
+
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    manims = fastpaths.MANIMS
+    a, b = VMobject(), VMobject()
+    a.points = np.array([[1.0, -0.0, 2.0], [3.0, 0.0, -1.0]])
+    b.points = np.array([[-4.0, 5.0, 0.0]])
+    group = VGroup(a, b)
+    for func in (np.max, np.min, lambda column: column[-1]):  # not Python's max or min
+        assert _same_number(group.reduce_across_dimension(func, 0),
+                            manims["reduce"](group, func, 0))
+    smaller = VMobject()
+    smaller.points = np.array([[7.0, 1.0, 0.0]], dtype=np.float32)
+    assert _same_number(VGroup(a, smaller).reduce_across_dimension(max, 0), np.float32(7.0))
+
+    class Fixed(VMobject):
+        def reduce_across_dimension(self, reduce_func, dim):
+            return np.float64(-99.0)
+
+    assert _same_number(VGroup(a, Fixed()).reduce_across_dimension(min, 0), np.float64(-99.0))
+    assert _same_number(VGroup(a, Fixed()).length_over_dim(0), np.float64(102.0))
+    shared = VGroup(group, group)  # a member met twice: the same numbers, by Manim's code
+    assert _same_number(shared.reduce_across_dimension(max, 1),
+                        manims["reduce"](shared, max, 1))
+    assert _same_number(shared.length_over_dim(1), np.float64(5.0))
+    group.submobjects.append(shared)  # a cycle: Manim's error
+    with pytest.raises(RecursionError):
+        group.reduce_across_dimension(max, 0)
+    with pytest.raises(AssertionError):  # Manim's check of the dimension
+        a.reduce_across_dimension(max, 3)
+
+
+def test_extremum_along_dim_as_manim_finds_it():
+    """``get_extremum_along_dim`` (every critical point) gives Manim's numbers for every key."""
+    from scenes.toolkit import fastpaths
+
+    fastpaths.install()
+    manims = fastpaths.MANIMS["extremum"]
+    rng = np.random.default_rng(5)
+    mobs = _mobjects() + [_random_tree(rng, specials=(np.nan, np.inf)) for _ in range(100)]
+    for mob in mobs:
+        points = mob.get_points_defining_boundary()
+        if not len(points):
+            continue
+        for dim in (0, 1, 2):
+            for key in (-1, 0, 1, np.array(-1.0), np.array(0.0), np.array(1.0)):
+                for given in (None, points, points.tolist()):
+                    mine = mob.get_extremum_along_dim(given, dim=dim, key=key)
+                    assert _same_number(mine, manims(mob, given, dim, key)), (dim, key)
 
 
 # ---- svg all in forked processes --------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import enum
 import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,7 +36,7 @@ from .theme import Theme
 
 __all__ = [
     "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for",
-    "cell_height_for", "filled_cell", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
+    "cell_height_for", "filled_cell", "rounded_box", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
 ]
 
 _SHARED = (type(None), bool, int, float, str, bytes, complex)  # what copy.deepcopy returns as is
@@ -82,6 +83,49 @@ def filled_cell(width: float, height: float, color, opacity: float,
     cell.fill_opacity = opacity
     cell.points = template.points + (centre - template_centre)
     return cell
+
+
+@functools.lru_cache(maxsize=256)
+def _rounded_template(arguments: tuple) -> RoundedRectangle:
+    """A RoundedRectangle made by Manim once with these keyword arguments (never shown, only
+    read); ``arguments``: (name, type, exact value, value) of each, see :func:`_exactly`."""
+    return RoundedRectangle(**{name: value for name, _, _, value in arguments})
+
+
+_KEPT = (str, int, bool, float, np.float64, type(None))  # arguments told apart by type and bits
+
+
+def _exactly(name: str, value):
+    """A key for one argument that tells it apart from every argument a constructor could
+    treat differently (type and bits: 0.0 from -0.0, 1 from 1.0 and ``True``); ``None`` for
+    any other kind of value (a colour object, a list...), and for NaN and the infinities."""
+    kind = type(value)
+    if kind not in _KEPT:
+        return None
+    if kind is float or kind is np.float64:
+        if not math.isfinite(value):
+            return None
+        return (name, kind, float.hex(float(value)), value)
+    return (name, kind, value, value)
+
+
+def rounded_box(*, width: float, height: float, corner_radius: float,
+                **style) -> RoundedRectangle:
+    """``RoundedRectangle(width=width, height=height, corner_radius=corner_radius, **style)``,
+    the same object to the last bit: rounding its corners makes an arc and a line per corner
+    (mobjects, styles and all), a twentieth of an SVG export, and the same boxes come back
+    again and again (a token's, a parameter's).
+
+    The first box made with these arguments (the same types and bits) is made by Manim and
+    kept as a template; every box is a twin of it (see :func:`_twin`): Manim's constructor
+    reads nothing but its arguments, so it would make the same points, colours and everything
+    else again. Any other kind of argument (not a string, number or ``None``) takes the
+    constructor."""
+    arguments = dict(style, width=width, height=height, corner_radius=corner_radius)
+    keys = [_exactly(name, value) for name, value in sorted(arguments.items())]
+    if any(key is None for key in keys):
+        return RoundedRectangle(**arguments)
+    return _twin(_rounded_template(tuple(keys)), {})
 
 
 def _twin(value, memo: dict):
@@ -323,8 +367,8 @@ class TokenRow(VGroup):
             label = mark(label_text(str(token), font_size, theme.text), "token", source,
                          (index,), str(token))
             label.shift([x + 0.15, 0, 0])
-            box = RoundedRectangle(corner_radius=0.08, width=label.width + 0.3,
-                                   height=cap * 2.4, stroke_color=theme.muted, stroke_width=1.5)
+            box = rounded_box(corner_radius=0.08, width=label.width + 0.3,
+                              height=cap * 2.4, stroke_color=theme.muted, stroke_width=1.5)
             box.move_to([label.get_x(), cap / 2 - 0.02 * cap, 0])
             x += label.width + 0.3 + buff
             self.tokens.add(label)
