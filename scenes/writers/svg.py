@@ -640,10 +640,27 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
         # end_states_only: exact, faster versions of a few of Manim's methods, and animations
         # that jump to their end without the copies made for the frames in between.
         with tempconfig(settings), using_options(options), end_states_only():
-            scene = scene_cls(skip_animations=True)
+            scene = scene_cls(skip_animations=True, camera_class=_dry_run_camera())
             _no_pixels(scene)
             scene.step_listeners.append(on_step)
             scene.render()
+
+
+def _dry_run_camera():
+    """Manim's camera without a screen-sized background: it fills a 1920 × 1080 array with
+    the background colour when made and again when the colour is set, for a screen a dry run
+    never draws on. The camera keeps its size (what its frame measures is unchanged); only
+    the unread background is one pixel."""
+    from manim import Camera
+
+    class DryRunCamera(Camera):
+        def init_background(self) -> None:
+            if self.background_image is not None:
+                return super().init_background()
+            self.background = np.zeros((1, 1, self.n_channels), dtype=self.pixel_array_dtype)
+            return None
+
+    return DryRunCamera
 
 
 def _no_pixels(scene) -> None:
