@@ -414,3 +414,53 @@ def test_object_state_refuses_what_it_cannot_make_exactly():
     for bad in (blob[:-3], b"MOBSTATE2" + b"x" * 20):
         with pytest.raises(Exception):  # noqa: B017 (any error: the caller builds again)
             objectstate.decode(bad)
+
+
+def test_a_twins_plan_makes_what_twin_makes_and_declines_what_it_cannot():
+    """:func:`twin_state` (the planned twin) against :func:`_twin` on the templates the scenes
+    use, and the templates it must leave to :func:`_twin`: a value met twice (an array, a
+    colour), the template inside itself, a list with something in it, a value of another
+    kind. Values, order and kinds must be the same, and nothing shared with the template."""
+    from scenes.toolkit.mobjects import _cell_template, _twin, _twin_of, twin_state
+    from scenes.toolkit.text import _made_before
+
+    def same(a: dict, b: dict, seen=None) -> None:
+        seen = set() if seen is None else seen
+        seen.add(id(a))
+        assert list(a) == list(b)
+        for key in a:
+            x, y = a[key], b[key]
+            assert type(x) is type(y), key
+            if isinstance(x, np.ndarray):
+                assert x.tobytes() == y.tobytes() and x.shape == y.shape and x.dtype == y.dtype
+            elif isinstance(x, Mobject):
+                if id(vars(x)) not in seen:
+                    same(vars(x), vars(y), seen)
+            elif isinstance(x, ManimColor):
+                assert x.to_rgba().tobytes() == y.to_rgba().tobytes()
+            else:
+                assert x == y or (x != x and y != y), key
+
+    cell = _cell_template(0.7, 0.35)[0]
+    box = rounded_box(width=1.2, height=0.5, corner_radius=0.1, stroke_width=2)
+    for template in (cell, _made_before("#FD7E14"), box):
+        planned = twin_state(template)
+        assert planned is not None  # these have plans
+        same(planned, vars(_twin(template, {})))
+        for key, value in planned.items():
+            if isinstance(value, (np.ndarray, list, Mobject, ManimColor)):
+                assert value is not vars(template)[key], key
+        same(vars(_twin_of(template)), vars(_twin(template, {})))
+
+    def declined(change) -> None:
+        template = Rectangle(width=0.5, height=0.5)
+        change(template)
+        assert twin_state(template) is None
+        twin = _twin_of(template)
+        same(vars(twin), vars(_twin(template, {})))
+
+    declined(lambda t: setattr(t, "extra", t.points))  # an array met twice
+    declined(lambda t: setattr(t, "extra", t.background_stroke_color))  # a colour met twice
+    declined(lambda t: setattr(t, "me", t))  # itself
+    declined(lambda t: t.updaters.append(len))  # a list with something in it
+    declined(lambda t: setattr(t, "table", {"a": 1}))  # another kind of value

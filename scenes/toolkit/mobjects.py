@@ -78,7 +78,7 @@ def filled_cell(width: float, height: float, color, opacity: float,
     ``generate_rgbas_array``; its opacity; and the points, moved as ``move_to`` moves them (the
     template's centre subtracted from ``centre``, the difference added to every point)."""
     template, template_centre = _cell_template(width, height)
-    cell = _twin(template, {})
+    cell = _twin_of(template)
     cell.fill_rgbas = template.generate_rgbas_array(color, opacity)
     cell.fill_opacity = opacity
     cell.points = template.points + (centre - template_centre)
@@ -125,7 +125,7 @@ def rounded_box(*, width: float, height: float, corner_radius: float,
     keys = [_exactly(name, value) for name, value in sorted(arguments.items())]
     if any(key is None for key in keys):
         return RoundedRectangle(**arguments)
-    return _twin(_rounded_template(tuple(keys)), {})
+    return _twin_of(_rounded_template(tuple(keys)))
 
 
 def _twin(value, memo: dict):
@@ -146,6 +146,92 @@ def _twin(value, memo: dict):
         twin.extend(_twin(v, memo) for v in value)
         return twin
     return copy.deepcopy(value, memo)
+
+
+def _twin_of(template: Mobject) -> Mobject:
+    """``_twin(template, {})``, the fast way when ``template`` has a plan (:func:`twin_state`)."""
+    state = twin_state(template)
+    if state is None:
+        return _twin(template, {})
+    twin = type(template).__new__(type(template))
+    twin.__dict__.update(state)
+    return twin
+
+
+def twin_state(template: Mobject) -> dict | None:
+    """What :func:`_twin` makes of each value of ``template``'s ``__dict__`` (a new mobject's
+    state, in the same order), made the fast way, or None when ``template`` has no plan.
+
+    Cells, boxes and texts are twins of a few templates, hundreds of times per scene. A
+    template whose values are numbers, strings, enum members, arrays, colours, empty lists and
+    mobjects of the same kinds, none of them met twice (not even the template itself), has a
+    plan: its shared values in one dict copied whole, the rest made anew key by key, as
+    :func:`_twin` makes them (arrays by their own ``__deepcopy__``, which ``copy.deepcopy``
+    calls; colours by ``copy.deepcopy``; empty lists new; mobjects by their own plans). With
+    nothing met twice, the memo :func:`_twin` keeps has nothing to share. Templates are only
+    read, never changed, so a plan made once holds."""
+    entry = _plans.get(id(template))
+    if entry is None or entry[0] is not template:
+        entry = _plans[id(template)] = (template, _plan(template, set()))
+    return None if entry[1] is None else _state_from(entry[1], template)
+
+
+_plans: dict[int, tuple] = {}  # id(template) -> (template, its plan or None)
+_ARRAY, _COLOUR, _EMPTY_LIST, _MOBJECT = range(4)
+
+
+def _plan(mob: Mobject, seen: set[int]) -> tuple | None:
+    """(shared values with a place for the others, [(key, how, plan of a mobject)]), or None."""
+    from manim import ManimColor
+
+    if id(mob) in seen:
+        return None
+    seen.add(id(mob))
+    shared: dict = {}
+    rest: list[tuple] = []
+    for key, value in mob.__dict__.items():
+        kind = type(value)
+        if kind in _SHARED or isinstance(value, enum.Enum):
+            shared[key] = value
+            continue
+        if id(value) in seen:
+            return None
+        if not isinstance(value, Mobject):
+            seen.add(id(value))  # (a mobject's own plan adds it)
+        shared[key] = None  # keeps the key's place in the order
+        if kind is np.ndarray and value.dtype != object:
+            rest.append((key, _ARRAY, None))
+        elif kind is ManimColor:
+            rest.append((key, _COLOUR, None))
+        elif kind is list and not value:
+            rest.append((key, _EMPTY_LIST, None))
+        elif isinstance(value, Mobject):
+            inner = _plan(value, seen)
+            if inner is None:
+                return None
+            rest.append((key, _MOBJECT, inner))
+        else:
+            return None
+    return shared, rest
+
+
+def _state_from(plan: tuple, mob: Mobject) -> dict:
+    shared, rest = plan
+    state = dict(shared)
+    values = mob.__dict__
+    for key, how, inner in rest:
+        value = values[key]
+        if how == _ARRAY:
+            state[key] = value.__deepcopy__({})
+        elif how == _COLOUR:
+            state[key] = copy.deepcopy(value)
+        elif how == _EMPTY_LIST:
+            state[key] = []
+        else:
+            twin = type(value).__new__(type(value))
+            twin.__dict__.update(_state_from(inner, value))
+            state[key] = twin
+    return state
 
 
 def cell_width_for(values: np.ndarray, decimals: int, font_size: float, pad: float = 0.2) -> float:

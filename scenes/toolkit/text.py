@@ -42,11 +42,15 @@ class FlatText(VMobject):
         if template is None:
             super().__init__(fill_color=color, fill_opacity=1.0, stroke_width=0)
         else:
-            from .mobjects import _twin
+            from .mobjects import _twin, twin_state
 
-            memo = {id(template): self}  # the template's own mobject is this one
-            for key, value in template.__dict__.items():
-                self.__dict__[key] = _twin(value, memo)
+            state = twin_state(template)
+            if state is not None:
+                self.__dict__.update(state)
+            else:
+                memo = {id(template): self}  # the template's own mobject is this one
+                for key, value in template.__dict__.items():
+                    self.__dict__[key] = _twin(value, memo)
         self.set_points(np.array(points))
         self.text = text
         self.nominal_font_size = font_size
