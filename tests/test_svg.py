@@ -344,15 +344,6 @@ def path_text_of(vmobject) -> str:
     return _path_texts([(vmobject, vmobject.points)], _View(1.0, -1.0, 0.0, 0.0))[0]
 
 
-def test_shapes_on_screen_in_several_figures_keep_their_text(sample_svg):
-    """The path of a shape met again (the next step's figure) is the text written before."""
-    from scenes.writers.svg import _PATHS, mobjects_to_svg
-
-    before = len(_PATHS)
-    assert mobjects_to_svg(sample_mobjects(), sample_figure()) == sample_svg
-    assert len(_PATHS) == before  # every shape was known: nothing was written again
-
-
 def test_images_are_refused():
     from manim import ImageMobject
 

@@ -222,35 +222,17 @@ class _View:
 
 # Path data by everything that decides it: consecutive figures of a scene share most of their
 # shapes (a matrix stays on screen for several steps), and each is written once per process.
-_PATHS: dict[tuple, str] = {}
-_PATHS_LIMIT = 64 << 20  # characters of points and text kept, about 64 MB
-_paths_size = 0
-
-
 def _path_data(members: Sequence, view: _View) -> list[str]:
-    """The ``d`` of each VMobject's path ("" for one Manim would not draw)."""
-    global _paths_size
-    found: list[str | None] = []
-    missing: list[tuple[int, tuple, object, np.ndarray]] = []
-    for index, vmobject in enumerate(members):
+    """The ``d`` of each VMobject's path ("" for one Manim would not draw), all written at
+    once. (Most shapes of a figure are new to it: a memo of earlier paths, keyed by their
+    points, cost more in copying and hashing points than it saved.)"""
+    items = []
+    for vmobject in members:
         points = vmobject.points
         if not (isinstance(points, np.ndarray) and points.dtype == np.float64):
             points = np.asarray(points, dtype=np.float64)
-        key = (view, type(vmobject), vmobject.n_points_per_cubic_curve,
-               vmobject.tolerance_for_point_equality, points.shape, points.tobytes())
-        text = _PATHS.get(key)
-        found.append(text)
-        if text is None:
-            missing.append((index, key, vmobject, points))
-    if missing:
-        texts = _path_texts([(vm, points) for _, _, vm, points in missing], view)
-        if _paths_size > _PATHS_LIMIT:
-            _PATHS.clear()
-            _paths_size = 0
-        for (index, key, _, _), text in zip(missing, texts, strict=True):
-            found[index] = _PATHS[key] = text
-            _paths_size += len(key[-1]) + len(text)
-    return found  # type: ignore[return-value]
+        items.append((vmobject, points))
+    return _path_texts(items, view)
 
 
 _RTOL = 1.0e-5  # numpy.isclose's, which Manim's point comparisons follow
