@@ -314,30 +314,26 @@ def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
     def refuse(*args):
         raise AssertionError("left to Manim's code")
 
-    rng = np.random.default_rng(11)
-    trees = [_random_tree(rng) for _ in range(300)] + _mobjects()
-    with monkeypatch.context() as patched:
-        patched.setitem(fastpaths.MANIMS, "reduce", refuse)
-        patched.setitem(fastpaths.MANIMS, "length", refuse)
+    def compare(trees, dims) -> None:
         for tree in trees:
-            for dim in (0, 1, 2):
+            for dim in dims:
                 for func in (max, min):
                     mine = tree.reduce_across_dimension(func, dim)
                     theirs = manims["reduce"](tree, func, dim)
                     assert _same_number(mine, theirs), (func, dim, mine, theirs)
                 mine, theirs = tree.length_over_dim(dim), manims["length"](tree, dim)
                 assert _same_number(mine, theirs), (dim, mine, theirs)
+
+    rng = np.random.default_rng(11)
+    trees = [_random_tree(rng) for _ in range(300)] + _mobjects()
+    with monkeypatch.context() as patched:
+        patched.setitem(fastpaths.MANIMS, "reduce", refuse)
+        patched.setitem(fastpaths.MANIMS, "length", refuse)
+        compare(trees, (0, 1, 2))
     assert Mobject().reduce_across_dimension(max, 0) is None  # empty: Manim's None and 0
     assert Mobject().length_over_dim(1) == 0 and type(Mobject().length_over_dim(1)) is int
     nan_trees = [_random_tree(rng, specials=(np.nan, np.inf, -np.inf)) for _ in range(300)]
-    for tree in nan_trees:
-        for dim in (0, 1):
-            for func in (max, min):
-                mine = tree.reduce_across_dimension(func, dim)
-                theirs = manims["reduce"](tree, func, dim)
-                assert _same_number(mine, theirs), (func, dim, mine, theirs)
-            mine, theirs = tree.length_over_dim(dim), manims["length"](tree, dim)
-            assert _same_number(mine, theirs), (dim, mine, theirs)
+    compare(nan_trees, (0, 1))
     assert any(np.isnan(t.reduce_across_dimension(max, 0) or 0) for t in nan_trees)
 
 
