@@ -203,6 +203,34 @@ def test_unchanged_render_skips_force_and_changed_option_render(cache_home, monk
     assert usage_line.startswith(f"{cache_home}: 0 bytes")
 
 
+def test_skip_key_tells_the_installed_tools_apart(monkeypatch, tmp_path):
+    """Another ffmpeg, LaTeX or dvisvgm first on PATH (wrappers: the same programs run through
+    another file) gives another key; each changes only its own entry."""
+    from scenes.writers import skip
+
+    skip.tool_versions.cache_clear()
+    base = dict(skip.tool_versions())
+    assert {"manim", "pycairo", "av", "torch", "numpy", "cairo", "ffmpeg", "latex",
+            "dvisvgm"} <= set(base)
+    key = skip.make_key("render", "attention", {"quality": "low"})
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name, flag in (("dvisvgm", "--version"), ("latex", "--version"),
+                       ("ffmpeg", "-version")):
+        wrapper = tools / name
+        # The same program, another file; LaTeX and FFmpeg also say something else first.
+        lines = "" if name == "dvisvgm" else "echo another build; "
+        wrapper.write_text(f'#!/bin/sh\n{lines}exec {shutil.which(name)} "$@"\n')
+        wrapper.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+        skip.tool_versions.cache_clear()
+        other = skip.tool_versions()
+        assert {n for n in base if other[n] != base[n]} == {name}
+        assert skip.make_key("render", "attention", {"quality": "low"}) != key
+        wrapper.unlink()
+    skip.tool_versions.cache_clear()
+
+
 def test_cache_clear_reports_bytes(cache_home):
     store = cache.Store("text")
     for i in range(3):

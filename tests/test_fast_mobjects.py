@@ -304,6 +304,54 @@ def test_cached_formula_behaves_as_manims(formula_cache, monkeypatch):
     assert state_differences(*states) == []
 
 
+def test_another_dvisvgm_or_latex_misses_the_formula_caches(formula_cache, monkeypatch, tmp_path):
+    """A formula cached with one dvisvgm is built again when another one is first on PATH (a
+    wrapper here: same output, another file), and so is its SVG; back to the first, a hit."""
+    import os
+    import shutil
+
+    from scenes.toolkit import mobjects, textcache
+
+    tex, size = FORMULAS[2]
+    mobjects._formula(tex, size)
+    tex_entries = formula_cache.parent / "tex"
+    assert len(list(tex_entries.rglob("*.bin"))) == 1
+    assert _built_formula(tex, size, monkeypatch) is not None  # a hit: nothing built
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("dvisvgm", "latex"):
+        wrapper = tools / name
+        wrapper.write_text(f'#!/bin/sh\nexec {shutil.which(name)} "$@"\n')
+        wrapper.chmod(0o755)
+        with monkeypatch.context() as patch:
+            patch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+            textcache.tex_tools.cache_clear()
+            with pytest.raises(AssertionError, match="MathTex was built"):
+                _built_formula(tex, size, monkeypatch)
+            manim = _manim_formula(tex, size, monkeypatch)  # compiled again, through the wrapper
+        wrapper.unlink()
+        textcache.tex_tools.cache_clear()
+        assert state_differences(manim, mobjects._formula(tex, size)) == []
+        assert _built_formula(tex, size, monkeypatch) is not None  # the first tools: a hit again
+    assert len(list(tex_entries.rglob("*.bin"))) == 3  # an SVG for each set of tools
+
+
+def test_tex_tools_tell_a_replaced_file_apart(tmp_path):
+    from transformer_core.cache import file_identity as _file_identity
+
+    tool = tmp_path / "tool"
+    tool.write_bytes(b"one")
+    first = _file_identity(str(tool))
+    assert first[0] == str(tool.resolve()) and first[1] == 3
+    tool.write_bytes(b"other")
+    assert _file_identity(str(tool)) != first
+    link = tmp_path / "link"
+    link.symlink_to(tool)
+    assert _file_identity(str(link)) == _file_identity(str(tool))
+    assert _file_identity(str(tmp_path / "none")) == _file_identity(None) == ("missing",)
+
+
 def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(formula_cache):
     """``formula()`` gives what Manim's own deep copy gives, attribute by attribute, except
     that each glyph's parsed SVG path is the original's own object (read only while building);

@@ -32,7 +32,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["APP", "Store", "cache_root", "clear", "digest", "enabled", "limit_bytes", "prune",
+__all__ = ["APP", "Store", "cache_root", "clear", "digest", "enabled", "file_identity", "limit_bytes", "prune",
            "set_enabled", "usage", "usage_by_folder"]
 
 APP = "transformer-explained"
@@ -75,6 +75,19 @@ def limit_bytes() -> int:
     except ValueError:
         mb = DEFAULT_LIMIT_MB
     return max(0, int(mb * 1_000_000))
+
+
+def file_identity(path: str | os.PathLike | None) -> tuple:
+    """An installed file (a program, a data file) by its real path, size and modification time,
+    for a key: an upgrade that replaces the file changes them. ``("missing",)`` if there is none."""
+    if not path:
+        return ("missing",)
+    try:
+        real = os.path.realpath(path)
+        info = os.stat(real)
+    except OSError:
+        return ("missing",)
+    return real, info.st_size, info.st_mtime_ns
 
 
 def digest(*parts) -> str:

@@ -12,9 +12,11 @@ Their results are stored in the user's cache folder:
   formula, is skipped on a hit).
 
 The key of an entry covers its arguments and the versions of Manim, ManimPango, Pango and cairo
-(text), the whole LaTeX source, compiler and Manim (SVG), or the formula's strings and size,
-the LaTeX template, compiler, renderer and the versions of Manim, svgelements and numpy (built
-formula). Values are stored exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a
+(text), the whole LaTeX source, compiler, the installed TeX tools and Manim (SVG), or the
+formula's strings and size, the LaTeX template, compiler, the installed TeX tools, renderer and
+the versions of Manim, svgelements and numpy (built formula). The TeX tools are told apart by
+the files that are run: the compiler, its format file and dvisvgm, each by its path, size and
+modification time (an upgrade of TeX Live or dvisvgm replaces them). Values are stored exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a
 cached run draws the same pixels as an uncached one. An entry that does not decode into a
 ``MathTex`` of well-formed arrays is made again. With caching off (``--no-cache``,
 :func:`transformer_core.cache.set_enabled`) nothing is read or written.
@@ -24,16 +26,18 @@ from __future__ import annotations
 
 import functools
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from transformer_core.cache import Store, digest, enabled
+from transformer_core.cache import Store, digest, enabled, file_identity
 
 from . import objectstate
 
 __all__ = ["persistent_points", "persistent_glyphs", "persistent_formula", "install_tex_cache",
-           "text_versions"]
+           "text_versions", "tex_tools"]
 
 _TEXT = Store("text")
 _TEX = Store("tex")
@@ -49,6 +53,29 @@ def text_versions() -> tuple[str, ...]:
 
     return (manim.__version__, manimpango.__version__, manimpango.pango_version(),
             cairo.cairo_version_string())
+
+
+# The engine whose format file a LaTeX compiler loads (kpsewhich finds the file by engine).
+_ENGINES = {"latex": "pdftex", "pdflatex": "pdftex", "xelatex": "xetex", "lualatex": "luahbtex"}
+
+
+@functools.cache
+def tex_tools(compiler: str) -> tuple:
+    """What else decides a formula's SVG: the ``compiler`` program, the format file it loads
+    and ``dvisvgm``, as installed (:func:`~transformer_core.cache.file_identity`). Found once
+    per process; their stats cost microseconds where asking each its version costs a process."""
+    fmt = None
+    engine = _ENGINES.get(compiler)
+    kpsewhich = shutil.which("kpsewhich")
+    if engine and kpsewhich:
+        try:
+            found = subprocess.run([kpsewhich, f"-engine={engine}", f"{compiler}.fmt"],
+                                   capture_output=True, text=True, timeout=30, check=False)
+            fmt = found.stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            fmt = None
+    return (file_identity(shutil.which(compiler)), file_identity(fmt),
+            file_identity(shutil.which("dvisvgm")))
 
 
 def _load_array(blob: bytes) -> np.ndarray | None:
@@ -121,7 +148,7 @@ def install_tex_cache() -> None:
         template = tex_template if tex_template is not None else config["tex_template"]
         tex_file = tex_file_writing.generate_tex_file(expression, environment, template)
         key = digest("tex-svg", tex_file.read_bytes(), template.tex_compiler,
-                     template.output_format, text_versions()[0])
+                     template.output_format, text_versions()[0], tex_tools(template.tex_compiler))
         svg = tex_file.with_suffix(".svg")  # in this render's own media folder
         blob = _TEX.get(key)
         if blob is not None and b"<svg" in blob[:4096]:
@@ -137,13 +164,14 @@ def install_tex_cache() -> None:
 
 def _formula_key(tex: tuple[str, ...], font_size: float) -> str:
     """What decides a built formula: its strings and size, the LaTeX template and compiler, the
-    renderer (its mobject classes), and the versions of Manim, svgelements (which parses the
-    SVG) and numpy."""
+    installed TeX tools, the renderer (its mobject classes), and the versions of Manim,
+    svgelements (which parses the SVG) and numpy."""
     from manim import config
 
     template = config["tex_template"]
     return digest("formula", list(tex), font_size, template.body, template.tex_compiler,
-                  template.output_format, str(config.renderer), _formula_versions())
+                  template.output_format, tex_tools(template.tex_compiler), str(config.renderer),
+                  _formula_versions())
 
 
 @functools.cache

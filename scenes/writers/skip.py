@@ -15,7 +15,8 @@ The key covers:
   steer how the work is done (``--force``, ``--no-cache``, ``--jobs``) and the output folder
   (the manifest is in it);
 * the tools: the versions of Python, Manim, pycairo and cairo, ManimPango and Pango, PyAV
-  (which carries its own FFmpeg), torch, numpy, the system ``ffmpeg`` and ``latex``.
+  (which carries its own FFmpeg), torch, numpy, the system ``ffmpeg`` and ``latex``, and the
+  installed ``dvisvgm`` (its path, size and modification time).
 
 A missing, unreadable or foreign manifest, or an output file changed or removed since, means
 "not known to be current": the command does the work.
@@ -33,7 +34,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from transformer_core.cache import Store, digest
+from transformer_core.cache import Store, digest, file_identity
 
 __all__ = ["ROOT", "NOT_IN_KEY", "code_digest", "tool_versions", "checkpoint_path", "make_key",
            "key_params", "Manifest"]
@@ -102,6 +103,8 @@ def tool_versions() -> dict[str, str]:
         versions["pango"] = "missing"
     versions["ffmpeg"] = _first_line(["ffmpeg", "-version"])
     versions["latex"] = _first_line(["latex", "--version"])
+    # dvisvgm by its file: asking its version takes a tenth of a second
+    versions["dvisvgm"] = " ".join(map(str, file_identity(shutil.which("dvisvgm"))))
     return versions
 
 
