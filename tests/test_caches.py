@@ -203,32 +203,42 @@ def test_unchanged_render_skips_force_and_changed_option_render(cache_home, monk
     assert usage_line.startswith(f"{cache_home}: 0 bytes")
 
 
-def test_skip_key_tells_the_installed_tools_apart(monkeypatch, tmp_path):
+def test_skip_key_tells_the_installed_tools_apart(cache_home, monkeypatch, tmp_path):
     """Another ffmpeg, LaTeX or dvisvgm first on PATH (wrappers: the same programs run through
-    another file) gives another key; each changes only its own entry."""
+    another file) gives another key; each changes only its own entry. A program's version line
+    is asked once per program file, then read from the cache."""
     from scenes.writers import skip
 
     skip.tool_versions.cache_clear()
     base = dict(skip.tool_versions())
     assert {"manim", "pycairo", "av", "torch", "numpy", "cairo", "ffmpeg", "latex",
             "dvisvgm"} <= set(base)
+    assert base["ffmpeg"].startswith("ffmpeg version")
     key = skip.make_key("render", "attention", {"quality": "low"})
     tools = tmp_path / "bin"
     tools.mkdir()
-    for name, flag in (("dvisvgm", "--version"), ("latex", "--version"),
-                       ("ffmpeg", "-version")):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    for name in ("dvisvgm", "latex", "ffmpeg"):
         wrapper = tools / name
         # The same program, another file; LaTeX and FFmpeg also say something else first.
-        lines = "" if name == "dvisvgm" else "echo another build; "
-        wrapper.write_text(f'#!/bin/sh\n{lines}exec {shutil.which(name)} "$@"\n')
+        say = "" if name == "dvisvgm" else f"echo {name} another build; "
+        wrapper.write_text(f'#!/bin/sh\necho >> {runs}; {say}exec {shutil.which(name)} "$@"\n')
         wrapper.chmod(0o755)
-        monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
         skip.tool_versions.cache_clear()
         other = skip.tool_versions()
         assert {n for n in base if other[n] != base[n]} == {name}
         assert skip.make_key("render", "attention", {"quality": "low"}) != key
+        if name != "dvisvgm":  # known by its file, never run
+            assert other[name] == f"{name} another build"
+            asked = runs.read_text().count("\n")
+            skip.tool_versions.cache_clear()
+            assert skip.tool_versions() == other  # the same file: not asked again
+            assert runs.read_text().count("\n") == asked
         wrapper.unlink()
+    assert runs.read_text().count("\n") == 2  # latex and ffmpeg, once each
     skip.tool_versions.cache_clear()
+    assert skip.tool_versions() == base
 
 
 def test_cache_clear_reports_bytes(cache_home):

@@ -15,8 +15,9 @@ The key covers:
   steer how the work is done (``--force``, ``--no-cache``, ``--jobs``) and the output folder
   (the manifest is in it);
 * the tools: the versions of Python, Manim, pycairo and cairo, ManimPango and Pango, PyAV
-  (which carries its own FFmpeg), torch, numpy, the system ``ffmpeg`` and ``latex``, and the
-  installed ``dvisvgm`` (its path, size and modification time).
+  (which carries its own FFmpeg), torch, numpy, the system ``ffmpeg`` and ``latex`` (the first
+  line each prints, asked once per program file and kept in the cache), and the installed
+  ``dvisvgm`` (its path, size and modification time).
 
 A missing, unreadable or foreign manifest, or an output file changed or removed since, means
 "not known to be current": the command does the work.
@@ -67,15 +68,28 @@ def code_digest(root: Path = ROOT) -> str:
 
 
 def _first_line(cmd: list[str]) -> str:
+    """The first line ``cmd`` prints (a program's version), kept in the cache by the program
+    file's identity (:func:`~transformer_core.cache.file_identity`): the same file prints the
+    same line, and starting FFmpeg only to ask costs a tenth of a second at every command."""
     exe = shutil.which(cmd[0])
     if exe is None:
         return "missing"
+    key = digest(SCHEMA, "first-line", cmd[1:], file_identity(exe))
+    known = _STORE.get(key)
+    if known is not None:
+        try:
+            return known.decode()
+        except UnicodeDecodeError:  # foreign: asked again
+            pass
     try:
         run = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     lines = run.stdout.strip().splitlines()
-    return lines[0] if lines else "unknown"
+    if not lines:
+        return "unknown"
+    _STORE.put(key, lines[0].encode())
+    return lines[0]
 
 
 @functools.cache
