@@ -138,9 +138,10 @@ class OverviewScene(StoryScene):
         return anims
 
     def compute(self, keys: list[str], sources: list[str | None], run_time: float = 0.7):
-        """Light each box in turn; where a source is given, its heat-map appears beside it."""
-        for key, source in zip(keys, sources, strict=True):
-            anims = self.light(key)
+        """Light each box in turn, the ones before it staying lit (the step's path through the
+        figure); where a source is given, its heat-map appears beside it."""
+        for k, (key, source) in enumerate(zip(keys, sources, strict=True)):
+            anims = self.light(*keys[:k + 1])
             if source is not None:
                 g = self.maps[source]
                 anims += [FadeIn(g, shift=0.15 * (LEFT if g.get_x() < 0 else RIGHT)),

@@ -140,6 +140,30 @@ def test_overview_lights_the_box_being_computed():
     assert head.get_end()[0] == pytest.approx(scene.boxes["dec.cross"].get_left()[0], abs=0.05)
 
 
+def test_overview_each_step_ends_with_its_path_lit(monkeypatch):
+    """At the end of a step, every box it computed is lit (the sublayer and its Add & Norm),
+    and nothing else: a still of the step names its subject."""
+    from scenes.overview import OverviewScene
+
+    lit = []
+    hold = OverviewScene.hold
+    monkeypatch.setattr(OverviewScene, "hold",
+                        lambda self, seconds: (lit.append(set(self.lit)), hold(self, seconds)))
+    scene, states = checks.capture.__wrapped__("overview", DEFAULT)  # played now, not remembered
+    assert [s.name for s in states] == [s.name for s in scene.steps]
+    assert dict(zip([s.name for s in states], lit, strict=True)) == {
+        "figure": set(),
+        "embed": {"enc.embed", "enc.pe"},
+        "encoder": {"enc.attn", "enc.norm1", "enc.ffn", "enc.norm2"},
+        "decoder_input": {"dec.embed", "dec.pe"},
+        "masked": {"dec.attn", "dec.norm1"},
+        "cross": {"dec.cross", "dec.norm2"},
+        "feed_forward": {"dec.ffn", "dec.norm3"},
+        "output": {"dec.linear", "dec.softmax"},
+        "translation": set(),
+    }
+
+
 # ---- long sentences ----------------------------------------------------------------------------
 
 LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
