@@ -365,7 +365,7 @@ class EmbeddingScene(StoryScene):
         pe = self.matrix(self.pe_src, font_size=MID, row_labels="dim", col_labels="dim")
         pos_head = self.note("pos", NUM).next_to(pe.row_labels, UP, buff=0.12)
         pos_head.align_to(pe.row_labels, RIGHT)
-        rows = pe._outline(pe.cell_centre(0, 0), pe.cell_centre(self.n - 1, pe.n_cols - 1))
+        rows = pe.outline((0, 0), (self.n - 1, pe.n_cols - 1))
         mine = self.inline("this sentence: positions 0 to", ("dim", (self.n - 1,), 0), size=NUM)
         eq = formula(r"PE_{(pos,\,2i)} &= \sin\!\left(pos / 10000^{2i/d_{model}}\right)",
                      r"\\",

@@ -511,8 +511,8 @@ class TrainingScene(StoryScene):
         gm = self.matrix(f"grad:{w_name}[{self.h}]", row_labels="dim", col_labels="dim",
                          decimals=dg, font_size=size)
         i, j = self.wq_cell
-        ring = gm.cell_rect(i, j).set_stroke(theme.highlight, width=3)
         gm.next_to(w, RIGHT, buff=1.2)
+        ring = gm.cell_rect(i, j).set_stroke(theme.highlight, width=3)  # where gm now is
         heads = VGroup(self.note("W_Q, head weights", NOTE, theme.text),
                        self.note("∂L/∂W_Q (autograd)", NOTE, theme.text))
         for head, m in zip(heads, (w, gm), strict=True):

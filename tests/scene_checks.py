@@ -54,6 +54,9 @@ class StepState:
     # drawn quantities (see provenance.mark_drawn): (source, index, value, {measure: (shown,
     # factor)})
     drawn: list[tuple[str, tuple, float, dict]] = field(default_factory=list)
+    # highlight outlines of matrix cells (ValueMatrix.outline) whose matrix is on screen too:
+    # (the outline's centre, the centre of the cells it outlines, its matrix's source, cells)
+    outlines: list[tuple[tuple, tuple, str, tuple]] = field(default_factory=list)
 
 
 def _box(mob) -> tuple[float, float, float, float]:
@@ -90,9 +93,23 @@ def record(scene, index, step) -> StepState:
             seen.add(id(mob))
             drawn.append((mob.drawn_source, mob.drawn_index, mob.drawn_value,
                           {k: (DRAWN_MEASURES[k](mob), f) for k, f in mob.drawn_measures.items()}))
+    on_screen = {id(m) for top in scene.mobjects for m in top.get_family()}
+    outlines, seen = [], set()
+    for top in scene.mobjects:
+        for mob in top.get_family():
+            marks = mob.__dict__.get("outlines")
+            if marks is None or id(mob) in seen or not len(mob.points):
+                continue
+            seen.add(id(mob))
+            matrix, first, last = marks[0](), marks[1], marks[2]
+            if matrix is None or id(matrix) not in on_screen:
+                continue  # its matrix has left: nothing to be on
+            cells = (matrix.cell_centre(*first) + matrix.cell_centre(*last)) / 2
+            outlines.append((tuple(mob.get_center()[:2]), tuple(cells[:2]),
+                             getattr(matrix, "source", None), (first, last)))
     cap = scene.caption_mobject
     return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes,
-                     drawn)
+                     drawn, outlines)
 
 
 @functools.lru_cache(maxsize=64)
@@ -203,6 +220,15 @@ def assert_readable_at_480p(states) -> None:
             if t.kind == "number" and t.text and t.text[-1].isdigit():
                 needed = min(MIN_DIGIT_HEIGHT, _height_at_minimum(t.text) * 0.999)
                 assert t.box[3] - t.box[1] >= needed, (state.name, t.text)
+
+
+def assert_outlines_on_their_cells(states) -> None:
+    """Every highlight outline of matrix cells lies on those cells, where its matrix is now
+    (not where the matrix was when the outline was made)."""
+    for state in states:
+        for centre, cells, source, which in state.outlines:
+            assert abs(centre[0] - cells[0]) < 1e-3 and abs(centre[1] - cells[1]) < 1e-3, (
+                state.name, source, which, centre, cells)
 
 
 def assert_drawn_true(scene, states) -> None:

@@ -1,7 +1,7 @@
 """Every registered scene, checked at the end state of every storyboard step (animations
 skipped), on each option case below: each number on screen is the trace value it claims at its
 precision, each word label the trace's word, no digit without a source, everything inside the
-frame, no two texts overlapping, nothing smaller than the 480p minimum, one-sentence captions.
+frame, every highlight outline on the cells it marks, no two texts overlapping, nothing smaller than the 480p minimum, one-sentence captions.
 
 A new scene needs no code here: registering it in ``scenes/registry.py`` is enough. Its own
 tests (of what is new in it) can reuse these runs through :func:`tests.scene_checks.capture`.
@@ -75,6 +75,10 @@ def test_no_unsourced_digits_on_screen(run):
 
 def test_everything_inside_the_frame(run):
     checks.assert_inside_frame(run[1])
+
+
+def test_highlight_outlines_lie_on_their_cells(run):
+    checks.assert_outlines_on_their_cells(run[1])
 
 
 def test_no_two_texts_overlap(run):

@@ -16,6 +16,7 @@ import copy
 import enum
 import functools
 import math
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -416,18 +417,23 @@ class ValueMatrix(VGroup):
 
     def row_rect(self, i: int) -> Rectangle:
         """An outline around row ``i``'s cells (for highlighting)."""
-        return self._outline(self.cell_centre(i, 0), self.cell_centre(i, self.n_cols - 1))
+        return self.outline((i, 0), (i, self.n_cols - 1))
 
     def column_rect(self, j: int) -> Rectangle:
-        return self._outline(self.cell_centre(0, j), self.cell_centre(self.n_rows - 1, j))
+        return self.outline((0, j), (self.n_rows - 1, j))
 
     def cell_rect(self, i: int, j: int) -> Rectangle:
-        return self._outline(self.cell_centre(i, j), self.cell_centre(i, j))
+        return self.outline((i, j), (i, j))
 
-    def _outline(self, a: np.ndarray, b: np.ndarray) -> Rectangle:
+    def outline(self, first: tuple[int, int], last: tuple[int, int]) -> Rectangle:
+        """An outline around the cells from ``first`` to ``last`` (row, column), where they are
+        now. It remembers what it outlines (``outlines``: this matrix, weakly, and the two
+        cells), so the tests can check that it still lies on them when it is shown."""
+        a, b = self.cell_centre(*first), self.cell_centre(*last)
         rect = Rectangle(width=abs(b[0] - a[0]) + self.cell_w,
                          height=abs(b[1] - a[1]) + self.cell_h,
                          stroke_color=self.theme.highlight, stroke_width=3, fill_opacity=0)
+        rect.outlines = (weakref.ref(self), tuple(first), tuple(last))
         return rect.move_to((a + b) / 2)
 
     def body(self) -> VGroup:
