@@ -301,43 +301,68 @@ def skip_unused_imports() -> None:
     * ``scipy.spatial``'s own body (k-d trees, convex hulls, distances, and ``scipy.special``
       with them) runs only if something uses it: Manim needs only its ``transform``
       subpackage (rotations), which imports as usual. Until then the package is an empty
-      module that finds its submodules; the first other name asked of it runs its body.
+      module that finds its submodules; the first other name asked of it runs its body. This
+      is set up by a finder that acts when scipy.spatial is first imported, so that setting
+      it up imports nothing (``--help`` loads neither numpy nor scipy).
     """
     if "manim" in sys.modules:
         return
     sys.modules.setdefault("IPython", None)  # type: ignore[assignment]
-    try:
-        _load_on_first_use("scipy.spatial")
-    except Exception:  # noqa: BLE001 (an unexpected layout: import it as usual)
-        sys.modules.pop("scipy.spatial", None)
+    if not any(isinstance(f, _FirstUseFinder) for f in sys.meta_path):
+        # Nothing is imported now (numpy and scipy are not needed by `--help` or a skipped
+        # render): the finder acts when something first imports scipy.spatial.
+        sys.meta_path.insert(0, _FirstUseFinder({"scipy.spatial"}))
 
 
-def _load_on_first_use(name: str) -> None:
-    """Put package ``name`` in ``sys.modules`` without running its ``__init__``: its
-    submodules import as usual; any other attribute runs the body first."""
-    import importlib
-    import importlib.util
+class _FirstUseFinder:
+    """Finds the packages ``names`` as Python would, with a loader that leaves each body to
+    its first use: the package starts as a module with its ``__path__`` (its submodules import
+    as usual) and a module ``__getattr__``; any other name asked of it runs the body first.
+    Each package is handled once; anything unexpected imports it as usual."""
 
-    if name in sys.modules:
-        return
-    parent_name, _, child = name.rpartition(".")
-    parent = importlib.import_module(parent_name)
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
-        return
-    module = importlib.util.module_from_spec(spec)
+    def __init__(self, names: set[str]) -> None:
+        self.names = set(names)
 
-    def __getattr__(attr: str):
-        loaded = sys.modules.get(f"{name}.{attr}")
-        if loaded is not None:  # a submodule being imported (``import a.b.c as d``)
-            return loaded
-        module.__dict__.pop("__getattr__", None)
-        spec.loader.exec_module(module)
-        return getattr(module, attr)
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname not in self.names:
+            return None
+        self.names.discard(fullname)
+        import importlib.machinery
 
-    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
-    sys.modules[name] = module
-    setattr(parent, child, module)
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        except Exception:  # noqa: BLE001 (an unexpected layout: the usual import)
+            return None
+        if spec is None or spec.loader is None or spec.submodule_search_locations is None \
+                or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _FirstUseLoader(spec.loader)
+        return spec
+
+
+class _FirstUseLoader:
+    """The loader of a package whose body runs on first use (see :class:`_FirstUseFinder`)."""
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        name, loader = module.__name__, self.loader
+
+        def __getattr__(attr: str):
+            loaded = sys.modules.get(f"{name}.{attr}")
+            if loaded is not None:  # a submodule being imported (``import a.b.c as d``)
+                return loaded
+            module.__dict__.pop("__getattr__", None)
+            module.__loader__ = loader
+            module.__spec__.loader = loader
+            loader.exec_module(module)
+            return getattr(module, attr)
+
+        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
 
 
 class Main(click.Group):

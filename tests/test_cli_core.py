@@ -39,17 +39,19 @@ def test_help_is_instant_and_imports_no_torch():
 
 
 def test_the_command_process_skips_what_manim_imports_and_never_uses():
-    code = ("import sys, cli; cli.skip_unused_imports(); import manim; "
+    code = ("import sys, cli; cli.skip_unused_imports(); "
+            "print('numpy' in sys.modules, 'scipy' in sys.modules); import manim; "
             "from manim.utils.space_ops import rotation_matrix; "
             "print(sys.modules['IPython'] is None, 'scipy.spatial._qhull' in sys.modules, "
             "round(float(rotation_matrix(0.5, [0, 0, 1])[0, 1]), 6)); "
             "import scipy.spatial; print(scipy.spatial.ConvexHull.__name__, "
             "'scipy.spatial._qhull' in sys.modules, scipy.spatial.transform.Rotation.__name__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    # IPython missing, scipy.spatial's body not run (yet Manim's rotations work: -sin 0.5);
-    # the first use of scipy.spatial runs it, and it is whole
-    assert out.stdout.split() == ["True", "False", "-0.479426", "ConvexHull", "True",
-                                  "Rotation"], out.stderr
+    # Nothing imported by the set-up itself (`--help` needs no numpy); IPython missing,
+    # scipy.spatial's body not run (yet Manim's rotations work: -sin 0.5); the first use of
+    # scipy.spatial runs it, and it is whole
+    assert out.stdout.split() == ["False", "False", "True", "False", "-0.479426", "ConvexHull",
+                                  "True", "Rotation"], out.stderr
     code = ("import sys, manim, cli; cli.skip_unused_imports(); "
             "print(sys.modules.get('IPython') is not None)")  # Manim first: nothing changed
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
