@@ -140,7 +140,9 @@ class OverviewScene(StoryScene):
     def compute(self, keys: list[str], sources: list[str | None], run_time: float = 0.7):
         """Light each box in turn, the ones before it staying lit (the step's path through the
         figure); where a source is given, its heat-map appears beside it."""
-        for k, (key, source) in enumerate(zip(keys, sources, strict=True)):
+        if len(keys) != len(sources):
+            raise ValueError(f"{len(keys)} boxes and {len(sources)} sources")
+        for k, source in enumerate(sources):
             anims = self.light(*keys[:k + 1])
             if source is not None:
                 g = self.maps[source]

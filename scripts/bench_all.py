@@ -262,7 +262,7 @@ def main() -> None:
         print(f"\nrender all --jobs 1: {one:.1f} s (best of "
               f"{', '.join(f'{t:.1f}' for t in times[1])}), --jobs 2: {two:.1f} s (best of "
               f"{', '.join(f'{t:.1f}' for t in times[2])}), speed-up {speedup:.2f} "
-              f"(run by run: {', '.join(f'{a / b:.2f}' for a, b in zip(times[1], times[2]))}) — "
+              f"(run by run: {', '.join(f'{a / b:.2f}' for a, b in zip(times[1], times[2], strict=True))}) — "
               f"{verdict(speedup, TARGETS['jobs'], smaller=False)}")
         results.append(("render all jobs 2", verdict(speedup, TARGETS["jobs"], smaller=False)))
 

@@ -1,7 +1,8 @@
 """Every registered scene, checked at the end state of every storyboard step (animations
 skipped), on each option case below: each number on screen is the trace value it claims at its
 precision, each word label the trace's word, no digit without a source, everything inside the
-frame, every highlight outline on the cells it marks, no two texts overlapping, nothing smaller than the 480p minimum, one-sentence captions.
+frame, every highlight outline on the cells it marks, no two texts overlapping, nothing smaller
+than the 480p minimum, one-sentence captions.
 
 A new scene needs no code here: registering it in ``scenes/registry.py`` is enough. Its own
 tests (of what is new in it) can reuse these runs through :func:`tests.scene_checks.capture`.

@@ -16,8 +16,9 @@ The key of an entry covers its arguments and the versions of Manim, ManimPango, 
 formula's strings and size, the LaTeX template, compiler, the installed TeX tools, renderer and
 the versions of Manim, svgelements and numpy (built formula). The TeX tools are told apart by
 the files that are run: the compiler, its format file and dvisvgm, each by its path, size and
-modification time (an upgrade of TeX Live or dvisvgm replaces them). Values are stored exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a
-cached run draws the same pixels as an uncached one. An entry that does not decode into a
+modification time (an upgrade of TeX Live or dvisvgm replaces them). Values are stored
+exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a cached run draws the same pixels
+as an uncached one. An entry that does not decode into a
 ``MathTex`` of well-formed arrays is made again. With caching off (``--no-cache``,
 :func:`transformer_core.cache.set_enabled`) nothing is read or written.
 """
