@@ -33,7 +33,7 @@ from ..registry import get_scene_class
 from ..toolkit.fastpaths import install as install_fast_methods
 from ..toolkit.storyboard import SceneOptions, Step, using_options
 from .fast import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
-                   FrameGivingRenderer, HeldFrameFileWriter, exact_still_points)
+                   FrameGivingRenderer, HeldFrameFileWriter, exact_still_points, keep_freed_memory)
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -103,6 +103,8 @@ def render_scene(
 
     started = time.perf_counter()
     exact_still_points()
+    if fmt != "png":
+        keep_freed_memory()  # a frame's memory reused by the next, not faulted in again
     install_fast_methods()  # exact, faster versions of a few of Manim's methods
     options = options or SceneOptions()
     scene_cls = get_scene_class(name)
