@@ -36,7 +36,8 @@ from scenes.cli_support import (
     WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
     check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
-    model_kind, output_file, output_folder, require_tools, run_each, scene_options, scene_setup,
+    model_kind, one_blas_thread, output_file, output_folder, require_tools, run_each,
+    scene_options, scene_setup,
     skip_check, skip_unused_imports, step_progress,
 )
 
@@ -725,6 +726,7 @@ def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool
 
 def run() -> None:
     """The command line as a process of its own (``python cli.py``, ``transformer-explained``)."""
+    one_blas_thread()
     skip_unused_imports()
     main()
 

@@ -1,6 +1,7 @@
 """The CLI's trace, train and list commands, through click's CliRunner and a real process."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -56,6 +57,24 @@ def test_the_command_process_skips_what_manim_imports_and_never_uses():
             "print(sys.modules.get('IPython') is not None)")  # Manim first: nothing changed
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.split() == ["True"], out.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="counts the threads of a process in /proc, on more than one core")
+def test_the_command_process_keeps_openblas_on_one_thread():
+    """OpenBLAS starts a helper thread per further core when NumPy is imported; the command
+    process sets it to one thread first, unless the user's environment chose a number."""
+    count = "import numpy, os; print(len(os.listdir('/proc/self/task')))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(setup: str, **extra) -> int:
+        out = subprocess.run([sys.executable, "-c", setup + count], cwd=ROOT, text=True,
+                             capture_output=True, env={**env, **extra})
+        return int(out.stdout)
+
+    assert threads("") > 1  # OpenBLAS's own threads, as NumPy starts them
+    assert threads("import cli; cli.one_blas_thread(); ") == 1
+    assert threads("import cli; cli.one_blas_thread(); ", OPENBLAS_NUM_THREADS="2") > 1
 
 
 def test_trace_summary_shows_translation(runner):
