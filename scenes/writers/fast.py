@@ -46,10 +46,12 @@ __all__ = ["ENCODER_OPTIONS", "ENCODER_QUEUE_SIZE", "MAX_INFLIGHT_ENCODERS", "Fa
 # lighter than veryfast's: a third less encoding time for files 2-5 % larger.
 ENCODER_OPTIONS = {"libx264": {"preset": "veryfast", "threads": "1",
                                "x264-params": "subme=0:me=dia:trellis=0"}}
-# glibc's mallopt parameters (malloc.h) and the values keep_freed_memory sets.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_MALLOC_SETTINGS = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 256 << 20),
-                    (_M_TOP_PAD, 64 << 20))
+# glibc's mallopt parameters (malloc.h) and the values keep_freed_memory sets: blocks up to
+# 32 MB (a 1080p frame is 8 MB) from the heap, freed memory kept up to 128 MB, the heap grown
+# 16 MB at a time, and one arena for every thread (the encoder's buffers then reuse what the last one freed).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -2, -3, -8
+_MALLOC_SETTINGS = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 128 << 20),
+                    (_M_TOP_PAD, 16 << 20), (_M_ARENA_MAX, 1))
 # One segment encoder at a time. With two (one segment finishing its encoding while the next is
 # drawn) the decoded frames at the start of a segment differed by a few pixels from run to run
 # (tests/test_caches.py failed about one run in two): a render must give the same frames.
@@ -421,9 +423,11 @@ def keep_freed_memory() -> bool:
     million page faults in the multihead scene at 480p (three in five in x264's buffers, a
     quarter in frame copies), 1.6 of its 17.7 CPU seconds in the kernel. Kept in the heap for
     reuse (at most a few frames and one encoder are alive at once, so the heap stays about
-    their size) the same render makes a tenth of the page faults: sys time 1.6 -> 0.65 s at
-    480p, 4.7 -> 1.1 s at 1080p, peak resident memory 10-16 MB higher. Nothing drawn or encoded
-    changes; another C library keeps its own ways."""
+    their size) the same render makes a tenth of the page faults at 480p (sys time 1.6 -> 0.4
+    s, peak memory 6 MB higher) and half at 1080p (4.7 -> 1.9 s; 35 MB more for the render's
+    two processes). Keeping more (256 MB, grown 64 MB at a time) saved another 0.7 s at 1080p
+    but held up to 300 MB more. Nothing drawn or encoded changes; another C library keeps its
+    own ways."""
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt if name else None
