@@ -10,6 +10,7 @@ inside it (so this environment's editable install of the project stays invisible
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -27,8 +28,11 @@ SKIP = shutil.ignore_patterns(".git", ".venv", "renders", "media", "build", "dis
 
 
 def run(args, **kwargs) -> subprocess.CompletedProcess:
+    """The command, in an environment without PYTHONPATH: the installed command must find the
+    wheel's modules, not the repository's that a PYTHONPATH naming it would put first."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=600,
-                          **kwargs)
+                          env=env, **kwargs)
 
 
 @pytest.fixture(scope="module")
