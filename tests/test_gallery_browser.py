@@ -241,18 +241,18 @@ def test_snippet_on_the_page_is_the_one_embed_prints(page, site):
 def test_step_button_seeks_to_its_caption(page):
     """Clicking a step in the list jumps the video to that step; its subtitle is the one shown."""
     page.locator("#attention ol.steps button.seek").nth(1).click()
-    # activeCues is updated asynchronously after a seek: wait until it reflects the new time
-    page.wait_for_function("""() => { const v = document.getElementById('video-attention');
+    # activeCues is updated asynchronously after a seek: wait until it reflects the new time,
+    # and take the state at that moment (the video plays on: on a loaded machine, read again
+    # after a pause, it had once run past the step's end, to 2.0023 s)
+    state = page.wait_for_function("""() => { const v = document.getElementById('video-attention');
         const active = Array.from(v.textTracks[0].activeCues || []);
-        const ok = !v.seeking && v.currentTime >= 1.0 && active.length > 0
-               && active.every(c => c.startTime <= v.currentTime && v.currentTime < c.endTime);
-        if (ok) v.pause();  // hold it there: on a loaded machine it would play on past the cue
-        return ok; }""")
-    state = page.evaluate("""() => { const v = document.getElementById('video-attention');
+        const time = v.currentTime;
+        const ok = !v.seeking && time >= 1.0 && active.length > 0
+               && active.every(c => c.startTime <= time && time < c.endTime);
+        if (!ok) return false;
         v.pause();
-        const active = Array.from(v.textTracks[0].activeCues || []);
-        return {time: v.currentTime, seekable: v.seekable.length ? v.seekable.end(0) : 0,
-                cues: active.map(c => c.getCueAsHTML().textContent)}; }""")
+        return {time, seekable: v.seekable.length ? v.seekable.end(0) : 0,
+                cues: active.map(c => c.getCueAsHTML().textContent)}; }""").json_value()
     assert 1.0 <= state["time"] < 2.0
     assert state["seekable"] == pytest.approx(3, abs=0.1)
     assert state["cues"] == ["The softmax turns each row into weights."]
