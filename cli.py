@@ -417,7 +417,7 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
 
     jobs = min(jobs or default_jobs(), len(folders))
     if jobs > 1:  # several scenes, each exported whole by one of `jobs` forked processes
-        from scenes.writers.svg_jobs import SceneFailed, export_scenes
+        from scenes.engine.svg_jobs import SceneFailed, export_scenes
 
         for name in folders:
             manifest = records[name][0]

@@ -2,7 +2,8 @@
 
 One storyboard per module (``attention``, ``multihead``, ``decoder``, ...); ``scenes.registry``
 names them; ``scenes.toolkit`` is what they share (the storyboard base, layouts, mobjects,
-animations, style); ``scenes.writers`` writes videos, SVGs and web files; ``scenes.cli_support``
+animations, style); ``scenes.writers`` writes videos, SVGs and web files; ``scenes.engine`` is
+the machinery that makes rendering fast (Manim patched only while we render); ``scenes.cli_support``
 is what the commands of ``cli.py`` share. ``from scenes import show`` displays a scene in a
 notebook (:mod:`scenes.notebook`).
 """

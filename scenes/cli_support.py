@@ -546,7 +546,7 @@ def skip_check(ctx: click.Context, command: str, target: str, folder: Path, mani
     ``model``; ``current`` is True when the last run into ``folder`` had the same code,
     checkpoint, options and tools and its files are as it left them (then there is nothing to
     do). ``--no-cache`` and ``--force`` never skip."""
-    from scenes.writers.skip import Manifest, checkpoint_path, make_key
+    from scenes.engine.skip import Manifest, checkpoint_path, make_key
 
     params = ctx.params
     checkpoint = checkpoint_path(model, params.get("checkpoint"))

@@ -163,7 +163,7 @@ def test_two_processes_draw_the_same_video(cache_home, monkeypatch, tmp_path):
 _FAULTS = """
 import resource, threading
 import numpy as np
-from scenes.writers.fast import keep_freed_memory
+from scenes.engine.frames import keep_freed_memory
 
 def segment():  # as an encoder does: its buffers made in a thread of its own, filled, freed
     buffers = [np.empty(size, np.uint8) for size in (3 << 20, 2 << 20, 1 << 20, 5 << 19)]

@@ -2,7 +2,7 @@
 deferred`), and whatever looks at the replaced mobject afterwards sees exactly Manim's values.
 
 Each test plays the same animations twice on fresh mobjects, once as Manim plays them and once
-in :func:`~scenes.toolkit.fastpaths.end_states_only`, and compares every value an SVG depends on
+in :func:`~scenes.engine.fastpaths.end_states_only`, and compares every value an SVG depends on
 (points bit for bit, colours, widths, family, update flags) and what the scene holds.
 """
 
@@ -50,8 +50,8 @@ def _dry_run():
 def _run(fast: bool, story):
     """``story(scene, mobjects, others)`` plays and returns the mobjects to compare; returns
     (whether each was still owed before it was compared, their states, the scene's mobjects)."""
-    from scenes.toolkit.deferred import is_owed
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.deferred import is_owed
+    from scenes.engine.fastpaths import end_states_only
 
     with _dry_run():
         scene = _scene()
@@ -161,8 +161,8 @@ def test_replacing_inside_an_owed_member_settles_it_first():
 def test_transforms_it_cannot_defer_run_as_before(case):
     from manim import ReplacementTransform, VGroup
 
-    from scenes.toolkit.deferred import is_owed
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.deferred import is_owed
+    from scenes.engine.fastpaths import end_states_only
 
     with _dry_run():
         scene = _scene()

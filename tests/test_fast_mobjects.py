@@ -259,7 +259,7 @@ def _manim_formula(tex, size, monkeypatch):
     from manim import MathTex
     from manim.mobject.svg import svg_mobject
 
-    from scenes.toolkit.textcache import install_tex_cache
+    from scenes.engine.textcache import install_tex_cache
 
     install_tex_cache()
     monkeypatch.setattr(svg_mobject, "SVG_HASH_TO_MOB_MAP", {})
@@ -310,7 +310,8 @@ def test_another_dvisvgm_or_latex_misses_the_formula_caches(formula_cache, monke
     import os
     import shutil
 
-    from scenes.toolkit import mobjects, textcache
+    from scenes.engine import textcache
+    from scenes.toolkit import mobjects
 
     tex, size = FORMULAS[2]
     mobjects._formula(tex, size)
@@ -358,7 +359,7 @@ def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(formula_cache
     everything else is the copy's own, so changing the copy leaves the original alone."""
     from manim import Mobject
 
-    from scenes.toolkit import fastpaths, mobjects
+    from scenes.engine import fastpaths, mobjects
 
     fastpaths.install()  # as every render and export does
     tex, size = FORMULAS[0]
@@ -386,7 +387,8 @@ def test_formula_entry_damaged_or_foreign_is_made_again(formula_cache, monkeypat
     from manim import VGroup
     from manim.mobject.svg import svg_mobject
 
-    from scenes.toolkit import mobjects, objectstate, textcache
+    from scenes.engine import objectstate, textcache
+    from scenes.toolkit import mobjects
 
     tex, size = FORMULAS[2]
     reference = mobjects._formula(tex, size)
@@ -412,7 +414,8 @@ def test_formula_entry_damaged_or_foreign_is_made_again(formula_cache, monkeypat
 
 
 def test_no_cache_neither_reads_nor_writes_formulas(formula_cache, monkeypatch):
-    from scenes.toolkit import mobjects, objectstate, textcache
+    from scenes.engine import objectstate, textcache
+    from scenes.toolkit import mobjects
     from transformer_core import cache
 
     tex, size = FORMULAS[2]
@@ -435,7 +438,7 @@ def test_no_cache_neither_reads_nor_writes_formulas(formula_cache, monkeypatch):
 def test_object_state_round_trip_keeps_sharing_and_types():
     from manim import VGroup, VMobject
 
-    from scenes.toolkit import objectstate
+    from scenes.engine import objectstate
 
     part = VMobject().set_points_as_corners([[0, 0, 0], [1, 2, 0], [-0.0, np.nan, np.inf]])
     group = VGroup(part, VMobject())
@@ -452,7 +455,7 @@ def test_object_state_round_trip_keeps_sharing_and_types():
 def test_object_state_refuses_what_it_cannot_make_exactly():
     from manim import Square, VGroup
 
-    from scenes.toolkit import objectstate
+    from scenes.engine import objectstate
 
     for value in (Square(), VGroup(Square()), [object()], {"a": b"bytes"}, [1j],
                   np.array(["a"]), {(1, 2): 3}.keys()):

@@ -1,6 +1,6 @@
 """The faster SVG export gives exactly what the slower one gave.
 
-* :mod:`scenes.toolkit.fastpaths`: Manim's boundary, subpath and copy methods and the dry run's
+* :mod:`scenes.engine.fastpaths`: Manim's boundary, subpath and copy methods and the dry run's
   animations reach exactly the values of Manim's own code (points bit for bit, colours, what
   the scene holds), and the shortcut is really taken;
 * ``svg all --jobs 2`` (scenes exported by forked processes) writes the same files, byte for
@@ -61,7 +61,7 @@ def _play_all(fast: bool):
         ReplacementTransform, Scene, Transform, tempconfig,
     )
 
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.fastpaths import end_states_only
 
     taken = []
     with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING",
@@ -109,7 +109,7 @@ def test_dry_run_end_states_are_manims():
 def test_updaters_take_manims_own_path():
     from manim import FadeIn, Scene, tempconfig
 
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.fastpaths import end_states_only
 
     with tempconfig({"dry_run": True, "disable_caching": True, "verbosity": "WARNING"}):
         scene = Scene(skip_animations=True)
@@ -128,7 +128,7 @@ def test_fade_out_shortcut_only_for_finite_values_without_negative_zero():
     either way the scene ends as Manim's code leaves it."""
     from manim import FadeOut, Scene, tempconfig
 
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.fastpaths import end_states_only
 
     def odd(mob, attr: str, member: int, value):
         """``mob`` with ``value`` in the last row of one member's ``attr`` (or that array
@@ -168,7 +168,7 @@ def test_fade_out_shortcut_only_for_finite_values_without_negative_zero():
 def test_boundary_subpaths_and_copies_match_manim():
     from manim import Mobject, VMobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     boundary = VMobject.get_points_defining_boundary
@@ -201,7 +201,7 @@ def test_points_equal_as_numpy_allclose_says():
     Manim's own way for anything else."""
     from manim import VMobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     vm = VMobject()
@@ -228,7 +228,7 @@ def test_colour_arrays_as_manim_makes_them():
     sheen."""
     from manim import BLUE, RED, ManimColor, VMobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     manims = fastpaths.MANIMS["rgbas"]
@@ -252,7 +252,7 @@ def test_family_as_manim_lists_it():
     shared members and cycles (left to Manim's own method) come out as Manim has them."""
     from manim import Mobject, VGroup, VMobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     assert Mobject.get_family.__module__ == fastpaths.__name__  # ours, compared with Manim's
@@ -306,7 +306,7 @@ def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
     depends on where it is."""
     from manim import Mobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     manims = dict(fastpaths.MANIMS)
@@ -342,7 +342,7 @@ def test_extremes_left_to_manim_when_not_plain():
     cycles take Manim's own code (the same answers, or the same error)."""
     from manim import VGroup, VMobject
 
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     manims = fastpaths.MANIMS
@@ -376,7 +376,7 @@ def test_extremes_left_to_manim_when_not_plain():
 
 def test_extremum_along_dim_as_manim_finds_it():
     """``get_extremum_along_dim`` (every critical point) gives Manim's numbers for every key."""
-    from scenes.toolkit import fastpaths
+    from scenes.engine import fastpaths
 
     fastpaths.install()
     manims = fastpaths.MANIMS["extremum"]
@@ -462,7 +462,7 @@ def test_svg_all_hands_out_the_longest_scene_first(tmp_path, cache_home, monkeyp
     import cli
     from scenes.cli_support import record_render_times, render_times
     from scenes.registry import SCENES
-    from scenes.writers import svg_jobs
+    from scenes.engine import svg_jobs
 
     handed: list[list[str]] = []
 

@@ -32,7 +32,7 @@ from .style import MIN_FONT_SIZE
 from .text import (
     DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
 )
-from .textcache import install_tex_cache, persistent_formula
+from ..engine.textcache import install_tex_cache, persistent_formula
 from .theme import Theme
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Text as single paths: numbers composed from cached monospace glyphs, labels cached by
 string. Pango lays out the glyphs once (``Text``); after that, making, copying and drawing a
 number is cheap, which is what keeps a scene of hundreds of numbers fast to render. The laid-out
-points are also kept between runs (:mod:`scenes.toolkit.textcache`).
+points are also kept between runs (:mod:`scenes.engine.textcache`).
 
 User text (tokens) reaches Pango only as a plain string: never markup, never LaTeX.
 """
@@ -14,7 +14,7 @@ import re
 import numpy as np
 from manim import Text, VMobject
 
-from .textcache import persistent_glyphs, persistent_points
+from ..engine.textcache import persistent_glyphs, persistent_points
 
 __all__ = ["FONT", "MONO", "FlatText", "plain_text", "label_text", "subscript_text",
            "number_text",

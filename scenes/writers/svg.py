@@ -603,7 +603,7 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
     from manim import tempconfig
     from manim.utils.exceptions import EndSceneEarlyException
 
-    from scenes.toolkit.fastpaths import end_states_only
+    from scenes.engine.fastpaths import end_states_only
     from scenes.toolkit.storyboard import using_options
 
     def on_step(scene, index, step):
@@ -615,7 +615,7 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
 
     # Manim writes the LaTeX and text it typesets into media_dir: a private temporary folder,
     # not ./media wherever the command runs. What is worth keeping between runs (text outlines,
-    # compiled formulas) is kept by scenes.toolkit.textcache, safely shared and bounded.
+    # compiled formulas) is kept by scenes.engine.textcache, safely shared and bounded.
     with tempfile.TemporaryDirectory(prefix="manim-media-") as media:
         settings = {"dry_run": True, "disable_caching": True, "progress_bar": "none",
                     "verbosity": "WARNING", "preview": False, "media_dir": media}

@@ -2,8 +2,8 @@
 
 Manim runs in-process under ``tempconfig`` (Manim's own per-animation caching off, its media
 folder a temporary directory); no ``manim`` command is spawned. Text and formulas come from the
-user's cache folder when they were laid out before (:mod:`scenes.toolkit.textcache`), and the
-camera and encoder are the faster ones of :mod:`scenes.writers.fast`. Everything is written
+user's cache folder when they were laid out before (:mod:`scenes.engine.textcache`), and the
+camera and encoder are the faster ones of :mod:`scenes.engine.frames`. Everything is written
 into a hidden staging folder inside the output folder and renamed into place only when the whole
 render is complete, so a reader never sees half a file, and a failed or interrupted render
 leaves the earlier files as they were. Beside the video goes ``<scene>.srt``: one cue per
@@ -30,9 +30,9 @@ from transformer_core.cache import enabled as caching_enabled
 from transformer_core.cache import prune as prune_cache
 
 from ..registry import get_scene_class
-from ..toolkit.fastpaths import install as install_fast_methods
+from ..engine.fastpaths import install as install_fast_methods
 from ..toolkit.storyboard import SceneOptions, Step, using_options
-from .fast import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
+from ..engine.frames import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
                    FrameGivingRenderer, HeldFrameFileWriter, exact_still_points, keep_freed_memory)
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
@@ -92,7 +92,7 @@ def render_scene(
     """Render scene ``name`` with ``options`` and return what was written.
 
     ``progress(index, step, total)`` is called as each storyboard step finishes. With
-    ``jobs`` > 1 a video is drawn by that many processes (:mod:`scenes.writers.shards`): the
+    ``jobs`` > 1 a video is drawn by that many processes (:mod:`scenes.engine.shards`): the
     same frames, in less time on as many cores.
     """
     if quality not in QUALITIES:
@@ -138,7 +138,7 @@ def render_scene(
         shards = jobs if jobs > 1 and fmt != "png" else 1
         processes: list = []
         if shards > 1:
-            from .shards import ShardRenderer, start_shards
+            from ..engine.shards import ShardRenderer, start_shards
 
             # The scene's set-up loads its traces (torch) into lru caches: done once here, the
             # forked shards find them loaded (and never use torch after a fork).
@@ -168,7 +168,7 @@ def render_scene(
                     shutil.move(movie, stage / f"{name}.{fmt}")
         finally:
             if processes:
-                from .shards import stop_shards
+                from ..engine.shards import stop_shards
 
                 stop_shards(processes)
         if fmt != "png":

@@ -8,7 +8,7 @@ Their results are stored in the user's cache folder:
   uses them (Pango and Manim's SVG parsing are skipped on a hit);
 * ``tex``: the SVG that LaTeX and dvisvgm make of a formula (Manim reads it as usual);
 * ``formula``: the ``MathTex`` Manim builds of that SVG, its every object and attribute written
-  down by :mod:`scenes.toolkit.objectstate` (parsing the SVG into mobjects, about 40 ms per
+  down by :mod:`scenes.engine.objectstate` (parsing the SVG into mobjects, about 40 ms per
   formula, is skipped on a hit).
 
 The key of an entry covers its arguments and the versions of Manim, ManimPango, Pango and cairo
@@ -200,7 +200,7 @@ def _well_formed(mob) -> bool:
 
 def persistent_formula(fn):
     """Decorate ``fn(tex, font_size) -> MathTex`` so that what it builds persists between runs
-    (when :mod:`scenes.toolkit.objectstate` can write all of it down; otherwise it is built
+    (when :mod:`scenes.engine.objectstate` can write all of it down; otherwise it is built
     every time)."""
 
     @functools.wraps(fn)

@@ -8,7 +8,7 @@ members has as many), moves ``a``'s points and colours to the copy's, then swaps
 or move cells of one matrix into another: afterwards nothing holds ``a`` but the finished
 animation, and the point alignment (a third of an SVG export's time) is never seen by anyone.
 
-So within :func:`scenes.toolkit.fastpaths.end_states_only`, an eligible ``ReplacementTransform``
+So within :func:`scenes.engine.fastpaths.end_states_only`, an eligible ``ReplacementTransform``
 does at ``begin`` what Manim does to the structure (the same calls in the same order, so the
 families are exactly Manim's from then on), and leaves the rest *owed*: every member of ``a``'s
 family gets a subclass of its own class whose attribute access first *settles* the debt: puts

@@ -80,7 +80,7 @@ FadeOut needs no copy at all: its clean-up's ``interpolate(0)`` puts its mobject
 started (``1 * start + 0 * target`` is ``start`` for finite values without ``-0.0``; widths
 and sheen are computed as Manim computes them). A ``ReplacementTransform`` goes further: the
 point alignment of the mobject it replaces is done only if anything looks at it again
-(:mod:`scenes.toolkit.deferred`).
+(:mod:`scenes.engine.deferred`).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def install() -> None:
         """A class whose family Manim finds with its own ``_iter_family``, and whose members
         are told apart by identity (as the sets ``get_family`` uses tell them apart): 1, or 2
         for a member whose transform still owes it work (its submobjects are read without
-        settling: :mod:`scenes.toolkit.deferred`); 0 for any other class."""
+        settling: :mod:`scenes.engine.deferred`); 0 for any other class."""
         ok = plain_types.get(cls)
         if ok is None:
             ok = plain_types[cls] = (

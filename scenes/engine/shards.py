@@ -26,9 +26,9 @@ from manim.renderer.cairo_renderer import CairoRenderer
 
 from transformer_core.cache import enabled as caching_enabled
 
-from ..toolkit.fastpaths import end_states_only
+from .fastpaths import end_states_only
 
-from .fast import FastPathCamera, FrameGivingRenderer, HeldFrameFileWriter
+from .frames import FastPathCamera, FrameGivingRenderer, HeldFrameFileWriter
 
 __all__ = ["ShardRenderer", "ShardError", "start_shards", "stop_shards"]
 
