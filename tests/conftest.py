@@ -37,3 +37,13 @@ def render_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRANSFORMER_EXPLAINED_CACHE", str(folder))
         yield folder
+
+
+@pytest.fixture
+def engine():
+    """Manim with the engine's patches, as inside our renders and exports (Manim's own methods
+    are back after the test)."""
+    from scenes.engine.patching import rendering
+
+    with rendering() as patches:
+        yield patches

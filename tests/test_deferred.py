@@ -33,10 +33,10 @@ def _scene():
     """A dry-run scene as the SVG export makes it (no pixels, no progress-bar description)."""
     from manim import Scene
 
-    from scenes.writers.svg import _no_pixels
+    from scenes.engine.dry_run import no_pixels
 
     scene = Scene(skip_animations=True)
-    _no_pixels(scene)
+    no_pixels(scene)
     return scene
 
 
@@ -58,7 +58,8 @@ def _run(fast: bool, story):
         mobjects, others = _mobjects(), _others()
         with end_states_only() if fast else _nothing():
             kept = story(scene, mobjects, others)
-        owed = [any(is_owed(m) for m in _family_unsettled(k)) for k in kept]
+            # (inside: out of the engine's block Manim's own get_family settles what it reads)
+            owed = [any(is_owed(m) for m in _family_unsettled(k)) for k in kept]
         on_screen = [(type(m).__name__, id(m)) for m in scene.mobjects]
         ids = {id(m): k for k, m in enumerate([*mobjects, *others, *kept])}
         on_screen = [(name, ids.get(i)) for name, i in on_screen]

@@ -259,11 +259,11 @@ def _manim_formula(tex, size, monkeypatch):
     from manim import MathTex
     from manim.mobject.svg import svg_mobject
 
-    from scenes.engine.textcache import install_tex_cache
+    from scenes.engine.patching import rendering
 
-    install_tex_cache()
     monkeypatch.setattr(svg_mobject, "SVG_HASH_TO_MOB_MAP", {})
-    return MathTex(*tex, font_size=size)
+    with rendering():  # LaTeX's SVG from the cache, as our formulas get it
+        return MathTex(*tex, font_size=size)
 
 
 @pytest.mark.parametrize(("tex", "size"), FORMULAS)
@@ -353,15 +353,15 @@ def test_tex_tools_tell_a_replaced_file_apart(tmp_path):
     assert _file_identity(str(tmp_path / "none")) == _file_identity(None) == ("missing",)
 
 
-def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(formula_cache):
+def test_formula_copy_is_manims_copy_sharing_only_the_parsed_paths(engine, formula_cache):
     """``formula()`` gives what Manim's own deep copy gives, attribute by attribute, except
     that each glyph's parsed SVG path is the original's own object (read only while building);
     everything else is the copy's own, so changing the copy leaves the original alone."""
     from manim import Mobject
 
-    from scenes.engine import fastpaths, mobjects
+    from scenes.engine import fastpaths
+    from scenes.toolkit import mobjects
 
-    fastpaths.install()  # as every render and export does
     tex, size = FORMULAS[0]
     original = mobjects._formula(tex, size)
     mine = mobjects.formula(*tex, font_size=size)

@@ -165,12 +165,10 @@ def test_fade_out_shortcut_only_for_finite_values_without_negative_zero():
             assert ends[0][0] == ends[1][0] and ends[0][1] == ends[1][1] == [], (attr, member, value)
 
 
-def test_boundary_subpaths_and_copies_match_manim():
+def test_boundary_subpaths_and_copies_match_manim(engine):
     from manim import Mobject, VMobject
 
-    from scenes.engine import fastpaths
 
-    fastpaths.install()
     boundary = VMobject.get_points_defining_boundary
     for mob in _mobjects():
         original = np.array(tuple(p for sm in mob.get_family() for p in sm.get_anchors()))
@@ -195,15 +193,13 @@ def test_boundary_subpaths_and_copies_match_manim():
     assert isinstance(twin, Mobject)
 
 
-def test_points_equal_as_numpy_allclose_says():
+def test_points_equal_as_numpy_allclose_says(engine):
     """The fast ``consider_points_equals`` answers as ``np.allclose`` for arrays of points
     (near and far, infinite, NaN, signed zeros, one point against several) and takes
     Manim's own way for anything else."""
     from manim import VMobject
 
-    from scenes.engine import fastpaths
 
-    fastpaths.install()
     vm = VMobject()
     rng = np.random.default_rng(3)
     base = rng.uniform(-5, 5, size=(4, 3))
@@ -222,7 +218,7 @@ def test_points_equal_as_numpy_allclose_says():
     assert vm.consider_points_equals([0, 0, 0], (0, 0, 1e-7)) is True  # not arrays: Manim's
 
 
-def test_colour_arrays_as_manim_makes_them():
+def test_colour_arrays_as_manim_makes_them(engine):
     """The fast ``generate_rgbas_array`` gives Manim's array, bit for bit, for one colour and
     one opacity of every kind, and takes Manim's way for gradients, several opacities and
     sheen."""
@@ -230,7 +226,6 @@ def test_colour_arrays_as_manim_makes_them():
 
     from scenes.engine import fastpaths
 
-    fastpaths.install()
     manims = fastpaths.MANIMS["rgbas"]
     plain, shiny = VMobject(), VMobject()
     shiny.sheen_factor = 0.3
@@ -247,14 +242,13 @@ def test_colour_arrays_as_manim_makes_them():
         plain.generate_rgbas_array("not a colour", 1.0)
 
 
-def test_family_as_manim_lists_it():
+def test_family_as_manim_lists_it(engine):
     """The fast ``get_family`` lists what Manim's lists, in its order, for random trees, and
     shared members and cycles (left to Manim's own method) come out as Manim has them."""
     from manim import Mobject, VGroup, VMobject
 
     from scenes.engine import fastpaths
 
-    fastpaths.install()
     assert Mobject.get_family.__module__ == fastpaths.__name__  # ours, compared with Manim's
 
     def manim_family(mob):  # what Manim's get_family returns
@@ -299,7 +293,7 @@ def _random_tree(rng, specials=()):
     return nodes[0]
 
 
-def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
+def test_extremes_and_lengths_as_manim_finds_them(engine, monkeypatch):
     """The fast ``reduce_across_dimension`` and ``length_over_dim`` give Manim's numbers bit
     for bit (type, sign of zero) for random trees full of ties and zeros and for the scenes'
     kinds of mobjects, without Manim's code; NaN is left to Manim's code, whose answer
@@ -308,7 +302,6 @@ def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
 
     from scenes.engine import fastpaths
 
-    fastpaths.install()
     manims = dict(fastpaths.MANIMS)
 
     def refuse(*args):
@@ -337,14 +330,13 @@ def test_extremes_and_lengths_as_manim_finds_them(monkeypatch):
     assert any(np.isnan(t.reduce_across_dimension(max, 0) or 0) for t in nan_trees)
 
 
-def test_extremes_left_to_manim_when_not_plain():
+def test_extremes_left_to_manim_when_not_plain(engine):
     """Other reduce functions, other dtypes, a class with its own method, shared members and
     cycles take Manim's own code (the same answers, or the same error)."""
     from manim import VGroup, VMobject
 
     from scenes.engine import fastpaths
 
-    fastpaths.install()
     manims = fastpaths.MANIMS
     a, b = VMobject(), VMobject()
     a.points = np.array([[1.0, -0.0, 2.0], [3.0, 0.0, -1.0]])
@@ -374,11 +366,10 @@ def test_extremes_left_to_manim_when_not_plain():
         a.reduce_across_dimension(max, 3)
 
 
-def test_extremum_along_dim_as_manim_finds_it():
+def test_extremum_along_dim_as_manim_finds_it(engine):
     """``get_extremum_along_dim`` (every critical point) gives Manim's numbers for every key."""
     from scenes.engine import fastpaths
 
-    fastpaths.install()
     manims = fastpaths.MANIMS["extremum"]
     rng = np.random.default_rng(5)
     mobs = _mobjects() + [_random_tree(rng, specials=(np.nan, np.inf)) for _ in range(100)]

@@ -155,9 +155,10 @@ def _align_structure(m1, m2, pairs: list) -> None:
         _align_structure(a, b, pairs)
 
 
-def install(cls, finish_begin, active) -> None:
+def install(patch, cls, finish_begin, active) -> None:
     """Defer ``cls`` (``ReplacementTransform``) while ``active()``; ``finish_begin(anim)`` is
-    what its ``begin`` does after the alignment (the starting snapshot)."""
+    what its ``begin`` does after the alignment (the starting snapshot). ``patch(owner, name,
+    value)`` sets each method (:class:`.patching.Patches`)."""
     from manim import Mobject, Scene, VectorizedPoint, VMobject
     from manim.animation.animation import Animation
 
@@ -247,8 +248,10 @@ def install(cls, finish_begin, active) -> None:
             raise ValueError(f"Could not find {old_mobject} in scene")
         return None
 
-    cls.begin, cls.interpolate, cls.finish = deferred_begin, deferred_interpolate, deferred_finish
-    Scene.replace = owed_aware_replace
+    patch(cls, "begin", deferred_begin)
+    patch(cls, "interpolate", deferred_interpolate)
+    patch(cls, "finish", deferred_finish)
+    patch(Scene, "replace", owed_aware_replace)
 
 
 class _NoStart:

@@ -95,7 +95,6 @@ from . import deferred
 
 __all__ = ["install", "end_states_only"]
 
-_installed = False
 _end_states_only = False
 MANIMS: dict = {}  # Manim's own methods that install() replaced, by name (for the tests)
 _ATOMIC = (type(None), bool, int, float, str, bytes, complex)
@@ -105,11 +104,9 @@ _CHECKED = ("points", *_COLOUR_ATTRS[:3])  # what FadeOut's shortcut needs finit
 _COLOUR_VALUE = "_ManimColor__value"  # a ManimColor's one attribute (its RGBA array)
 
 
-def install() -> None:
-    """Replace the methods (idempotent)."""
-    global _installed
-    if _installed:
-        return
+def install(patches) -> None:
+    """Replace the methods, each through ``patches`` (a :class:`.patching.Patches`, which puts
+    Manim's own back): called by :func:`.patching.rendering` only."""
     from manim import ManimColor, Mobject, VMobject
 
     originals = MANIMS
@@ -371,20 +368,51 @@ def install() -> None:
             return (values.min() + values.max()) / 2
         return values.max()
 
-    Mobject.reduce_across_dimension = reduce_across_dimension
-    Mobject.length_over_dim = length_over_dim
-    Mobject.get_extremum_along_dim = get_extremum_along_dim
-    VMobject.get_points_defining_boundary = get_points_defining_boundary
-    VMobject.interpolate_color = interpolate_color
-    VMobject.get_subpaths_from_points = get_subpaths_from_points
-    VMobject.consider_points_equals = consider_points_equals
-    VMobject.generate_rgbas_array = generate_rgbas_array
-    Mobject.__deepcopy__ = deepcopy
-    Mobject.get_family = get_family
+    patch = patches.set
+    patch(Mobject, "reduce_across_dimension", reduce_across_dimension)
+    patch(Mobject, "length_over_dim", length_over_dim)
+    patch(Mobject, "get_extremum_along_dim", get_extremum_along_dim)
+    patch(VMobject, "get_points_defining_boundary", get_points_defining_boundary)
+    patch(VMobject, "interpolate_color", interpolate_color)
+    patch(VMobject, "get_subpaths_from_points", get_subpaths_from_points)
+    patch(VMobject, "consider_points_equals", consider_points_equals)
+    patch(VMobject, "generate_rgbas_array", generate_rgbas_array)
+    patch(Mobject, "__deepcopy__", deepcopy)
+    patch(Mobject, "get_family", get_family)
     if "__deepcopy__" not in vars(ManimColor) and not hasattr(ManimColor, "__setstate__"):
-        ManimColor.__deepcopy__ = colour_deepcopy
-    _install_end_states()
-    _installed = True
+        patch(ManimColor, "__deepcopy__", colour_deepcopy)
+    _exact_still_points(patch)
+    _install_end_states(patch)
+
+
+def _exact_still_points(patch) -> None:
+    """Make Manim's ``Mobject.interpolate`` leave points that do not move exactly as they are.
+
+    A fade interpolates every point between two equal copies of it; ``(1 - a)·p + a·p`` is
+    ``p`` give or take a rounding, so a fading glyph's points came out a little different at
+    every frame, and :class:`.frames.FastPathCamera` built its path again each time. With equal
+    start and end points the result is now those points themselves (the value the formula
+    means), so the kept path is replayed. Anything that moves is interpolated by Manim as
+    before, and so is every animation's start and end (``a`` = 0 or 1): end states (and so
+    SVGs) are the same as before."""
+    from manim import Mobject
+
+    manim_interpolate = Mobject.interpolate
+    MANIMS["interpolate"] = manim_interpolate
+
+    def interpolate(self, mobject1, mobject2, alpha, *args, **kwargs):
+        start, end = mobject1.points, mobject2.points
+        # (start == end).all() is what np.array_equal computes for arrays of one shape,
+        # without its conversions: this runs for every moving part at every frame.
+        if not 0 < alpha < 1 or type(self).interpolate is not interpolate \
+                or type(start) is not np.ndarray or type(end) is not np.ndarray \
+                or start.shape != end.shape or not (start == end).all():
+            return manim_interpolate(self, mobject1, mobject2, alpha, *args, **kwargs)
+        self.points = end.copy()
+        self.interpolate_color(mobject1, mobject2, alpha)
+        return self
+
+    patch(Mobject, "interpolate", interpolate)
 
 
 @contextlib.contextmanager
@@ -392,12 +420,14 @@ def end_states_only():
     """Within this block ``FadeIn`` and ``Create`` reach their end state without the copies
     that serve the frames in between (see the module docstring): only for a dry run."""
     global _end_states_only
-    install()
-    previous, _end_states_only = _end_states_only, True
-    try:
-        yield
-    finally:
-        _end_states_only = previous
+    from .patching import rendering
+
+    with rendering():
+        previous, _end_states_only = _end_states_only, True
+        try:
+            yield
+        finally:
+            _end_states_only = previous
 
 
 def _unchanged_at_end(anim, straight: bool) -> bool:
@@ -427,7 +457,7 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
     return True
 
 
-def _install_end_states() -> None:
+def _install_end_states(patch) -> None:
     from manim import (
         Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, GrowFromPoint, ReplacementTransform,
         Transform, VMobject,
@@ -460,8 +490,10 @@ def _install_end_states() -> None:
             if not getattr(self, "_end_only", False):
                 update(self, dt)
 
-        cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
-        cls.update_mobjects = fast_update
+        patch(cls, "begin", fast_begin)
+        patch(cls, "interpolate", fast_interpolate)
+        patch(cls, "finish", fast_finish)
+        patch(cls, "update_mobjects", fast_update)
 
     def create_check(anim) -> bool:
         members = anim.mobject.family_members_with_points() if anim.mobject is not None else []
@@ -474,11 +506,11 @@ def _install_end_states() -> None:
     fast(Create, create_check)
     for grow in (GrowFromPoint, GrowFromCenter, GrowFromEdge):  # their target: the mobject
         fast(grow, lambda anim: _unchanged_at_end(anim, straight=True))
-    _snapshot_start(FadeOut, reuse_target=True)
+    _snapshot_start(patch, FadeOut, reuse_target=True)
     for transform in (Transform, ReplacementTransform):
-        _snapshot_start(transform, reuse_target=False)
-    deferred.install(ReplacementTransform, _snapshot, lambda: _end_states_only)
-    _restoring_fade_out(FadeOut)
+        _snapshot_start(patch, transform, reuse_target=False)
+    deferred.install(patch, ReplacementTransform, _snapshot, lambda: _end_states_only)
+    _restoring_fade_out(patch, FadeOut)
 
 
 def _finite_without_negative_zero(value) -> bool:
@@ -486,7 +518,7 @@ def _finite_without_negative_zero(value) -> bool:
             and bool(np.isfinite(value).all()) and not (np.signbit(value) & (value == 0)).any())
 
 
-def _restoring_fade_out(cls) -> None:
+def _restoring_fade_out(patch, cls) -> None:
     """``FadeOut(m)`` ends with its clean-up's ``interpolate(0)``, which puts ``m`` back as it
     started: each point and colour becomes ``1 * start + 0 * target``, which is ``start`` itself
     whenever the start is finite without ``-0.0`` (the faded target is finite), and each width
@@ -568,8 +600,11 @@ def _restoring_fade_out(cls) -> None:
                 setattr(member, name, lerp(value, value, alpha))
         return None
 
-    cls.begin, cls.interpolate, cls.finish = fast_begin, fast_interpolate, fast_finish
-    cls.update_mobjects, cls.clean_up_from_scene = fast_update, fast_clean_up
+    patch(cls, "begin", fast_begin)
+    patch(cls, "interpolate", fast_interpolate)
+    patch(cls, "finish", fast_finish)
+    patch(cls, "update_mobjects", fast_update)
+    patch(cls, "clean_up_from_scene", fast_clean_up)
 
 
 class _Start:
@@ -618,7 +653,7 @@ def _snapshot(anim) -> None:
         anim.starting_mobject = anim.create_starting_mobject()
 
 
-def _snapshot_start(cls, reuse_target: bool) -> None:
+def _snapshot_start(patch, cls, reuse_target: bool) -> None:
     """``cls`` (a Transform whose start is a copy of its mobject) in a dry run: Manim's
     ``begin``, except that the starting copy is a snapshot of what ``interpolate`` reads of it
     (the mobject's parts' points and colours, after the alignment). Every ``interpolate`` then
@@ -642,4 +677,4 @@ def _snapshot_start(cls, reuse_target: bool) -> None:
             mob.suspend_updating()
         self.interpolate(0)
 
-    cls.begin = snapshot_begin
+    patch(cls, "begin", snapshot_begin)

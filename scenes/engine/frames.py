@@ -38,7 +38,7 @@ from manim.scene.scene_file_writer import SceneFileWriter
 from manim.scene.video_segment_encoder import VideoSegmentEncoder
 
 __all__ = ["ENCODER_OPTIONS", "ENCODER_QUEUE_SIZE", "MAX_INFLIGHT_ENCODERS", "FastPathCamera",
-           "FrameGivingRenderer", "HeldFrameFileWriter", "exact_still_points", "keep_freed_memory"]
+           "FrameGivingRenderer", "HeldFrameFileWriter", "keep_freed_memory"]
 
 # libx264 by codec; CRF stays Manim's 23, which sets the quality. On one thread: a render already
 # keeps both cores busy (drawing beside encoding, and --jobs processes), x264's own threads cost
@@ -310,38 +310,6 @@ class FastPathCamera(Camera):
                 curve_to(flat[b], flat[b + 1], flat[b + 2], flat[b + 3], flat[b + 4], flat[b + 5])
             if equal(flat[2 * start:2 * start + 2], flat[2 * end - 2:2 * end]):
                 ctx.close_path()
-
-
-def exact_still_points() -> None:
-    """Make Manim's ``Mobject.interpolate`` leave points that do not move exactly as they are.
-
-    A fade interpolates every point between two equal copies of it; ``(1 - a)·p + a·p`` is
-    ``p`` give or take a rounding, so a fading glyph's points came out a little different at
-    every frame, and :class:`FastPathCamera` built its path again each time. With equal start
-    and end points the result is now those points themselves (the value the formula means), so
-    the kept path is replayed. Anything that moves is interpolated by Manim as before, and so
-    is every animation's start and end (``a`` = 0 or 1): end states are the same as before.
-    Installed for every video render, cached or not (idempotent)."""
-    from manim import Mobject
-
-    if getattr(Mobject.interpolate, "_exact_still_points", False):
-        return
-    manim_interpolate = Mobject.interpolate
-
-    def interpolate(self, mobject1, mobject2, alpha, *args, **kwargs):
-        start, end = mobject1.points, mobject2.points
-        # (start == end).all() is what np.array_equal computes for arrays of one shape,
-        # without its conversions: this runs for every moving part at every frame.
-        if not 0 < alpha < 1 or type(self).interpolate is not interpolate \
-                or type(start) is not np.ndarray or type(end) is not np.ndarray \
-                or start.shape != end.shape or not (start == end).all():
-            return manim_interpolate(self, mobject1, mobject2, alpha, *args, **kwargs)
-        self.points = end.copy()
-        self.interpolate_color(mobject1, mobject2, alpha)
-        return self
-
-    interpolate._exact_still_points = True
-    Mobject.interpolate = interpolate
 
 
 class FrameGivingRenderer(CairoRenderer):

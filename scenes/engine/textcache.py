@@ -131,14 +131,9 @@ def persistent_glyphs(fn):
     return wrapper
 
 
-_installed = False
-
-
-def install_tex_cache() -> None:
-    """Make Manim's formulas (``MathTex``, ``Tex``) look in the persistent cache first."""
-    global _installed
-    if _installed:
-        return
+def install_tex_cache(patches) -> None:
+    """Make Manim's formulas (``MathTex``, ``Tex``) look in the persistent cache first, through
+    ``patches`` (:func:`.patching.rendering` only)."""
     from manim import config
     from manim.mobject.text import tex_mobject
     from manim.utils import tex_file_writing
@@ -159,8 +154,7 @@ def install_tex_cache() -> None:
         _TEX.put(key, made.read_bytes())
         return made
 
-    tex_mobject.tex_to_svg_file = tex_to_svg_file
-    _installed = True
+    patches.set(tex_mobject, "tex_to_svg_file", tex_to_svg_file)
 
 
 def _formula_key(tex: tuple[str, ...], font_size: float) -> str:
@@ -216,7 +210,10 @@ def persistent_formula(fn):
                     return mob
             except Exception:  # damaged or foreign: made again
                 pass
-        mob = fn(tex, font_size)
+        from .patching import rendering
+
+        with rendering():  # LaTeX's SVG from the cache too, when the formula is built
+            mob = fn(tex, font_size)
         try:
             _FORMULA.put(key, objectstate.encode(mob))
         except objectstate.Unsupported:  # something it cannot make exactly: built every time

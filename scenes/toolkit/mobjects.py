@@ -32,7 +32,7 @@ from .style import MIN_FONT_SIZE
 from .text import (
     DIGIT_HEIGHT, FONT, MONO, FlatText, label_text, mono_advance, number_text, plain_text,
 )
-from ..engine.textcache import install_tex_cache, persistent_formula
+from ..engine.textcache import persistent_formula
 from .theme import Theme
 
 __all__ = [
@@ -46,7 +46,6 @@ _SHARED = (type(None), bool, int, float, str, bytes, complex)  # what copy.deepc
 @functools.cache
 @persistent_formula
 def _formula(tex: tuple[str, ...], font_size: float) -> MathTex:
-    install_tex_cache()  # LaTeX runs once per formula, not once per render
     return MathTex(*tex, font_size=font_size)
 
 

@@ -204,21 +204,10 @@ class StoryScene(Layouts, Scene):
         self._step_listeners = list(listeners)
 
     def setup(self) -> None:
-        if config.dry_run:
-            # Nothing is written, so don't draw frames either: jump to each play's end state.
-            # (Manim resets ``skip_animations`` to the original status before every play.)
-            self.renderer._original_skipping_status = True
-            self.renderer.skip_animations = True
-            # Even when skipping, Manim rasterises the whole screen at every play and wait
-            # (the static frame it would reuse): pixels nobody reads in a dry run. Whoever
-            # wants a picture draws it with ``draw_frame``.
-            renderer = self.renderer
+        if config.dry_run:  # nothing is written: jump to end states, rasterise nothing
+            from ..engine.dry_run import skip_drawing
 
-            def no_pixels(*args, **kwargs) -> None:
-                renderer.static_image = None
-
-            renderer.update_frame = no_pixels
-            renderer.save_static_frame_data = no_pixels
+            skip_drawing(self.renderer)
         self.options = current_options()
         self.theme: Theme = THEMES[self.options.theme]
         self.camera.background_color = self.theme.background

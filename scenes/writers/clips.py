@@ -153,6 +153,7 @@ def _render(scene: str, options, quality: str, out: Path, progress: Progress | N
     from manim import tempconfig
     from PIL import Image
 
+    from scenes.engine.patching import rendering
     from scenes.registry import get_scene_class
     from scenes.toolkit.storyboard import using_options
     from scenes.writers.video import QUALITIES
@@ -169,7 +170,7 @@ def _render(scene: str, options, quality: str, out: Path, progress: Progress | N
         settings = {"quality": QUALITIES[quality], "media_dir": media, "disable_caching": True,
                     "progress_bar": "none", "verbosity": "WARNING", "format": "mp4",
                     "save_sections": True}
-        with tempconfig(settings), using_options(options):
+        with tempconfig(settings), using_options(options), rendering():
             s = scene_cls()
             s.step_listeners.append(on_step)
             s.render()

@@ -603,6 +603,7 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
     from manim import tempconfig
     from manim.utils.exceptions import EndSceneEarlyException
 
+    from scenes.engine.dry_run import dry_run_camera, no_pixels
     from scenes.engine.fastpaths import end_states_only
     from scenes.toolkit.storyboard import using_options
 
@@ -622,60 +623,10 @@ def run_storyboard(scene_cls, options, listener, stop_after: str | None = None) 
         # end_states_only: exact, faster versions of a few of Manim's methods, and animations
         # that jump to their end without the copies made for the frames in between.
         with tempconfig(settings), using_options(options), end_states_only():
-            scene = scene_cls(skip_animations=True, camera_class=_dry_run_camera())
-            _no_pixels(scene)
+            scene = scene_cls(skip_animations=True, camera_class=dry_run_camera())
+            no_pixels(scene)
             scene.step_listeners.append(on_step)
             scene.render()
-
-
-def _dry_run_camera():
-    """Manim's camera without a screen-sized background: it fills a 1920 × 1080 array with
-    the background colour when made and again when the colour is set, for a screen a dry run
-    never draws on. The camera keeps its size (what its frame measures is unchanged); only
-    the unread background is one pixel."""
-    from manim import Camera
-
-    class DryRunCamera(Camera):
-        def init_background(self) -> None:
-            if self.background_image is not None:
-                return super().init_background()
-            self.background = np.zeros((1, 1, self.n_channels), dtype=self.pixel_array_dtype)
-            return None
-
-    return DryRunCamera
-
-
-def _no_pixels(scene) -> None:
-    """Even with animations skipped, Manim's Cairo renderer rasterises the whole screen at
-    every ``play`` and ``wait`` (the "static frame" it would reuse for each video frame) and
-    copies it for frames it then drops: a sixth of an export's time, for pixels nobody reads.
-    Switch that off for this scene's renderer, and with it the sorting of the scene's mobjects
-    into moving and static ones at every ``play``, which only that drawing reads, and the
-    description of the (switched off) progress bar of every ``play``."""
-    renderer = scene.renderer
-
-    def no_frame(*args, **kwargs) -> None:
-        renderer.static_image = None
-
-    renderer.update_frame = no_frame
-    renderer.save_static_frame_data = no_frame
-    # ``render`` and ``freeze_current_frame`` copy the whole screen for a frame that skipping
-    # then drops (only a render that does not skip adds frames; this one never stops skipping).
-    renderer.render = no_frame
-    renderer.freeze_current_frame = no_frame
-    scene.get_moving_and_static_mobjects = lambda animations: ([], [])
-    # Each play names its first animation for a progress bar that is switched off; naming it
-    # reads the whole mobject (and would settle a deferred transform's debt for nothing).
-    manims_progression = scene._get_animation_time_progression
-
-    def time_progression(animations, duration):
-        from manim import Wait
-
-        if len(animations) == 1 and isinstance(animations[0], Wait):
-            return manims_progression(animations, duration)
-        return scene.get_time_progression(duration, "")
-
-    scene._get_animation_time_progression = time_progression
 
 
 def default_out_dir(scene_name: str) -> Path:

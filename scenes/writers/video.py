@@ -29,11 +29,12 @@ from transformer_core.files import atomic_write, staged_folder
 from transformer_core.cache import enabled as caching_enabled
 from transformer_core.cache import prune as prune_cache
 
+from ..engine.frames import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS,
+                             FastPathCamera, FrameGivingRenderer, HeldFrameFileWriter,
+                             keep_freed_memory)
+from ..engine.patching import rendering
 from ..registry import get_scene_class
-from ..engine.fastpaths import install as install_fast_methods
 from ..toolkit.storyboard import SceneOptions, Step, using_options
-from ..engine.frames import (ENCODER_OPTIONS, ENCODER_QUEUE_SIZE, MAX_INFLIGHT_ENCODERS, FastPathCamera,
-                   FrameGivingRenderer, HeldFrameFileWriter, exact_still_points, keep_freed_memory)
 
 __all__ = ["QUALITIES", "FORMATS", "RenderResult", "render_scene", "format_srt",
            "srt_timestamp"]
@@ -93,8 +94,15 @@ def render_scene(
 
     ``progress(index, step, total)`` is called as each storyboard step finishes. With
     ``jobs`` > 1 a video is drawn by that many processes (:mod:`scenes.engine.shards`): the
-    same frames, in less time on as many cores.
+    same frames, in less time on as many cores. Manim runs with the engine's patches only
+    while this renders (:func:`scenes.engine.patching.rendering`).
     """
+    with rendering():
+        return _render_scene(name, options, quality, fmt, out_dir, progress, jobs)
+
+
+def _render_scene(name: str, options: SceneOptions | None, quality: str, fmt: str,
+                  out_dir: Path | str, progress: Progress | None, jobs: int) -> RenderResult:
     if quality not in QUALITIES:
         raise ValueError(f"unknown quality {quality!r}; choose from {', '.join(QUALITIES)}")
     if fmt not in FORMATS:
@@ -102,10 +110,8 @@ def render_scene(
     from manim import tempconfig
 
     started = time.perf_counter()
-    exact_still_points()
     if fmt != "png":
         keep_freed_memory()  # a frame's memory reused by the next, not faulted in again
-    install_fast_methods()  # exact, faster versions of a few of Manim's methods
     options = options or SceneOptions()
     scene_cls = get_scene_class(name)
     out = Path(out_dir)
