@@ -1,7 +1,7 @@
 """Command line: list, trace, train, render, svg, verify, embed, gallery, slides, cache.
 
-The commands only; what they share (errors, signals, checks, scene options, progress) is in
-:mod:`scenes.cli_support`.
+The commands only; what they share (errors, signals, checks, caching options, progress, jobs) is
+in :mod:`scenes.cli`, the scene options in :mod:`scenes.cli_support`.
 
 Torch and Manim are imported inside the commands, so ``python cli.py --help`` stays instant.
 
@@ -31,15 +31,21 @@ from pathlib import Path
 
 import click
 
-from scenes.cli_support import (
-    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
-    WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
-    check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
-    record_render_times, render_times,
-    model_kind, one_blas_thread, output_file, output_folder, require_tools, run_each,
-    scene_options, scene_setup,
-    skip_check, skip_unused_imports, step_progress,
+from scenes.cli.caching import apply_no_cache, cache_options, skip_check
+from scenes.cli.checks import (
+    FORMULA_TOOLS, WEB_TOOLS, Choice, SceneName, did_you_mean, output_file, output_folder,
+    require_tools,
 )
+from scenes.cli.errors import Failure, Interrupted, Main
+from scenes.cli.jobs import (
+    default_jobs, forwarded_options, record_render_times, render_times, run_each,
+)
+from scenes.cli.progress import step_progress
+from scenes.cli_support import (
+    CHECKPOINT_OPTION, CONTEXT, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS, check_lr,
+    check_scene_kind, load_trace, model_kind, scene_options, scene_setup,
+)
+from scenes.engine.startup import one_blas_thread, skip_unused_imports
 
 
 @click.group(cls=Main, context_settings=CONTEXT)

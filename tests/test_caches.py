@@ -408,7 +408,7 @@ def test_render_all_starts_the_longest_scene_first(tmp_path):
     """The order follows the times of the last `render all` (longest first); the times of
     scenes that rendered are kept, those of skipped ones are not."""
     env = tiny_catalogue_env(tmp_path)
-    code = ("import sys; from scenes.cli_support import record_render_times as r, render_times as t;"
+    code = ("import sys; from scenes.cli.jobs import record_render_times as r, render_times as t;"
             "r('low mp4', {'tiny': 1.0, 'tiny2': 50.0}); print(t('low mp4'))")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     out = tmp_path / "all"
@@ -417,7 +417,7 @@ def test_render_all_starts_the_longest_scene_first(tmp_path):
     run = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.index("[tiny2] started") < run.stdout.index("[tiny] started")
-    read = ("from scenes.cli_support import render_times as t; import json;"
+    read = ("from scenes.cli.jobs import render_times as t; import json;"
             "print(json.dumps(t('low mp4')))")
     times = json.loads(subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, check=True,
                                       capture_output=True, text=True, timeout=60).stdout)

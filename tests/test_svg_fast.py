@@ -451,7 +451,7 @@ def test_svg_all_hands_out_the_longest_scene_first(tmp_path, cache_home, monkeyp
     from click.testing import CliRunner
 
     import cli
-    from scenes.cli_support import record_render_times, render_times
+    from scenes.cli.jobs import record_render_times, render_times
     from scenes.registry import SCENES
     from scenes.engine import svg_jobs
 

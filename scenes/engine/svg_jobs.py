@@ -30,7 +30,7 @@ class SceneFailed(RuntimeError):
 
 def failure_message(name: str, folder: Path, exc: BaseException) -> str:
     """One line for a scene's export that raised ``exc``."""
-    from scenes.cli_support import describe
+    from scenes.cli.errors import describe
     from scenes.writers.svg import UnsupportedMobjectError
 
     if isinstance(exc, UnsupportedMobjectError):
@@ -134,7 +134,7 @@ def _hand_out(conn, pending: list[str], busy: dict) -> None:
 
 def _worker(conn, folders, options, transparent: bool) -> None:
     """A forked worker: export the scenes it is given; leave without the parent's clean-ups."""
-    from scenes.cli_support import DEBUG_ENV
+    from scenes.cli.errors import DEBUG_ENV
     from scenes.writers.svg import export_svgs
 
     code = 0
