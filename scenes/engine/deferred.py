@@ -1,43 +1,9 @@
 """In a dry run, the costly half of a ``ReplacementTransform``'s work on the mobject it replaces
-is done only if anything ever looks at that mobject's points or colours again.
-
-``ReplacementTransform(a, b)`` aligns ``a`` with a copy of ``b`` (first their structure: the same
-number of submobjects, level by level; then their points: curves inserted until each pair of
-members has as many), moves ``a``'s points and colours to the copy's, then swaps ``b`` into
-``a``'s place in the scene. Our scenes write it mostly as ``ReplacementTransform(x.copy(), y)``
-or move cells of one matrix into another: afterwards nothing holds ``a`` but the finished
-animation, and the point alignment (a third of an SVG export's time) is never seen by anyone.
-
-So within :func:`scenes.engine.fastpaths.end_states_only`, an eligible ``ReplacementTransform``
-does at ``begin`` what Manim does to the structure (the same calls in the same order, so the
-families are exactly Manim's from then on), and leaves the rest *owed*: every member of ``a``'s
-family gets a subclass of its own class whose attribute access first *settles* the debt: puts
-the classes back, aligns the points of the pairs the structural pass met (in its order, which is
-Manim's), takes the starting snapshot, then makes every call the animation and the scene made
-on ``a`` meanwhile, in their order (the animation's ``interpolate`` with each alpha it was given;
-``suspend_updating`` and ``resume_updating``). Manim aligns a pair's points before the next level's
-structure; doing all of the structure first gives the same result because neither reads what the
-other writes: a pair's point alignment reads and writes only those two members' points and colours
-(and, for a member without points, the centre of its family's points, which the structural steps
-keep: they move a member's points into a copy of it or add faded copies, never other points),
-and the structural steps read no points but those of the member they copy.
-
-Reading or writing anything of an owed member settles first, except what the debt cannot change:
-its family (its submobjects, final since ``begin``, read by :func:`get_family` and
-``Mobject.get_family`` without settling), its ``z_index``, ``update`` (a no-op: nothing in ``a``'s
-family has updaters) and ``suspend_updating``/``resume_updating`` (recorded for the settlement).
-So scenes can add, remove and list mobjects around ``a`` freely, and whoever looks at ``a``'s
-points or colours sees what Manim would have shown; if no one does, that work is never done.
-
-``Scene.replace`` (the clean-up's swap) looks for ``a`` through the scene's mobjects and their
-submobjects: here it reads an owed member's submobjects without settling it and settles one only
-if the swap must change that member's own list; it is otherwise Manim's own search, step by step.
-Outside a dry run Manim's ``replace`` runs as it is.
-
-Only a ``ReplacementTransform`` whose mobject and target share no member, have no updaters, and
-whose members all use Manim's own alignment methods and Python's own attribute access is
-deferred; any other runs as before.
-"""
+(aligning its points with the target's: a third of an SVG export's time) is done only if
+anything ever looks at that mobject's points or colours again. Our scenes mostly write
+``ReplacementTransform(x.copy(), y)`` or move cells of one matrix into another, after which
+nothing but the finished animation holds the replaced mobject. Why the result is Manim's own is
+said at :func:`install`."""
 
 from __future__ import annotations
 
@@ -158,7 +124,45 @@ def _align_structure(m1, m2, pairs: list) -> None:
 def install(patch, cls, finish_begin, active) -> None:
     """Defer ``cls`` (``ReplacementTransform``) while ``active()``; ``finish_begin(anim)`` is
     what its ``begin`` does after the alignment (the starting snapshot). ``patch(owner, name,
-    value)`` sets each method (:class:`.patching.Patches`)."""
+    value)`` sets each method (:class:`.patching.Patches`).
+
+    ``ReplacementTransform(a, b)`` aligns ``a`` with a copy of ``b`` (first their structure: the same
+    number of submobjects, level by level; then their points: curves inserted until each pair of
+    members has as many), moves ``a``'s points and colours to the copy's, then swaps ``b`` into
+    ``a``'s place in the scene. Our scenes write it mostly as ``ReplacementTransform(x.copy(), y)``
+    or move cells of one matrix into another: afterwards nothing holds ``a`` but the finished
+    animation, and the point alignment (a third of an SVG export's time) is never seen by anyone.
+
+    So within :func:`.fastpaths.end_states_only`, an eligible ``ReplacementTransform``
+    does at ``begin`` what Manim does to the structure (the same calls in the same order, so the
+    families are exactly Manim's from then on), and leaves the rest *owed*: every member of ``a``'s
+    family gets a subclass of its own class whose attribute access first *settles* the debt: puts
+    the classes back, aligns the points of the pairs the structural pass met (in its order, which is
+    Manim's), takes the starting snapshot, then makes every call the animation and the scene made
+    on ``a`` meanwhile, in their order (the animation's ``interpolate`` with each alpha it was given;
+    ``suspend_updating`` and ``resume_updating``). Manim aligns a pair's points before the next level's
+    structure; doing all of the structure first gives the same result because neither reads what the
+    other writes: a pair's point alignment reads and writes only those two members' points and colours
+    (and, for a member without points, the centre of its family's points, which the structural steps
+    keep: they move a member's points into a copy of it or add faded copies, never other points),
+    and the structural steps read no points but those of the member they copy.
+
+    Reading or writing anything of an owed member settles first, except what the debt cannot change:
+    its family (its submobjects, final since ``begin``, read by :func:`get_family` and
+    ``Mobject.get_family`` without settling), its ``z_index``, ``update`` (a no-op: nothing in ``a``'s
+    family has updaters) and ``suspend_updating``/``resume_updating`` (recorded for the settlement).
+    So scenes can add, remove and list mobjects around ``a`` freely, and whoever looks at ``a``'s
+    points or colours sees what Manim would have shown; if no one does, that work is never done.
+
+    ``Scene.replace`` (the clean-up's swap) looks for ``a`` through the scene's mobjects and their
+    submobjects: here it reads an owed member's submobjects without settling it and settles one only
+    if the swap must change that member's own list; it is otherwise Manim's own search, step by step.
+    Outside a dry run Manim's ``replace`` runs as it is.
+
+    Only a ``ReplacementTransform`` whose mobject and target share no member, have no updaters, and
+    whose members all use Manim's own alignment methods and Python's own attribute access is
+    deferred; any other runs as before.
+    """
     from manim import Mobject, Scene, VectorizedPoint, VMobject
     from manim.animation.animation import Animation
 

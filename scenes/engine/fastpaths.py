@@ -1,86 +1,10 @@
-"""Faster versions of a few of Manim's methods that give exactly the same results (copies share
-one thing Manim would copy, said below).
-
-A profile of ``svg all`` found much of its time in a few of Manim's methods, each written one
-point at a time in Python or paying numpy's set-up for a handful of numbers:
-
-* ``VMobject.get_points_defining_boundary`` (every ``get_left``, ``next_to``, ``move_to``...)
-  interleaves each curve's start and end anchors point by point; here numpy interleaves the
-  same rows into the same array;
-* ``VMobject.get_subpaths_from_points`` (every Transform between shapes with different
-  numbers of points) calls ``np.allclose`` once per curve; here one ``np.isclose`` compares all
-  the curves' neighbouring anchors at once, element by element as ``np.allclose`` does;
-* ``VMobject.consider_points_equals`` (every subpath's end, each time a Transform aligns two
-  shapes) calls ``np.allclose``, whose set-up costs ten times its sums for four points; here
-  the same test, ``numpy.isclose``'s formula element by element, runs on the arrays directly;
-* ``VMobject.generate_rgbas_array`` (several times in every VMobject's constructor and colour
-  change) builds lists, new colours and an array from an iterator for one colour and one
-  opacity; here that case fills the same (1, 4) array directly;
-* ``Mobject.get_family`` (every bounding box, alignment and frame) runs one generator per
-  family member and then removes duplicates; here a plain loop lists the same members in the
-  same order, and any family with a member met twice is left to Manim's own method;
-* ``Mobject.__deepcopy__`` (every copy, and every animation makes some) goes through
-  ``copy.deepcopy`` for each attribute; here values that ``copy.deepcopy`` returns as they are
-  (numbers, strings, ``None``, enum members) are taken as they are, arrays are copied as
-  ``copy.deepcopy`` copies them (the same memo entries), and everything else still goes
-  through ``copy.deepcopy`` with the same memo (shared references stay shared); a
-  ``ManimColor`` (two in every VMobject) is copied without pickling's generic path: a new
-  instance holding a deep copy of its RGBA array, as that path makes. One thing is shared
-  instead of copied: a glyph's ``path_obj``, the parsed SVG path (hundreds of svgelements
-  objects per formula) that Manim builds the glyph's points from and never reads again;
-  copying it was nine tenths of the time of copying a formula;
-* ``Mobject.reduce_across_dimension`` (every ``width`` and ``height``, twice: through
-  ``length_over_dim``) applies Python's ``max`` or ``min`` to each member's column of
-  coordinates, one number at a time, then to the members' results; here one numpy reduction
-  over all the members' columns finds the same number. Equal floats other than zero have one
-  representation, so the result is Manim's bit for bit, and a zero is given the sign of the one
-  Manim keeps (Python's ``max`` keeps the first of equal numbers in a column, and
-  ``max([submobject's, own])`` the submobject's: the first zero of the last member, in the
-  family's order, with one). Any NaN (where Python's comparisons make the answer depend on the
-  order), another reduce function, points that are not 2-D float64, a class with its own
-  method, or a member met twice (shared, or a cycle) is left to Manim's method.
-  ``length_over_dim`` takes both numbers from the one array of coordinates;
-* ``Mobject.get_extremum_along_dim`` (every critical point: ``move_to``, ``next_to``...)
-  calls ``np.min`` and ``np.max``, whose dispatch costs more than the reduction of a few
-  points; here the arrays' own ``min`` and ``max`` run the same ufunc reduction.
-
-A profile of a video at 1080p60 found a tenth of the drawing process's time in one more:
-
-* ``VMobject.interpolate_color`` (every part of every Transform and fade, at every frame) calls
-  ``bezier.interpolate`` once per colour attribute; here the same sum,
-  ``(1 - alpha) * start + alpha * end``, is written out in the loop (the end, ``alpha`` = 1,
-  is still Manim's own: copies of the target's values).
-
-Each replacement falls back to Manim's own code for anything it was not written for (a class
-that overrides the method, points that are not finite). :func:`install` puts them in place
-(once per process).
-
-Within :func:`end_states_only` (the SVG export's dry run, where every animation jumps to its
-end), a few animations also skip the copies they make for the frames in between:
-
-* ``FadeIn(m)`` (and ``GrowFromPoint``, ``GrowFromCenter``, ``GrowFromEdge``, whose target is
-  ``m`` too) ends with ``m.interpolate(start, copy_of_m, 1.0)``: each point becomes
-  ``0.0 * start + p``, which is ``p`` itself whenever ``p`` is finite and not ``-0.0``, and
-  each colour a copy of ``m``'s own;
-* ``Create(m)`` ends with ``m.pointwise_become_partial(copy_of_m, 0, 1)``, which sets ``m``'s
-  points to a copy of its own.
-
-So these leave ``m`` exactly as it was, and do here only what else they do (adding ``m`` to the
-scene, suspending and resuming its updating). The shortcut is taken only when that holds: the
-animation's final rate of every part is exactly 1, its path is the straight one, nothing in
-``m`` has updaters, Manim's own ``interpolate`` applies, and ``m``'s points are finite without
-``-0.0``; otherwise Manim's own code runs as usual.
-
-``Transform``, ``ReplacementTransform`` and ``FadeOut`` start from a copy of their mobject,
-which ``interpolate`` only reads (its points and colours): a snapshot of those stands in for it,
-and every ``interpolate`` (FadeOut's clean-up included, which puts the mobject back as it was)
-runs Manim's own code on the same values. FadeOut also aligns its target, a fresh faded copy
-used for nothing else, instead of a copy of it: one copy instead of three. And most often
-FadeOut needs no copy at all: its clean-up's ``interpolate(0)`` puts its mobject back as it
-started (``1 * start + 0 * target`` is ``start`` for finite values without ``-0.0``; widths
-and sheen are computed as Manim computes them). A ``ReplacementTransform`` goes further: the
-point alignment of the mobject it replaces is done only if anything looks at it again
-(:mod:`scenes.engine.deferred`).
+"""Exact, faster versions of a few of Manim's methods and, in a dry run, animations that reach
+their end state without the copies made for the frames in between. Each gives Manim's result bit
+for bit (a copy shares one thing Manim would copy: a glyph's parsed SVG path, never read again)
+and leaves anything it was not written for (a class with its own method, points that are not
+finite float64) to Manim's own code. Installed only inside
+:func:`scenes.engine.patching.rendering`; why each is faster is said where it is defined, what it
+saves in docs/engine.md, and tests/test_svg_fast.py compares each with Manim's own.
 """
 
 from __future__ import annotations
@@ -140,6 +64,8 @@ def install(patches) -> None:
                 else 2 if cls in deferred.OWED_CLASSES else 1)
         return ok
 
+    # Every bounding box, alignment and frame: Manim runs one generator per family member,
+    # then removes duplicates.
     def get_family(self, recurse=True):
         # Manim's order (each mobject, then its submobjects' families in turn) without a
         # generator per mobject. A member met twice (a shared submobject, a cycle) leaves it
@@ -161,6 +87,8 @@ def install(patches) -> None:
                 stack.extend(reversed(subs))
         return family
 
+    # Every get_left, next_to, move_to...: Manim interleaves each curve's start and end
+    # anchors point by point; here numpy interleaves the same rows into the same array.
     def get_points_defining_boundary(self):
         parts = []
         for sm in self.get_family():
@@ -185,6 +113,9 @@ def install(patches) -> None:
             return originals["boundary"](self)
         return np.concatenate(rows)
 
+    # Every Transform between shapes of different numbers of points: Manim calls np.allclose
+    # once per curve; here one np.isclose compares all neighbouring anchors at once, element
+    # by element as np.allclose does.
     def get_subpaths_from_points(self, points):
         cls = type(self)
         if (cls.consider_points_equals is not consider_points_equals
@@ -206,6 +137,7 @@ def install(patches) -> None:
 
     parsed_colours: dict[str, np.ndarray] = {}
 
+    # Several times in every VMobject's constructor and colour change.
     def generate_rgbas_array(self, color, opacity):
         # One colour (a ManimColor, a string or None for black) and one opacity, no sheen:
         # the (1, 4) array Manim makes of them (its red, green and blue, then the opacity as a
@@ -226,6 +158,8 @@ def install(patches) -> None:
         rgbas[0, 3] = 0.0 if opacity is None else opacity
         return rgbas
 
+    # Every subpath's end, each time a Transform aligns two shapes: np.allclose's set-up
+    # costs ten times its sums for four points.
     def consider_points_equals(self, p0, p1):
         # np.allclose(p0, p1, atol=...) for float arrays, as numpy.isclose computes it:
         # |p0 - p1| <= atol + rtol * |p1| where p1 is finite, or p0 == p1
@@ -242,6 +176,13 @@ def install(patches) -> None:
 
     keep_alive, nil = copy._keep_alive, object()
 
+    # Every copy (every animation makes some): copy.deepcopy for each attribute. Here values
+    # it returns as they are (numbers, strings, None, enum members) are taken as they are,
+    # arrays are copied as it copies them (the same memo entries), and everything else still
+    # goes through it with the same memo (shared references stay shared). A glyph's path_obj,
+    # the parsed SVG path (hundreds of svgelements objects per formula) Manim builds the
+    # glyph's points from and never reads again, is shared: copying it was nine tenths of the
+    # time of copying a formula.
     def deepcopy(self, clone_from_id):
         cls = self.__class__
         result = cls.__new__(cls)
@@ -265,6 +206,8 @@ def install(patches) -> None:
         result.original_id = str(id(self))
         return result
 
+    # A ManimColor (two in every VMobject) without pickling's generic path: a new instance
+    # holding a deep copy of its RGBA array, as that path makes.
     def colour_deepcopy(self, memo):
         state = self.__dict__
         if type(self) is not ManimColor or state.keys() != {_COLOUR_VALUE}:
@@ -274,6 +217,9 @@ def install(patches) -> None:
         result.__dict__[_COLOUR_VALUE] = copy.deepcopy(state[_COLOUR_VALUE], memo)
         return result
 
+    # Every part of every Transform and fade at every frame (a tenth of the drawing at
+    # 1080p60): Manim calls bezier.interpolate once per attribute; here the same sum,
+    # (1 - alpha) * start + alpha * end, is written out. The end (alpha = 1) is Manim's own.
     def interpolate_color(self, mobject1, mobject2, alpha):
         if alpha == 1.0 or type(self).interpolate_color is not interpolate_color:
             return originals["colour"](self, mobject1, mobject2, alpha)
@@ -327,6 +273,11 @@ def install(patches) -> None:
                 return column[zeros[0]]
         return None  # (not reached)
 
+    # Every width and height (twice: through length_over_dim). Equal floats other than zero
+    # have one representation, so the result is Manim's bit for bit; a zero gets the sign
+    # Manim keeps (extreme). NaN (where Python's comparisons make the answer depend on the
+    # order), another reduce function, points that are not 2-D float64, a class with its own
+    # method or a member met twice (shared, or a cycle) is left to Manim's method.
     def reduce_across_dimension(self, reduce_func, dim):
         # Manim applies Python's max (or min) to each member's column and then to the
         # members' results: the largest (smallest) of all the numbers, which numpy finds in
@@ -355,6 +306,7 @@ def install(patches) -> None:
                 return top - bottom
         return originals["length"](self, dim)
 
+    # Every critical point (move_to, next_to...).
     def get_extremum_along_dim(self, points=None, dim=0, key=0):
         # Manim's np.min / np.max of an array run the same ufunc reduction as its methods,
         # past numpy's dispatch for other types
@@ -458,6 +410,20 @@ def _unchanged_at_end(anim, straight: bool) -> bool:
 
 
 def _install_end_states(patch) -> None:
+    """Within :func:`end_states_only`, animations that skip what only the frames in between need.
+
+    ``FadeIn(m)`` (and ``GrowFromPoint``, ``GrowFromCenter``, ``GrowFromEdge``, whose target is
+    ``m`` too) ends with ``m.interpolate(start, copy_of_m, 1.0)``: each point becomes
+    ``0.0 * start + p``, which is ``p`` itself whenever ``p`` is finite and not ``-0.0``, and each
+    colour a copy of ``m``'s own; ``Create(m)`` ends with ``m.pointwise_become_partial(copy_of_m,
+    0, 1)``, a copy of its own points. So these leave ``m`` as it was and do only what else they
+    do (adding ``m`` to the scene, suspending and resuming its updating), when that holds: every
+    part's final rate exactly 1, the straight path, no updaters, Manim's own ``interpolate``,
+    finite points without ``-0.0``. ``Transform``, ``ReplacementTransform`` and ``FadeOut`` start
+    from a copy that ``interpolate`` only reads: a snapshot of its points and colours stands in
+    for it (:func:`_snapshot_start`); FadeOut most often needs no copy at all
+    (:func:`_restoring_fade_out`), and a ReplacementTransform aligns the points of the mobject it
+    replaces only if anything looks at it again (:mod:`scenes.engine.deferred`)."""
     from manim import (
         Create, FadeIn, FadeOut, GrowFromCenter, GrowFromEdge, GrowFromPoint, ReplacementTransform,
         Transform, VMobject,

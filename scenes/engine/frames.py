@@ -1,24 +1,9 @@
-"""What makes a video render fast, measured on the ``attention`` scene (see ``scripts/bench_all.py``).
-
-* :class:`FastPathCamera`: Manim builds every drawn VMobject's cairo path again on every
-  frame, one ``curve_to`` per Bézier curve from Python: at 1080p60 a third of the drawing time.
-  Here the path is built from a plain list of floats instead of NumPy scalars (a third faster
-  in a micro-benchmark of 64 numbers and a caption). Same calls to cairo, same pixels, less
-  the fills and strokes of alpha 0, which change no pixel (a fade or a lagged start has many).
-* :class:`FrameGivingRenderer`: the camera gives each drawn frame away and draws the next into
-  a new array, instead of Manim's copy of every frame (at 1080p60, 8 MB sixty times a second).
-* :class:`HeldFrameFileWriter`: each frame is converted to the codec's YUV where it lies,
-  without a copy into a new ``VideoFrame`` (twice the conversion time at 1080p), and a frame
-  that a ``wait`` holds for many frame times is converted once, not once per frame time.
-* :func:`keep_freed_memory`: glibc keeps the memory of freed frames for the next ones instead
-  of handing every frame's pages back to the kernel and faulting fresh ones in (at 480p a
-  tenth of a million page faults a scene, a tenth of its CPU time, most of it in the kernel).
-* :data:`ENCODER_OPTIONS`: libx264's ``veryfast`` preset instead of ``medium``, lightened
-  further and on one thread: at 1080p60 encoding took more CPU time than drawing (the decoder
-  scene: 61 of 107 CPU seconds); now about half as much, for files of about the same size.
-
-The camera and the frame conversion are switched off with the caches (``--no-cache``): a
-cached and an uncached render are compared frame by frame in the tests.
+"""A video render's drawing and encoding, faster with the same frames: a camera that replays the
+cairo path of a VMobject whose points did not change and skips fills and strokes of alpha 0, a
+renderer that hands each frame on without a copy, a frame writer that converts each frame to YUV
+where it lies (a held frame once), libx264 settings, and glibc memory settings. Switched off
+with the caches (``--no-cache``); the tests compare a cached and an uncached render frame by
+frame. What each saves: docs/engine.md.
 """
 
 from __future__ import annotations

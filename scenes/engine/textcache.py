@@ -1,26 +1,10 @@
-"""Laid-out text and compiled formulas, kept between runs (see :mod:`transformer_core.cache`).
-
-Every render lays out the same captions, headings and notes with Pango and compiles the same
-formulas with LaTeX: about 0.15 s per caption and 0.5 s per formula, a third of a cold render.
-Their results are stored in the user's cache folder:
-
-* ``text``: the outline points of a string in a font and size, as :mod:`scenes.toolkit.text`
-  uses them (Pango and Manim's SVG parsing are skipped on a hit);
-* ``tex``: the SVG that LaTeX and dvisvgm make of a formula (Manim reads it as usual);
-* ``formula``: the ``MathTex`` Manim builds of that SVG, its every object and attribute written
-  down by :mod:`scenes.engine.objectstate` (parsing the SVG into mobjects, about 40 ms per
-  formula, is skipped on a hit).
-
-The key of an entry covers its arguments and the versions of Manim, ManimPango, Pango and cairo
-(text), the whole LaTeX source, compiler, the installed TeX tools and Manim (SVG), or the
-formula's strings and size, the LaTeX template, compiler, the installed TeX tools, renderer and
-the versions of Manim, svgelements and numpy (built formula). The TeX tools are told apart by
-the files that are run: the compiler, its format file and dvisvgm, each by its path, size and
-modification time (an upgrade of TeX Live or dvisvgm replaces them). Values are stored
-exactly (``.npy`` float64, SVG bytes, arrays' raw bytes), so a cached run draws the same pixels
-as an uncached one. An entry that does not decode into a
-``MathTex`` of well-formed arrays is made again. With caching off (``--no-cache``,
-:func:`transformer_core.cache.set_enabled`) nothing is read or written.
+"""Laid-out text and compiled formulas, kept between runs in the user's cache folder
+(:mod:`transformer_core.cache`): a string's outline points (Pango and Manim's SVG parsing
+skipped on a hit), the SVG that LaTeX and dvisvgm make of a formula, and the ``MathTex`` Manim
+builds of it (written down by :mod:`scenes.engine.objectstate`). Each key covers everything
+that decides the value (see each key's function); values are stored exactly, so a cached run
+draws the same pixels as an uncached one, and an entry that does not decode into well-formed
+arrays is made again. With caching off (``--no-cache``) nothing is read or written.
 """
 
 from __future__ import annotations
