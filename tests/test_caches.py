@@ -246,7 +246,7 @@ def test_skip_key_tells_the_installed_tools_apart(cache_home, monkeypatch, tmp_p
     """Another ffmpeg, LaTeX or dvisvgm first on PATH (wrappers: the same programs run through
     another file) gives another key; each changes only its own entry. A program's version line
     is asked once per program file, then read from the cache."""
-    from scenes.writers import skip
+    from scenes.engine import skip
 
     skip.tool_versions.cache_clear()
     base = dict(skip.tool_versions())
