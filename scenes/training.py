@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     ValueMatrix, attention_heatmap, cell_height_for, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
 )
 from scenes.toolkit.style import NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
@@ -70,7 +70,7 @@ class TrainingScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        encdec = options.model != "lm"
+        encdec = not decoder_only(options)
         return [
             Step("data", "One training example: the words become ids, and at every position "
                          "the target is the word that really comes next."
