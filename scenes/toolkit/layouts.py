@@ -44,6 +44,12 @@ class Layouts:
                     else "tokens")
         self.n = len(lookup(t, self.tok))
         self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
+        # Today's block: attention reads the normed rows (pre-norm) and scores rotated q, k.
+        self.pre = cfg.norm_position == "pre"
+        self.rope = cfg.positions == "rope"
+        self.x_in = f"{self.block}.ln1.out" if self.pre else f"{self.block}.resid_pre"
+        self.x_tex = r"\hat{X}" if self.pre else "X"  # the matrix Q = X · W_Q multiplies
+        self.q_name, self.k_name = ("q_rot", "k_rot") if self.rope else ("q", "k")
 
     def src(self, name: str) -> str:
         """Source of this head's slice of an attention record, e.g. ``P.q[h]``; keys and
