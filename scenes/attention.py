@@ -267,7 +267,7 @@ class AttentionScene(StoryScene):
         word = str(lookup(t, self.tok)[m])
         lines = VGroup(
             self.inline(f"{word} stands at position", ("dim", (m,), 0), ";  pair", ("dim", (i,), 0),
-                        "turns", (f"explain.rope_freq(config:rope_theta, config:d_head)", (i,), 2),
+                        "turns", ("explain.rope_freq(config:rope_theta, config:d_head)", (i,), 2),
                         "rad per position:"),
             self.inline("a = position × θ =", (ang, (m, i), 2), "rad"),
             self.inline("x' = x cos a − y sin a =", (q_src, (m, i), 2), "×",

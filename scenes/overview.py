@@ -35,7 +35,7 @@ from manim import (  # noqa: E402
 from scenes.toolkit.mobjects import ValueMatrix, rounded_box  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
+    SceneOptions, Step, StoryScene, current_options, decoder_only,
 )
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, number_text  # noqa: E402
 from transformer_core.explain import VOCAB_COLUMNS, lookup, top_k_ids  # noqa: E402
