@@ -132,8 +132,8 @@ class CompareScene(StoryScene):
                 mob.shift(-mob.get_corner(DOWN + LEFT))
         grid = self.table(table, widths=[2.4, 3.6, 3.6], gaps=[0, 0.4, 0.4], row_h=0.45,
                           aligns=["left", "left", "left"])
-        note = self.note("Same sentences, same words, same sizes (d_model 8, 2 heads, 2 layers); "
-                         "every number that follows is computed by one of the two models.", NOTE)
+        note = self.note("Same sentences, same words, same sizes; every number that follows "
+                         "is computed by one of the two models.", NOTE)
         group = VGroup(title, tokens, grid, note).arrange(DOWN, buff=0.45)
         left, right, bottom, top = self.content_box()
         fit_into(group, left, right, bottom, top + 0.6)
