@@ -19,10 +19,10 @@ from .cli.errors import Failure
 __all__ = [
     "MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "CHECKPOINT_OPTION",
     "MODEL_OPTION", "model_kind", "check_scene_kind", "load_trace", "scene_options", "check_lr",
-    "scene_setup",
+    "scene_setup", "scenes_for",
 ]
 
-MODELS = ("translate", "lm")
+MODELS = ("translate", "lm", "modern")
 THEMES = ("dark", "light")
 QUALITIES = ("low", "medium", "high", "4k")  # scenes.writers.video.QUALITIES (which imports Manim)
 VIDEO_FORMATS = ("mp4", "webm", "gif", "mov", "png")
@@ -52,6 +52,17 @@ def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
         if isinstance(exc, CheckpointError):
             raise Failure(str(exc)) from None
         raise
+
+
+def scenes_for(scene: str, model: str) -> list[str]:
+    """The scenes ``scene`` names: itself, or with ``all`` every registered scene that shows a
+    ``model`` model (a scene of other kinds only, such as ``compare``, is left out)."""
+    from scenes.registry import SCENES, get_scene_class
+
+    if scene != "all":
+        return [scene]
+    return [name for name in SCENES
+            if model in getattr(get_scene_class(name), "model_kinds", MODELS)]
 
 
 def check_scene_kind(scene: str, model: str, checkpoint: Path | str | None) -> None:
