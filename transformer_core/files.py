@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,20 +45,39 @@ def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
 
     Give the bytes, or ``writer(fh)`` that writes to a binary file. On any failure or
     interruption the temporary file is removed and an existing ``path`` is left untouched.
+
+    Only a regular file is replaced so: a device, a FIFO or a terminal (``/dev/null``,
+    ``/dev/stdout``, a pipe) is written into in place, as a shell's ``>`` would (a rename would
+    put a plain file where the device was, for every program on the machine); a symbolic link
+    stays a link and the file it names is replaced.
     """
     path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # follows links: what the path names in the end
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(path, "wb") as fh:
+            _fill(fh, data, writer)
+        return
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(path)
     try:
         with open(tmp, "wb") as fh:
-            if writer is not None:
-                writer(fh)
-            else:
-                fh.write(data)
+            _fill(fh, data, writer)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _fill(fh, data: bytes | None, writer) -> None:
+    if writer is not None:
+        writer(fh)
+    else:
+        fh.write(data)
 
 
 STAGING_PREFIX = ".staging-"  # hidden folders that :func:`staged_folder` makes and removes

@@ -1,0 +1,74 @@
+"""Hostile and unlucky input, round two (issue #34): the defects a probe of 560 runs found.
+
+Each test reproduces one finding of /work/shared/reviews/2026-12-reliability-probe.md (D1-D15)
+and checks what must hold instead: one line, the right exit code, nothing lost, nothing stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+# ---- D1: --out never renames over a device, a FIFO or a symbolic link ------------------------
+
+def _read_fifo(path: Path, got: list[bytes]) -> threading.Thread:
+    def read() -> None:
+        with open(path, "rb") as fh:
+            got.append(fh.read())
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_trace_out_writes_into_a_fifo(runner, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _read_fifo(fifo, got)
+    result = runner.invoke(main, ["trace", "--json", "--out", str(fifo)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a plain file"
+    reader.join(10)
+    assert got and json.loads(got[0])["model"] == "translate"
+    assert os.listdir(tmp_path) == ["pipe"]  # no temporary file left beside it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root makes device nodes")
+@pytest.mark.parametrize("command", [["trace", "--json"], ["gallery"]])
+def test_out_writes_into_a_device_node(runner, tmp_path, command):
+    node = tmp_path / "mynull"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+    if command[0] == "gallery":
+        renders = tmp_path / "renders" / "svg" / "attention"
+        renders.mkdir(parents=True)
+        (renders / "01-title.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+        command = [*command, "--renders", str(tmp_path / "renders")]
+    result = runner.invoke(main, [*command, "--out", str(node)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(os.lstat(node).st_mode), "the device node was replaced by a plain file"
+
+
+def test_out_through_a_symlink_keeps_the_link(runner, tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    result = runner.invoke(main, ["trace", "--json", "--out", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert json.loads(target.read_text())["model"] == "translate"
+    assert sorted(os.listdir(tmp_path)) == ["link.json", "real.json"]
