@@ -72,3 +72,29 @@ def test_out_through_a_symlink_keeps_the_link(runner, tmp_path):
     assert link.is_symlink()
     assert json.loads(target.read_text())["model"] == "translate"
     assert sorted(os.listdir(tmp_path)) == ["link.json", "real.json"]
+
+
+# ---- D2: the clip and notebook caches key on the bytes of the model actually used ------------
+
+def _retrained(path: Path, bump: float) -> Path:
+    """The shipped lm with one weight changed, saved to ``path`` (a retrain in place)."""
+    import torch
+
+    from transformer_core.checkpoint import load_model, save_model
+
+    lm = load_model("lm")
+    with torch.no_grad():
+        next(lm.model.parameters()).add_(bump)
+    save_model(lm, path)
+    return path
+
+
+def test_clip_key_covers_the_checkpoint_used(tmp_path):
+    from scenes.toolkit.storyboard import SceneOptions
+    from scenes.writers.clips import fingerprint
+
+    path = _retrained(tmp_path / "my.pt", 0.0)
+    options = SceneOptions(model="lm", checkpoint=str(path))
+    keys = {kind: fingerprint("attention", options, "low", kind) for kind in ("clips", "step:title")}
+    _retrained(path, 0.5)  # same path, new model
+    assert all(fingerprint("attention", options, "low", kind) != key for kind, key in keys.items())

@@ -6,6 +6,7 @@ Only the standard library: importing this module is instant (no numpy, no torch)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -14,7 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["STAGING_PREFIX", "atomic_write", "staged_folder", "temp_beside"]
+__all__ = ["STAGING_PREFIX", "MAX_INPUT_BYTES", "atomic_write", "file_digest", "regular_file",
+           "staged_folder", "temp_beside"]
 
 
 def _umask() -> int:
@@ -38,6 +40,37 @@ def temp_beside(path: Path, keep_suffix: bool = False) -> Path:
     finally:
         os.close(fd)
     return Path(tmp)
+
+
+MAX_INPUT_BYTES = 256 * 1024 * 1024  # larger than any checkpoint or corpus this tool accepts
+
+
+def regular_file(path: Path | str) -> bool:
+    """True if ``path`` names (through links) a regular file: not a FIFO, a device, a folder,
+    which would block a reader or never end (``/dev/zero``)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def file_digest(path: Path | str, limit: int = MAX_INPUT_BYTES) -> str | None:
+    """The hex SHA-256 of a regular file's bytes, read in pieces; None for a missing or
+    unreadable file, anything that is not a regular file, or a file over ``limit`` bytes."""
+    if not regular_file(path):
+        return None
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    return None
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:

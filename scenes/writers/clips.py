@@ -86,12 +86,12 @@ def fingerprint(scene: str, options, quality: str, kind: str = "clips") -> str:
     """The cache key: a hash of everything that decides what a render of ``scene`` shows."""
     import manim
 
-    from transformer_core.checkpoint import default_path
+    from transformer_core.files import file_digest
+    from transformer_core.runs import checkpoint_file
 
-    try:
-        checkpoint = hashlib.sha256(default_path(options.model).read_bytes()).hexdigest()
-    except OSError:
-        checkpoint = "missing"  # the render itself reports it
+    # The bytes of the model the render shows: the --checkpoint given, else the shipped one
+    # (a checkpoint retrained in place is a new key).
+    checkpoint = file_digest(checkpoint_file(options.model, options.checkpoint)) or "missing"
     parts = {"kind": kind, "scene": scene, "options": asdict(options), "quality": quality,
              "source": _source_digest(), "checkpoint": checkpoint, "manim": manim.__version__}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
