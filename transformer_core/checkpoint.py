@@ -15,12 +15,16 @@ dicts, lists, strings and numbers: no code runs when it is read). It holds::
     state_dict          the weights
 
 A file that is not one (another kind of file, a truncated one, another kind of model than the
-one needed) raises a :class:`CheckpointError` subclass whose message is one line.
+one needed) raises a :class:`CheckpointError` subclass whose message is one line. So does one
+whose sizes are beyond what its kind allows (:func:`check_config_bounds`, checked before any
+tensor of those sizes is made) or whose archive would unpack to far more than the file holds.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +36,9 @@ from .model import Transformer
 from .tokenizer import Vocab
 
 __all__ = [
-    "FORMAT", "KIND_NAMES", "MODEL_NAMES", "VERSION", "CheckpointError", "CheckpointKindError",
-    "LoadedModel", "NotACheckpointError", "default_path", "load_checkpoint", "load_model",
-    "save_model",
+    "CONFIG_LIMITS", "FORMAT", "KIND_NAMES", "MODEL_NAMES", "TINY_LIMITS", "VERSION",
+    "CheckpointError", "CheckpointKindError", "LoadedModel", "NotACheckpointError",
+    "check_config_bounds", "default_path", "load_checkpoint", "load_model", "save_model",
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -126,6 +130,76 @@ def save_model(lm: LoadedModel, path: Path) -> None:
     atomic_write(Path(path), writer=lambda fh: torch.save(payload, fh))
 
 
+# ---- what a checkpoint may hold, checked before anything of its sizes is allocated -------------
+
+# The tiny kinds: what `train` makes and the scenes draw (d_model 8, 2 heads, at most 12
+# positions, 1000 words + 4 special tokens per vocabulary), with some headroom for models
+# built through the Python API. Inclusive (lowest, highest) per Config field.
+TINY_LIMITS: dict[str, tuple[int, int]] = {
+    "max_len": (1, 12),
+    "src_vocab_size": (0, 1004),  # 0: decoder-only
+    "tgt_vocab_size": (1, 1004),
+    "d_model": (1, 16),
+    "n_heads": (1, 4),
+    "d_head": (1, 16),
+    "d_ff": (1, 64),
+    "n_enc_layers": (0, 4),
+    "n_dec_layers": (1, 4),
+}
+# Per model kind. A kind of larger models (a Llama-family file) states its own limits here or
+# passes them to check_config_bounds; a kind not listed gets the tiny kinds' limits.
+CONFIG_LIMITS: dict[str, Mapping[str, tuple[int, int]]] = {"translate": TINY_LIMITS,
+                                                          "lm": TINY_LIMITS}
+MAX_ARCHIVE_ENTRIES = 10_000  # a tiny model's checkpoint holds about 40
+
+
+def check_config_bounds(config, kind: str,
+                        limits: Mapping[str, tuple[int, int]] | None = None) -> None:
+    """Refuse a checkpoint config whose sizes are outside what ``kind`` allows (ValueError,
+    one line). ``limits`` (default ``CONFIG_LIMITS[kind]``) maps a field to its inclusive
+    (lowest, highest); each such field present must be a whole number in range. Run before
+    the model is built: a 18 kB file saying ``max_len = 10**8`` would otherwise allocate
+    gigabytes. Fields not in ``limits`` are left to ``Config`` to check."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"its config is a {type(config).__name__}, not a mapping")
+    limits = limits if limits is not None else CONFIG_LIMITS.get(kind, TINY_LIMITS)
+    for field, (low, high) in limits.items():
+        if field not in config:
+            continue
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"its {field} is {value!r}, not a whole number")
+        if not low <= value <= high:
+            raise ValueError(f"its {field} is {value}; a {kind} model here has "
+                             f"{field} {low}..{high}")
+    eps = config.get("ln_eps", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 < eps < 1
+                                                                           and math.isfinite(eps)):
+        raise ValueError(f"its ln_eps is {eps!r}, not a small positive number")
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip archive whose entries would unpack to far more than the file holds (a zip
+    bomb: a 1 MB file holding a 1 GiB pickle) or that holds absurdly many entries. torch.save
+    stores entries uncompressed, so a real checkpoint unpacks to about its own size."""
+    import zipfile
+
+    try:
+        size = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # torch.load reports what is wrong with it
+    if len(entries) > MAX_ARCHIVE_ENTRIES:
+        raise NotACheckpointError(f"{path} is not a checkpoint of this tool: its archive holds "
+                                  f"{len(entries)} entries")
+    unpacked = sum(e.file_size for e in entries)
+    if unpacked > 2 * size + (1 << 20):
+        raise NotACheckpointError(f"{path} is not a checkpoint of this tool: its "
+                                  f"{size / 1e6:.1f} MB archive would unpack to "
+                                  f"{unpacked / 1e6:.0f} MB")
+
+
 def _read(path: Path) -> dict:
     """The payload of a checkpoint file; NotACheckpointError for anything else."""
     with open(path, "rb") as fh:
@@ -133,6 +207,7 @@ def _read(path: Path) -> dict:
     if head[:2] != b"PK":  # torch.save writes a zip archive
         raise NotACheckpointError(f"{path} is not a checkpoint (not a PyTorch file): give a "
                                   "file written by 'python cli.py train'")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -172,6 +247,10 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     if kind is not None and found != kind:
         raise CheckpointKindError(f"{path} is a {KIND_NAMES[found]} checkpoint ({found}); this "
                                   f"needs a {KIND_NAMES[kind]} one ({kind})")
+    try:
+        check_config_bounds(payload["config"], found)
+    except ValueError as exc:
+        raise NotACheckpointError(f"{path} is beyond what this tool shows: {exc}") from None
     try:
         rule = payload.get("tokens", "words")
         cfg = Config.from_dict(payload["config"])
