@@ -165,3 +165,159 @@ def test_a_zip_bomb_checkpoint_is_refused_before_it_is_unpacked(tmp_path):
     assert path.stat().st_size < 1 << 20
     with pytest.raises(NotACheckpointError, match="would unpack to 67 MB"):
         load_checkpoint(path)
+
+
+# ---- D4, D8, D9: the clip and notebook caches heal, survive a clear, work without a cache ----
+
+STEPS2 = [("a", "first"), ("b", "second")]
+
+
+@pytest.fixture
+def fake_render(monkeypatch):
+    """clips._render made instant: writes the files a two-step render writes; counts calls.
+    ``during`` runs in the middle of the render (another process clearing the cache, say)."""
+    from scenes.writers import clips
+
+    calls: list[Path] = []
+    during: list = []
+
+    def render(scene, options, quality, out, progress):
+        calls.append(out)
+        (out / "video.mp4").write_bytes(b"whole video" * 100)
+        for i, (name, _) in enumerate(STEPS2, 1):
+            (out / f"{i:02d}-{name}.png").write_bytes(b"poster %d" % i * 100)
+            for hook in during:
+                hook()
+            (out / f"{i:02d}-{name}.mp4").write_bytes(b"clip %d" % i * 100)
+        return {"steps": [list(s) for s in STEPS2], "times": [[0, 1], [1, 2.5]],
+                "width": 854, "height": 480}
+
+    monkeypatch.setattr(clips, "_render", render)
+    return calls, during
+
+
+def _contents(clips) -> dict[str, bytes]:
+    files = [clips.video] + [f(i) for i in range(len(clips.steps)) for f in (clips.clip, clips.poster)]
+    return {p.name: p.read_bytes() for p in files}
+
+
+def _truncate(entry: Path) -> None:
+    path = entry / "01-a.mp4"
+    path.write_bytes(path.read_bytes()[:10])
+
+
+def _scramble(entry: Path) -> None:
+    path = entry / "02-b.png"
+    path.write_bytes(os.urandom(path.stat().st_size))
+
+
+def _json(value):
+    return lambda entry: (entry / "clips.json").write_text(json.dumps(value))
+
+
+def _file_for_folder(entry: Path) -> None:
+    import shutil
+
+    shutil.rmtree(entry)
+    entry.write_bytes(b"not a folder")
+
+
+def _file_for_root(entry: Path) -> None:
+    import shutil
+
+    shutil.rmtree(entry.parent)
+    entry.parent.write_bytes(b"not a folder")
+
+
+@pytest.mark.parametrize("corrupt", [_truncate, _scramble, _json({}), _json([]),
+                                     _json({"steps": 3}), _file_for_folder, _file_for_root],
+                         ids=["clip-truncated", "poster-random", "json-empty-dict", "json-list",
+                              "json-foreign", "entry-is-a-file", "clips-is-a-file"])
+def test_a_corrupt_clip_entry_is_rendered_again(tmp_path, fake_render, corrupt):
+    from scenes.writers.clips import step_clips
+
+    calls, _ = fake_render
+    first = step_clips("attention", cache=tmp_path)
+    good = _contents(first)
+    assert step_clips("attention", cache=tmp_path) == first and len(calls) == 1  # a hit
+    corrupt(first.folder)
+    again = step_clips("attention", cache=tmp_path)
+    assert len(calls) == 2 and again.folder == first.folder and _contents(again) == good
+    assert step_clips("attention", cache=tmp_path) == again and len(calls) == 2  # healed
+
+
+def test_a_cache_clear_during_the_render_does_not_fail_it(tmp_path, fake_render):
+    from scenes.writers.clips import step_clips
+    from transformer_core import cache
+
+    calls, during = fake_render
+    during.append(lambda: cache.clear(tmp_path))
+    clips = step_clips("attention", cache=tmp_path)
+    assert len(calls) == 1 and len(_contents(clips)) == 5
+
+
+@pytest.mark.parametrize("how", ["below-a-file", "full"])
+def test_clips_work_without_a_writable_cache(tmp_path, fake_render, monkeypatch, how):
+    import shutil
+
+    from scenes.writers import clips as clip_cache
+
+    calls, _ = fake_render
+    if how == "below-a-file":
+        (tmp_path / "file").write_bytes(b"x")
+        root = tmp_path / "file" / "cache"
+    else:  # every copy into the cache fails as on a full disk
+        root = tmp_path / "cache"
+
+        def full(src, dst, *a, **k):
+            raise OSError(28, "No space left on device", str(dst))
+        monkeypatch.setattr(shutil, "copyfile", full)
+    clips = clip_cache.step_clips("attention", cache=root)
+    monkeypatch.undo()
+    assert len(calls) == 1 and len(_contents(clips)) == 5
+    assert not str(clips.folder).startswith(str(tmp_path))  # a private folder, not the cache
+    clip_cache._remove_private()
+    assert not clips.folder.exists()  # removed when the process ends
+
+
+def test_a_corrupt_notebook_step_is_rebuilt(tmp_path):
+    from scenes.notebook import scene_step
+
+    first = scene_step("attention", "title", cache=tmp_path)
+    ET = pytest.importorskip("xml.etree.ElementTree")
+    ET.fromstring(first.svg)
+    entries = [p for p in (tmp_path / "steps").rglob("*") if p.is_file()]
+    assert len(entries) == 1
+    entries[0].write_bytes(entries[0].read_bytes()[:500])  # truncated
+    assert scene_step("attention", "title", cache=tmp_path).svg == first.svg
+
+
+def test_a_folder_where_a_cache_entry_goes_is_rebuilt(tmp_path, cache_home):
+    from transformer_core.cache import Store
+
+    store = Store("steps")
+    key = "ab" * 32
+    store.path(key).mkdir(parents=True)
+    (store.path(key) / "inside").write_bytes(b"x")
+    assert store.get(key) is None  # a miss, not an error
+    store.put(key, b"payload")
+    assert store.get(key) == b"payload"
+
+
+# ---- D5: render --format png removes the stills of steps the new storyboard lacks -------------
+
+def test_png_render_removes_stale_stills(runner, tmp_path):
+    from scenes.registry import get_scene_class
+    from scenes.toolkit.storyboard import SceneOptions
+
+    stills = tmp_path / "attention-steps"
+    stills.mkdir()
+    for name in ("07-mask.png", "10-summary.png"):  # an lm render's steps, not translate's
+        (stills / name).write_bytes(b"the other model")
+    (stills / "notes.txt").write_text("mine")  # not a still: left alone
+    result = runner.invoke(main, ["render", "attention", "--model", "translate", "--format", "png",
+                                  "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    steps = get_scene_class("attention").storyboard(SceneOptions(model="translate"))
+    expected = [f"{i:02d}-{s.name}.png" for i, s in enumerate(steps, 1)]
+    assert sorted(p.name for p in stills.iterdir()) == sorted([*expected, "notes.txt"])

@@ -128,6 +128,9 @@ class Store:
         try:
             with open(path, "rb") as fh:
                 blob = fh.read()
+        except IsADirectoryError:  # a folder where the entry goes: foreign, removed, rebuilt
+            shutil.rmtree(path, ignore_errors=True)
+            return None
         except OSError:
             return None
         payload = blob[_HEADER:]

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["STAGING_PREFIX", "MAX_INPUT_BYTES", "atomic_write", "file_digest", "regular_file",
-           "staged_folder", "temp_beside"]
+__all__ = ["STAGING_PREFIX", "MAX_INPUT_BYTES", "atomic_write", "error_path", "file_digest",
+           "regular_file", "staged_folder", "temp_beside"]
 
 
 def _umask() -> int:
@@ -71,6 +71,13 @@ def file_digest(path: Path | str, limit: int = MAX_INPUT_BYTES) -> str | None:
     except OSError:
         return None
     return h.hexdigest()
+
+
+def error_path(exc: OSError) -> str | None:
+    """The path an OSError is about: a copy's or a move's destination (the folder that is full
+    or read-only, not the temporary source), else its one file; None when it names none."""
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    return os.fsdecode(where) if isinstance(where, (str, bytes, os.PathLike)) else None
 
 
 def atomic_write(path: Path, data: bytes | None = None, writer=None) -> None:
