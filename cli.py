@@ -593,6 +593,9 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
         return out / Path(path).relative_to(stage)
 
     if fmt == "png":
+        # The stills were written into the staging folder: the earlier render's steps that this
+        # storyboard does not have (another model's, say) are left in OUT's folder, removed here.
+        rendering.remove_stale_stills(final(result.path), [Path(p).name for p in result.stills])
         written = [final(p) for p in result.stills]
         click.echo(f"wrote {len(result.stills)} stills to {final(result.path)}")
     else:
@@ -696,7 +699,10 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
         try:
             result = write_slides(names, options, quality, out, scene, steps, progress=report)
         except OSError as exc:
-            raise Failure(f"cannot write {out / scene}: {exc.strerror or exc}") from None
+            from transformer_core.files import error_path
+
+            raise Failure(f"cannot write {error_path(exc) or out / scene}: "
+                          f"{exc.strerror or exc}") from None
     media = sum(p.stat().st_size for p in (result.folder / "media").iterdir())
     n = len(result.slides)
     click.echo(f"wrote {result.html} ({n} slides; with media/ {media / 1e6:.1f} MB): open it in a "

@@ -179,7 +179,7 @@ def render_scene(
     elapsed = time.perf_counter() - started
     if fmt == "png":
         stills_dir = out / stills_name
-        _remove_stale_stills(stills_dir, stills)
+        remove_stale_stills(stills_dir, stills)
         return RenderResult(stills_dir, None, scene.steps, scene.step_times, elapsed,
                             [stills_dir / s for s in stills])
     return RenderResult(out / f"{name}.{fmt}", out / f"{name}.srt", scene.steps,
@@ -199,7 +199,7 @@ def _renderer(skip_animations: bool):
 _STILL = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.png")
 
 
-def _remove_stale_stills(folder: Path, current: list[str]) -> None:
+def remove_stale_stills(folder: Path, current: list[str]) -> None:
     """Stills of steps the storyboard no longer has (``NN-step.png`` only, nothing else)."""
     keep = set(current)
     for path in folder.glob("*.png"):
