@@ -321,3 +321,49 @@ def test_png_render_removes_stale_stills(runner, tmp_path):
     steps = get_scene_class("attention").storyboard(SceneOptions(model="translate"))
     expected = [f"{i:02d}-{s.name}.png" for i, s in enumerate(steps, 1)]
     assert sorted(p.name for p in stills.iterdir()) == sorted([*expected, "notes.txt"])
+
+
+# ---- D6: control characters never become words, nor reach XML ------------------------------
+
+@pytest.mark.parametrize("line", ["ctl\x01x sat", "esc \x1b[31m red", "the \x1f cat", "del\x7f it"])
+def test_a_corpus_with_control_characters_is_refused(runner, tmp_path, line):
+    corpus = tmp_path / "ctl.txt"
+    corpus.write_text(f"the cat sat\n{line}\nthe dog ran\n", encoding="utf-8")
+    result = runner.invoke(main, ["train", "lm", "--corpus", str(corpus),
+                                  "--out", str(tmp_path / "ctl.pt")])
+    assert result.exit_code == 2, result.output
+    assert "line 2 holds the control character U+" in result.output
+    assert not (tmp_path / "ctl.pt").exists()
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("tgt_vocab", "ctl\x01x", "tgt_vocab holds a word with the control character U+0001"),
+    ("tgt_vocab", "nul\x00", "control character U+0000"),
+    ("tgt_vocab", 7, "holds 7, not a word"),
+    ("default_sentence", "the \x1b[2J bird", "default sentence holds the control character U+001B"),
+])
+def test_a_checkpoint_with_control_characters_is_refused(runner, tmp_path, field, value, needle):
+    import torch
+
+    from transformer_core.checkpoint import default_path
+
+    payload = torch.load(default_path("lm"), weights_only=True)
+    if field == "tgt_vocab":
+        payload["tgt_vocab"] = [*payload["tgt_vocab"][:-1], value]  # the same size
+    else:
+        payload[field] = value
+    path = tmp_path / "ctl.pt"
+    torch.save(payload, path)
+    result = runner.invoke(main, ["trace", "--checkpoint", str(path)])
+    assert result.exit_code == 1, result.output
+    assert needle in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_svg_text_is_always_well_formed_xml():
+    import xml.etree.ElementTree as ET
+
+    from scenes.writers.svg import xml_text
+
+    text = "a\x01b\x1b[0m <b>&\ud800 \t end"
+    desc = ET.fromstring(f"<desc>{xml_text(text)}</desc>").text
+    assert desc == "a\ufffdb\ufffd[0m <b>&\ufffd \t end"

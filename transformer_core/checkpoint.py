@@ -38,7 +38,7 @@ from .tokenizer import Vocab
 __all__ = [
     "CONFIG_LIMITS", "FORMAT", "KIND_NAMES", "MODEL_NAMES", "TINY_LIMITS", "VERSION",
     "CheckpointError", "CheckpointKindError", "LoadedModel", "NotACheckpointError",
-    "check_config_bounds", "default_path", "load_checkpoint", "load_model", "save_model",
+    "check_config_bounds", "check_vocab_text", "default_path", "load_checkpoint", "load_model", "save_model",
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -178,6 +178,35 @@ def check_config_bounds(config, kind: str,
         raise ValueError(f"its ln_eps is {eps!r}, not a small positive number")
 
 
+def check_vocab_text(payload: Mapping) -> None:
+    """Refuse vocabularies and a default sentence that are not plain text (ValueError, one
+    line): every token a non-empty string without control characters (which would reach the
+    SVGs as invalid XML, the slides and the terminal); the default sentence a string without
+    them either."""
+    from .corpus import control_character
+
+    for side in ("src_vocab", "tgt_vocab"):
+        tokens = payload.get(side)
+        if tokens is None and side == "src_vocab":
+            continue
+        if not isinstance(tokens, (list, tuple)):
+            raise ValueError(f"its {side} is a {type(tokens).__name__}, not a list of words")
+        for token in tokens:
+            if not isinstance(token, str) or not token:
+                raise ValueError(f"its {side} holds {token!r}, not a word")
+            bad = control_character(token)
+            if bad is not None:
+                raise ValueError(f"its {side} holds a word with the control character "
+                                 f"U+{ord(bad):04X}")
+    default = payload.get("default_sentence")
+    if default is not None:
+        if not isinstance(default, str):
+            raise ValueError(f"its default sentence is a {type(default).__name__}, not text")
+        bad = control_character(default)
+        if bad is not None:
+            raise ValueError(f"its default sentence holds the control character U+{ord(bad):04X}")
+
+
 def _check_archive(path: Path) -> None:
     """Refuse a zip archive whose entries would unpack to far more than the file holds (a zip
     bomb: a 1 MB file holding a 1 GiB pickle) or that holds absurdly many entries. torch.save
@@ -249,6 +278,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
                                   f"needs a {KIND_NAMES[kind]} one ({kind})")
     try:
         check_config_bounds(payload["config"], found)
+        check_vocab_text(payload)
     except ValueError as exc:
         raise NotACheckpointError(f"{path} is beyond what this tool shows: {exc}") from None
     try:

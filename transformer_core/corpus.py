@@ -27,6 +27,7 @@ line without a tab (line number given), a line with no words.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from .tokenizer import SPECIALS, TOKEN_RULES, split
 
 __all__ = [
     "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_LINES", "MAX_POSITIONS",
-    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
+    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "control_character", "read_corpus",
 ]
 
 KINDS = ("lm", "translate")
@@ -93,6 +94,19 @@ class Corpus:
                 f"{MAX_TOKENS} tokens (line {shown})")
 
 
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first character of ``text`` (other than those in ``allowed``) that is no text: a
+    control character (U+0000-U+001F, U+007F-U+009F), a lone surrogate, U+FFFE or U+FFFF.
+    None if there is none. Such a character in a word would reach the SVG's ``<desc>`` (no
+    longer XML), a slide's notes (python-pptx refuses it) or a terminal (which acts on it)."""
+    for c in text:
+        if c in allowed:
+            continue
+        if unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff":
+            return c
+    return None
+
+
 def _text(path: Path) -> tuple[str, bytes]:
     """The file's text and bytes; a missing, empty, binary or non-UTF-8 file is refused."""
     if not path.exists():
@@ -145,6 +159,10 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        bad = control_character(line, "\t")
+        if bad is not None:
+            raise CorpusError(f"{path} line {number} holds the control character U+{ord(bad):04X}, "
+                              "which is not text: remove it")
         if kind == "lm":
             src = _tokens(line, rule, path, number)
             tgt = None

@@ -36,6 +36,8 @@ from manim import Camera, ManimColor, Mobject
 
 __all__ = [
     "SVG_WIDTH",
+    "xml_chars",
+    "xml_text",
     "SvgCamera",
     "UnsupportedMobjectError",
     "Figure",
@@ -116,6 +118,21 @@ class Figure:
         return round(self.width * self.frame_height / self.frame_width)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_chars(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (control characters, lone
+    surrogates; each becomes U+FFFD): the checks at training and loading keep them out of
+    words, this keeps any that got through from making a file unreadable."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def xml_text(text: str) -> str:
+    """``text`` for an XML element: :func:`xml_chars`, escaped."""
+    return escape(xml_chars(text))
+
+
 def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
     """Draw ``mobjects`` (a scene's display list, back to front) as one deterministic SVG file.
 
@@ -135,8 +152,8 @@ def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{pw}px" height="{ph}px" '
         f'viewBox="0 0 {pw} {ph}" version="1.1" role="img" aria-labelledby="title desc">',
-        f"<title id=\"title\">{escape(figure.title)}</title>",
-        f"<desc id=\"desc\">{escape(figure.desc)}</desc>",
+        f"<title id=\"title\">{xml_text(figure.title)}</title>",
+        f"<desc id=\"desc\">{xml_text(figure.desc)}</desc>",
     ]
     if figure.background is not None:
         head.append(f'<rect id="background" width="{pw}" height="{ph}" '
