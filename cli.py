@@ -20,7 +20,7 @@ When something is wrong the command prints one line, never a traceback, and exit
     130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP.
 
 Every output is written under a temporary name in its own folder and renamed into place only
-when complete (a render's whole set of files at once), so a failed or interrupted command leaves
+when complete (a render's or a scene's SVG figures' whole set of files at once), so a failed or interrupted command leaves
 no partial file and the earlier outputs as they were. Inputs are checked before any work starts.
 """
 

@@ -367,3 +367,43 @@ def test_svg_text_is_always_well_formed_xml():
     text = "a\x01b\x1b[0m <b>&\ud800 \t end"
     desc = ET.fromstring(f"<desc>{xml_text(text)}</desc>").text
     assert desc == "a\ufffdb\ufffd[0m <b>&\ufffd \t end"
+
+
+# ---- D7: an svg export is all-or-nothing per scene -------------------------------------------
+
+def test_an_interrupted_svg_export_leaves_the_earlier_set_whole(tmp_path, monkeypatch):
+    from scenes.toolkit.storyboard import SceneOptions
+    from scenes.writers.svg import export_svgs
+    from tests.tiny_scene import register
+
+    name = register(monkeypatch)
+    export_svgs(name, SceneOptions(theme="dark"), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(before) == 2
+
+    def stop_at_the_second(scene, index, step) -> None:
+        if index == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        export_svgs(name, SceneOptions(theme="light"), tmp_path, listeners=[stop_at_the_second])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no new 01 beside old 02
+    reported = []
+    export_svgs(name, SceneOptions(theme="light"), tmp_path,
+                progress=lambda path, status: reported.append((path.name, status)))
+    assert reported == [(n, "written") for n in sorted(before)]
+    assert all(p.read_bytes() != before[p.name] for p in tmp_path.iterdir())
+
+
+def test_commit_files_that_fails_changes_nothing(tmp_path):
+    from transformer_core.files import commit_files
+
+    (tmp_path / "01-a.svg").write_bytes(b"old a")
+    (tmp_path / "03-c.svg").write_bytes(b"old c")
+    with pytest.raises(TypeError):
+        commit_files(tmp_path, {"01-a.svg": b"new a", "02-b.svg": None},
+                     remove=[tmp_path / "03-c.svg"])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"01-a.svg": b"old a",
+                                                                    "03-c.svg": b"old c"}
+    commit_files(tmp_path, {"01-a.svg": b"new a", "02-b.svg": b"new b"}, remove=[tmp_path / "03-c.svg"])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"01-a.svg": b"new a",
+                                                                    "02-b.svg": b"new b"}

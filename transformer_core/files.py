@@ -12,11 +12,11 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["STAGING_PREFIX", "MAX_INPUT_BYTES", "atomic_write", "error_path", "file_digest",
-           "regular_file", "staged_folder", "temp_beside"]
+__all__ = ["STAGING_PREFIX", "MAX_INPUT_BYTES", "atomic_write", "commit_files", "error_path",
+           "file_digest", "regular_file", "staged_folder", "temp_beside"]
 
 
 def _umask() -> int:
@@ -144,6 +144,24 @@ def staged_folder(folder: Path | str) -> Iterator[Path]:
             shutil.rmtree(stage, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def commit_files(folder: Path | str, files: Mapping[str, bytes],
+                 remove: Iterable[Path] = ()) -> None:
+    """Write a set of files into ``folder`` all together: every file of ``files`` (name ->
+    bytes) is written into a staging folder first, then all are renamed into place and the
+    ``remove`` paths deleted with SIGINT/SIGTERM held back. A failure (a full disk) or an
+    interruption before that leaves ``folder`` exactly as it was: never half of the new set
+    beside half of the old."""
+    folder = Path(folder)
+    with staged_folder(folder) as stage:
+        for name, data in files.items():
+            with open(stage / name, "wb") as fh:
+                fh.write(data)
+        with _signals_held():
+            _merge(stage, folder)
+            for path in remove:
+                Path(path).unlink(missing_ok=True)
 
 
 def _merge(src: Path, dst: Path) -> None:
