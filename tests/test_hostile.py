@@ -407,3 +407,43 @@ def test_commit_files_that_fails_changes_nothing(tmp_path):
     commit_files(tmp_path, {"01-a.svg": b"new a", "02-b.svg": b"new b"}, remove=[tmp_path / "03-c.svg"])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"01-a.svg": b"new a",
                                                                     "02-b.svg": b"new b"}
+
+
+# ---- D10: a FIFO or a device as --checkpoint or --corpus is refused, not read -----------------
+
+def _special(tmp_path: Path, what: str) -> Path:
+    """A FIFO (a writer that closes at once, so an unfixed read ends instead of hanging), or
+    a link to a null device of our own (never /dev/zero: an unfixed read would never end)."""
+    if what == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+        threading.Thread(target=lambda: open(path, "wb").close(), daemon=True).start()
+        return path
+    if os.geteuid() != 0:
+        pytest.skip("only root makes device nodes")
+    node = tmp_path / "null"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    link = tmp_path / "link"
+    link.symlink_to(node)
+    return link
+
+
+@pytest.mark.parametrize("what", ["fifo", "device"])
+@pytest.mark.parametrize("command,code", [(["trace", "--checkpoint"], 1),
+                                          (["train", "lm", "--corpus"], 2)])
+def test_a_special_file_as_checkpoint_or_corpus_is_refused(runner, tmp_path, what, command, code):
+    path = _special(tmp_path, what)
+    result = runner.invoke(main, [*command, str(path), *(["--out", str(tmp_path / "x.pt")]
+                                                         if command[0] == "train" else [])])
+    assert result.exit_code == code and "is not a regular file" in result.output, result.output
+
+
+def test_file_digest_reads_no_special_file(tmp_path):
+    from transformer_core.files import file_digest
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert file_digest(fifo) is None  # returns at once: a FIFO is never opened
+    (tmp_path / "big").write_bytes(b"x" * 100)
+    assert file_digest(tmp_path / "big", limit=99) is None
+    assert file_digest(tmp_path / "big") is not None

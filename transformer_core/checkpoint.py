@@ -264,6 +264,11 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
         raise CheckpointError(f"checkpoint {path} is missing{advice}")
     if path.is_dir():
         raise NotACheckpointError(f"{path} is a folder, not a checkpoint file")
+    from .files import regular_file
+
+    if not regular_file(path):  # a FIFO would block the read, /dev/zero never end
+        raise NotACheckpointError(f"{path} is not a regular file (a pipe or a device), not a "
+                                  "checkpoint file")
     try:
         payload = _read(path)
     except NotACheckpointError as exc:

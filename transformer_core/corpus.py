@@ -43,6 +43,7 @@ MAX_POSITIONS = 12  # the positional table's length: the scenes show a matrix ro
 MAX_TOKENS = MAX_POSITIONS - 1  # an lm sentence needs one more position for <eos>
 MAX_WORDS = 1000  # per vocabulary; d_model = 8 numbers cannot keep many more words apart
 MAX_LINES = 5000  # training time grows with the corpus; 200 sentences train in well under a minute
+MAX_BYTES = 64_000_000  # read no further: 5000 short lines are far less (a 47 MB line is refused)
 HOLDOUT_MIN_SENTENCES = 50  # below this every sentence trains and no held-out accuracy is measured
 HOLDOUT_FRACTION = 0.1
 
@@ -113,10 +114,18 @@ def _text(path: Path) -> tuple[str, bytes]:
         raise CorpusError(f"{path}: no such file")
     if path.is_dir():
         raise CorpusError(f"{path} is a folder: give a text file")
+    from .files import regular_file
+
+    if not regular_file(path):  # a FIFO would block the read, /dev/zero never end
+        raise CorpusError(f"{path} is not a regular file (a pipe or a device): give a text file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise CorpusError(f"{path} is larger than {MAX_BYTES // 1_000_000} MB; a corpus has at "
+                          f"most {MAX_LINES} lines: use a smaller corpus")
     if not raw.strip():
         raise CorpusError(f"{path} is empty: write one sentence per line")
     if b"\0" in raw:
