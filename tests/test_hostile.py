@@ -447,3 +447,37 @@ def test_file_digest_reads_no_special_file(tmp_path):
     (tmp_path / "big").write_bytes(b"x" * 100)
     assert file_digest(tmp_path / "big", limit=99) is None
     assert file_digest(tmp_path / "big") is not None
+
+
+# ---- D11: non-finite numbers: refused in a checkpoint, NaN shown as it is compares equal -----
+
+def test_nan_shown_for_nan_is_a_match():
+    from transformer_core.explain import matches
+
+    nan = float("nan")
+    assert matches("nan", nan) and not matches("0.50", nan) and not matches("nan", 0.5)
+    assert matches("\u2212\u221e", float("-inf")) and not matches("nan", float("inf"))
+
+
+def test_verify_accepts_a_diverged_training_step_shown_as_it_is(runner):
+    result = runner.invoke(main, ["verify", "training", "--lr", "1e308"])
+    assert result.exit_code == 0, result.output
+    assert "equal the model's values" in result.output
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_checkpoint_with_non_finite_weights_is_refused(runner, tmp_path, value):
+    import torch
+
+    from transformer_core.checkpoint import default_path
+
+    payload = torch.load(default_path("lm"), weights_only=True)
+    name = next(iter(payload["state_dict"]))
+    payload["state_dict"][name] = payload["state_dict"][name].clone().fill_(value)
+    path = tmp_path / "nonfinite.pt"
+    torch.save(payload, path)
+    result = runner.invoke(main, ["svg", "heads", "--checkpoint", str(path), "--out",
+                                  str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert f"its weight {name} holds NaN or infinite numbers" in result.output
+    assert len(result.output.strip().splitlines()) == 1

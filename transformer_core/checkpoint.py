@@ -38,7 +38,7 @@ from .tokenizer import Vocab
 __all__ = [
     "CONFIG_LIMITS", "FORMAT", "KIND_NAMES", "MODEL_NAMES", "TINY_LIMITS", "VERSION",
     "CheckpointError", "CheckpointKindError", "LoadedModel", "NotACheckpointError",
-    "check_config_bounds", "check_vocab_text", "default_path", "load_checkpoint", "load_model", "save_model",
+    "check_config_bounds", "check_vocab_text", "check_weights_finite", "default_path", "load_checkpoint", "load_model", "save_model",
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -207,6 +207,16 @@ def check_vocab_text(payload: Mapping) -> None:
             raise ValueError(f"its default sentence holds the control character U+{ord(bad):04X}")
 
 
+def check_weights_finite(state_dict: Mapping) -> None:
+    """Refuse weights that are not all finite numbers (ValueError, one line): a NaN or an
+    infinity in a checkpoint makes every number downstream NaN, which no scene can explain
+    ("each row sums to 1" beside a row of nan)."""
+    for name, tensor in state_dict.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() \
+                and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"its weight {name} holds NaN or infinite numbers")
+
+
 def _check_archive(path: Path) -> None:
     """Refuse a zip archive whose entries would unpack to far more than the file holds (a zip
     bomb: a 1 MB file holding a 1 GiB pickle) or that holds absurdly many entries. torch.save
@@ -284,6 +294,8 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     try:
         check_config_bounds(payload["config"], found)
         check_vocab_text(payload)
+        if isinstance(payload["state_dict"], Mapping):  # else refused below, as corrupt
+            check_weights_finite(payload["state_dict"])
     except ValueError as exc:
         raise NotACheckpointError(f"{path} is beyond what this tool shows: {exc}") from None
     try:
