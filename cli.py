@@ -32,9 +32,9 @@ from pathlib import Path
 import click
 
 from scenes.cli_support import (
-    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
-    WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
-    check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
+    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, SEED,
+    VIDEO_FORMATS, WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
+    check_lr, check_scene_kind, check_sentence_text, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
     model_kind, one_blas_thread, output_file, output_folder, require_tools, run_each,
     scene_options, scene_setup,
@@ -61,7 +61,8 @@ def list_scenes() -> None:
 @main.command("trace")
 @MODEL_OPTION
 @CHECKPOINT_OPTION
-@click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
+@click.option("--sentence", default=None, callback=check_sentence_text,
+              help="The input sentence (default: the model's own).")
 @click.option("--format", "fmt", type=Choice(("json", "npz")), default=None,
               help="Write every recorded tensor and parameter in this format.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -133,7 +134,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Optimisation steps (default: the shipped model's; with --corpus/--pairs the "
                    "most it may take, 3000: it stops once it has learned the data).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (default: the shipped one, replaced only when done; "
                    "with --corpus/--pairs, FILE's name with .pt in the current folder).")

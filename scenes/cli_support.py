@@ -30,7 +30,7 @@ __all__ = [
     "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
     "cache_options", "skip_check", "apply_no_cache", "default_jobs", "forwarded_options",
     "render_times", "record_render_times",
-    "run_each",
+    "run_each", "SEED", "check_sentence_text", "check_temperature",
 ]
 
 MODELS = ("translate", "lm")
@@ -432,7 +432,7 @@ def scene_options(theme_help: str, captions_help: str):
     options = [
         MODEL_OPTION,
         CHECKPOINT_OPTION,
-        click.option("--sentence", default=None,
+        click.option("--sentence", default=None, callback=check_sentence_text,
                      help="The input sentence (default: the model's own)."),
         click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Which layer's attention to show."),
@@ -449,11 +449,11 @@ def scene_options(theme_help: str, captions_help: str):
         click.option("--max-new", type=click.IntRange(min=1), default=None,
                      help="generate: write at most this many new words  [default: until <eos> "
                           "or the model's last position]."),
-        click.option("--sample", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-                     metavar="TEMPERATURE",
+        click.option("--sample", type=float, default=0.0, show_default=True,
+                     metavar="TEMPERATURE", callback=check_temperature,
                      help="generate: draw each word from softmax(logits / TEMPERATURE) "
                           "instead of taking the most probable one (0)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="generate: the seed of --sample, so a drawing can be repeated."),
     ]
 
@@ -463,6 +463,30 @@ def scene_options(theme_help: str, captions_help: str):
         return f
 
     return decorate
+
+
+SEED = click.IntRange(0, 2**63 - 1)  # what NumPy's and PyTorch's generators take
+TEMPERATURES = (0.01, 100.0)  # below, logits / T overflows and T is no longer drawn as itself
+
+
+def check_temperature(ctx, param, value: float | None) -> float | None:
+    """--sample: 0 (the most probable word) or a finite temperature in :data:`TEMPERATURES`."""
+    low, high = TEMPERATURES
+    if value is not None and value != 0 and not (math.isfinite(value) and low <= value <= high):
+        raise click.BadParameter(f"the temperature must be 0 (the most probable word) or from "
+                                 f"{low:g} to {high:g}, not {value:g}")
+    return value
+
+
+def check_sentence_text(ctx, param, value: str | None) -> str | None:
+    """A --sentence whose bytes are not UTF-8 (Python keeps them as lone surrogates, which no
+    file can hold) is a usage error."""
+    if value is not None:
+        bad = next((c for c in value if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None or any("\ud800" <= c <= "\udfff" for c in value):
+            byte = f" (byte 0x{ord(bad) - 0xDC00:02x})" if bad is not None else ""
+            raise click.BadParameter(f"the sentence is not valid UTF-8 text{byte}")
+    return value
 
 
 def check_lr(lr: float | None) -> float | None:

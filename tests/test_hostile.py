@@ -481,3 +481,30 @@ def test_a_checkpoint_with_non_finite_weights_is_refused(runner, tmp_path, value
     assert result.exit_code == 1, result.output
     assert f"its weight {name} holds NaN or infinite numbers" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# ---- D12: numbers and bytes that cannot work are usage errors (exit 2), not "unexpected" -----
+
+@pytest.mark.parametrize("args,needle", [
+    (["verify", "generate", "--model", "lm", "--sample", "nan"], "not nan"),
+    (["verify", "generate", "--model", "lm", "--sample", "inf"], "not inf"),
+    (["verify", "generate", "--model", "lm", "--sample", "1e-300"], "not 1e-300"),
+    (["verify", "generate", "--model", "lm", "--sample", "1", "--seed", "-1"], "--seed"),
+    (["train", "lm", "--seed", str(2**70)], "--seed"),
+    (["trace", "--sentence", "jane \udcff visits"], "not valid UTF-8 text (byte 0xff)"),
+    (["svg", "attention", "--sentence", "jane \udcff visits"], "not valid UTF-8 text"),
+])
+def test_impossible_numbers_and_bytes_are_usage_errors(runner, args, needle):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "1e309", "-inf"])
+def test_a_cache_limit_that_is_no_number_means_the_default(runner, monkeypatch, cache_home, value):
+    from transformer_core import cache
+
+    monkeypatch.setenv("TRANSFORMER_CACHE_MB", value)
+    assert cache.limit_bytes() == cache.DEFAULT_LIMIT_MB * 1_000_000
+    result = runner.invoke(main, ["cache"])
+    assert result.exit_code == 0, result.output

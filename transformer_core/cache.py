@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -73,6 +74,8 @@ def limit_bytes() -> int:
     try:
         mb = float(os.environ.get(LIMIT_ENV, DEFAULT_LIMIT_MB))
     except ValueError:
+        mb = DEFAULT_LIMIT_MB
+    if not math.isfinite(mb):  # "nan", "1e309": as for any other value that is no size
         mb = DEFAULT_LIMIT_MB
     return max(0, int(mb * 1_000_000))
 
