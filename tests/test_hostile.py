@@ -508,3 +508,21 @@ def test_a_cache_limit_that_is_no_number_means_the_default(runner, monkeypatch, 
     assert cache.limit_bytes() == cache.DEFAULT_LIMIT_MB * 1_000_000
     result = runner.invoke(main, ["cache"])
     assert result.exit_code == 0, result.output
+
+
+# ---- D13: a relative path with a colon reaches ffmpeg as a file, not a protocol ---------------
+
+def test_a_relative_out_with_a_colon_is_a_file_to_ffmpeg(tmp_path, monkeypatch):
+    import subprocess
+
+    from scenes.writers.publish import extract_poster, probe
+
+    folder = tmp_path / "data:x"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x64:rate=5:duration=1", "-pix_fmt", "yuv420p",
+                    str(folder / "clip.mp4")], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert probe(Path("data:x/clip.mp4"))["width"] == 64
+    poster = extract_poster(Path("data:x/clip.mp4"), Path("data:x/poster.png"), 0.5)
+    assert (folder / "poster.png").stat().st_size > 0 and poster == Path("data:x/poster.png")

@@ -160,11 +160,17 @@ def _tool(name: str) -> str:
     return found
 
 
+def _file_arg(path: Path) -> str:
+    """``path`` as ffmpeg must read it: absolute, so that a relative name with a colon
+    (``data:x/...``, ``http:x``) is a file, never a protocol ffmpeg would open."""
+    return os.path.abspath(path)
+
+
 def probe(path: Path) -> dict:
     """Codec, pixel format, size, duration (s) and audio presence of a media file, from ffprobe."""
     cmd = [_tool("ffprobe"), "-v", "error", "-show_entries",
            "format=duration:stream=codec_type,codec_name,pix_fmt,width,height",
-           "-of", "json", str(path)]
+           "-of", "json", _file_arg(path)]
     run = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if run.returncode != 0:
         raise PublishError(f"ffprobe cannot read {path}: {_last_line(run.stderr)}")
@@ -192,7 +198,7 @@ def _ffmpeg_to(dst: Path, args: list[str]) -> Path:
     """Run ``ffmpeg <args> <temp>`` and rename the temp file to ``dst`` once ffmpeg succeeded."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(dst, keep_suffix=True)
-    cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args, str(tmp)]
+    cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args, _file_arg(tmp)]
     try:
         run = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if run.returncode != 0:
@@ -223,7 +229,7 @@ def encode_mp4(src: Path, dst: Path) -> Path:
     else:
         video = ["-vf", _EVEN, "-c:v", "libx264", "-preset", "medium", "-crf", "20",
                  "-pix_fmt", "yuv420p"]
-    return _ffmpeg_to(dst, ["-i", str(src), "-map", "0:v:0", *video, *audio,
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-map", "0:v:0", *video, *audio,
                             "-movflags", "+faststart", "-f", "mp4"])
 
 
@@ -236,7 +242,7 @@ def encode_webm(src: Path, dst: Path) -> Path:
     longer than the render itself.
     """
     audio = ["-map", "0:a:0", "-c:a", "libopus", "-b:a", "96k"] if probe(src)["audio"] else []
-    return _ffmpeg_to(dst, ["-i", str(src), "-map", "0:v:0", "-vf", _EVEN,
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-map", "0:v:0", "-vf", _EVEN,
                             "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "34",
                             "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
                             "-threads", str(min(os.cpu_count() or 1, 8)),
@@ -248,12 +254,12 @@ def encode_gif(src: Path, dst: Path, fps: int = GIF_FPS, max_width: int = GIF_MA
     graph = (f"fps={fps},scale='min({max_width},iw)':-2:flags=lanczos,split[a][b];"
              "[a]palettegen=max_colors=128[p];"
              "[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle")
-    return _ffmpeg_to(dst, ["-i", str(src), "-filter_complex", graph, "-loop", "0", "-f", "gif"])
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-filter_complex", graph, "-loop", "0", "-f", "gif"])
 
 
 def extract_poster(src: Path, dst: Path, at_seconds: float) -> Path:
     """The frame shown at ``at_seconds`` as a PNG at the video's own size."""
-    return _ffmpeg_to(dst, ["-ss", f"{max(at_seconds, 0.0):.3f}", "-i", str(src),
+    return _ffmpeg_to(dst, ["-ss", f"{max(at_seconds, 0.0):.3f}", "-i", _file_arg(src),
                             "-frames:v", "1", "-update", "1", "-f", "image2", "-c:v", "png"])
 
 
