@@ -526,3 +526,16 @@ def test_a_relative_out_with_a_colon_is_a_file_to_ffmpeg(tmp_path, monkeypatch):
     assert probe(Path("data:x/clip.mp4"))["width"] == 64
     poster = extract_poster(Path("data:x/clip.mp4"), Path("data:x/poster.png"), 0.5)
     assert (folder / "poster.png").stat().st_size > 0 and poster == Path("data:x/poster.png")
+
+
+# ---- D14, D9: an OSError names the path that failed: a copy's destination, not its source -----
+
+def test_an_os_error_names_the_destination():
+    from scenes.cli_support import describe
+    from transformer_core.files import error_path
+
+    full = OSError(28, "No space left on device", "/tmp/media/AttentionScene.mp4", None,
+                   "/mnt/small/.staging-x/attention.mp4")
+    assert describe(full).startswith("No space left on device (/mnt/small/.staging-x/attention.mp4)")
+    assert error_path(OSError(2, "No such file or directory", "/a")) == "/a"
+    assert error_path(OSError("no errno")) is None
