@@ -539,3 +539,21 @@ def test_an_os_error_names_the_destination():
     assert describe(full).startswith("No space left on device (/mnt/small/.staging-x/attention.mp4)")
     assert error_path(OSError(2, "No such file or directory", "/a")) == "/a"
     assert error_path(OSError("no errno")) is None
+
+
+# ---- D15: the smaller items -------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,text,needle", [
+    ("translate", "a b\tc d\nthe cat\t\n", "line 2: the target has no words"),
+    ("translate", "a b\tc d\n\tle chat\n", "line 2: the source has no words"),
+    ("lm", "the cat sat\n" + "w " * 20 + "\n" + "x " * 30 + "\n",
+     "has only one sentence (2 more were skipped as longer than 11 tokens)"),
+])
+def test_corpus_messages_say_what_is_wrong(tmp_path, kind, text, needle):
+    from transformer_core.corpus import CorpusError, read_corpus
+
+    path = tmp_path / "c.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CorpusError) as caught:
+        read_corpus(path, kind)
+    assert needle in str(caught.value)

@@ -165,8 +165,9 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
                           "use a smaller corpus")
     sources, targets, texts, numbers, skipped = [], [], [], [], []
     for number, line in enumerate(lines, start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+        # A translation's tab stays even with nothing after it (an empty target is named so).
+        line = line.strip(" \r\n\f\v") if kind == "translate" else line.strip()
+        if not line.strip() or line.startswith("#"):
             continue
         bad = control_character(line, "\t")
         if bad is not None:
@@ -200,7 +201,9 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
         raise CorpusError(f"{path}: every line is longer than {MAX_TOKENS} tokens: "
                           "use shorter sentences")
     if len(sources) < 2:
-        raise CorpusError(f"{path} has {'only one sentence' if sources else 'no sentence'}: "
+        also = (f" ({len(skipped)} more {'were' if len(skipped) > 1 else 'was'} skipped as longer "
+                f"than {MAX_TOKENS} tokens)") if skipped else ""
+        raise CorpusError(f"{path} has {'only one sentence' if sources else 'no sentence'}{also}: "
                           "a model needs at least 2 to learn from")
     corpus = Corpus(
         kind=kind, rule=rule, path=str(path), sha256=hashlib.sha256(raw).hexdigest(),
