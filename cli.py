@@ -31,6 +31,7 @@ from pathlib import Path
 
 import click
 
+from scenes.cli_paths import NonEmptyPath
 from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, SEED,
     VIDEO_FORMATS, WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
@@ -66,7 +67,7 @@ def list_scenes() -> None:
 @click.option("--format", "fmt", type=Choice(("json", "npz")), default=None,
               help="Write every recorded tensor and parameter in this format.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output (npz needs a file).")
 @click.option("--grad", is_flag=True,
               help="Also one training step on the sentence: the gradient of the loss for every "
@@ -121,9 +122,9 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 
 @main.command("train")
 @click.argument("name", type=Choice(MODELS))
-@click.option("--corpus", type=click.Path(path_type=Path), default=None,
+@click.option("--corpus", type=NonEmptyPath(path_type=Path), default=None,
               help="lm: your own UTF-8 text file, one sentence per line.")
-@click.option("--pairs", type=click.Path(path_type=Path), default=None,
+@click.option("--pairs", type=NonEmptyPath(path_type=Path), default=None,
               help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
 @click.option("--tokens", type=Choice(("words", "chars")), default="words", show_default=True,
               help="With --corpus/--pairs: words split at spaces (any script), or one token per "
@@ -135,7 +136,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
               help="Optimisation steps (default: the shipped model's; with --corpus/--pairs the "
                    "most it may take, 3000: it stops once it has learned the data).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (default: the shipped one, replaced only when done; "
                    "with --corpus/--pairs, FILE's name with .pt in the current folder).")
 def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
@@ -274,7 +275,7 @@ def _accuracy_line(what: str, name: str, exact: float, token: float, n: int,
 
 
 RENDERS_OPTION = click.option(
-    "--renders", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+    "--renders", type=NonEmptyPath(file_okay=False, path_type=Path), default=Path("renders"),
     show_default=True, help="The folder the render and svg commands write to.")
 
 
@@ -318,7 +319,7 @@ def embed_cmd(scene: str, fmt: str, base_url: str | None, renders: Path) -> None
 
 
 @main.command("gallery")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="The page to write  [default: RENDERS/index.html]")
 @RENDERS_OPTION
 def gallery_cmd(out: Path | None, renders: Path) -> None:
@@ -342,7 +343,7 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
 
 @main.command("svg")
 @click.argument("scene", type=SceneName(extra=("all",)))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path), default=None,
               help="The folder to write to  [default: RENDERS/svg/SCENE; with `all`, "
                    "OUT/SCENE for each scene].")
 @scene_options(theme_help="Colour theme; light suits most blog pages.",
@@ -534,7 +535,7 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
               help="480p15, 720p30, 1080p60 or 2160p60.")
 @click.option("--format", "fmt", type=Choice(VIDEO_FORMATS), default="mp4", show_default=True,
               help="Video container, or png for one still per storyboard step.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path), default=Path("renders"),
               show_default=True, help="The folder to write to.")
 @click.option("--web/--no-web", default=True, show_default=True,
               help="With mp4: make it start playing before it is downloaded, and write the webm, "
@@ -657,7 +658,7 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
               help="Only this storyboard step (by name; repeat for several). Default: every step.")
 @click.option("--quality", type=Choice(QUALITIES), default="low", show_default=True,
               help="480p15, 720p30, 1080p60 or 2160p60.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
 def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,

@@ -557,3 +557,13 @@ def test_corpus_messages_say_what_is_wrong(tmp_path, kind, text, needle):
     with pytest.raises(CorpusError) as caught:
         read_corpus(path, kind)
     assert needle in str(caught.value)
+
+
+@pytest.mark.parametrize("args", [["trace", "--json", "--out", ""], ["svg", "attention", "--out", ""],
+                                  ["render", "attention", "--out", " "], ["slides", "attention", "--out", ""],
+                                  ["gallery", "--renders", ""], ["train", "lm", "--corpus", ""]])
+def test_an_empty_path_is_a_usage_error(runner, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "an empty path" in result.output and os.listdir(tmp_path) == []
