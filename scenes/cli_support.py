@@ -183,7 +183,8 @@ def load_trace(model: str, sentence: str | None, checkpoint: Path | str | None =
             raise Failure(str(exc)) from None
         raise
     if trace.unknown:
-        words = ", ".join(quoted(w) for w in trace.unknown)
+        words = ", ".join(quoted(w if len(w) <= 40 else f"{w[:30]}…({len(w)} characters)")
+                          for w in trace.unknown)  # a 100 000-character word is not echoed
         where = f"{model} vocabulary" if checkpoint is None else f"vocabulary of {checkpoint}"
         click.echo(f"note: not in the {where}, shown as <unk>: {words}", err=True)
     return trace

@@ -567,3 +567,11 @@ def test_an_empty_path_is_a_usage_error(runner, tmp_path, monkeypatch, args):
     result = runner.invoke(main, args)
     assert result.exit_code == 2, result.output
     assert "an empty path" in result.output and os.listdir(tmp_path) == []
+
+
+def test_a_huge_unknown_word_is_not_echoed_whole(runner):
+    word = "x" * 100_000
+    result = runner.invoke(main, ["trace", "--sentence", f"jane {word} visits"])
+    assert result.exit_code == 0, result.output
+    note = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and len(note[0]) < 200 and "(100000 characters)" in note[0]
