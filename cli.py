@@ -688,7 +688,8 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
             raise click.BadParameter(f"{where} has no step {step!r}; choose from "
                                      f"{', '.join(valid)}{did_you_mean(step, valid)}",
                                      param_hint="--step")
-    require_tools(*FORMULA_TOOLS, *WEB_TOOLS)
+    slides_need = "needed for the slides' video clips"  # slides has no --no-web to skip them
+    require_tools(*FORMULA_TOOLS, *WEB_TOOLS, purpose=dict.fromkeys(WEB_TOOLS, slides_need))
     output_folder(out)
     from scenes.writers.slides import write_slides
 

@@ -575,3 +575,17 @@ def test_a_huge_unknown_word_is_not_echoed_whole(runner):
     assert result.exit_code == 0, result.output
     note = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(note) == 1 and len(note[0]) < 200 and "(100000 characters)" in note[0]
+
+
+def test_slides_missing_ffmpeg_suggests_no_option_it_lacks(runner, tmp_path, monkeypatch):
+    import shutil
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("latex", "dvisvgm"):
+        (folder / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(folder))
+    result = runner.invoke(main, ["slides", "attention", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "ffmpeg and ffprobe not found (needed for the slides' video clips)" in result.output
+    assert "--no-web" not in result.output
