@@ -96,6 +96,9 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
         if trace.loss_went_up:
             click.echo(f"note: with lr {trace.lr:g} the loss went up ({trace.loss:.6f} -> "
                        f"{trace.loss_after:.6f}): the learning rate is too large", err=True)
+        elif trace.loss_unchanged:
+            click.echo(f"note: with lr {trace.lr:g} the loss did not change ({trace.loss:.6f}): "
+                       "the learning rate is too small to move the weights", err=True)
     if out is not None:
         output_file(out)
     from transformer_core.export import summary, to_json, write_npz

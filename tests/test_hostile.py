@@ -589,3 +589,10 @@ def test_slides_missing_ffmpeg_suggests_no_option_it_lacks(runner, tmp_path, mon
     assert result.exit_code == 1, result.output
     assert "ffmpeg and ffprobe not found (needed for the slides' video clips)" in result.output
     assert "--no-web" not in result.output
+
+
+def test_a_step_that_leaves_the_loss_unchanged_is_not_called_too_large(runner):
+    result = runner.invoke(main, ["trace", "--grad", "--lr", "1e-320"])
+    assert result.exit_code == 0, result.output
+    assert "went up" not in result.output
+    assert "the loss did not change" in result.output
