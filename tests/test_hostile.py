@@ -596,3 +596,25 @@ def test_a_step_that_leaves_the_loss_unchanged_is_not_called_too_large(runner):
     assert result.exit_code == 0, result.output
     assert "went up" not in result.output
     assert "the loss did not change" in result.output
+
+
+def test_staging_folders_left_by_a_killed_process_are_removed(tmp_path):
+    import fcntl
+    import time
+
+    from transformer_core.files import staged_folder
+
+    old = time.time() - 3600
+    for name in (".staging-killed", ".staging-running", ".staging-just-made"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "01-a.png").write_bytes(b"x")
+    for name in (".staging-killed", ".staging-running"):
+        os.utime(tmp_path / name, (old, old))
+    running = os.open(tmp_path / ".staging-running", os.O_RDONLY)  # another command's lock
+    fcntl.flock(running, fcntl.LOCK_EX)
+    try:
+        with staged_folder(tmp_path) as stage:
+            (stage / "new.txt").write_text("new")
+    finally:
+        os.close(running)
+    assert sorted(os.listdir(tmp_path)) == [".staging-just-made", ".staging-running", "new.txt"]

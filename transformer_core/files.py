@@ -135,7 +135,9 @@ def staged_folder(folder: Path | str) -> Iterator[Path]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(folder)
     stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    held = _hold(stage)  # while this process (or a fork of it) lives, the stage is in use
     try:
         os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         yield stage
@@ -144,6 +146,52 @@ def staged_folder(folder: Path | str) -> Iterator[Path]:
             shutil.rmtree(stage, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if held is not None:
+            os.close(held)
+
+
+ABANDONED_SECONDS = 60  # a staging folder this old whose lock no process holds was left by a kill
+
+
+def _hold(stage: Path) -> int | None:
+    """An open descriptor of ``stage`` with an exclusive lock on it (None where locks are not
+    available): the lock goes with the process, however it ends (SIGKILL, out of memory)."""
+    try:
+        import fcntl
+
+        fd = os.open(stage, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the staging folders in ``folder`` that a killed process left: older than
+    :data:`ABANDONED_SECONDS` and locked by no one (a running command holds its own)."""
+    import time
+
+    try:
+        entries = [e for e in folder.iterdir() if e.name.startswith(STAGING_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if not entry.is_dir() or entry.is_symlink() \
+                    or time.time() - entry.stat().st_mtime < ABANDONED_SECONDS:
+                continue
+        except OSError:
+            continue
+        fd = _hold(entry)
+        if fd is not None:  # nobody holds it: its process is gone
+            try:
+                shutil.rmtree(entry, ignore_errors=True)
+            finally:
+                os.close(fd)
 
 
 def commit_files(folder: Path | str, files: Mapping[str, bytes],
