@@ -618,3 +618,24 @@ def test_staging_folders_left_by_a_killed_process_are_removed(tmp_path):
     finally:
         os.close(running)
     assert sorted(os.listdir(tmp_path)) == [".staging-just-made", ".staging-running", "new.txt"]
+
+
+def test_a_second_signal_after_the_first_is_ignored_until_exit():
+    import signal
+    import time
+
+    from scenes.cli_support import signals_unwind
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_unwind():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # a second one: no death by it
+        with signals_unwind():  # without a signal, the handler before is back
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with signals_unwind():
+        pass
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
