@@ -330,7 +330,8 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
     from scenes.writers.publish import PublishError, find_diagrams, find_videos, write_gallery
 
     out = out or renders / "index.html"
-    if not find_videos(renders) and not find_diagrams(renders):
+    skipped: list[Path] = []  # files under svg/ that are not readable SVGs: left out, named
+    if not find_diagrams(renders, skipped) and not find_videos(renders):
         raise Failure(f"nothing rendered in {renders} yet: run `python cli.py render SCENE` or "
                       "`python cli.py svg SCENE` first (`python cli.py list` names the scenes)")
     output_file(out)
@@ -342,6 +343,11 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({n_videos} video{'s' * (n_videos != 1)}, "
                f"{n_diagrams} diagram{'s' * (n_diagrams != 1)})")
+    if skipped:
+        click.echo(f"note: left out {len(skipped)} file{'s' * (len(skipped) > 1)} that "
+                   f"{'are' if len(skipped) > 1 else 'is'} not a readable SVG: "
+                   f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}",
+                   err=True)
 
 
 @main.command("svg")

@@ -639,3 +639,17 @@ def test_a_second_signal_after_the_first_is_ignored_until_exit():
     with signals_unwind():
         pass
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_one_foreign_svg_does_not_fail_the_gallery(runner, tmp_path):
+    folder = tmp_path / "svg" / "attention"
+    folder.mkdir(parents=True)
+    (folder / "01-title.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10px" '
+                                         'height="10px"><title>attention, step 1</title></svg>')
+    (folder / "02-broken.svg").write_bytes(b"<svg><title>trunc")
+    result = runner.invoke(main, ["gallery", "--renders", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "(0 videos, 1 diagram)" in result.output
+    assert "left out 1 file that is not a readable SVG" in result.output and "02-broken.svg" in result.output
+    page = (tmp_path / "index.html").read_text()
+    assert "01-title.svg" in page and "02-broken.svg" not in page

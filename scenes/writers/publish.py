@@ -405,16 +405,24 @@ def read_diagram(scene: str, path: Path) -> Diagram:
                    width=_px(root.get("width")), height=_px(root.get("height")))
 
 
-def find_diagrams(renders: Path) -> dict[str, list[Diagram]]:
-    """``renders/svg/<scene>/*.svg`` by scene, each in file-name (step) order."""
+def find_diagrams(renders: Path, skipped: list[Path] | None = None) -> dict[str, list[Diagram]]:
+    """``renders/svg/<scene>/*.svg`` by scene, each in file-name (step) order. A file that is
+    not a readable SVG (truncated, foreign, unreadable) is left out, and added to ``skipped``:
+    one bad file does not cost the page."""
     out: dict[str, list[Diagram]] = {}
     svg_root = Path(renders) / "svg"
     if not svg_root.is_dir():
         return out
     for folder in sorted(p for p in svg_root.iterdir() if p.is_dir() and _visible(p)):
-        files = sorted(p for p in folder.glob("*.svg") if _visible(p))
-        if files:
-            out[folder.name] = [read_diagram(folder.name, p) for p in files]
+        found = []
+        for path in sorted(p for p in folder.glob("*.svg") if _visible(p)):
+            try:
+                found.append(read_diagram(folder.name, path))
+            except PublishError:
+                if skipped is not None:
+                    skipped.append(path)
+        if found:
+            out[folder.name] = found
     return out
 
 
