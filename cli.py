@@ -478,11 +478,15 @@ def cache_cmd(clear: bool) -> None:
 
     root = cache.cache_root()
     if clear:
+        left: list[str] = []
         try:
-            files, freed = cache.clear()
+            files, freed = cache.clear(left=left)
         except OSError as exc:
             raise Failure(f"cannot clear {root}: {exc.strerror or exc}") from None
         click.echo(f"freed {_size(freed)} ({files} file{'s' * (files != 1)}) from {root}")
+        if left:  # not "cleared" when it was not
+            raise Failure(f"{len(left)} entr{'ies' if len(left) > 1 else 'y'} could not be "
+                          f"removed, e.g. {left[0]}")
         return
     click.echo(f"{root}: {_size(cache.usage())} of at most {_size(cache.limit_bytes())}")
     parts = cache.usage_by_folder()

@@ -653,3 +653,21 @@ def test_one_foreign_svg_does_not_fail_the_gallery(runner, tmp_path):
     assert "left out 1 file that is not a readable SVG" in result.output and "02-broken.svg" in result.output
     page = (tmp_path / "index.html").read_text()
     assert "01-title.svg" in page and "02-broken.svg" not in page
+
+
+def test_cache_clear_says_what_it_could_not_remove(runner, cache_home, monkeypatch):
+    from transformer_core.cache import Store
+
+    Store("text").put("ab" * 32, b"gone")
+    Store("text").put("cd" * 32, b"stuck")
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if "cdcd" in os.fspath(path):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_unlink(path, *args, **kwargs)
+    monkeypatch.setattr(os, "unlink", unlink)
+    result = runner.invoke(main, ["cache", "--clear"])
+    assert result.exit_code == 1, result.output
+    assert "freed" in result.output and "1 entry could not be removed" in result.output
+    assert "Permission denied" in result.output
