@@ -671,3 +671,18 @@ def test_cache_clear_says_what_it_could_not_remove(runner, cache_home, monkeypat
     assert result.exit_code == 1, result.output
     assert "freed" in result.output and "1 entry could not be removed" in result.output
     assert "Permission denied" in result.output
+
+
+def test_srt_carries_no_markup_a_player_would_act_on():
+    from scenes.toolkit.storyboard import Step
+    from scenes.writers.publish import format_vtt, parse_srt
+    from scenes.writers.video import format_srt
+
+    caption = r"<eos> ends it; <b>bold</b> <svg/onload=alert(1)> {\an8}top"
+    srt = format_srt([Step("a", caption)], [(0.0, 1.0)])
+    body = srt.splitlines()[2]
+    assert "<" not in body and ">" not in body and "{\\" not in body
+    assert body.startswith("\u2039eos\u203a ends it")
+    (cue,) = parse_srt(srt)
+    assert cue.text == caption  # read back exactly: the WebVTT escapes it its own way
+    assert "&lt;eos&gt; ends it" in format_vtt([cue])

@@ -43,6 +43,7 @@ __all__ = [
     "find_video",
     "find_videos",
     "format_srt",
+    "srt_text",
     "format_vtt",
     "gallery_html",
     "parse_srt",
@@ -83,6 +84,19 @@ def _ms(h: str, m: str, s: str, ms: str) -> int:
     return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
 
 
+# SubRip has no escape: players (VLC, mpv) read <b>, <i>, <font ...> as markup and hide other
+# tags such as <eos>, and libass reads {\...} as a style override. A caption's angle brackets
+# are written as the look-alike single guillemets, and read back as brackets for the WebVTT
+# (which escapes them properly).
+_SRT_OUT = str.maketrans({"<": "\u2039", ">": "\u203a"})
+_SRT_IN = str.maketrans({"\u2039": "<", "\u203a": ">"})
+
+
+def srt_text(text: str) -> str:
+    """A caption as a SubRip cue's text: nothing in it is read as markup by a player."""
+    return text.translate(_SRT_OUT).replace("{\\", "{\u2060\\")
+
+
 def parse_srt(text: str) -> list[Cue]:
     """Cues of a SubRip file (index line optional; CRLF and a byte-order mark tolerated)."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -94,6 +108,7 @@ def parse_srt(text: str) -> list[Cue]:
             if found:
                 g = found.groups()
                 body = "\n".join(t.strip() for t in lines[i + 1:] if t.strip())
+                body = body.translate(_SRT_IN).replace("{\u2060\\", "{\\")
                 cues.append(Cue(_ms(*g[:4]), _ms(*g[4:]), body))
                 break
         else:
@@ -110,7 +125,7 @@ def _stamp(ms: int, sep: str) -> str:
 
 def format_srt(cues: Sequence[Cue]) -> str:
     return "".join(
-        f"{i}\n{_stamp(c.start_ms, ',')} --> {_stamp(c.end_ms, ',')}\n{c.text}\n\n"
+        f"{i}\n{_stamp(c.start_ms, ',')} --> {_stamp(c.end_ms, ',')}\n{srt_text(c.text)}\n\n"
         for i, c in enumerate(cues, 1)
     )
 

@@ -72,11 +72,14 @@ def srt_timestamp(seconds: float) -> str:
 
 
 def format_srt(steps: list[Step], times: list[tuple[float, float]]) -> str:
-    """One numbered cue per step: its caption, shown from the step's start to its end."""
+    """One numbered cue per step: its caption, shown from the step's start to its end (no
+    markup a player would act on: :func:`scenes.writers.publish.srt_text`)."""
+    from .publish import srt_text
+
     cues = []
     for number, (step, (start, end)) in enumerate(zip(steps, times, strict=True), start=1):
         cues.append(f"{number}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n"
-                    f"{step.caption}\n")
+                    f"{srt_text(step.caption)}\n")
     return "\n".join(cues)
 
 
