@@ -518,6 +518,10 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
         from scenes.registry import get_scene_class
 
         for name in scenes:
+            problem = get_scene_class(name).too_big(trace, name)  # the model, not the sentence
+            if problem:
+                raise click.BadParameter(problem, param_hint="--checkpoint" if checkpoint
+                                         is not None else "--model")
             problem = get_scene_class(name).too_long(trace, name)
             if problem:
                 raise click.BadParameter(problem, param_hint="--sentence")

@@ -686,3 +686,23 @@ def test_srt_carries_no_markup_a_player_would_act_on():
     (cue,) = parse_srt(srt)
     assert cue.text == caption  # read back exactly: the WebVTT escapes it its own way
     assert "&lt;eos&gt; ends it" in format_vtt([cue])
+
+
+def test_a_vocabulary_too_large_for_a_scene_is_a_checkpoint_problem(runner, tmp_path):
+    import torch
+
+    from transformer_core.checkpoint import LoadedModel, save_model
+    from transformer_core.config import Config
+    from transformer_core.model import Transformer
+    from transformer_core.tokenizer import Vocab
+
+    torch.manual_seed(0)
+    vocab = Vocab([f"w{i}" for i in range(40)])
+    cfg = Config(mode="decoder", tgt_vocab_size=len(vocab), n_dec_layers=1)
+    path = tmp_path / "big-vocab.pt"
+    save_model(LoadedModel("lm", Transformer(cfg), None, vocab, "w1 w2 w3", {}), path)
+    result = runner.invoke(main, ["svg", "embedding", "--checkpoint", str(path), "--out",
+                                  str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --checkpoint:" in result.output
+    assert "at most 34 words, and this model's vocabulary has 44" in result.output
