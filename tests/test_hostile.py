@@ -147,7 +147,7 @@ def test_the_shipped_and_trained_sizes_are_within_bounds():
     biggest = Config(mode="encdec", src_vocab_size=1004, tgt_vocab_size=1004, n_enc_layers=2,
                      n_dec_layers=2, max_len=12)  # the most train_corpus plans
     check_config_bounds(biggest.to_dict(), "translate")
-    with pytest.raises(ValueError, match="max_len 1..40"):  # a kind states its own limits
+    with pytest.raises(ValueError, match="max_len is 41, outside the 1..40 that a 'llama'"):  # a kind states its own limits
         check_config_bounds({**biggest.to_dict(), "max_len": 41}, "llama", {"max_len": (1, 40)})
 
 

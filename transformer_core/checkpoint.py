@@ -170,8 +170,8 @@ def check_config_bounds(config, kind: str,
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"its {field} is {value!r}, not a whole number")
         if not low <= value <= high:
-            raise ValueError(f"its {field} is {value}; a {kind} model here has "
-                             f"{field} {low}..{high}")
+            raise ValueError(f"its {field} is {value}, outside the {low}..{high} that a "
+                             f"'{kind}' model here may have")
     eps = config.get("ln_eps", 1e-5)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 < eps < 1
                                                                            and math.isfinite(eps)):
