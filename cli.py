@@ -20,8 +20,9 @@ When something is wrong the command prints one line, never a traceback, and exit
     130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP.
 
 Every output is written under a temporary name in its own folder and renamed into place only
-when complete (a render's whole set of files at once), so a failed or interrupted command leaves
-no partial file and the earlier outputs as they were. Inputs are checked before any work starts.
+when complete (a render's, or a scene's SVG figures', whole set of files at once), so a failed or
+interrupted command leaves no partial file and the earlier outputs as they were. Inputs are
+checked before any work starts.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import click
 
+from scenes.cli_paths import NonEmptyPath
 from scenes.cli.caching import apply_no_cache, cache_options, skip_check
 from scenes.cli.checks import (
     FORMULA_TOOLS, WEB_TOOLS, Choice, SceneName, did_you_mean, output_file, output_folder,
@@ -43,7 +45,8 @@ from scenes.cli.jobs import (
 from scenes.cli.progress import step_progress
 from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS, check_lr,
-    check_scene_kind, load_trace, model_kind, scene_options, scene_setup, scenes_for,
+    SEED, check_scene_kind, check_sentence_text, load_trace, model_kind, scene_options, scene_setup,
+    scenes_for,
 )
 from scenes.engine.startup import one_blas_thread, skip_unused_imports
 
@@ -67,11 +70,12 @@ def list_scenes() -> None:
 @main.command("trace")
 @MODEL_OPTION
 @CHECKPOINT_OPTION
-@click.option("--sentence", default=None, help="The input sentence (default: the model's own).")
+@click.option("--sentence", default=None, callback=check_sentence_text,
+              help="The input sentence (default: the model's own).")
 @click.option("--format", "fmt", type=Choice(("json", "npz")), default=None,
               help="Write every recorded tensor and parameter in this format.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output (npz needs a file).")
 @click.option("--grad", is_flag=True,
               help="Also one training step on the sentence: the gradient of the loss for every "
@@ -100,6 +104,9 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
         if trace.loss_went_up:
             click.echo(f"note: with lr {trace.lr:g} the loss went up ({trace.loss:.6f} -> "
                        f"{trace.loss_after:.6f}): the learning rate is too large", err=True)
+        elif trace.loss_unchanged:
+            click.echo(f"note: with lr {trace.lr:g} the loss did not change ({trace.loss:.6f}): "
+                       "the learning rate is too small to move the weights", err=True)
     if out is not None:
         output_file(out)
     from transformer_core.export import summary, to_json, write_npz
@@ -126,9 +133,9 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 
 @main.command("train")
 @click.argument("name", type=Choice(MODELS))
-@click.option("--corpus", type=click.Path(path_type=Path), default=None,
+@click.option("--corpus", type=NonEmptyPath(path_type=Path), default=None,
               help="lm, modern: your own UTF-8 text file, one sentence per line.")
-@click.option("--pairs", type=click.Path(path_type=Path), default=None,
+@click.option("--pairs", type=NonEmptyPath(path_type=Path), default=None,
               help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
 @click.option("--tokens", type=Choice(("words", "chars")), default="words", show_default=True,
               help="With --corpus/--pairs: words split at spaces (any script), or one token per "
@@ -139,8 +146,8 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Optimisation steps (default: the shipped model's; with --corpus/--pairs the "
                    "most it may take, 3000: it stops once it has learned the data).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (default: the shipped one, replaced only when done; "
                    "with --corpus/--pairs, FILE's name with .pt in the current folder).")
 def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
@@ -281,7 +288,7 @@ def _accuracy_line(what: str, name: str, exact: float, token: float, n: int,
 
 
 RENDERS_OPTION = click.option(
-    "--renders", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+    "--renders", type=NonEmptyPath(file_okay=False, path_type=Path), default=Path("renders"),
     show_default=True, help="The folder the render and svg commands write to.")
 
 
@@ -325,7 +332,7 @@ def embed_cmd(scene: str, fmt: str, base_url: str | None, renders: Path) -> None
 
 
 @main.command("gallery")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(dir_okay=False, path_type=Path), default=None,
               help="The page to write  [default: RENDERS/index.html]")
 @RENDERS_OPTION
 def gallery_cmd(out: Path | None, renders: Path) -> None:
@@ -333,7 +340,8 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
     from scenes.writers.publish import PublishError, find_diagrams, find_videos, write_gallery
 
     out = out or renders / "index.html"
-    if not find_videos(renders) and not find_diagrams(renders):
+    skipped: list[Path] = []  # files under svg/ that are not readable SVGs: left out, named
+    if not find_diagrams(renders, skipped) and not find_videos(renders):
         raise Failure(f"nothing rendered in {renders} yet: run `python cli.py render SCENE` or "
                       "`python cli.py svg SCENE` first (`python cli.py list` names the scenes)")
     output_file(out)
@@ -345,11 +353,16 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({n_videos} video{'s' * (n_videos != 1)}, "
                f"{n_diagrams} diagram{'s' * (n_diagrams != 1)})")
+    if skipped:
+        click.echo(f"note: left out {len(skipped)} file{'s' * (len(skipped) > 1)} that "
+                   f"{'are' if len(skipped) > 1 else 'is'} not a readable SVG: "
+                   f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}",
+                   err=True)
 
 
 @main.command("svg")
 @click.argument("scene", type=SceneName(extra=("all",)))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path), default=None,
               help="The folder to write to  [default: RENDERS/svg/SCENE; with `all`, "
                    "OUT/SCENE for each scene].")
 @scene_options(theme_help="Colour theme; light suits most blog pages.",
@@ -475,11 +488,15 @@ def cache_cmd(clear: bool) -> None:
 
     root = cache.cache_root()
     if clear:
+        left: list[str] = []
         try:
-            files, freed = cache.clear()
+            files, freed = cache.clear(left=left)
         except OSError as exc:
             raise Failure(f"cannot clear {root}: {exc.strerror or exc}") from None
         click.echo(f"freed {_size(freed)} ({files} file{'s' * (files != 1)}) from {root}")
+        if left:  # not "cleared" when it was not
+            raise Failure(f"{len(left)} entr{'ies' if len(left) > 1 else 'y'} could not be "
+                          f"removed, e.g. {left[0]}")
         return
     click.echo(f"{root}: {_size(cache.usage())} of at most {_size(cache.limit_bytes())}")
     parts = cache.usage_by_folder()
@@ -541,7 +558,7 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
               help="480p15, 720p30, 1080p60 or 2160p60.")
 @click.option("--format", "fmt", type=Choice(VIDEO_FORMATS), default="mp4", show_default=True,
               help="Video container, or png for one still per storyboard step.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path), default=Path("renders"),
               show_default=True, help="The folder to write to.")
 @click.option("--web/--no-web", default=True, show_default=True,
               help="With mp4: make it start playing before it is downloaded, and write the webm, "
@@ -601,6 +618,9 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
         return out / Path(path).relative_to(stage)
 
     if fmt == "png":
+        # The stills were written into the staging folder: the earlier render's steps that this
+        # storyboard does not have (another model's, say) are left in OUT's folder, removed here.
+        rendering.remove_stale_stills(final(result.path), [Path(p).name for p in result.stills])
         written = [final(p) for p in result.stills]
         click.echo(f"wrote {len(result.stills)} stills to {final(result.path)}")
     else:
@@ -661,7 +681,7 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
               help="Only this storyboard step (by name; repeat for several). Default: every step.")
 @click.option("--quality", type=Choice(QUALITIES), default="low", show_default=True,
               help="480p15, 720p30, 1080p60 or 2160p60.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
 def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
@@ -691,7 +711,8 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
             raise click.BadParameter(f"{where} has no step {step!r}; choose from "
                                      f"{', '.join(valid)}{did_you_mean(step, valid)}",
                                      param_hint="--step")
-    require_tools(*FORMULA_TOOLS, *WEB_TOOLS)
+    slides_need = "needed for the slides' video clips"  # slides has no --no-web to skip them
+    require_tools(*FORMULA_TOOLS, *WEB_TOOLS, purpose=dict.fromkeys(WEB_TOOLS, slides_need))
     output_folder(out)
     from scenes.writers.slides import write_slides
 
@@ -704,7 +725,10 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
         try:
             result = write_slides(names, options, quality, out, scene, steps, progress=report)
         except OSError as exc:
-            raise Failure(f"cannot write {out / scene}: {exc.strerror or exc}") from None
+            from transformer_core.files import error_path
+
+            raise Failure(f"cannot write {error_path(exc) or out / scene}: "
+                          f"{exc.strerror or exc}") from None
     media = sum(p.stat().st_size for p in (result.folder / "media").iterdir())
     n = len(result.slides)
     click.echo(f"wrote {result.html} ({n} slides; with media/ {media / 1e6:.1f} MB): open it in a "

@@ -19,7 +19,7 @@ from .cli.errors import Failure
 __all__ = [
     "MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "CHECKPOINT_OPTION",
     "MODEL_OPTION", "model_kind", "check_scene_kind", "load_trace", "scene_options", "check_lr",
-    "scene_setup", "scenes_for",
+    "scene_setup", "scenes_for", "SEED", "check_sentence_text", "check_temperature",
 ]
 
 MODELS = ("translate", "lm", "modern")
@@ -101,7 +101,8 @@ def load_trace(model: str, sentence: str | None, checkpoint: Path | str | None =
             raise Failure(str(exc)) from None
         raise
     if trace.unknown:
-        words = ", ".join(quoted(w) for w in trace.unknown)
+        words = ", ".join(quoted(w if len(w) <= 40 else f"{w[:30]}…({len(w)} characters)")
+                          for w in trace.unknown)  # a 100 000-character word is not echoed
         where = f"{model} vocabulary" if checkpoint is None else f"vocabulary of {checkpoint}"
         click.echo(f"note: not in the {where}, shown as <unk>: {words}", err=True)
     return trace
@@ -124,7 +125,7 @@ def scene_options(theme_help: str, captions_help: str):
     options = [
         MODEL_OPTION,
         CHECKPOINT_OPTION,
-        click.option("--sentence", default=None,
+        click.option("--sentence", default=None, callback=check_sentence_text,
                      help="The input sentence (default: the model's own)."),
         click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Which layer's attention to show."),
@@ -141,11 +142,11 @@ def scene_options(theme_help: str, captions_help: str):
         click.option("--max-new", type=click.IntRange(min=1), default=None,
                      help="generate: write at most this many new words  [default: until <eos> "
                           "or the model's last position]."),
-        click.option("--sample", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-                     metavar="TEMPERATURE",
+        click.option("--sample", type=float, default=0.0, show_default=True,
+                     metavar="TEMPERATURE", callback=check_temperature,
                      help="generate: draw each word from softmax(logits / TEMPERATURE) "
                           "instead of taking the most probable one (0)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="generate: the seed of --sample, so a drawing can be repeated."),
     ]
 
@@ -155,6 +156,30 @@ def scene_options(theme_help: str, captions_help: str):
         return f
 
     return decorate
+
+
+SEED = click.IntRange(0, 2**63 - 1)  # what NumPy's and PyTorch's generators take
+TEMPERATURES = (0.01, 100.0)  # below, logits / T overflows and T is no longer drawn as itself
+
+
+def check_temperature(ctx, param, value: float | None) -> float | None:
+    """--sample: 0 (the most probable word) or a finite temperature in :data:`TEMPERATURES`."""
+    low, high = TEMPERATURES
+    if value is not None and value != 0 and not (math.isfinite(value) and low <= value <= high):
+        raise click.BadParameter(f"the temperature must be 0 (the most probable word) or from "
+                                 f"{low:g} to {high:g}, not {value:g}")
+    return value
+
+
+def check_sentence_text(ctx, param, value: str | None) -> str | None:
+    """A --sentence whose bytes are not UTF-8 (Python keeps them as lone surrogates, which no
+    file can hold) is a usage error."""
+    if value is not None:
+        bad = next((c for c in value if "\udc80" <= c <= "\udcff"), None)
+        if bad is not None or any("\ud800" <= c <= "\udfff" for c in value):
+            byte = f" (byte 0x{ord(bad) - 0xDC00:02x})" if bad is not None else ""
+            raise click.BadParameter(f"the sentence is not valid UTF-8 text{byte}")
+    return value
 
 
 def check_lr(lr: float | None) -> float | None:
@@ -179,6 +204,10 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
         from scenes.registry import get_scene_class
 
         for name in scenes:
+            problem = get_scene_class(name).too_big(trace, name)  # the model, not the sentence
+            if problem:
+                raise click.BadParameter(problem, param_hint="--checkpoint" if checkpoint
+                                         is not None else "--model")
             problem = get_scene_class(name).too_long(trace, name)
             if problem:
                 raise click.BadParameter(problem, param_hint="--sentence")

@@ -53,14 +53,14 @@ class EmbeddingScene(StoryScene):
     """Text → tokens → ids → rows of W_E → × √d_model; + PE = X."""
 
     @classmethod
-    def too_long(cls, trace, name: str) -> str | None:
+    def too_big(cls, trace, name: str) -> str | None:
         """The whole of W_E is drawn: a larger vocabulary (a model trained on your own
         corpus) is refused in one line."""
         n = len(trace.input_vocab)
         if n > MAX_VOCAB:
             return (f"the {name} scene draws the whole embedding table, at most {MAX_VOCAB} "
                     f"words, and this model's vocabulary has {n}")
-        return super().too_long(trace, name)
+        return None
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:

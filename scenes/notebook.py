@@ -82,6 +82,7 @@ def scene_step(name: str, step: str, options=None, cache: Path | None = None) ->
     from scenes.writers.clips import cache_root, fingerprint
     from scenes.writers.svg import (UnknownStepError, display_list, mobjects_to_svg, run_storyboard,
                                     step_figure)
+    from transformer_core.cache import Store
 
     _check_scene(name)
     options = options if options is not None else SceneOptions()
@@ -90,12 +91,16 @@ def scene_step(name: str, step: str, options=None, cache: Path | None = None) ->
     if step not in names:
         raise UnknownStepError(name, step, names)
     caption = steps[names.index(step)].caption
-    root = (Path(cache) if cache is not None else cache_root()) / "steps"
-    path = root / f"{fingerprint(name, options, 'svg', kind='step:' + step)}.svg"
-    try:
-        return SceneStep(name, step, caption, path.read_text(encoding="utf-8"))
-    except OSError:
-        pass
+    # The cache layer checks every entry (a truncated or foreign one is rebuilt, an unwritable
+    # folder means no caching).
+    store = Store("steps", Path(cache) if cache is not None else cache_root())
+    key = fingerprint(name, options, "svg", kind="step:" + step)
+    kept = store.get(key)
+    if kept is not None:
+        try:
+            return SceneStep(name, step, caption, kept.decode("utf-8"))
+        except UnicodeDecodeError:
+            pass
     found: list[bytes] = []
 
     def grab(scene, index, current) -> None:
@@ -104,27 +109,53 @@ def scene_step(name: str, step: str, options=None, cache: Path | None = None) ->
             found.append(mobjects_to_svg(display_list(scene), figure))
 
     run_storyboard(get_scene_class(name), options, grab, stop_after=step)
-    from transformer_core.files import atomic_write
-
-    atomic_write(path, found[0])
+    store.put(key, found[0])
     return SceneStep(name, step, caption, found[0].decode("utf-8"))
 
 
 def scene_video(name: str, options=None, quality: str = "low", cache: Path | None = None) -> SceneVideo:
     """The whole video of scene ``name`` with its subtitles (cached render)."""
     from scenes.writers.clips import step_clips
-    from scenes.writers.publish import Cue, encode_webm, format_vtt
+    from scenes.writers.publish import Cue, format_vtt
 
     _check_scene(name)
     clips = step_clips(name, options, quality, cache=cache)
-    webm = clips.folder / "video.webm"
-    if not webm.is_file():
-        encode_webm(clips.video, webm)  # realtime VP9: seconds (written whole, then renamed)
+    webm = _webm_of(clips)
     cues = [Cue(round(a * 1000), round(b * 1000), caption)
             for (_, caption), (a, b) in zip(clips.steps, clips.times, strict=True)]
     captions = options.captions if options is not None else True
     return SceneVideo(name, clips.video, webm, format_vtt(cues, burned_in=captions), captions,
                       clips.width, clips.height)
+
+
+def _webm_of(clips) -> Path:
+    """The VP9 copy of the clips' video, made once beside it (realtime VP9: seconds) and kept with
+    its SHA-256, so a truncated or foreign one is made again; where the cache folder cannot
+    take it, made in a temporary folder removed when the process ends."""
+    import hashlib
+    import tempfile
+
+    from scenes.writers import clips as clip_cache
+    from scenes.writers.publish import PublishError, encode_webm
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    webm = clips.folder / "video.webm"
+    record = clips.folder / "video.webm.sha256"
+    try:
+        if record.read_text().strip() == digest(webm):
+            return webm
+    except OSError:
+        pass
+    try:
+        encode_webm(clips.video, webm)
+        record.write_text(digest(webm))
+        return webm
+    except (OSError, PublishError):
+        folder = Path(tempfile.mkdtemp(prefix="transformer-webm-"))
+        clip_cache._private.append(folder)
+        return encode_webm(clips.video, folder / "video.webm")
 
 
 def show(name: str, step: str | None = None, *, quality: str = "low", model: str | None = None,

@@ -607,8 +607,9 @@ class TrainingScene(StoryScene):
                            size=26)
         lr = self.lr_line()
         verdict = self.note(
-            "the loss went UP: this learning rate is too large, the step overshot"
-            if up else "the loss went down: one small step of learning", NOTE + 2,
+            "the loss went UP: this learning rate is too large, the step overshot" if up else
+            "the loss did not change: this learning rate is too small to move the weights"
+            if t.loss_unchanged else "the loss went down: one small step of learning", NOTE + 2,
             theme.highlight if up else theme.text)
         side = VGroup(loss, lr, verdict).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         side.next_to(table, RIGHT, buff=0.9)

@@ -385,18 +385,19 @@ def exported(tmp_path_factory):
     difference between the rasterised SVG and Manim's own PNG of the same end state."""
     from scenes.attention import AttentionScene
     from scenes.toolkit.storyboard import SceneOptions
-    from scenes.writers.svg import display_list, export_svgs, step_figure
+    from scenes.writers.svg import display_list, export_svgs, mobjects_to_svg, step_figure
 
     out = tmp_path_factory.mktemp("svg") / "attention"
     steps = AttentionScene.storyboard(SceneOptions())
-    reported, differences = [], {}
+    reported, differences, drawn = [], {}, {}
 
     def compare(scene, index, step):
         if step.name in PIXEL_STEPS:
             mobjects = display_list(scene)
             figure = step_figure(scene, "attention", index, step, len(steps))
-            svg = rasterise((out / f"{index + 1:02d}-{step.name}.svg").read_bytes())
-            differences[step.name] = pixel_difference(svg, manim_png(mobjects, figure))
+            # the set is written once complete: these bytes are checked against the file below
+            data = drawn[f"{index + 1:02d}-{step.name}.svg"] = mobjects_to_svg(mobjects, figure)
+            differences[step.name] = pixel_difference(rasterise(data), manim_png(mobjects, figure))
 
     # A figure from an older storyboard, and a file of the user's that only looks like one.
     out.mkdir()
@@ -405,6 +406,7 @@ def exported(tmp_path_factory):
     paths = export_svgs("attention", SceneOptions(), out, listeners=[compare],
                         progress=lambda p, status: reported.append((p, status)))
     assert reported == [(p, "written") for p in paths] + [(out / "07-old_step.svg", "removed")]
+    assert drawn and all((out / name).read_bytes() == data for name, data in drawn.items())
     (out / "08-mine.svg").unlink()  # still there: only this module's figures are removed
     return paths, steps, out, differences
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -73,6 +74,8 @@ def limit_bytes() -> int:
     try:
         mb = float(os.environ.get(LIMIT_ENV, DEFAULT_LIMIT_MB))
     except ValueError:
+        mb = DEFAULT_LIMIT_MB
+    if not math.isfinite(mb):  # "nan", "1e309": as for any other value that is no size
         mb = DEFAULT_LIMIT_MB
     return max(0, int(mb * 1_000_000))
 
@@ -128,6 +131,9 @@ class Store:
         try:
             with open(path, "rb") as fh:
                 blob = fh.read()
+        except IsADirectoryError:  # a folder where the entry goes: foreign, removed, rebuilt
+            shutil.rmtree(path, ignore_errors=True)
+            return None
         except OSError:
             return None
         payload = blob[_HEADER:]
@@ -219,22 +225,39 @@ def prune(limit: int | None = None, root: Path | None = None) -> int:
     return freed
 
 
-def clear(root: Path | None = None) -> tuple[int, int]:
+def clear(root: Path | None = None, left: list[str] | None = None) -> tuple[int, int]:
     """Empty the cache folder (every store, and the slides' clips); return (files removed,
-    bytes freed)."""
+    bytes freed). What could not be removed (an unreadable folder, a file the user may not
+    delete) is added to ``left`` as "PATH: reason"."""
     root = root or cache_root()
     if not root.is_dir():
         return 0, 0
-    entries = _entries(root)
+    problems: list[str] = [] if left is None else left
+
+    def note(error: OSError) -> None:
+        problems.append(f"{error.filename}: {error.strerror or error}")
+
+    found = []
+    for dirpath, _dirs, names in os.walk(root, onerror=note):
+        for name in names:
+            path = Path(dirpath) / name
+            try:
+                found.append((path.lstat().st_size, path))
+            except OSError as exc:
+                note(exc)
     files, freed = 0, 0
-    for _, size, path in entries:
+    for size, path in found:
         try:
-            path.unlink()
-        except OSError:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue  # another process pruned it
+        except OSError as exc:
+            note(exc)
             continue
         files += 1
         freed += size
-    for child in root.iterdir():  # the empty folders
+    # The empty folders (one another process is writing into meanwhile stays: not a problem).
+    for child in root.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
     return files, freed

@@ -16,12 +16,16 @@ dicts, lists, strings and numbers: no code runs when it is read). It holds::
     state_dict          the weights
 
 A file that is not one (another kind of file, a truncated one, another kind of model than the
-one needed) raises a :class:`CheckpointError` subclass whose message is one line.
+one needed) raises a :class:`CheckpointError` subclass whose message is one line. So does one
+whose sizes are beyond what its kind allows (:func:`check_config_bounds`, checked before any
+tensor of those sizes is made) or whose archive would unpack to far more than the file holds.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +37,10 @@ from .model import Transformer
 from .tokenizer import Vocab
 
 __all__ = [
-    "FORMAT", "KIND_NAMES", "MODEL_NAMES", "VERSION", "CheckpointError", "CheckpointKindError",
-    "LoadedModel", "NotACheckpointError", "default_path", "load_checkpoint", "load_model",
-    "save_model",
+    "CONFIG_LIMITS", "FORMAT", "KIND_NAMES", "MODEL_NAMES", "TINY_LIMITS", "VERSION",
+    "CheckpointError", "CheckpointKindError", "LoadedModel", "NotACheckpointError",
+    "check_config_bounds", "check_vocab_text", "check_weights_finite", "default_path",
+    "load_checkpoint", "load_model", "save_model",
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -142,6 +147,115 @@ def save_model(lm: LoadedModel, path: Path) -> None:
     atomic_write(Path(path), writer=lambda fh: torch.save(payload, fh))
 
 
+# ---- what a checkpoint may hold, checked before anything of its sizes is allocated -------------
+
+# The tiny kinds: what `train` makes and the scenes draw (d_model 8, 2 heads, at most 12
+# positions, 1000 words + 4 special tokens per vocabulary), with some headroom for models
+# built through the Python API. Inclusive (lowest, highest) per Config field.
+TINY_LIMITS: dict[str, tuple[int, int]] = {
+    "max_len": (1, 12),
+    "src_vocab_size": (0, 1004),  # 0: decoder-only
+    "tgt_vocab_size": (1, 1004),
+    "d_model": (1, 16),
+    "n_heads": (1, 4),
+    "d_head": (1, 16),
+    "d_ff": (1, 64),
+    "n_enc_layers": (0, 4),
+    "n_dec_layers": (1, 4),
+}
+# Per model kind. A kind of larger models (a Llama-family file) states its own limits here or
+# passes them to check_config_bounds; a kind not listed gets the tiny kinds' limits.
+CONFIG_LIMITS: dict[str, Mapping[str, tuple[int, int]]] = {"translate": TINY_LIMITS,
+                                                          "lm": TINY_LIMITS}
+MAX_ARCHIVE_ENTRIES = 10_000  # a tiny model's checkpoint holds about 40
+
+
+def check_config_bounds(config, kind: str,
+                        limits: Mapping[str, tuple[int, int]] | None = None) -> None:
+    """Refuse a checkpoint config whose sizes are outside what ``kind`` allows (ValueError,
+    one line). ``limits`` (default ``CONFIG_LIMITS[kind]``) maps a field to its inclusive
+    (lowest, highest); each such field present must be a whole number in range. Run before
+    the model is built: a 18 kB file saying ``max_len = 10**8`` would otherwise allocate
+    gigabytes. Fields not in ``limits`` are left to ``Config`` to check."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"its config is a {type(config).__name__}, not a mapping")
+    limits = limits if limits is not None else CONFIG_LIMITS.get(kind, TINY_LIMITS)
+    for field, (low, high) in limits.items():
+        if field not in config:
+            continue
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"its {field} is {value!r}, not a whole number")
+        if not low <= value <= high:
+            raise ValueError(f"its {field} is {value}, outside the {low}..{high} that a "
+                             f"'{kind}' model here may have")
+    eps = config.get("ln_eps", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 < eps < 1
+                                                                           and math.isfinite(eps)):
+        raise ValueError(f"its ln_eps is {eps!r}, not a small positive number")
+
+
+def check_vocab_text(payload: Mapping) -> None:
+    """Refuse vocabularies and a default sentence that are not plain text (ValueError, one
+    line): every token a non-empty string without control characters (which would reach the
+    SVGs as invalid XML, the slides and the terminal); the default sentence a string without
+    them either."""
+    from .corpus import control_character
+
+    for side in ("src_vocab", "tgt_vocab"):
+        tokens = payload.get(side)
+        if tokens is None and side == "src_vocab":
+            continue
+        if not isinstance(tokens, (list, tuple)):
+            raise ValueError(f"its {side} is a {type(tokens).__name__}, not a list of words")
+        for token in tokens:
+            if not isinstance(token, str) or not token:
+                raise ValueError(f"its {side} holds {token!r}, not a word")
+            bad = control_character(token)
+            if bad is not None:
+                raise ValueError(f"its {side} holds a word with the control character "
+                                 f"U+{ord(bad):04X}")
+    default = payload.get("default_sentence")
+    if default is not None:
+        if not isinstance(default, str):
+            raise ValueError(f"its default sentence is a {type(default).__name__}, not text")
+        bad = control_character(default)
+        if bad is not None:
+            raise ValueError(f"its default sentence holds the control character U+{ord(bad):04X}")
+
+
+def check_weights_finite(state_dict: Mapping) -> None:
+    """Refuse weights that are not all finite numbers (ValueError, one line): a NaN or an
+    infinity in a checkpoint makes every number downstream NaN, which no scene can explain
+    ("each row sums to 1" beside a row of nan)."""
+    for name, tensor in state_dict.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() \
+                and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"its weight {name} holds NaN or infinite numbers")
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip archive whose entries would unpack to far more than the file holds (a zip
+    bomb: a 1 MB file holding a 1 GiB pickle) or that holds absurdly many entries. torch.save
+    stores entries uncompressed, so a real checkpoint unpacks to about its own size."""
+    import zipfile
+
+    try:
+        size = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return  # torch.load reports what is wrong with it
+    if len(entries) > MAX_ARCHIVE_ENTRIES:
+        raise NotACheckpointError(f"{path} is not a checkpoint of this tool: its archive holds "
+                                  f"{len(entries)} entries")
+    unpacked = sum(e.file_size for e in entries)
+    if unpacked > 2 * size + (1 << 20):
+        raise NotACheckpointError(f"{path} is not a checkpoint of this tool: its "
+                                  f"{size / 1e6:.1f} MB archive would unpack to "
+                                  f"{unpacked / 1e6:.0f} MB")
+
+
 def _read(path: Path) -> dict:
     """The payload of a checkpoint file; NotACheckpointError for anything else."""
     with open(path, "rb") as fh:
@@ -149,6 +263,7 @@ def _read(path: Path) -> dict:
     if head[:2] != b"PK":  # torch.save writes a zip archive
         raise NotACheckpointError(f"{path} is not a checkpoint (not a PyTorch file): give a "
                                   "file written by 'python cli.py train'")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -176,6 +291,11 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
         raise CheckpointError(f"checkpoint {path} is missing{advice}")
     if path.is_dir():
         raise NotACheckpointError(f"{path} is a folder, not a checkpoint file")
+    from .files import regular_file
+
+    if not regular_file(path):  # a FIFO would block the read, /dev/zero never end
+        raise NotACheckpointError(f"{path} is not a regular file (a pipe or a device), not a "
+                                  "checkpoint file")
     try:
         payload = _read(path)
     except NotACheckpointError as exc:
@@ -188,6 +308,13 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     if kind is not None and found != kind:
         raise CheckpointKindError(f"{path} is a {KIND_NAMES[found]} checkpoint ({found}); this "
                                   f"needs a {KIND_NAMES[kind]} one ({kind})")
+    try:
+        check_config_bounds(payload["config"], found)
+        check_vocab_text(payload)
+        if isinstance(payload["state_dict"], Mapping):  # else refused below, as corrupt
+            check_weights_finite(payload["state_dict"])
+    except ValueError as exc:
+        raise NotACheckpointError(f"{path} is beyond what this tool shows: {exc}") from None
     try:
         rule = payload.get("tokens", "words")
         cfg = Config.from_dict(payload["config"])

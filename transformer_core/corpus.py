@@ -27,6 +27,7 @@ line without a tab (line number given), a line with no words.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from .tokenizer import SPECIALS, TOKEN_RULES, split
 
 __all__ = [
     "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_LINES", "MAX_POSITIONS",
-    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
+    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "control_character", "read_corpus",
 ]
 
 KINDS = ("lm", "translate")
@@ -42,6 +43,7 @@ MAX_POSITIONS = 12  # the positional table's length: the scenes show a matrix ro
 MAX_TOKENS = MAX_POSITIONS - 1  # an lm sentence needs one more position for <eos>
 MAX_WORDS = 1000  # per vocabulary; d_model = 8 numbers cannot keep many more words apart
 MAX_LINES = 5000  # training time grows with the corpus; 200 sentences train in well under a minute
+MAX_BYTES = 64_000_000  # read no further: 5000 short lines are far less (a 47 MB line is refused)
 HOLDOUT_MIN_SENTENCES = 50  # below this every sentence trains and no held-out accuracy is measured
 HOLDOUT_FRACTION = 0.1
 
@@ -93,16 +95,37 @@ class Corpus:
                 f"{MAX_TOKENS} tokens (line {shown})")
 
 
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first character of ``text`` (other than those in ``allowed``) that is no text: a
+    control character (U+0000-U+001F, U+007F-U+009F), a lone surrogate, U+FFFE or U+FFFF.
+    None if there is none. Such a character in a word would reach the SVG's ``<desc>`` (no
+    longer XML), a slide's notes (python-pptx refuses it) or a terminal (which acts on it)."""
+    for c in text:
+        if c in allowed:
+            continue
+        if unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff":
+            return c
+    return None
+
+
 def _text(path: Path) -> tuple[str, bytes]:
     """The file's text and bytes; a missing, empty, binary or non-UTF-8 file is refused."""
     if not path.exists():
         raise CorpusError(f"{path}: no such file")
     if path.is_dir():
         raise CorpusError(f"{path} is a folder: give a text file")
+    from .files import regular_file
+
+    if not regular_file(path):  # a FIFO would block the read, /dev/zero never end
+        raise CorpusError(f"{path} is not a regular file (a pipe or a device): give a text file")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise CorpusError(f"{path} is larger than {MAX_BYTES // 1_000_000} MB; a corpus has at "
+                          f"most {MAX_LINES} lines: use a smaller corpus")
     if not raw.strip():
         raise CorpusError(f"{path} is empty: write one sentence per line")
     if b"\0" in raw:
@@ -142,9 +165,14 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
                           "use a smaller corpus")
     sources, targets, texts, numbers, skipped = [], [], [], [], []
     for number, line in enumerate(lines, start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+        # A translation's tab stays even with nothing after it (an empty target is named so).
+        line = line.strip(" \r\n\f\v") if kind == "translate" else line.strip()
+        if not line.strip() or line.startswith("#"):
             continue
+        bad = control_character(line, "\t")
+        if bad is not None:
+            raise CorpusError(f"{path} line {number} holds the control character U+{ord(bad):04X}, "
+                              "which is not text: remove it")
         if kind == "lm":
             src = _tokens(line, rule, path, number)
             tgt = None
@@ -173,7 +201,9 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
         raise CorpusError(f"{path}: every line is longer than {MAX_TOKENS} tokens: "
                           "use shorter sentences")
     if len(sources) < 2:
-        raise CorpusError(f"{path} has {'only one sentence' if sources else 'no sentence'}: "
+        also = (f" ({len(skipped)} more {'were' if len(skipped) > 1 else 'was'} skipped as longer "
+                f"than {MAX_TOKENS} tokens)") if skipped else ""
+        raise CorpusError(f"{path} has {'only one sentence' if sources else 'no sentence'}{also}: "
                           "a model needs at least 2 to learn from")
     corpus = Corpus(
         kind=kind, rule=rule, path=str(path), sha256=hashlib.sha256(raw).hexdigest(),

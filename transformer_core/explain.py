@@ -244,6 +244,8 @@ def matches(text: str, value: float, decimals: int = 2) -> bool:
     """Whether ``text`` shows ``value`` at ``decimals`` places (half a unit in the last place,
     plus float32 slack)."""
     shown = parse_value(text)
+    if math.isnan(value) or math.isnan(shown):  # a diverged step is shown as it is: "nan"
+        return math.isnan(value) and math.isnan(shown)
     if math.isinf(value) or math.isinf(shown):
         return shown == value
     return abs(shown - value) <= 0.5 * 10.0 ** -decimals + 1e-6 * max(1.0, abs(value))

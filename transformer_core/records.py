@@ -139,8 +139,15 @@ class TrainingTrace(Trace):
 
     @property
     def loss_went_up(self) -> bool:
-        """Whether the step made the loss worse (the learning rate was too large)."""
-        return not self.loss_after < self.loss
+        """Whether the step made the loss worse (the learning rate was too large; a NaN loss
+        after it counts as worse)."""
+        return not self.loss_after <= self.loss
+
+    @property
+    def loss_unchanged(self) -> bool:
+        """Whether the step left the loss exactly as it was (a learning rate too small to move
+        the weights in float32, such as 1e-320)."""
+        return self.loss_after == self.loss
 
     def step_value(self, name: str) -> np.ndarray:
         """``step:targets``, ``step:loss``, ``step:loss_after`` or ``step:lr`` as an array."""

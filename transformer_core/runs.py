@@ -28,9 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .cache import Store, digest
+from .files import file_digest
 from .records import Trace, TrainingTrace, from_bytes, to_bytes
 
-__all__ = ["checkpoint_file", "checkpoint_kind", "generation", "trace", "training"]
+__all__ = ["checkpoint_file", "checkpoint_kind", "file_digest", "generation", "trace", "training"]
 
 SCHEMA = "transformer-explained-runs-1"
 HERE = Path(__file__).resolve().parent
@@ -70,18 +71,13 @@ def _versions() -> tuple[str, ...]:
     return tuple(found)
 
 
-def _file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def _kept(kind: str, model: str, checkpoint, asked: dict, run: Callable[[], Trace],
           cls: type) -> Trace:
     """The run's trace from the cache, else ``run()`` (kept for next time)."""
     path = checkpoint_file(model, checkpoint)
-    before = _file_digest(path)
+    before = file_digest(path)
     if before is None:  # unreadable: loading it gives the one-line error
         return run()
     key = digest(SCHEMA, kind, model, None if checkpoint is None else os.fspath(checkpoint),
@@ -92,7 +88,7 @@ def _kept(kind: str, model: str, checkpoint, asked: dict, run: Callable[[], Trac
         if type(found) is cls:
             return found
     result = run()
-    if _file_digest(path) == before:  # not rewritten while it ran (a training run beside us)
+    if file_digest(path) == before:  # not rewritten while it ran (a training run beside us)
         _STORE.put(key, to_bytes(result))
     return result
 
@@ -149,7 +145,7 @@ def checkpoint_kind(checkpoint: str | os.PathLike, load: Callable[[], str],
     """The kind of model (one of ``kinds``) the ``checkpoint`` file holds: kept by the file's
     bytes, else ``load()`` (which reads the file, and raises for a bad one: nothing is kept)."""
     path = Path(checkpoint)
-    before = _file_digest(path)
+    before = file_digest(path)
     if before is None:
         return load()
     key = digest(SCHEMA, "kind", before, _code_digest(), _versions())
@@ -157,6 +153,6 @@ def checkpoint_kind(checkpoint: str | os.PathLike, load: Callable[[], str],
     if blob is not None and blob.decode("ascii", "replace") in kinds:
         return blob.decode("ascii")
     kind = load()
-    if kind in kinds and _file_digest(path) == before:
+    if kind in kinds and file_digest(path) == before:
         _STORE.put(key, kind.encode("ascii"))
     return kind

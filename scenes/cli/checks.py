@@ -86,12 +86,13 @@ def quoted(text: str) -> str:
     return f"'{text}'" if text.isprintable() else repr(text)
 
 
-def require_tools(*names: str) -> None:
-    """Fail with the install command if a system tool the command runs is not on the PATH."""
+def require_tools(*names: str, purpose: dict[str, str] | None = None) -> None:
+    """Fail with the install command if a system tool the command runs is not on the PATH.
+    ``purpose`` replaces a tool's reason (``TOOLS``) where this command needs it otherwise."""
     missing = [n for n in names if shutil.which(n) is None]
     if not missing:
         return
-    why = "; ".join(dict.fromkeys(TOOLS[n][0] for n in missing))
+    why = "; ".join(dict.fromkeys((purpose or {}).get(n, TOOLS[n][0]) for n in missing))
     packages = " ".join(dict.fromkeys(p for n in missing for p in TOOLS[n][1].split()))
     names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
     raise Failure(f"{names} not found ({why}): run `make setup`, or "

@@ -36,7 +36,10 @@ class Interrupted(click.ClickException):
 def describe(exc: BaseException) -> str:
     """One line for an unexpected exception."""
     if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
+        from transformer_core.files import error_path
+
+        path = error_path(exc)  # a copy's destination (the full --out), not its temporary source
+        where = f" ({path})" if path else ""
         text = f"{exc.strerror}{where}"
     else:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

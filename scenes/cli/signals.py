@@ -14,9 +14,10 @@ def signals_unwind():
     ``finally`` and ``with`` block runs (temporary files and folders are removed, a child
     ffmpeg is killed). Yields the list that receives the signal's number.
 
-    Only the first signal unwinds; a second one while cleaning up is ignored, so the cleanup
-    itself is not cut short. A signal that was ignored when the process started (``nohup``, a
-    background job) stays ignored.
+    Only the first signal unwinds; a second one while cleaning up, or after while the exit is
+    reported, is ignored, so neither the cleanup nor the exit code 128 + n is cut short.
+    A signal that was ignored when the process started (``nohup``, a background job) stays
+    ignored.
     """
     received: list[int] = []
 
@@ -41,4 +42,6 @@ def signals_unwind():
         yield received
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            # After a signal the process is on its way out with 128 + n: a second Ctrl-C now
+            # would end it by the signal itself (no exit 130, no message), so it is ignored.
+            signal.signal(sig, signal.SIG_IGN if received else old)

@@ -133,10 +133,9 @@ def checkpoint_path(model: str, checkpoint: str | os.PathLike | None = None) -> 
 
 
 def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
+    from transformer_core.files import file_digest
+
+    return file_digest(path) or "missing"  # a FIFO or /dev/zero is not read (it never ends)
 
 
 def key_params(params: Mapping) -> dict:

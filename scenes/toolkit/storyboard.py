@@ -196,6 +196,12 @@ class StoryScene(Layouts, Scene):
         return max(len(trace.tokens), len(trace.target_tokens))
 
     @classmethod
+    def too_big(cls, trace, name: str) -> str | None:
+        """Why the scene cannot show this trace's model (one line: a vocabulary too large to
+        draw, say), or None if it can."""
+        return None
+
+    @classmethod
     def too_long(cls, trace, name: str) -> str | None:
         """Why the scene cannot show this trace's sentence (one line), or None if it can."""
         n = cls.positions(trace)
@@ -240,7 +246,8 @@ class StoryScene(Layouts, Scene):
     def check_options(self) -> None:
         """Raise ValueError when the layer or head does not exist in this model, or the
         sentence is longer than the scene can show."""
-        problem = self.too_long(self.trace, type(self).__name__.removesuffix("Scene").lower())
+        name = type(self).__name__.removesuffix("Scene").lower()
+        problem = self.too_big(self.trace, name) or self.too_long(self.trace, name)
         if problem:
             raise ValueError(problem)
         cfg = self.trace.config

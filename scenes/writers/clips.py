@@ -15,11 +15,18 @@ find the folder again, so a notebook cell or ``cli.py slides`` runs again instan
     <cache>/clips/<key>/clips.json      steps, captions, (start, end) times, file names
 
 The cache is ``$TRANSFORMER_EXPLAINED_CACHE``, else ``$XDG_CACHE_HOME/transformer-explained``,
-else ``~/.cache/transformer-explained``; only the :data:`KEEP` newest entries are kept.
+else ``~/.cache/transformer-explained``; only the :data:`KEEP` newest entries are kept. As every
+cache here, it is never trusted blindly and never an error: ``clips.json`` records each file's
+size and SHA-256, and an entry that does not match (truncated, corrupt, foreign, a file where
+the folder goes) is removed and rendered again. The render is made in a private temporary
+folder and copied into the cache only when complete (``cache --clear`` meanwhile cannot take
+it away); a cache that cannot be written (full, read-only) only means no caching: the clips
+are then used from that temporary folder, removed when the process ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -86,33 +93,104 @@ def fingerprint(scene: str, options, quality: str, kind: str = "clips") -> str:
     """The cache key: a hash of everything that decides what a render of ``scene`` shows."""
     import manim
 
-    from transformer_core.checkpoint import default_path
+    from transformer_core.files import file_digest
+    from transformer_core.runs import checkpoint_file
 
-    try:
-        checkpoint = hashlib.sha256(default_path(options.model).read_bytes()).hexdigest()
-    except OSError:
-        checkpoint = "missing"  # the render itself reports it
+    # The bytes of the model the render shows: the --checkpoint given, else the shipped one
+    # (a checkpoint retrained in place is a new key).
+    checkpoint = file_digest(checkpoint_file(options.model, options.checkpoint)) or "missing"
     parts = {"kind": kind, "scene": scene, "options": asdict(options), "quality": quality,
              "source": _source_digest(), "checkpoint": checkpoint, "manim": manim.__version__}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _load(folder: Path, scene: str) -> Clips | None:
+    """The clips in ``folder``, or None unless every file is there with the size and SHA-256
+    that clips.json records (a missing, truncated, corrupt or foreign entry)."""
     try:
         meta = json.loads((folder / "clips.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        clips = Clips(scene, folder, [(str(n), str(c)) for n, c in meta["steps"]],
+                      [(float(a), float(b)) for a, b in meta["times"]],
+                      int(meta["width"]), int(meta["height"]))
+        files = [clips.video] + [f(i) for i in range(len(clips.steps))
+                                 for f in (clips.clip, clips.poster)]
+        recorded = meta["files"]
+        for path in files:
+            size, sha = recorded[path.name]
+            if path.stat().st_size != size or _digest(path) != sha:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
-    clips = Clips(scene, folder, [tuple(s) for s in meta["steps"]],
-                  [tuple(t) for t in meta["times"]], meta["width"], meta["height"])
-    files = [clips.video] + [f(i) for i in range(len(clips.steps)) for f in (clips.clip, clips.poster)]
-    return clips if all(p.is_file() for p in files) else None
+    return clips
+
+
+def _remove(path: Path) -> None:
+    """Whatever is at ``path`` (a folder, or a file where a folder should be)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+STALE_SECONDS = 24 * 3600  # a staging folder this old was left by a killed process
 
 
 def _prune(root: Path, keep: int) -> None:
-    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[keep:]:
-        shutil.rmtree(old, ignore_errors=True)
+    import time
+
+    try:
+        children = list(root.iterdir())
+        entries = sorted((p for p in children if p.is_dir() and not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[keep:]:
+            shutil.rmtree(old, ignore_errors=True)
+        for left in children:  # copies a killed process left half-made
+            if left.name.startswith(".render-") and time.time() - left.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
+    except OSError:
+        pass
+
+
+_private: list[Path] = []  # clips used from a temporary folder: removed when the process ends
+
+
+@atexit.register
+def _remove_private() -> None:
+    while _private:
+        shutil.rmtree(_private.pop(), ignore_errors=True)
+
+
+def _store(stage: Path, root: Path, folder: Path) -> bool:
+    """Copy the complete render in ``stage`` into the cache as ``folder``; False when the cache
+    cannot take it (full, read-only, a file in the way, cleared meanwhile)."""
+    copy = None
+    try:
+        if root.exists() and not root.is_dir():
+            root.unlink()  # a file where the cache's folder goes: foreign, removed
+        root.mkdir(parents=True, exist_ok=True)
+        copy = Path(tempfile.mkdtemp(prefix=".render-", dir=root))
+        for path in stage.iterdir():
+            shutil.copyfile(path, copy / path.name)
+        _remove(folder)  # an incomplete or corrupt earlier entry
+        os.replace(copy, folder)
+        copy = None
+        return True
+    except OSError:
+        return False
+    finally:
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 Progress = Callable[[int, object, int], None]  # (index, step, number of steps)
@@ -131,21 +209,31 @@ def step_clips(scene: str, options=None, quality: str = "low", progress: Progres
     folder = root / fingerprint(scene, options, quality)
     found = _load(folder, scene)
     if found is not None:
-        os.utime(folder)  # recently used: kept by the pruning
+        try:
+            os.utime(folder)  # recently used: kept by the pruning
+        except OSError:
+            pass
         return found
-    root.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".render-", dir=root))
+    if folder.exists() or folder.is_symlink():
+        _remove(folder)  # corrupt or foreign: rendered again
+    stage = Path(tempfile.mkdtemp(prefix="transformer-clips-"))
     try:
         meta = _render(scene, options, quality, stage, progress)
+        names = sorted(p.name for p in stage.iterdir())
+        meta["files"] = {n: [(stage / n).stat().st_size, _digest(stage / n)] for n in names}
         (stage / "clips.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)  # an incomplete earlier entry
-        os.replace(stage, folder)
+        if _store(stage, root, folder):
+            _prune(root, KEEP)
+            found = _load(folder, scene)
+        if found is None:  # no caching: the clips from the private folder
+            found = _load(stage, scene)
+            assert found is not None, f"render of {scene} left incomplete clips in {stage}"
+            _private.append(stage)
+            stage = None
+        return found
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    _prune(root, KEEP)
-    found = _load(folder, scene)
-    assert found is not None, f"render of {scene} left incomplete clips in {folder}"
-    return found
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _render(scene: str, options, quality: str, out: Path, progress: Progress | None) -> dict:

@@ -43,6 +43,7 @@ __all__ = [
     "find_video",
     "find_videos",
     "format_srt",
+    "srt_text",
     "format_vtt",
     "gallery_html",
     "parse_srt",
@@ -83,6 +84,19 @@ def _ms(h: str, m: str, s: str, ms: str) -> int:
     return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms)
 
 
+# SubRip has no escape: players (VLC, mpv) read <b>, <i>, <font ...> as markup and hide other
+# tags such as <eos>, and libass reads {\...} as a style override. A caption's angle brackets
+# are written as the look-alike single guillemets, and read back as brackets for the WebVTT
+# (which escapes them properly).
+_SRT_OUT = str.maketrans({"<": "\u2039", ">": "\u203a"})
+_SRT_IN = str.maketrans({"\u2039": "<", "\u203a": ">"})
+
+
+def srt_text(text: str) -> str:
+    """A caption as a SubRip cue's text: nothing in it is read as markup by a player."""
+    return text.translate(_SRT_OUT).replace("{\\", "{\u2060\\")
+
+
 def parse_srt(text: str) -> list[Cue]:
     """Cues of a SubRip file (index line optional; CRLF and a byte-order mark tolerated)."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -94,6 +108,7 @@ def parse_srt(text: str) -> list[Cue]:
             if found:
                 g = found.groups()
                 body = "\n".join(t.strip() for t in lines[i + 1:] if t.strip())
+                body = body.translate(_SRT_IN).replace("{\u2060\\", "{\\")
                 cues.append(Cue(_ms(*g[:4]), _ms(*g[4:]), body))
                 break
         else:
@@ -110,7 +125,7 @@ def _stamp(ms: int, sep: str) -> str:
 
 def format_srt(cues: Sequence[Cue]) -> str:
     return "".join(
-        f"{i}\n{_stamp(c.start_ms, ',')} --> {_stamp(c.end_ms, ',')}\n{c.text}\n\n"
+        f"{i}\n{_stamp(c.start_ms, ',')} --> {_stamp(c.end_ms, ',')}\n{srt_text(c.text)}\n\n"
         for i, c in enumerate(cues, 1)
     )
 
@@ -160,11 +175,17 @@ def _tool(name: str) -> str:
     return found
 
 
+def _file_arg(path: Path) -> str:
+    """``path`` as ffmpeg must read it: absolute, so that a relative name with a colon
+    (``data:x/...``, ``http:x``) is a file, never a protocol ffmpeg would open."""
+    return os.path.abspath(path)
+
+
 def probe(path: Path) -> dict:
     """Codec, pixel format, size, duration (s) and audio presence of a media file, from ffprobe."""
     cmd = [_tool("ffprobe"), "-v", "error", "-show_entries",
            "format=duration:stream=codec_type,codec_name,pix_fmt,width,height",
-           "-of", "json", str(path)]
+           "-of", "json", _file_arg(path)]
     run = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if run.returncode != 0:
         raise PublishError(f"ffprobe cannot read {path}: {_last_line(run.stderr)}")
@@ -192,7 +213,7 @@ def _ffmpeg_to(dst: Path, args: list[str]) -> Path:
     """Run ``ffmpeg <args> <temp>`` and rename the temp file to ``dst`` once ffmpeg succeeded."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(dst, keep_suffix=True)
-    cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args, str(tmp)]
+    cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args, _file_arg(tmp)]
     try:
         run = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if run.returncode != 0:
@@ -223,7 +244,7 @@ def encode_mp4(src: Path, dst: Path) -> Path:
     else:
         video = ["-vf", _EVEN, "-c:v", "libx264", "-preset", "medium", "-crf", "20",
                  "-pix_fmt", "yuv420p"]
-    return _ffmpeg_to(dst, ["-i", str(src), "-map", "0:v:0", *video, *audio,
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-map", "0:v:0", *video, *audio,
                             "-movflags", "+faststart", "-f", "mp4"])
 
 
@@ -236,7 +257,7 @@ def encode_webm(src: Path, dst: Path) -> Path:
     longer than the render itself.
     """
     audio = ["-map", "0:a:0", "-c:a", "libopus", "-b:a", "96k"] if probe(src)["audio"] else []
-    return _ffmpeg_to(dst, ["-i", str(src), "-map", "0:v:0", "-vf", _EVEN,
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-map", "0:v:0", "-vf", _EVEN,
                             "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "34",
                             "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
                             "-threads", str(min(os.cpu_count() or 1, 8)),
@@ -248,12 +269,12 @@ def encode_gif(src: Path, dst: Path, fps: int = GIF_FPS, max_width: int = GIF_MA
     graph = (f"fps={fps},scale='min({max_width},iw)':-2:flags=lanczos,split[a][b];"
              "[a]palettegen=max_colors=128[p];"
              "[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle")
-    return _ffmpeg_to(dst, ["-i", str(src), "-filter_complex", graph, "-loop", "0", "-f", "gif"])
+    return _ffmpeg_to(dst, ["-i", _file_arg(src), "-filter_complex", graph, "-loop", "0", "-f", "gif"])
 
 
 def extract_poster(src: Path, dst: Path, at_seconds: float) -> Path:
     """The frame shown at ``at_seconds`` as a PNG at the video's own size."""
-    return _ffmpeg_to(dst, ["-ss", f"{max(at_seconds, 0.0):.3f}", "-i", str(src),
+    return _ffmpeg_to(dst, ["-ss", f"{max(at_seconds, 0.0):.3f}", "-i", _file_arg(src),
                             "-frames:v", "1", "-update", "1", "-f", "image2", "-c:v", "png"])
 
 
@@ -399,16 +420,24 @@ def read_diagram(scene: str, path: Path) -> Diagram:
                    width=_px(root.get("width")), height=_px(root.get("height")))
 
 
-def find_diagrams(renders: Path) -> dict[str, list[Diagram]]:
-    """``renders/svg/<scene>/*.svg`` by scene, each in file-name (step) order."""
+def find_diagrams(renders: Path, skipped: list[Path] | None = None) -> dict[str, list[Diagram]]:
+    """``renders/svg/<scene>/*.svg`` by scene, each in file-name (step) order. A file that is
+    not a readable SVG (truncated, foreign, unreadable) is left out, and added to ``skipped``:
+    one bad file does not cost the page."""
     out: dict[str, list[Diagram]] = {}
     svg_root = Path(renders) / "svg"
     if not svg_root.is_dir():
         return out
     for folder in sorted(p for p in svg_root.iterdir() if p.is_dir() and _visible(p)):
-        files = sorted(p for p in folder.glob("*.svg") if _visible(p))
-        if files:
-            out[folder.name] = [read_diagram(folder.name, p) for p in files]
+        found = []
+        for path in sorted(p for p in folder.glob("*.svg") if _visible(p)):
+            try:
+                found.append(read_diagram(folder.name, path))
+            except PublishError:
+                if skipped is not None:
+                    skipped.append(path)
+        if found:
+            out[folder.name] = found
     return out
 
 

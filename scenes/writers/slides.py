@@ -232,6 +232,8 @@ def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
     by itself when the slide is shown."""
     from pptx import Presentation
 
+    from scenes.writers.svg import xml_chars
+
     deck = Presentation()
     deck.slide_width, deck.slide_height = SLIDE_WIDTH, SLIDE_HEIGHT
     deck.core_properties.title = title
@@ -240,11 +242,12 @@ def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
         slide = deck.slides.add_slide(blank)
         movie = slide.shapes.add_movie(str(s.video), 0, 0, SLIDE_WIDTH, SLIDE_HEIGHT,
                                        poster_frame_image=str(s.poster), mime_type="video/mp4")
-        movie.name = f"{s.scene}: {s.step}"
+        movie.name = xml_chars(f"{s.scene}: {s.step}")
         # python-pptx makes the video start on a click ("indefinite"); 0 starts it at once
         for cond in slide.element.xpath("./p:timing//p:video//p:cond"):
             cond.set("delay", "0")
-        slide.notes_slide.notes_text_frame.text = s.caption
+        # python-pptx refuses control characters
+        slide.notes_slide.notes_text_frame.text = xml_chars(s.caption)
     deck.save(str(path))
 
 

@@ -36,6 +36,8 @@ from manim import Camera, ManimColor, Mobject
 
 __all__ = [
     "SVG_WIDTH",
+    "xml_chars",
+    "xml_text",
     "SvgCamera",
     "UnsupportedMobjectError",
     "Figure",
@@ -116,6 +118,21 @@ class Figure:
         return round(self.width * self.frame_height / self.frame_width)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_chars(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (control characters, lone
+    surrogates; each becomes U+FFFD): the checks at training and loading keep them out of
+    words, this keeps any that got through from making a file unreadable."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def xml_text(text: str) -> str:
+    """``text`` for an XML element: :func:`xml_chars`, escaped."""
+    return escape(xml_chars(text))
+
+
 def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
     """Draw ``mobjects`` (a scene's display list, back to front) as one deterministic SVG file.
 
@@ -135,8 +152,8 @@ def mobjects_to_svg(mobjects: Iterable[Mobject], figure: Figure) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{pw}px" height="{ph}px" '
         f'viewBox="0 0 {pw} {ph}" version="1.1" role="img" aria-labelledby="title desc">',
-        f"<title id=\"title\">{escape(figure.title)}</title>",
-        f"<desc id=\"desc\">{escape(figure.desc)}</desc>",
+        f"<title id=\"title\">{xml_text(figure.title)}</title>",
+        f"<desc id=\"desc\">{xml_text(figure.desc)}</desc>",
     ]
     if figure.background is not None:
         head.append(f'<rect id="background" width="{pw}" height="{ph}" '
@@ -648,16 +665,18 @@ def export_svgs(
 ) -> list[Path]:
     """Write one SVG per storyboard step of ``scene_name`` (only ``step`` if given).
 
-    Files are ``<out_dir>/<NN>-<step>.svg`` (default ``renders/svg/<scene>/``), each written
-    under a temporary name and renamed into place when complete; a file whose bytes would not
-    change is left untouched. After a full export, figures of this scene left from an older
+    Files are ``<out_dir>/<NN>-<step>.svg`` (default ``renders/svg/<scene>/``). The set is
+    all-or-nothing: the figures are drawn first, then the changed ones are renamed into place
+    together (an interruption or a failure before leaves the earlier set as it was); a file
+    whose bytes would not change is left untouched. After a full export, figures of this scene left from an older
     storyboard (say ``08-softmax.svg`` once a mask step made it ``09-``) are removed, so the
     folder holds exactly the current steps; other files are never touched.
 
     ``progress(path, status)`` reports each file as ``"written"``, ``"unchanged"`` or
-    ``"removed"``. The extra ``listeners(scene, index, step)`` run after each step is written,
-    at the same end state (the tests compare with Manim's own pixels there). Returns the paths
-    in storyboard order. Raises :class:`UnknownStepError` for an unknown ``step``.
+    ``"removed"``, once the set is in place. The extra ``listeners(scene, index, step)`` run
+    after each step is drawn (its file is written with the others at the end), at the same end
+    state (the tests compare with Manim's own pixels there). Returns the paths in storyboard
+    order. Raises :class:`UnknownStepError` for an unknown ``step``.
     """
     from scenes.registry import get_scene_class
     from scenes.toolkit.storyboard import SceneOptions
@@ -675,22 +694,39 @@ def export_svgs(
         if progress is not None:
             progress(path, status)
 
+    figures: dict[Path, bytes] = {}
+
     def write_step(scene, index, current) -> None:
         if step is None or current.name == step:
             figure = step_figure(scene, scene_name, index, current, len(steps), transparent)
             path = out / svg_filename(index, current.name)
-            written = write_if_changed(path, mobjects_to_svg(display_list(scene), figure))
+            figures[path] = mobjects_to_svg(display_list(scene), figure)
             paths.append(path)
-            report(path, WRITTEN if written else UNCHANGED)
         for listener in listeners:
             listener(scene, index, current)
 
     run_storyboard(scene_cls, options, write_step, stop_after=step)
-    if step is None:
-        for stale in _stale_figures(out, scene_name, paths):
-            stale.unlink()
-            report(stale, REMOVED)
+    # The set is written all together once every figure is drawn: an interruption or a failure
+    # (a full disk) leaves the earlier set whole, never new figures beside old ones.
+    changed = {path: data for path, data in figures.items() if not _holds(path, data)}
+    stale = _stale_figures(out, scene_name, paths) if step is None else []
+    if changed or stale:
+        from transformer_core.files import commit_files
+
+        commit_files(out, {path.name: data for path, data in changed.items()}, stale)
+    for path in paths:
+        report(path, WRITTEN if path in changed else UNCHANGED)
+    for path in stale:
+        report(path, REMOVED)
     return paths
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """True if ``path`` is a file holding exactly ``data`` (it is left untouched)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _stale_figures(folder: Path, scene_name: str, current: Sequence[Path]) -> list[Path]:

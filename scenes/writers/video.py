@@ -73,11 +73,14 @@ def srt_timestamp(seconds: float) -> str:
 
 
 def format_srt(steps: list[Step], times: list[tuple[float, float]]) -> str:
-    """One numbered cue per step: its caption, shown from the step's start to its end."""
+    """One numbered cue per step: its caption, shown from the step's start to its end (no
+    markup a player would act on: :func:`scenes.writers.publish.srt_text`)."""
+    from .publish import srt_text
+
     cues = []
     for number, (step, (start, end)) in enumerate(zip(steps, times, strict=True), start=1):
         cues.append(f"{number}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n"
-                    f"{step.caption}\n")
+                    f"{srt_text(step.caption)}\n")
     return "\n".join(cues)
 
 
@@ -185,7 +188,7 @@ def _render_scene(name: str, options: SceneOptions | None, quality: str, fmt: st
     elapsed = time.perf_counter() - started
     if fmt == "png":
         stills_dir = out / stills_name
-        _remove_stale_stills(stills_dir, stills)
+        remove_stale_stills(stills_dir, stills)
         return RenderResult(stills_dir, None, scene.steps, scene.step_times, elapsed,
                             [stills_dir / s for s in stills])
     return RenderResult(out / f"{name}.{fmt}", out / f"{name}.srt", scene.steps,
@@ -205,7 +208,7 @@ def _renderer(skip_animations: bool):
 _STILL = re.compile(r"\d{2}-[A-Za-z0-9_-]+\.png")
 
 
-def _remove_stale_stills(folder: Path, current: list[str]) -> None:
+def remove_stale_stills(folder: Path, current: list[str]) -> None:
     """Stills of steps the storyboard no longer has (``NN-step.png`` only, nothing else)."""
     keep = set(current)
     for path in folder.glob("*.png"):
