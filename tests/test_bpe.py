@@ -128,3 +128,137 @@ def test_bad_input():
             v.encode(empty)
         with pytest.raises(EmptySentenceError):
             v.replay(empty)
+
+
+# ---- a model trained with --tokens bpe ----------------------------------------------------------
+
+LM_CORPUS = "\n".join([
+    "the quick brown fox jumps over the lazy dog",
+    "the lazy dog sleeps in the warm sun",
+    "a quick brown cat jumps over the fox",
+    "the cat and the dog eat their dinner",
+    "the brown fox sleeps in the cold rain",
+    "a lazy cat watches the quick fox",
+]) + "\n"
+PAIRS = "i am a student\tje suis étudiant\nshe is a student\telle est étudiante\n" \
+        "we are students\tnous sommes étudiants\nhe is a teacher\til est professeur\n"
+NEW_WORDS = "zebras nap"  # no word of it is in the corpus
+
+
+@pytest.fixture(scope="module")
+def bpe_lm(tmp_path_factory):
+    from transformer_core.checkpoint import save_model
+    from transformer_core.corpus import read_corpus
+    from transformer_core.train import train_corpus
+
+    folder = tmp_path_factory.mktemp("bpe")
+    (folder / "lm.txt").write_text(LM_CORPUS, encoding="utf-8")
+    corpus = read_corpus(folder / "lm.txt", "lm", "bpe", 300)
+    result = train_corpus(corpus, max_steps=40)
+    save_model(result.model, folder / "lm.pt")
+    return folder, corpus, result.model
+
+
+def test_a_bpe_checkpoint_reloads_to_the_same_tokenizer(bpe_lm):
+    from transformer_core.checkpoint import load_checkpoint
+
+    folder, corpus, trained = bpe_lm
+    loaded = load_checkpoint(folder / "lm.pt")
+    assert loaded.rule == "bpe" and loaded.tgt_vocab.to_json() == corpus.tokenizer
+    assert loaded.tgt_vocab.itos == trained.tgt_vocab.itos
+    assert len(loaded.tgt_vocab) == loaded.cfg.tgt_vocab_size <= 300
+    for sentence in [*SENTENCES, NEW_WORDS]:
+        assert loaded.tgt_vocab.encode(sentence).ids == trained.tgt_vocab.encode(sentence).ids
+
+
+def test_corpus_tokens_are_the_tokenizers(bpe_lm):
+    _, corpus, trained = bpe_lm
+    assert corpus.rule == "bpe" and trained.cfg.max_len == 12
+    first = trained.tgt_vocab.encode(corpus.texts[0])
+    assert corpus.sources[0] == first.tokens
+    assert corpus.sources[0][1] == "·quick"  # a leading space is shown as ·
+
+
+def test_words_absent_from_the_corpus_trace_without_unk(bpe_lm):
+    from transformer_core.trace import run_with_trace
+
+    folder, _, trained = bpe_lm
+    t = run_with_trace(folder / "lm.pt", NEW_WORDS)
+    assert "<unk>" not in t.tokens and trained.tgt_vocab.unk_id not in t.token_ids
+    story = t.tokenizing
+    assert story["rule"] == "bpe" and story["tokens"] == list(t.tokens)
+    assert story["ids"] == list(t.token_ids)
+    assert "".join(t.tokens).replace("·", " ") == " " + NEW_WORDS
+    # the story's merges, replayed on its bytes, give its tokens
+    seq = [list(w) for w in story["bytes"]]
+    for k, rank in enumerate(story["merge_rank"]):
+        w, p = story["merge_word"][k], story["merge_position"][k]
+        assert seq[w][p:p + 2] == [story["merge_left"][k], story["merge_right"][k]]
+        seq[w][p:p + 2] = [story["merge_result"][k]]
+        assert seq == story["after"][k] and rank >= 0
+    assert [s for w in seq for s in w] == story["tokens"]
+
+
+def test_a_translation_model_shares_one_bpe(tmp_path):
+    from transformer_core.corpus import read_corpus
+    from transformer_core.train import build_for_corpus
+
+    (tmp_path / "p.tsv").write_text(PAIRS, encoding="utf-8")
+    corpus = read_corpus(tmp_path / "p.tsv", "translate", "bpe", 280)
+    model = build_for_corpus(corpus)
+    assert model.src_vocab is model.tgt_vocab
+    assert model.cfg.src_vocab_size == model.cfg.tgt_vocab_size == len(model.tgt_vocab)
+    assert "·étudiant" in model.tgt_vocab.itos  # learned from the targets too
+
+
+def test_trace_summary_lists_tokens_ids_and_merges(bpe_lm):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    folder, _, _ = bpe_lm
+    out = CliRunner().invoke(main, ["trace", "--checkpoint", str(folder / "lm.pt"),
+                                    "--sentence", "the quickest foxes"])
+    assert out.exit_code == 0, out.output
+    assert "tokens:   ·the ·quick e s t ·fox e s" in out.output
+    assert "merge   1: " in out.output and "(rank " in out.output
+
+
+def _one_error_line(result) -> str:
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, text, message", [
+    (["--tokens", "bpe", "--vocab-size", "100"], LM_CORPUS, "smaller than the byte alphabet"),
+    (["--tokens", "bpe", "--vocab-size", "99999"], LM_CORPUS, "at most 1260"),
+    (["--vocab-size", "300"], LM_CORPUS, "add --tokens bpe"),
+    (["--tokens", "bpe"], "a b\nc d\n", "too small to learn merges"),
+    (["--tokens", "bpe"], "only one sentence here\n", "only one sentence"),
+])
+def test_bad_training_input_is_one_line_and_exit_2(tmp_path, args, text, message):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    (tmp_path / "c.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "m.pt"
+    result = CliRunner().invoke(main, ["train", "lm", "--corpus", str(tmp_path / "c.txt"),
+                                       "--out", str(out), *args])
+    assert result.exit_code == 2
+    assert message in _one_error_line(result)
+    assert not out.exists()
+
+
+def test_an_empty_sentence_for_a_bpe_model_is_refused(bpe_lm):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    folder, _, _ = bpe_lm
+    result = CliRunner().invoke(main, ["trace", "--checkpoint", str(folder / "lm.pt"),
+                                       "--sentence", "  \t "])
+    assert result.exit_code == 2
+    assert "empty" in _one_error_line(result)

@@ -60,14 +60,17 @@ class Trace(Mapping):
     vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
     _arrays: Mapping = field(repr=False)
     params: Mapping = field(repr=False)
-    tokenization: str = "words"  # the tokenizer's rule: "words" or "chars"
+    tokenization: str = "words"  # the tokenizer's rule: "words", "chars" or "bpe"
     checkpoint: str | None = None  # the file the model was loaded from
     input_vocab: tuple[str, ...] = ()  # the vocabulary the sentence was read with
+    # how the sentence became tokens (tokenizer.Vocab.story): pieces, or a BPE's merges
+    tokenizing: dict | None = field(default=None, compare=False)
 
     @property
     def joiner(self) -> str:
-        """What goes between tokens written as text: a space, or nothing for ``chars``."""
-        return "" if self.tokenization == "chars" else " "
+        """What goes between tokens written as text: a space, or nothing for ``chars`` and
+        ``bpe`` (a bpe token carries its own space, shown as ``·``)."""
+        return " " if self.tokenization == "words" else ""
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -98,7 +101,8 @@ class Trace(Mapping):
 
     @property
     def output_text(self) -> str:
-        return self.joiner.join(self.output_tokens)
+        text = self.joiner.join(self.output_tokens)
+        return text.replace("·", " ").strip() if self.tokenization == "bpe" else text
 
     def tokens_for(self, prefix: str) -> tuple[str, ...]:
         """Token labels of the positions a record under ``prefix`` runs over."""

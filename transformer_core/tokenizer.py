@@ -415,6 +415,46 @@ class Vocab:
         specials = set(self.specials.values())
         return [w for w in self.itos if w not in specials]
 
+    def story(self, text: str) -> dict:
+        """How ``text`` became tokens, as plain JSON-able lists (what the ``tokens`` scene and
+        ``trace`` show; every string as :func:`display` writes it).
+
+        ``words``/``chars``: ``text`` (after lower-casing and dropping punctuation), ``pieces``,
+        ``known`` (whether each piece is in the vocabulary), ``tokens``, ``ids``.
+        ``bpe``: ``text`` (normalized), ``words`` (the pre-tokenizer's pieces), ``bytes`` (each
+        word's bytes as symbols) and ``hex`` (their values), then one entry per merge in the
+        order applied: ``merge_left``, ``merge_right``, ``merge_rank``, ``merge_result``,
+        ``merge_word``, ``merge_position`` and ``after`` (every word's symbols once it is
+        done); ``tokens``, ``ids``, ``whole`` (words taken whole), ``n_merges`` (the
+        tokenizer's merge list) and ``vocab_size``.
+        """
+        if self.rule != "bpe":
+            pieces = self.split(text)
+            t = self.encode(text)
+            return {"rule": self.rule, "text": " ".join(pieces) if self.rule == "words"
+                    else "".join(pieces), "pieces": pieces,
+                    "known": [p in self.stoi and p not in SPECIALS for p in pieces],
+                    "tokens": list(t.tokens), "ids": list(t.ids)}
+        r = self.replay(text)
+        words = [[display(s) for s in w] for w in r.initial]
+        return {
+            "rule": "bpe", "text": r.text,
+            "words": [display(w) for w in r.words], "bytes": words,
+            "hex": [[" ".join(f"{b:02X}" for b in (to_bytes(s) or s.encode())) for s in w]
+                    for w in r.initial],
+            "merge_left": [display(m.left) for m in r.merges],
+            "merge_right": [display(m.right) for m in r.merges],
+            "merge_rank": [m.rank for m in r.merges],
+            "merge_result": [display(m.result) for m in r.merges],
+            "merge_word": [m.word for m in r.merges],
+            "merge_position": [m.position for m in r.merges],
+            "after": [[[display(s) for s in w] for w in m.after] for m in r.merges],
+            "tokens": [self.itos[i] for i in r.ids], "ids": list(r.ids),
+            "whole": list(r.whole),
+            "n_merges": len(_bpe_tables(self.tokenizer.to_str())[0]),
+            "vocab_size": len(self),
+        }
+
     def replay(self, text: str) -> Replay:
         """``text`` tokenized merge by merge (``bpe`` only): see :func:`replay`."""
         if self.rule != "bpe":
