@@ -34,8 +34,8 @@ from pathlib import Path
 from .tokenizer import SPECIALS, TOKEN_RULES, BpeError, Vocab, split, train_bpe
 
 __all__ = [
-    "BPE_VOCAB", "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_BPE_VOCAB", "MAX_LINES", "MAX_POSITIONS",
-    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
+    "BPE_VOCAB", "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_BPE_VOCAB", "MAX_LINES",
+    "MAX_POSITIONS", "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
 ]
 
 KINDS = ("lm", "translate")
