@@ -420,7 +420,9 @@ class Vocab:
         ``trace`` show; every string as :func:`display` writes it).
 
         ``words``/``chars``: ``text`` (after lower-casing and dropping punctuation), ``pieces``,
-        ``known`` (whether each piece is in the vocabulary), ``tokens``, ``ids``.
+        ``known`` (whether each piece is in the vocabulary), ``tokens``, ``ids``,
+        ``vocab_size``, and ``example`` (the first unknown piece, else the longest) with its
+        UTF-8 bytes (``example_bytes`` as byte-level symbols, ``example_hex``).
         ``bpe``: ``text`` (normalized), ``words`` (the pre-tokenizer's pieces), ``bytes`` (each
         word's bytes as symbols) and ``hex`` (their values), then one entry per merge in the
         order applied: ``merge_left``, ``merge_right``, ``merge_rank``, ``merge_result``,
@@ -431,10 +433,17 @@ class Vocab:
         if self.rule != "bpe":
             pieces = self.split(text)
             t = self.encode(text)
+            known = [p in self.stoi and p not in SPECIALS for p in pieces]
+            # the piece a byte-level BPE would start from bytes: an unknown one, else the longest
+            example = next((p for p, k in zip(pieces, known, strict=True) if not k),
+                           max(pieces, key=len))
+            letters = _byte_letters()[0]
+            raw = example.encode("utf-8")
             return {"rule": self.rule, "text": " ".join(pieces) if self.rule == "words"
-                    else "".join(pieces), "pieces": pieces,
-                    "known": [p in self.stoi and p not in SPECIALS for p in pieces],
-                    "tokens": list(t.tokens), "ids": list(t.ids)}
+                    else "".join(pieces), "pieces": pieces, "known": known,
+                    "tokens": list(t.tokens), "ids": list(t.ids), "vocab_size": len(self),
+                    "example": example, "example_bytes": [display(letters[b]) for b in raw],
+                    "example_hex": [f"{b:02X}" for b in raw]}
         r = self.replay(text)
         words = [[display(s) for s in w] for w in r.initial]
         return {
