@@ -39,9 +39,11 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MODEL_NAMES = ("translate", "lm", "modern")
+MODEL_NAMES = ("translate", "lm", "modern", "smollm2")
 KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)",
-              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)"}
+              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)",
+              "smollm2": "pretrained Llama-family model (a GGUF file or Hugging Face folder)"}
+TRAINABLE = ("translate", "lm", "modern")  # the kinds `train` makes and torch.save files hold
 DECODER_ONLY = ("lm", "modern")  # kinds trained on a corpus of sentences, no source side
 FORMAT = "transformer-explained checkpoint"
 VERSION = 2
@@ -68,6 +70,7 @@ class LoadedModel:
     default_sentence: str
     meta: dict
     path: Path | None = None  # the file it was loaded from
+    max_tokens: int | None = None  # the longest sentence, when shorter than the positions allow
 
     @property
     def kind(self) -> str:
@@ -174,6 +177,15 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     advice = f"; run '{retrain}' to recreate it" if retrain else ""
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} is missing{advice}")
+    from .sources import is_pretrained_path
+
+    if is_pretrained_path(path):  # a GGUF file or a Hugging Face folder: Llama family
+        if kind is not None and kind != "smollm2":
+            raise CheckpointKindError(f"{path} is a {KIND_NAMES['smollm2']} (smollm2); this "
+                                      f"needs a {KIND_NAMES[kind]} one ({kind})")
+        from .pretrained import load_pretrained
+
+        return load_pretrained(path)
     if path.is_dir():
         raise NotACheckpointError(f"{path} is a folder, not a checkpoint file")
     try:
@@ -183,7 +195,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
             raise NotACheckpointError(f"checkpoint {path} is corrupt{advice}") from exc
         raise
     found = payload.get("name")
-    if found not in MODEL_NAMES:
+    if found not in TRAINABLE:
         raise NotACheckpointError(f"{path} holds an unknown kind of model ({found!r})")
     if kind is not None and found != kind:
         raise CheckpointKindError(f"{path} is a {KIND_NAMES[found]} checkpoint ({found}); this "
@@ -213,4 +225,8 @@ def load_model(name: str = "translate", path: Path | str | None = None) -> Loade
         raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     if path is not None:
         return load_checkpoint(path, kind=name)
+    if name == "smollm2":
+        from .pretrained import load_pretrained
+
+        return load_pretrained()
     return load_checkpoint(default_path(name), kind=name, retrain=f"python cli.py train {name}")
