@@ -131,8 +131,8 @@ def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
 
     if is_pretrained_path(checkpoint):  # a GGUF file or a Hugging Face folder, read when run
         if model not in (None, "smollm2"):
-            raise click.BadParameter(f"{checkpoint} is a pretrained Llama-family model "
-                                     f"(smollm2): leave out --model, or give a {model} checkpoint",
+            raise click.BadParameter(f"{checkpoint} is a GGUF file or model folder, which runs as "
+                                     f"smollm2: leave out --model, or give a {model} checkpoint",
                                      param_hint="--checkpoint")
         return "smollm2"
     from transformer_core import runs
