@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
-from .trace import Trace
+from .records import Trace
 
 __all__ = ["BIG_PARAMS", "custom_checkpoint", "exports_params", "printable", "summary", "to_dict", "to_json",
            "write_npz"]
@@ -30,10 +30,11 @@ def printable(text: str) -> str:
 
 
 def custom_checkpoint(trace: Trace) -> str | None:
-    """The checkpoint file of a model that is not a shipped one, else None."""
-    from .checkpoint import default_path
+    """The checkpoint file of a model that is not a shipped one (nor the installed smollm2
+    file), else None."""
+    from .runs import checkpoint_file
 
-    if trace.checkpoint is None or Path(trace.checkpoint) == default_path(trace.model_name):
+    if trace.checkpoint is None or Path(trace.checkpoint) == checkpoint_file(trace.model_name):
         return None
     return trace.checkpoint
 
@@ -169,9 +170,10 @@ def summary(trace: Trace) -> str:
     if _n_params(trace) > BIG_PARAMS:
         lines.append(f"{len(trace.params)} parameters ({_n_params(trace):,} numbers; exported "
                      "with --params):")
-        shapes = getattr(trace.params, "shapes", None) or {}
+        shapes = getattr(trace.params, "shapes", None)
+        shapes = shapes or {k: np.shape(v) for k, v in trace.params.items()}
         for name in trace.params:
-            lines.append(f"  {name:<{width}}  {list(shapes.get(name, np.shape(trace.params[name])))}")
+            lines.append(f"  {name:<{width}}  {list(shapes[name])}")
     else:
         lines.append(f"{len(trace.params)} parameters: " + ", ".join(trace.params))
     if hasattr(trace, "grads"):
