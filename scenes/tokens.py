@@ -412,11 +412,15 @@ class TokensScene(StoryScene):
 
     def bpe_bytes(self) -> None:
         s = self.story
-        words = [[(f"tok:bytes.{w}", j) for j in range(len(b))] for w, b in enumerate(s["bytes"])]
+        words = [[(f"tok:letters.{w}", j) for j in range(len(b))]
+                 for w, b in enumerate(s["letters"])]
         under = [[(f"tok:hex.{w}", j) for j in range(len(b))] for w, b in enumerate(s["bytes"])]
         row = self.boxes(words, under)
-        note = self.note("a letter outside ASCII is two to four bytes; such a byte alone is "
-                         "written as GPT-2's byte letter (é is Ã ©)", NOTE)
+        note = VGroup(
+            self.note("each byte written as the tokenizer's byte alphabet writes it (its value "
+                      "under it): a character outside ASCII is 2 to 4 bytes", NOTE),
+            self.note("from here on, a byte that is only part of a character is shown as "
+                      "<0xC3>, and a space as ·", NOTE)).arrange(DOWN, buff=0.15)
         group = VGroup(row, note).arrange(DOWN, buff=0.5)
         self.fit(group)
         self.play(*self.heading("Words → bytes"), *self.leave(), run_time=0.8)

@@ -25,9 +25,10 @@ its leading space), each word's UTF-8 bytes are its first symbols (all 256 bytes
 vocabulary, so there is never an ``<unk>``), and the learned merges join neighbouring symbols,
 lowest rank first. :func:`replay` does those merges one at a time, as the tokenizer does, and
 records each (pair, rank, result, the sequence after it) for the ``tokens`` scene. A token is
-shown by :func:`display`: the text its bytes spell, a space as ``·`` (``·fox``), and a byte that
-is not a whole character as its byte-level letter (GPT-2's alphabet: the two bytes of ``é``
-apart are ``Ã`` and ``©``).
+shown by :func:`display`: the text its bytes spell, a space as ``·`` (``·fox``), a newline as
+``↵``, and a byte that is not a whole character as ``<0xC3>``. GPT-2's byte-level alphabet, in
+which the tokenizer writes each byte as a letter (a space ``Ġ``, the two bytes of ``é`` ``Ã©``),
+is what :func:`byte_letter` gives.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = ["BOS", "BYTE_ALPHABET", "EOS", "MIN_BPE_VOCAB", "PAD", "SPECIALS", "TOKEN_RULES", "UNK",
-           "BpeError", "EmptySentenceError", "Merge", "Replay", "Tokenized", "Vocab", "display",
-           "replay", "split", "train_bpe"]
+           "BpeError", "EmptySentenceError", "Merge", "Replay", "Tokenized", "Vocab", "bpe_story",
+           "byte_letter", "display", "replay", "split", "train_bpe"]
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
@@ -112,13 +113,12 @@ def to_bytes(symbol: str) -> bytes | None:
 
 
 def display(symbol: str) -> str:
-    """How a byte-level token is shown: the text its bytes spell, a space as ``·``, and each
-    byte that is not part of a whole UTF-8 character (or is a control) as its byte-level
-    letter. A token that is not byte-level (``<eos>``) is shown as it is."""
+    """How a byte-level token is shown: the text its bytes spell, a space as ``·`` (``·fox``),
+    a newline as ``↵``, a tab as ``→``, and each byte that is not part of a whole printable
+    character as ``<0xNN>``. A token that is not byte-level (``<eos>``) is shown as it is."""
     raw = to_bytes(symbol)
-    if raw is None:
+    if raw is None or not symbol:
         return symbol
-    letters = _byte_letters()[0]
     out, i = [], 0
     while i < len(raw):
         for width in (1, 2, 3, 4):  # the shortest whole character starting here
@@ -129,13 +129,22 @@ def display(symbol: str) -> str:
             break
         else:
             char, width = None, 1
-        if char is None or (unicodedata.category(char).startswith("C") and char != " "):
-            # byte 0xB7's letter is "·", which stands for a space here: written as hex
-            out.append("".join(letters[b] if b != 0xB7 else "<B7>" for b in raw[i:i + width]))
+        if char in _SHOWN:
+            out.append(_SHOWN[char])
+        elif char is None or unicodedata.category(char) == "Cc":
+            out.append("".join(f"<0x{b:02X}>" for b in raw[i:i + width]))
         else:
-            out.append("·" if char == " " else char)
+            out.append(char)
         i += width
     return "".join(out)
+
+
+_SHOWN = {" ": "·", "\n": "↵", "\t": "→"}
+
+
+def byte_letter(byte: int) -> str:
+    """A byte as GPT-2's byte-level alphabet writes it (the space, ``Ġ`` there, as ``·``)."""
+    return "·" if byte == 0x20 else _byte_letters()[0][byte]
 
 
 def _tokenizers():
@@ -281,6 +290,40 @@ def replay(tokenizer, text: str) -> Replay:
                   tuple(whole))
 
 
+def _letter(symbol: str) -> str:
+    """A first symbol as the byte alphabet writes it: a byte's letter, else (a word taken
+    whole) as :func:`display` shows it."""
+    raw = to_bytes(symbol)
+    return byte_letter(raw[0]) if raw is not None and len(raw) == 1 else display(symbol)
+
+
+def bpe_story(tokenizer, text: str, itos) -> dict:
+    """:meth:`Vocab.story` of a byte-level BPE ``tokenizer`` whose tokens are shown as ``itos``
+    (every symbol as :func:`display` writes it; ``letters``: each byte as :func:`byte_letter`)."""
+    if not text.strip():
+        raise EmptySentenceError("the sentence is empty: give at least one word")
+    r = replay(tokenizer, text)
+    return {
+        "rule": "bpe", "text": r.text,
+        "words": [display(w) for w in r.words],
+        "bytes": [[display(s) for s in w] for w in r.initial],
+        "letters": [[_letter(s) for s in w] for w in r.initial],
+        "hex": [[" ".join(f"{b:02X}" for b in (to_bytes(s) or s.encode())) for s in w]
+                for w in r.initial],
+        "merge_left": [display(m.left) for m in r.merges],
+        "merge_right": [display(m.right) for m in r.merges],
+        "merge_rank": [m.rank for m in r.merges],
+        "merge_result": [display(m.result) for m in r.merges],
+        "merge_word": [m.word for m in r.merges],
+        "merge_position": [m.position for m in r.merges],
+        "after": [[[display(s) for s in w] for w in m.after] for m in r.merges],
+        "tokens": [itos[i] for i in r.ids], "ids": list(r.ids),
+        "whole": list(r.whole),
+        "n_merges": len(_bpe_tables(tokenizer.to_str())[0]),
+        "vocab_size": len(itos),
+    }
+
+
 # ---- the vocabulary -----------------------------------------------------------------------------
 
 class Vocab:
@@ -424,7 +467,8 @@ class Vocab:
         ``vocab_size``, and ``example`` (the first unknown piece, else the longest) with its
         UTF-8 bytes (``example_bytes`` as byte-level symbols, ``example_hex``).
         ``bpe``: ``text`` (normalized), ``words`` (the pre-tokenizer's pieces), ``bytes`` (each
-        word's bytes as symbols) and ``hex`` (their values), then one entry per merge in the
+        word's first symbols: its bytes, or a special token whole), ``hex`` (their values) and
+        ``letters`` (each byte as GPT-2's byte-level letter), then one entry per merge in the
         order applied: ``merge_left``, ``merge_right``, ``merge_rank``, ``merge_result``,
         ``merge_word``, ``merge_position`` and ``after`` (every word's symbols once it is
         done); ``tokens``, ``ids``, ``whole`` (words taken whole), ``n_merges`` (the
@@ -444,25 +488,7 @@ class Vocab:
                     "tokens": list(t.tokens), "ids": list(t.ids), "vocab_size": len(self),
                     "example": example, "example_bytes": [display(letters[b]) for b in raw],
                     "example_hex": [f"{b:02X}" for b in raw]}
-        r = self.replay(text)
-        words = [[display(s) for s in w] for w in r.initial]
-        return {
-            "rule": "bpe", "text": r.text,
-            "words": [display(w) for w in r.words], "bytes": words,
-            "hex": [[" ".join(f"{b:02X}" for b in (to_bytes(s) or s.encode())) for s in w]
-                    for w in r.initial],
-            "merge_left": [display(m.left) for m in r.merges],
-            "merge_right": [display(m.right) for m in r.merges],
-            "merge_rank": [m.rank for m in r.merges],
-            "merge_result": [display(m.result) for m in r.merges],
-            "merge_word": [m.word for m in r.merges],
-            "merge_position": [m.position for m in r.merges],
-            "after": [[[display(s) for s in w] for w in m.after] for m in r.merges],
-            "tokens": [self.itos[i] for i in r.ids], "ids": list(r.ids),
-            "whole": list(r.whole),
-            "n_merges": len(_bpe_tables(self.tokenizer.to_str())[0]),
-            "vocab_size": len(self),
-        }
+        return bpe_story(self.tokenizer, text, self.itos)
 
     def replay(self, text: str) -> Replay:
         """``text`` tokenized merge by merge (``bpe`` only): see :func:`replay`."""
