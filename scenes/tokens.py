@@ -311,7 +311,14 @@ class TokensScene(StoryScene):
                            "numbers per token" + ("" if cols == d else f", the first {cols} shown"),
                            size=NOTE)
         head.next_to(m, UP, buff=0.3)
-        nxt = self.note("→ the embedding scene: × √d_model, + positional encoding = X", NOTE)
+        cfg = t.config
+        scale = " × √d_model" if cfg.scale_embedding else ""
+        if cfg.positions == "rope":  # no table is added: q and k are rotated in attention
+            nxt = self.note(f"these rows{scale} are X itself: positions enter inside attention, "
+                            "by rotating q and k (RoPE)", NOTE)
+        else:
+            nxt = self.note(f"→ the embedding scene: the rows{scale}, + positional encoding = X",
+                            NOTE)
         group = VGroup(head, VGroup(m, ids), nxt).arrange(DOWN, buff=0.3)
         self.fit(group)
         self.play(*self.heading("Ids → rows of W_E"), *self.leave(), run_time=0.8)

@@ -262,3 +262,24 @@ def test_an_empty_sentence_for_a_bpe_model_is_refused(bpe_lm):
                                        "--sentence", "  \t "])
     assert result.exit_code == 2
     assert "empty" in _one_error_line(result)
+
+
+def test_replay_on_smollm2s_own_tokenizer():
+    """SmolLM2's tokenizer (from its GGUF file): digits one by one, no prefix space, 48900
+    merges; the replay gives its output exactly."""
+    from transformer_core import pretrained
+
+    try:
+        vocab = pretrained.load_pretrained().tgt_vocab
+    except pretrained.PretrainedError as exc:  # the file is not installed here
+        pytest.skip(str(exc))
+    for sentence in [*SENTENCES, "unbelievably, tokenizers split words", "In 2024, 1234 apples "
+                     "cost $5.99!", "Héllo wörld: naïve café 😀 日本語\nnew line"]:
+        r = vocab.replay(sentence)
+        enc = vocab.tokenizer.encode(sentence, add_special_tokens=False)
+        assert (r.tokens, r.ids) == (tuple(enc.tokens), tuple(enc.ids)), sentence
+        story = vocab.story(sentence)
+        assert story["tokens"] == [vocab.itos[i] for i in enc.ids]
+    r = vocab.replay("unbelievably")
+    assert [m.rank for m in r.merges] == sorted(m.rank for m in r.merges)
+    assert vocab.story("·fox")["tokens"][0] != "·fox"  # a typed · is not a space

@@ -97,6 +97,35 @@ def test_the_merges_shown_replay_to_the_tokenizers_output(run, checkpoint):
     assert "<unk>" not in display_tokens
 
 
+@pytest.fixture(scope="module")
+def smollm2():
+    from transformer_core import pretrained
+
+    try:
+        pretrained.smollm2_file()
+    except pretrained.PretrainedError as exc:
+        pytest.skip(str(exc))
+    options = SceneOptions(model="smollm2", sentence="unbelievably, tokenizers split words")
+    return checks.capture("tokens", options)
+
+
+def test_smollm2s_merges_pass_every_per_step_check(smollm2):
+    scene, states = smollm2
+    checks.assert_steps_ran(scene, states)
+    checks.assert_numbers_true(scene, states)
+    checks.assert_labels_true(scene, states)
+    checks.assert_no_unsourced_digits(states)
+    checks.assert_inside_frame(states)
+    checks.assert_no_text_overlaps(states)
+    checks.assert_readable_at_480p(states)
+    merges = next(s for s in states if s.name == "merges")
+    ranks = _shown(merges, "tok:merge_rank")
+    assert len(ranks) == 27 and ranks[(0,)] == "0" and ranks[(26,)] == "23030"
+    tokens = next(s for s in states if s.name == "tokens")
+    assert [t for _, t in sorted(_shown(tokens, "tokens").items())] == [
+        "un", "belie", "v", "ably", ",", "·token", "izers", "·split", "·words"]
+
+
 def test_leading_spaces_are_visible(run):
     _, (scene, states) = run
     words = next(s for s in states if s.name == "words")
