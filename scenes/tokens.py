@@ -487,8 +487,10 @@ class TokensScene(StoryScene):
         self.play(*self.heading("The first merge"), *self.leave(), FadeIn(before), run_time=0.8)
         self.play(Create(ring), FadeIn(row), run_time=0.8)
         self.play(FadeIn(explain), run_time=0.6)
-        self.play(ReplacementTransform(before, after), FadeOut(ring), run_time=1.0)
-        self.end_state(after, row, explain, hold=2.0)
+        joined = SurroundingRectangle(after.cells[w][p], color=theme.highlight, buff=0.06)
+        self.play(ReplacementTransform(before, after), ReplacementTransform(ring, joined),
+                  run_time=1.0)
+        self.end_state(after, joined, row, explain, hold=2.0)
 
     def step_merges(self) -> None:
         s = self.story
