@@ -24,7 +24,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, ReplacementTransform,
+    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, ReplacementTransform,
     SurroundingRectangle, VGroup, Write,
 )
 
@@ -441,16 +441,6 @@ class TokensScene(StoryScene):
         _, _, bottom, top = self.content_box()
         return max(4, int((top - bottom - seq.height - 0.45 - 0.2 - 0.35) / ROW_H))
 
-    def layout_merges(self, k: int, shown: list[int]) -> tuple[VGroup, VGroup, VGroup]:
-        """The sequence after ``k`` merges over the table of merges ``shown``, fitted."""
-        seq = self.sequence(k)
-        table = self.merge_table(shown, self.table_rows(seq)) if shown else VGroup()
-        head = self.note("merges applied, in order:", NOTE)
-        group = VGroup(seq, VGroup(head, table).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
-                       if shown else head).arrange(DOWN, buff=0.45)
-        self.fit(group)
-        return seq, table, head
-
     def chosen(self, capacity: int) -> list[int | None]:
         """The merges the table shows: all of them if they fit, else the first ones, a line
         saying how many are left out, and the last three."""
@@ -483,7 +473,7 @@ class TokensScene(StoryScene):
         self.fit(group, ring)
         ring.move_to(SurroundingRectangle(pair, buff=0.06))
         after = self.sequence(1)
-        after.move_to(before, aligned_edge=LEFT).align_to(before, UP)
+        after.move_to(before.get_center()).align_to(before, UP)
         self.play(*self.heading("The first merge"), *self.leave(), FadeIn(before), run_time=0.8)
         self.play(Create(ring), FadeIn(row), run_time=0.8)
         self.play(FadeIn(explain), run_time=0.6)
@@ -502,37 +492,46 @@ class TokensScene(StoryScene):
             self.play(*self.heading("All merges"), *self.leave(), FadeIn(seq), run_time=0.8)
             self.end_state(seq, hold=1.0)
             return
-        shown = self.chosen(self.table_rows(self.sequence(n)) * MERGE_COLUMNS)
-        if None in shown:
-            out = [s["merge_rank"][k] for k in range(n) if k not in shown]
-            self.left_out = label_text(f"… {len(out)} more merges, of ranks {min(out)} to "
-                                       f"{max(out)} …", ROW, self.theme.muted)
-            self.left_out.kind = "prose"
-        final_seq, table, head = self.layout_merges(n, shown)
-        # play: the sequence after each merge, a table row appearing with it
-        start = self.sequence(1)
-        start.move_to(final_seq, aligned_edge=LEFT).align_to(final_seq, UP)
+        # The sequence shrinks as symbols join: its first state (the bytes, the tallest)
+        # reserves the room every later one is drawn in, centred at the top of it.
+        room = self.sequence(0)
+        rows = self.table_rows(room)
+        left, right, _, _ = self.content_box()
+        for columns in range(MERGE_COLUMNS, 0, -1):  # as many columns as the width allows
+            shown = self.chosen(rows * columns)
+            if None in shown:
+                out = [s["merge_rank"][k] for k in range(n) if k not in shown]
+                self.left_out = label_text(f"… {len(out)} more merges, of ranks {min(out)} to "
+                                           f"{max(out)} …", ROW, self.theme.muted)
+                self.left_out.kind = "prose"
+            table = self.merge_table(shown, rows)
+            if table.width <= right - left:
+                break
+        head = self.note("merges applied, in order:", NOTE)
+        listing = VGroup(head, table).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
+        self.fit(VGroup(room, listing).arrange(DOWN, buff=0.45))
+
+        def placed(seq: VGroup) -> VGroup:
+            return seq.move_to(room.get_center()).align_to(room, UP)
+
+        rows_of = {k: cell for cell, k in zip((r for c in table for r in c), shown, strict=True)
+                   if k is not None}
+        current = placed(self.sequence(1))  # the first merge's result, as the last step left it
         self.play(*self.heading(f"All {n} merges" if n > 1 else "The only merge"),
-                  *self.leave(), FadeIn(start), FadeIn(head), run_time=0.8)
-        current = start
-        rows_of = {}
-        flat = [r for column in table for r in column]
-        for cell, k in zip(flat, shown, strict=True):
-            if k is not None:
-                rows_of[k] = cell
-        played = list(range(1, min(n, PLAYED)))
-        for k in played:
-            nxt = self.sequence(k + 1)
-            nxt.move_to(final_seq, aligned_edge=LEFT).align_to(final_seq, UP)
-            extra = [FadeIn(rows_of[k])] if k in rows_of else []
-            self.play(ReplacementTransform(current, nxt), *extra, run_time=0.35)
+                  *self.leave(), FadeIn(current), FadeIn(head),
+                  *([FadeIn(rows_of[0])] if 0 in rows_of else []), run_time=0.8)
+        last = min(n, PLAYED)  # merges 1 .. last-1 one by one, the rest together
+        for k in range(1, last):
+            nxt = placed(self.sequence(k + 1))
+            self.play(ReplacementTransform(current, nxt),
+                      *([FadeIn(rows_of[k])] if k in rows_of else []), run_time=0.35)
             current = nxt
-        rest = [cell for cell, k in zip(flat, shown, strict=True)
-                if k is None or (k >= len(played) + 1)]
-        first_row = [rows_of[0]] if 0 in rows_of else []
-        self.play(ReplacementTransform(current, final_seq), FadeIn(VGroup(*first_row, *rest)),
+        final = placed(self.sequence(n))
+        rest = [cell for cell, k in zip((r for c in table for r in c), shown, strict=True)
+                if k is None or k >= last]
+        self.play(ReplacementTransform(current, final), *(FadeIn(c) for c in rest),
                   run_time=1.0)
-        self.end_state(final_seq, head, table, hold=2.5)
+        self.end_state(final, head, table, hold=2.5)
 
     def step_tokens(self) -> None:
         row = self.boxes([[("tokens", i)] for i in range(self.n)], size=26)
