@@ -31,7 +31,7 @@ from manim import (  # noqa: E402
 from scenes.toolkit.mobjects import rounded_box  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, load_trace,
+    SceneOptions, Step, StoryScene, current_options, load_trace, wrap,
 )
 from scenes.toolkit.style import NOTE, TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, MONO, label_text, number_text  # noqa: E402
@@ -358,8 +358,8 @@ class TokensScene(StoryScene):
         column = VGroup(top, middle, bottom).arrange(DOWN, buff=0.45)
         unknown = [p for p, k in zip(s["pieces"], s["known"], strict=True) if not k]
         if unknown:
-            why = self.note(f"not in the vocabulary, so <unk>: {', '.join(unknown)}; the model "
-                            "reads the same row for every unknown word", NOTE)
+            why = self.note(wrap(f"not in the vocabulary, so <unk>: {', '.join(unknown)}; the "
+                                 "model reads the same row for every unknown word", 100), NOTE)
         else:
             why = self.note("every word of this sentence is in the vocabulary; any other word "
                             "would become <unk>", NOTE)
@@ -424,10 +424,10 @@ class TokensScene(StoryScene):
         under = [[(f"tok:hex.{w}", j) for j in range(len(b))] for w, b in enumerate(s["bytes"])]
         row = self.boxes(words, under)
         note = VGroup(
-            self.note("each byte written as the tokenizer's byte alphabet writes it (its value "
-                      "under it): a character outside ASCII is 2 to 4 bytes", NOTE),
-            self.note("from here on, a byte that is only part of a character is shown as "
-                      "<0xC3>, and a space as ·", NOTE)).arrange(DOWN, buff=0.15)
+            self.note("each byte as the tokenizer's byte alphabet writes it, its value under "
+                      "it", NOTE),
+            self.note("a character outside ASCII is 2 to 4 bytes; from here on such a byte "
+                      "alone is shown as <0xC3>", NOTE)).arrange(DOWN, buff=0.15)
         group = VGroup(row, note).arrange(DOWN, buff=0.5)
         self.fit(group)
         self.play(*self.heading("Words → bytes"), *self.leave(), run_time=0.8)
@@ -467,8 +467,10 @@ class TokensScene(StoryScene):
         ring = SurroundingRectangle(pair, color=theme.highlight, buff=0.06)
         self.left_out = self.note("", ROW)
         row = self.merge_row(0, size=26)
-        explain = self.note("the lowest rank among all neighbouring pairs: the first merge the "
-                            "tokenizer learned (rank 0 is its most frequent pair)", NOTE)
+        explain = VGroup(
+            self.note("of all neighbouring pairs, the one whose merge has the lowest rank", NOTE),
+            self.note("(rank 0 is the first merge the tokenizer learned: its most frequent pair)",
+                      NOTE)).arrange(DOWN, buff=0.15)
         group = VGroup(before, row, explain).arrange(DOWN, buff=0.5)
         self.fit(group, ring)
         ring.move_to(SurroundingRectangle(pair, buff=0.06))
