@@ -174,9 +174,19 @@ class TokensScene(StoryScene):
             lines.add(line)
         step = cap * 2.4 + (0.5 if under is not None else 0.25)
         for k, ln in enumerate(lines):
-            ln.shift([-ln.get_left()[0], -k * step - ln[0][0][0].get_y(), 0])
+            ln.shift([-ln.get_center()[0], -k * step - ln[0][0][0].get_y(), 0])  # centred
         lines.cells = cells
         return lines
+
+    def boxed(self, source: str, index: int, size: float) -> VGroup:
+        """One symbol in its box, centred at x = 0, its baseline at y = 0."""
+        label = self.sym(source, index, size)
+        cap = size * DIGIT_HEIGHT
+        box = rounded_box(corner_radius=0.06, width=label.width + 0.16, height=cap * 2.4,
+                          stroke_color=self.theme.muted, stroke_width=1.5)
+        box.move_to([0, cap / 2, 0])
+        label.move_to([0, label.get_y(), 0])
+        return VGroup(box, label)
 
     def sequence(self, k: int) -> VGroup:
         """Every word's symbols after the first ``k`` merges (0: the bytes)."""
@@ -352,10 +362,20 @@ class TokensScene(StoryScene):
 
     def step_lookup(self) -> None:
         theme, s = self.theme, self.story
-        top = self.pieces("tok:pieces")
-        bottom = self.boxes([[("tokens", i)] for i in range(self.n)], size=20)
-        middle = self.note("looked up in the vocabulary", NOTE)
-        column = VGroup(top, middle, bottom).arrange(DOWN, buff=0.45)
+        left, right, _, _ = self.content_box()
+        # each word over the token it becomes, in columns wrapped onto lines
+        columns = [VGroup(self.boxed("tok:pieces", i, 20), self.boxed("tokens", i, 20))
+                   .arrange(DOWN, buff=0.3) for i in range(self.n)]
+        lines, line = VGroup(), VGroup()
+        for col in columns:
+            if len(line) and line.width + 0.3 + col.width > right - left:
+                lines.add(line)
+                line = VGroup()
+            col.next_to(line, RIGHT, buff=0.3, aligned_edge=UP) if len(line) else None
+            line.add(col)
+        lines.add(line)
+        lines.arrange(DOWN, buff=0.45)
+        middle = self.note("each word looked up in the vocabulary ↓", NOTE)
         unknown = [p for p, k in zip(s["pieces"], s["known"], strict=True) if not k]
         if unknown:
             why = self.note(wrap(f"not in the vocabulary, so <unk>: {', '.join(unknown)}; the "
@@ -363,14 +383,13 @@ class TokensScene(StoryScene):
         else:
             why = self.note("every word of this sentence is in the vocabulary; any other word "
                             "would become <unk>", NOTE)
-        column.add(why)
-        column.arrange(DOWN, buff=0.45)
+        column = VGroup(middle, lines, why).arrange(DOWN, buff=0.45)
         self.fit(column)
-        marks = VGroup(*(SurroundingRectangle(g, color=theme.highlight, buff=0.05)
-                         for g, known in zip(bottom.cells, s["known"], strict=True) if not known))
+        marks = VGroup(*(SurroundingRectangle(col[1], color=theme.highlight, buff=0.05)
+                         for col, known in zip(columns, s["known"], strict=True) if not known))
         self.play(*self.heading("Words → tokens"), *self.leave(), run_time=0.8)
-        self.play(FadeIn(top), FadeIn(middle), run_time=0.6)
-        self.play(LaggedStart(*(FadeIn(c, shift=0.2 * DOWN) for g in bottom.cells for c in g),
+        self.play(FadeIn(middle), *(FadeIn(col[0]) for col in columns), run_time=0.6)
+        self.play(LaggedStart(*(FadeIn(col[1], shift=0.2 * DOWN) for col in columns),
                               lag_ratio=0.1), run_time=1.2)
         self.play(FadeIn(why), *(Create(m) for m in marks), run_time=0.8)
         self.end_state(column, marks, hold=2.0)
