@@ -35,7 +35,7 @@ from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, QUALITIES, TRAINABLE_MODELS,
     VIDEO_FORMATS,
     WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
-    check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
+    check_lr, check_scene_kind, scenes_for, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
     model_kind, one_blas_thread, output_file, output_folder, require_tools, run_each,
     scene_options, scene_setup,
@@ -127,7 +127,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 @main.command("train")
 @click.argument("name", type=Choice(TRAINABLE_MODELS))
 @click.option("--corpus", type=click.Path(path_type=Path), default=None,
-              help="lm: your own UTF-8 text file, one sentence per line.")
+              help="lm, modern: your own UTF-8 text file, one sentence per line.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,
               help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
 @click.option("--tokens", type=Choice(("words", "chars", "bpe")), default="words", show_default=True,
@@ -153,7 +153,8 @@ def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
     """Train a model from scratch, reproducibly, and save its checkpoint.
 
     Without --corpus/--pairs: retrain a shipped model on its own generated data. With them:
-    train on your own text (`train lm --corpus FILE`, `train translate --pairs FILE.tsv`),
+    train on your own text (`train lm --corpus FILE`, `train modern --corpus FILE`,
+    `train translate --pairs FILE.tsv`),
     then show it with `--checkpoint` on render, svg, trace and verify.
     """
     if vocab_size is not None and tokens != "bpe":
@@ -229,18 +230,18 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
                 f"{vocab_size} is more than a model with d_model 8 can keep apart: at most "
                 f"{MAX_BPE_VOCAB}", param_hint="--vocab-size")
     if corpus is not None and pairs is not None:
-        raise click.UsageError("give --corpus (lm) or --pairs (translate), not both")
-    if name == "lm" and pairs is not None:
-        raise click.UsageError("--pairs is for translate; an lm learns from --corpus FILE "
+        raise click.UsageError("give --corpus (lm, modern) or --pairs (translate), not both")
+    if name != "translate" and pairs is not None:
+        raise click.UsageError(f"--pairs is for translate; {name} learns from --corpus FILE "
                                "(one sentence per line)")
     if name == "translate" and corpus is not None:
-        raise click.UsageError("--corpus is for lm; translate learns from --pairs FILE.tsv "
+        raise click.UsageError("--corpus is for lm and modern; translate learns from --pairs FILE.tsv "
                                "(SOURCE<TAB>TARGET per line)")
     data, option = (corpus, "--corpus") if corpus is not None else (pairs, "--pairs")
     from transformer_core.corpus import CorpusError, read_corpus
 
     try:
-        text = read_corpus(data, name, tokens, vocab_size)
+        text = read_corpus(data, "translate" if name == "translate" else "lm", tokens, vocab_size)
     except CorpusError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
     path = _checkpoint_out(out if out is not None else Path(f"{data.stem}.pt"))
@@ -249,15 +250,15 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
     from transformer_core.checkpoint import save_model
     from transformer_core.train import CORPUS_MAX_STEPS, plan_config, train_corpus
 
-    cfg = plan_config(text)
-    layers = (f"{cfg.n_dec_layers} layer{'s' * (cfg.n_dec_layers > 1)}" if name == "lm" else
-              f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
-    vocab = (f"{cfg.tgt_vocab_size - 4} words" if name == "lm" else
+    cfg = plan_config(text, name)
+    layers = (f"{cfg.n_dec_layers} layer{'s' * (cfg.n_dec_layers > 1)}" if name != "translate"
+              else f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
+    vocab = (f"{cfg.tgt_vocab_size - 4} words" if name != "translate" else
              f"{cfg.src_vocab_size - 4} + {cfg.tgt_vocab_size - 4} words")
     if tokens == "bpe":
         merges = cfg.tgt_vocab_size - 260
         vocab = (f"of {cfg.tgt_vocab_size} tokens (a byte-level BPE: 256 bytes, 4 special, "
-                 f"{merges} merges{'' if name == 'lm' else '; both languages share it'})")
+                 f"{merges} merges{'; both languages share it' if name == 'translate' else ''})")
     click.echo(f"{data}: {len(text)} sentences, vocabulary {vocab}; model: d_model {cfg.d_model}, "
                f"{cfg.n_heads} heads, {layers}, {cfg.max_len} positions", err=True)
     total = steps or CORPUS_MAX_STEPS
@@ -270,7 +271,8 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
             bar.current_item = f"loss {loss:.4f}"
             bar.update(1)
 
-        result = train_corpus(text, seed=seed, holdout=holdout, max_steps=total, progress=progress)
+        result = train_corpus(text, seed=seed, holdout=holdout, max_steps=total, progress=progress,
+                              name=name)
     seconds = time.perf_counter() - started
     try:
         save_model(result.model, path)
@@ -402,14 +404,14 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
     are those of the last export into its folder, with its files as they were left, is
     skipped (--force exports anyway). With `all`, --jobs scenes are exported at once.
     """
-    from scenes.registry import SCENES, default_model
+    from scenes.registry import default_model
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
     apply_no_cache(no_cache)
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, model or model_kind(None, checkpoint))
     if out is None:
         folders = {name: renders / "svg" / name for name in names}
     else:
@@ -539,13 +541,13 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     nn.MultiheadAttention, F.scaled_dot_product_attention) fed the same weights. Prints one
     line per scene; exits 1 at the first mismatch, naming it.
     """
-    from scenes.registry import SCENES, default_model
+    from scenes.registry import default_model
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           **generation)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, options.model)
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
     require_tools(*FORMULA_TOOLS)
@@ -701,11 +703,11 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     beside it): → or space next, ← back, R replay, S speaker window, ? keys. Renders are
     cached: making the slides again only redraws the handout.
     """
-    from scenes.registry import SCENES, default_model, get_scene_class
+    from scenes.registry import default_model, get_scene_class
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, model or model_kind(None, checkpoint))
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           scenes=tuple(names), **generation)
     for name in names:

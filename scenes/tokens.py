@@ -77,8 +77,8 @@ class TokensScene(StoryScene):
                               "from a fixed vocabulary, and each token becomes a number.")
         ids = Step("ids", "Each token's place in the vocabulary is its id, the only thing the "
                           "model receives.")
-        rows = Step("rows", "Each id picks its row of the embedding table W_E, and the "
-                            "embedding scene goes on from these rows.")
+        rows = Step("rows", "Each id picks its row of the embedding table W_E: the numbers "
+                            "everything the model computes starts from.")
         if _is_bpe(options):
             return [
                 title,
