@@ -283,3 +283,19 @@ def test_replay_on_smollm2s_own_tokenizer():
     r = vocab.replay("unbelievably")
     assert [m.rank for m in r.merges] == sorted(m.rank for m in r.merges)
     assert vocab.story("·fox")["tokens"][0] != "·fox"  # a typed · is not a space
+
+
+def test_a_modern_model_trains_with_bpe(tmp_path):
+    from transformer_core.checkpoint import load_checkpoint, save_model
+    from transformer_core.corpus import read_corpus
+    from transformer_core.trace import run_with_trace
+    from transformer_core.train import train_corpus
+
+    (tmp_path / "c.txt").write_text(LM_CORPUS, encoding="utf-8")
+    corpus = read_corpus(tmp_path / "c.txt", "lm", "bpe", 300)
+    result = train_corpus(corpus, max_steps=20, name="modern")
+    save_model(result.model, tmp_path / "m.pt")
+    loaded = load_checkpoint(tmp_path / "m.pt", kind="modern")
+    assert loaded.rule == "bpe" and loaded.cfg.positions == "rope"
+    t = run_with_trace(loaded, NEW_WORDS)
+    assert "<unk>" not in t.tokens and t.tokenizing["tokens"] == list(t.tokens)
