@@ -215,7 +215,22 @@ class Replay:
         return self.initial if k == 0 else self.merges[k - 1].after
 
 
-@functools.lru_cache(maxsize=8)
+_TABLES: dict[int, tuple] = {}  # id(tokenizer) -> (tokenizer, its tables); a few kept
+
+
+def _tables_of(tokenizer) -> tuple[dict, dict, bool, dict]:
+    """:func:`_bpe_tables` of ``tokenizer``, read once per tokenizer object (SmolLM2's JSON
+    takes a few tenths of a second to write out and parse)."""
+    kept = _TABLES.get(id(tokenizer))
+    if kept is not None and kept[0] is tokenizer:
+        return kept[1]
+    tables = _bpe_tables(tokenizer.to_str())
+    if len(_TABLES) >= 8:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[id(tokenizer)] = (tokenizer, tables)  # holding it keeps its id from being reused
+    return tables
+
+
 def _bpe_tables(spec_json: str) -> tuple[dict, dict, bool, dict]:
     """(rank of each pair, vocabulary, ignore_merges, added tokens) of a tokenizer's JSON."""
     spec = json.loads(spec_json)
@@ -237,7 +252,7 @@ def replay(tokenizer, text: str) -> Replay:
     list. Words are independent, so the merges of the whole text are taken in that order too
     (the lowest rank over every word, then the leftmost): each word sees its own merges in its
     own order. The result's tokens and ids are the tokenizer's own (the tests check)."""
-    ranks, vocab, ignore_merges, added = _bpe_tables(tokenizer.to_str())
+    ranks, vocab, ignore_merges, added = _tables_of(tokenizer)
     pieces: list[tuple[str, bool]] = []  # (text, is an added token)
     if added:
         pattern = re.compile("|".join(re.escape(a) for a in sorted(added, key=len, reverse=True)))
@@ -319,7 +334,7 @@ def bpe_story(tokenizer, text: str, itos) -> dict:
         "after": [[[display(s) for s in w] for w in m.after] for m in r.merges],
         "tokens": [itos[i] for i in r.ids], "ids": list(r.ids),
         "whole": list(r.whole),
-        "n_merges": len(_bpe_tables(tokenizer.to_str())[0]),
+        "n_merges": len(_tables_of(tokenizer)[0]),
         "vocab_size": len(itos),
     }
 
