@@ -9,7 +9,8 @@ dicts, lists, strings and numbers: no code runs when it is read). It holds::
     config              Config.to_dict()
     src_vocab           list of tokens (None for an lm), specials first
     tgt_vocab           list of tokens
-    tokens              the tokenization rule, "words" or "chars" (absent: "words")
+    tokens              the tokenization rule, "words", "chars" or "bpe" (absent: "words")
+    tokenizer           bpe: the Hugging Face tokenizer's JSON (a string); else None
     default_sentence    the sentence the scenes show when none is given
     meta                how it was trained: the training data's sha256, sentence counts,
                         accuracies on the training data and on the held-out part, seed, steps
@@ -44,9 +45,11 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MODEL_NAMES = ("translate", "lm", "modern")
+MODEL_NAMES = ("translate", "lm", "modern", "smollm2")
 KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)",
-              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)"}
+              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)",
+              "smollm2": "pretrained Llama-family model (a GGUF file or Hugging Face folder)"}
+TRAINABLE = ("translate", "lm", "modern")  # the kinds `train` makes and torch.save files hold
 DECODER_ONLY = ("lm", "modern")  # kinds trained on a corpus of sentences, no source side
 FORMAT = "transformer-explained checkpoint"
 VERSION = 2
@@ -73,6 +76,7 @@ class LoadedModel:
     default_sentence: str
     meta: dict
     path: Path | None = None  # the file it was loaded from
+    max_tokens: int | None = None  # the longest sentence, when shorter than the positions allow
 
     @property
     def kind(self) -> str:
@@ -81,7 +85,7 @@ class LoadedModel:
 
     @property
     def rule(self) -> str:
-        """The tokenization rule, ``words`` or ``chars``."""
+        """The tokenization rule, ``words``, ``chars`` or ``bpe``."""
         return self.input_vocab.rule
 
     @property
@@ -136,6 +140,8 @@ def save_model(lm: LoadedModel, path: Path) -> None:
         "src_vocab": list(lm.src_vocab.itos) if lm.src_vocab is not None else None,
         "tgt_vocab": list(lm.tgt_vocab.itos),
         "tokens": lm.tgt_vocab.rule,
+        # bpe: the tokenizer itself (its JSON), shared by both sides of a translation model
+        "tokenizer": lm.tgt_vocab.to_json() if lm.tgt_vocab.rule == "bpe" else None,
         "default_sentence": lm.default_sentence,
         "meta": lm.meta,
         "state_dict": {k: v.detach().clone() for k, v in lm.model.state_dict().items()},
@@ -280,6 +286,20 @@ def _read(path: Path) -> dict:
     return payload
 
 
+def _vocabs(payload: dict, rule: str) -> tuple[Vocab | None, Vocab]:
+    """The source (None for an lm) and target vocabularies a checkpoint holds."""
+    if rule != "bpe":
+        src = Vocab(payload["src_vocab"], rule) if payload.get("src_vocab") is not None else None
+        return src, Vocab(payload["tgt_vocab"], rule)
+    vocab = Vocab.from_tokenizer(str(payload["tokenizer"]))
+    # The lists saved beside it (for readers without tokenizers) show its tokens; only their
+    # number must agree, so that a change in how tokens are shown keeps old files readable.
+    for side in ("src_vocab", "tgt_vocab"):
+        if payload.get(side) is not None and len(payload[side]) != len(vocab):
+            raise ValueError("the tokenizer and the vocabulary disagree")
+    return (vocab if payload.get("src_vocab") is not None else None), vocab
+
+
 def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = "") -> LoadedModel:
     """Load a checkpoint file; with ``kind``, refuse one of the other kind of model.
 
@@ -289,6 +309,15 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     advice = f"; run '{retrain}' to recreate it" if retrain else ""
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} is missing{advice}")
+    from .sources import is_pretrained_path
+
+    if is_pretrained_path(path):  # a GGUF file or a Hugging Face folder: Llama family
+        if kind is not None and kind != "smollm2":
+            raise CheckpointKindError(f"{path} is a {KIND_NAMES['smollm2']} (smollm2); this "
+                                      f"needs a {KIND_NAMES[kind]} one ({kind})")
+        from .pretrained import load_pretrained
+
+        return load_pretrained(path)
     if path.is_dir():
         raise NotACheckpointError(f"{path} is a folder, not a checkpoint file")
     from .files import regular_file
@@ -303,7 +332,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
             raise NotACheckpointError(f"checkpoint {path} is corrupt{advice}") from exc
         raise
     found = payload.get("name")
-    if found not in MODEL_NAMES:
+    if found not in TRAINABLE:
         raise NotACheckpointError(f"{path} holds an unknown kind of model ({found!r})")
     if kind is not None and found != kind:
         raise CheckpointKindError(f"{path} is a {KIND_NAMES[found]} checkpoint ({found}); this "
@@ -320,8 +349,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
         cfg = Config.from_dict(payload["config"])
         model = Transformer(cfg)
         model.load_state_dict(payload["state_dict"])
-        src = Vocab(payload["src_vocab"], rule) if payload.get("src_vocab") is not None else None
-        tgt = Vocab(payload["tgt_vocab"], rule)
+        src, tgt = _vocabs(payload, rule)
         if len(tgt) != cfg.tgt_vocab_size or (src is not None and len(src) != cfg.src_vocab_size):
             raise ValueError("vocabulary and config disagree")
         default = str(payload.get("default_sentence") or "")
@@ -340,4 +368,8 @@ def load_model(name: str = "translate", path: Path | str | None = None) -> Loade
         raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     if path is not None:
         return load_checkpoint(path, kind=name)
+    if name == "smollm2":
+        from .pretrained import load_pretrained
+
+        return load_pretrained()
     return load_checkpoint(default_path(name), kind=name, retrain=f"python cli.py train {name}")

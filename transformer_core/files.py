@@ -54,11 +54,30 @@ def regular_file(path: Path | str) -> bool:
         return False
 
 
+BIG_FILE = 64_000_000  # a pretrained model's file: known by its identity, not its bytes
+
+
 def file_digest(path: Path | str, limit: int = MAX_INPUT_BYTES) -> str | None:
     """The hex SHA-256 of a regular file's bytes, read in pieces; None for a missing or
-    unreadable file, anything that is not a regular file, or a file over ``limit`` bytes."""
-    if not regular_file(path):
+    unreadable file, anything that is not a regular file, or a file over ``limit`` bytes.
+
+    A file over :data:`BIG_FILE` bytes (a GGUF model) and a Hugging Face model folder are known
+    by their files' paths, sizes and modification times: hashing 100 MB on every run would cost
+    more than the run."""
+    from .cache import digest, file_identity
+
+    try:
+        if Path(path).is_dir():
+            return digest([file_identity(p) for p in sorted(Path(path).iterdir()) if p.is_file()])
+        if not regular_file(path):
+            return None
+        size = os.stat(path).st_size
+    except OSError:
         return None
+    if size > limit:
+        return None
+    if size > BIG_FILE:
+        return digest(file_identity(Path(path)))
     h = hashlib.sha256()
     size = 0
     try:

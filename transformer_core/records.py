@@ -17,6 +17,7 @@ import json
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -60,14 +61,17 @@ class Trace(Mapping):
     vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
     _arrays: Mapping = field(repr=False)
     params: Mapping = field(repr=False)
-    tokenization: str = "words"  # the tokenizer's rule: "words" or "chars"
+    tokenization: str = "words"  # the tokenizer's rule: "words", "chars" or "bpe"
     checkpoint: str | None = None  # the file the model was loaded from
     input_vocab: tuple[str, ...] = ()  # the vocabulary the sentence was read with
+    # how the sentence became tokens (tokenizer.Vocab.story): pieces, or a BPE's merges
+    tokenizing: dict | None = field(default=None, compare=False)
 
     @property
     def joiner(self) -> str:
-        """What goes between tokens written as text: a space, or nothing for ``chars``."""
-        return "" if self.tokenization == "chars" else " "
+        """What goes between tokens written as text: a space, or nothing for ``chars`` and
+        ``bpe`` (whose tokens carry their spaces, shown as ``·``)."""
+        return "" if self.tokenization in ("chars", "bpe") else " "
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -98,7 +102,8 @@ class Trace(Mapping):
 
     @property
     def output_text(self) -> str:
-        return self.joiner.join(self.output_tokens)
+        text = self.joiner.join(self.output_tokens)
+        return text.replace("·", " ").replace("↵", "\n") if self.tokenization == "bpe" else text
 
     def tokens_for(self, prefix: str) -> tuple[str, ...]:
         """Token labels of the positions a record under ``prefix`` runs over."""
@@ -235,7 +240,9 @@ def _describe(trace: Trace, arrays: list[np.ndarray]) -> dict:
     out: dict = {"class": type(trace).__name__}
     for f in fields(trace):
         value = getattr(trace, f.name)
-        if f.name in _MAPPINGS:
+        if f.name in _MAPPINGS and hasattr(value, "describe"):  # StoredParams: by reference
+            out[f.name] = value.describe()
+        elif f.name in _MAPPINGS:
             out[f.name] = []
             for name, array in value.items():
                 out[f.name].append([name, len(arrays)])
@@ -270,7 +277,13 @@ def _build(desc: dict, arrays) -> Trace:
     kwargs = {}
     for f in fields(cls):
         value = desc[f.name]
-        if f.name in _MAPPINGS:
+        if f.name in _MAPPINGS and isinstance(value, dict):
+            from .weights_file import StoredParams
+
+            if not Path(value["stored"]).is_file():  # the weights cache was cleared: run again
+                raise FileNotFoundError(value["stored"])
+            value = StoredParams(value["stored"], value["names"], value["shapes"])
+        elif f.name in _MAPPINGS:
             value = _frozen_map(value, arrays)
         elif f.name in _NESTED:
             value = None if value is None else _build(value, arrays)

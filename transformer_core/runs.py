@@ -30,6 +30,7 @@ from pathlib import Path
 from .cache import Store, digest
 from .files import file_digest
 from .records import Trace, TrainingTrace, from_bytes, to_bytes
+from .sources import PRETRAINED, smollm2_path
 
 __all__ = ["checkpoint_file", "checkpoint_kind", "file_digest", "generation", "trace", "training"]
 
@@ -43,6 +44,8 @@ def checkpoint_file(model: str, checkpoint: str | os.PathLike | None = None) -> 
     ``$TRANSFORMER_CHECKPOINT_DIR``), as :func:`transformer_core.checkpoint.default_path`."""
     if checkpoint is not None:
         return Path(checkpoint)
+    if model in PRETRAINED:  # the installed package's file (a missing one: load says so)
+        return smollm2_path() or Path("missing-smollm2-file")
     folder = os.environ.get("TRANSFORMER_CHECKPOINT_DIR")
     return (Path(folder) if folder else HERE / "checkpoints") / f"{model}.pt"
 
@@ -63,7 +66,7 @@ def _versions() -> tuple[str, ...]:
     from importlib import metadata
 
     found = [platform.python_version()]
-    for dist in ("torch", "numpy"):
+    for dist in ("torch", "numpy", "tokenizers", "gguf"):
         try:
             found.append(metadata.version(dist))
         except metadata.PackageNotFoundError:

@@ -54,17 +54,37 @@ __all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "
 
 def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:
     """Parameters by module path, renamed to the trace's stack names."""
-    rename = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
-              "dec_blocks.": "decoder.blocks.", "enc_ln_f.": "encoder.ln_f.",
-              "dec_ln_f.": "decoder.ln_f."}
     out = {}
     for key, value in model.named_parameters():
-        for old, new in rename.items():
-            if key.startswith(old):
-                key = new + key[len(old):]
-                break
-        out[key] = _frozen(value.detach().cpu().numpy().astype(np.float32))
+        out[param_name(key)] = _frozen(value.detach().cpu().numpy().astype(np.float32))
     return out
+
+
+_RENAME = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
+           "dec_blocks.": "decoder.blocks.", "enc_ln_f.": "encoder.ln_f.",
+           "dec_ln_f.": "decoder.ln_f."}
+
+
+def param_name(key: str) -> str:
+    """A parameter's module path as the trace names it (``dec_blocks.0.attn.W_Q`` →
+    ``decoder.blocks.0.attn.W_Q``)."""
+    for old, new in _RENAME.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def _trace_params(lm: LoadedModel):
+    """The parameters a trace holds: a big pretrained model's stay in its cached weights file,
+    read only when a value is asked for (a copy of each in every trace would be 538 MB)."""
+    stored = lm.meta.get("weights")
+    if stored:
+        from .weights_file import StoredParams
+
+        state = dict(lm.model.named_parameters())
+        return StoredParams(stored, {param_name(k): k for k in state},
+                            {param_name(k): tuple(v.shape) for k, v in state.items()})
+    return MappingProxyType(_params(lm.model))
 
 
 def resolve_model(model: str | os.PathLike | LoadedModel) -> LoadedModel:
@@ -82,6 +102,8 @@ def tokenize_checked(lm: LoadedModel, sentence: str):
     tok = lm.input_vocab.encode(sentence)
     cfg = lm.cfg
     limit = max_positions(cfg)
+    if lm.max_tokens is not None:
+        limit = min(limit, lm.max_tokens)
     if len(tok.tokens) > limit:
         raise SentenceTooLongError(
             f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
@@ -116,7 +138,10 @@ def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_id
         if name in records:
             raise RuntimeError(f"trace name {name!r} recorded twice")
         records[name] = _frozen(np.asarray(value))
-    output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
+    if lm.rule == "bpe":  # its specials are the file's own; the end is its eos id
+        output_tokens = tuple(v.decode([i for i in output_ids if i != v.eos_id]))
+    else:
+        output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
     return Trace(
         model_name=lm.name,
         sentence=sentence,
@@ -129,11 +154,33 @@ def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_id
         config=cfg,
         vocab=v.itos,
         _arrays=MappingProxyType(records),
-        params=MappingProxyType(_params(lm.model)),
+        params=_trace_params(lm),
         tokenization=lm.rule,
         checkpoint=str(lm.path) if lm.path is not None else None,
         input_vocab=lm.input_vocab.itos,
+        tokenizing=lm.input_vocab.story(sentence),
     )
+
+
+CONTINUATION = 8  # tokens of a pretrained model's greedy continuation in a trace
+
+
+@torch.no_grad()
+def greedy_cached(model, prefix: list[int], eos_id: int, max_new: int) -> list[int]:
+    """``model.greedy`` of a decoder-only model, each new token run alone against the KV cache
+    (its logits equal a full recompute's within 1e-6: i26's test)."""
+    from .model import KVCache
+
+    ids, cache = list(prefix), KVCache()
+    logits = model.decode(torch.tensor([ids]), None, cache=cache)
+    while max_new > 0 and len(ids) < model.cfg.max_len:
+        nxt = int(logits[0, -1].argmax())
+        ids.append(nxt)
+        max_new -= 1
+        if nxt == eos_id or max_new == 0:
+            break
+        logits = model.decode(torch.tensor([[nxt]]), None, cache=cache)
+    return ids
 
 
 @torch.no_grad()
@@ -158,7 +205,10 @@ def run_with_trace(
         dec_ids = out if out[-1] != v.eos_id else out[:-1]  # <bos> + translation
     else:
         ids = list(tok.ids)
-        out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
+        if lm.max_tokens is not None:  # a pretrained model: a few words, with the KV cache
+            out = greedy_cached(lm.model, ids, v.eos_id, CONTINUATION)
+        else:
+            out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
         output_ids = [i for i in out[len(ids):] if i != v.eos_id]
         dec_ids = ids
     return trace_run(lm, sentence, tok, dec_ids, output_ids)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from . import data
 from .checkpoint import LoadedModel, build, modern_config
 from .config import Config
-from .corpus import HOLDOUT_FRACTION, HOLDOUT_MIN_SENTENCES, Corpus
+from .corpus import HOLDOUT_FRACTION, HOLDOUT_MIN_SENTENCES, MAX_POSITIONS, Corpus
 from .model import Transformer
 from .tokenizer import EOS, SPECIALS, Vocab
 
@@ -188,17 +188,27 @@ def plan_config(corpus: Corpus, name: str = "lm") -> Config:
     translation model 1 encoder + 1 decoder layer up to 100 pairs and 2 + 2 above.
     """
     n = len(corpus)
+    if corpus.rule == "bpe":
+        # One vocabulary, the tokenizer's; every position, since a sentence of new words
+        # takes more tokens than the corpus's sentences.
+        size = len(Vocab.from_tokenizer(corpus.tokenizer))
+        src_size = tgt_size = size
+        max_len = MAX_POSITIONS
+    else:
+        src_size = len(corpus.words("source")) + len(SPECIALS)
+        tgt_size = (len(corpus.words("target")) + len(SPECIALS) if corpus.kind == "translate"
+                    else src_size)
+        max_len = corpus.longest
     if corpus.kind == "lm":
-        cfg = Config(mode="decoder", tgt_vocab_size=len(corpus.words()) + len(SPECIALS),
-                     n_dec_layers=1 if n <= 40 else 2, max_len=corpus.longest)
+        cfg = Config(mode="decoder", tgt_vocab_size=src_size,
+                     n_dec_layers=1 if n <= 40 else 2, max_len=max_len)
         if name == "modern":  # the same sizes with today's block
             cfg = replace(modern_config(cfg.tgt_vocab_size), n_dec_layers=cfg.n_dec_layers,
                           max_len=cfg.max_len)
         return cfg
     layers = 1 if n <= 100 else 2
-    return Config(mode="encdec", src_vocab_size=len(corpus.words("source")) + len(SPECIALS),
-                  tgt_vocab_size=len(corpus.words("target")) + len(SPECIALS),
-                  n_enc_layers=layers, n_dec_layers=layers, max_len=corpus.longest)
+    return Config(mode="encdec", src_vocab_size=src_size, tgt_vocab_size=tgt_size,
+                  n_enc_layers=layers, n_dec_layers=layers, max_len=max_len)
 
 
 def _examples(lm: LoadedModel, corpus: Corpus, index: list[int]):
@@ -293,7 +303,10 @@ def build_for_corpus(corpus: Corpus, name: str | None = None) -> LoadedModel:
     (``name`` "modern" for a sentence corpus: today's block)."""
     name = name or corpus.kind
     cfg = plan_config(corpus, name)
-    if corpus.kind == "lm":
+    if corpus.rule == "bpe":
+        vocab = Vocab.from_tokenizer(corpus.tokenizer)
+        src, tgt = (None if corpus.kind == "lm" else vocab), vocab
+    elif corpus.kind == "lm":
         src, tgt = None, Vocab(corpus.words(), corpus.rule)
     else:
         src, tgt = Vocab(corpus.words("source"), corpus.rule), Vocab(corpus.words("target"), corpus.rule)
