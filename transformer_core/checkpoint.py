@@ -4,7 +4,8 @@ A checkpoint is a ``torch.save`` file that loads with ``weights_only=True`` (pla
 dicts, lists, strings and numbers: no code runs when it is read). It holds::
 
     format, version     "transformer-explained checkpoint", 2 (the shipped files predate both)
-    name                the model kind: "translate" (encoder-decoder) or "lm" (decoder-only)
+    name                the model kind: "translate" (encoder-decoder), "lm" (decoder-only, the
+                        paper's block) or "modern" (decoder-only, today's LLM block)
     config              Config.to_dict()
     src_vocab           list of tokens (None for an lm), specials first
     tgt_vocab           list of tokens
@@ -38,8 +39,10 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MODEL_NAMES = ("translate", "lm")
-KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)"}
+MODEL_NAMES = ("translate", "lm", "modern")
+KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)",
+              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)"}
+DECODER_ONLY = ("lm", "modern")  # kinds trained on a corpus of sentences, no source side
 FORMAT = "transformer-explained checkpoint"
 VERSION = 2
 
@@ -102,7 +105,20 @@ def build(name: str) -> LoadedModel:
         vocab = Vocab(data.lm_words())
         cfg = Config(mode="decoder", tgt_vocab_size=len(vocab), n_dec_layers=2)
         return LoadedModel(name, Transformer(cfg), None, vocab, data.LM_DEFAULT, {})
+    if name == "modern":
+        vocab = Vocab(data.lm_words())
+        return LoadedModel(name, Transformer(modern_config(len(vocab))), None, vocab,
+                           data.LM_DEFAULT, {})
     raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+
+
+def modern_config(vocab_size: int) -> Config:
+    """``lm``'s sizes with today's block: pre-RMSNorm, rotary positions, SwiGLU, 2 query heads
+    sharing 1 K/V head, no biases, no √d_model scaling (as Llama). d_ff 24 ≈ 8/3 · d_model
+    rounded up, so its three FFN matrices hold about as many weights as lm's two."""
+    return Config(mode="decoder", tgt_vocab_size=vocab_size, n_dec_layers=2, d_ff=24,
+                  scale_embedding=False, norm_position="pre", norm="rmsnorm", positions="rope",
+                  ffn="swiglu", n_kv_heads=1, bias=False)
 
 
 def save_model(lm: LoadedModel, path: Path) -> None:

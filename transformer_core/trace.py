@@ -4,6 +4,11 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
 
     P.resid_pre                [pos, d_model]     input to the block
     P.attn.q / .k / .v         [head, pos, d_head] X · W_Q, X · W_K, X · W_V per head
+                               (k, v: [kv_head, pos, d_head] with grouped-query attention;
+                               query head i reads K/V head i // (n_heads / n_kv_heads))
+    P.attn.angle               [pos, d_head/2]    rotary angle pos · θ_i (positions "rope")
+    P.attn.q_rot / .k_rot      like q / k         q, k with each pair (i, i + d_head/2) turned by
+                                                  its angle; the scores use these (rope only)
     P.attn.scores              [head, q, k]       raw Q · Kᵀ
     P.attn.scaled              [head, q, k]       scores / √d_k
     P.attn.mask                [q, k]             True where query q may attend to key k
@@ -13,12 +18,18 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
     P.attn.concat              [q, d_model]       heads side by side
     P.attn.out                 [q, d_model]       concat · W_O
     P.resid_mid                [pos, d_model]     resid_pre + attn.out
-    P.ln1.mean / .var / .out   [pos] [pos] [pos, d_model]
+    P.ln1.mean / .var / .out   [pos] [pos] [pos, d_model]   (post-norm: norm of resid_mid;
+                               pre-norm: norm of resid_pre, the attention's input)
+    P.ln1.rms / .out           [pos] [pos, d_model]  RMSNorm instead: sqrt(mean(x²) + eps)
     P.cross_attn.*, P.resid_cross, P.ln3.*        decoder of the encoder-decoder only
     P.mlp.hidden / .act / .out [pos, d_ff] [pos, d_ff] [pos, d_model]
+    P.mlp.gate / .up / .act / .glu / .out   SwiGLU instead: x W_gate, x W_up, SiLU(gate),
+                               act ⊙ up (all [pos, d_ff]), glu W_down [pos, d_model]
     P.resid_post               [pos, d_model]     (input of the FFN) + mlp.out
     P.ln2.*                    (and ln3 in the encoder-decoder's decoder)
     encoder.embed, encoder.pos_embed, decoder.embed, decoder.pos_embed   [pos, d_model]
+                               (no pos_embed with rotary positions)
+    encoder.ln_f.*, decoder.ln_f.*               final norm of a pre-norm stack
     logits, probs              [pos, vocab]       final linear, softmax over the vocabulary
 """
 
@@ -44,7 +55,8 @@ __all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "
 def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:
     """Parameters by module path, renamed to the trace's stack names."""
     rename = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
-              "dec_blocks.": "decoder.blocks."}
+              "dec_blocks.": "decoder.blocks.", "enc_ln_f.": "encoder.ln_f.",
+              "dec_ln_f.": "decoder.ln_f."}
     out = {}
     for key, value in model.named_parameters():
         for old, new in rename.items():
