@@ -27,7 +27,7 @@ __all__ = [
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
-    "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
+    "check_lr", "check_sampler", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
     "cache_options", "skip_check", "apply_no_cache", "default_jobs", "forwarded_options",
     "render_times", "record_render_times",
     "run_each",
@@ -428,7 +428,8 @@ CHECKPOINT_OPTION = click.option(
 
 def scene_options(theme_help: str, captions_help: str):
     """The options that choose what a scene shows: model, checkpoint, sentence, layer, head,
-    theme, captions, and generate's max-new, sample and seed."""
+    theme, captions, and generate's and sampling's max-new, temperature, top-k, top-p and
+    seed."""
     options = [
         MODEL_OPTION,
         CHECKPOINT_OPTION,
@@ -449,12 +450,19 @@ def scene_options(theme_help: str, captions_help: str):
         click.option("--max-new", type=click.IntRange(min=1), default=None,
                      help="generate: write at most this many new words  [default: until <eos> "
                           "or the model's last position]."),
-        click.option("--sample", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
-                     metavar="TEMPERATURE",
-                     help="generate: draw each word from softmax(logits / TEMPERATURE) "
-                          "instead of taking the most probable one (0)."),
+        click.option("--temperature", "--sample", "temperature", type=float, default=None,
+                     help="generate and sampling: draw each word from softmax(logits / T), "
+                          "T > 0  [default: sampling 1; generate takes the most probable "
+                          "word unless a sampler option is given]."),
+        click.option("--top-k", "top_k", type=int, default=None,
+                     help="generate and sampling: draw only from the K most probable words "
+                          "(1 to the vocabulary's size)."),
+        click.option("--top-p", "top_p", type=float, default=None,
+                     help="generate and sampling: draw only from the fewest most probable "
+                          "words whose probabilities add up to P, in (0, 1] (nucleus)."),
         click.option("--seed", type=int, default=0, show_default=True,
-                     help="generate: the seed of --sample, so a drawing can be repeated."),
+                     help="generate and sampling: the seed of the draw, so it can be "
+                          "repeated."),
     ]
 
     def decorate(f):
@@ -463,6 +471,26 @@ def scene_options(theme_help: str, captions_help: str):
         return f
 
     return decorate
+
+
+def check_sampler(temperature: float | None, top_k: int | None, top_p: float | None,
+                  vocab_size: int | None = None) -> None:
+    """A temperature that is not a positive finite number, a top-k outside 1 to the
+    vocabulary's size, a top-p outside (0, 1]: a usage error (exit 2) naming the option."""
+    for option, bad in (("--temperature", temperature is not None and not (
+                            math.isfinite(temperature) and temperature > 0)),
+                        ("--top-k", top_k is not None and (
+                            top_k < 1 or (vocab_size is not None and top_k > vocab_size))),
+                        ("--top-p", top_p is not None and not (
+                            math.isfinite(top_p) and 0 < top_p <= 1))):
+        if bad:
+            from transformer_core.sampling import SamplingError
+            from transformer_core.sampling import check_sampler as check
+
+            try:
+                check(temperature, top_k, top_p, vocab_size)
+            except SamplingError as exc:
+                raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def check_lr(lr: float | None) -> float | None:
@@ -475,14 +503,18 @@ def check_lr(lr: float | None) -> float | None:
 
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
                 captions: bool, lr: float | None = None, checkpoint: Path | None = None,
-                max_new: int | None = None, sample: float = 0.0, seed: int = 0,
+                max_new: int | None = None, temperature: float | None = None,
+                top_k: int | None = None, top_p: float | None = None, seed: int = 0,
                 scenes: tuple[str, ...] = ()):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
-    layer, head or learning rate, a checkpoint of the other kind than --model, or a sentence
-    longer than one of ``scenes`` can show; a notice for words shown as <unk>."""
+    layer, head, learning rate or sampler setting, a checkpoint of the other kind than
+    --model, or a sentence longer than one of ``scenes`` can show; a notice for words shown as
+    <unk>."""
     check_lr(lr)
+    check_sampler(temperature, top_k, top_p)
     model = model_kind(model, checkpoint)
     trace = load_trace(model, sentence, checkpoint)
+    check_sampler(temperature, top_k, top_p, len(trace.vocab))
     if scenes:
         from scenes.registry import get_scene_class
 
@@ -505,7 +537,8 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                         captions=captions, lr=lr,
                         checkpoint=str(checkpoint) if checkpoint is not None else None,
-                        max_new=max_new, sample=sample, seed=seed)
+                        max_new=max_new, temperature=temperature, top_k=top_k, top_p=top_p,
+                        seed=seed)
 
 
 @contextlib.contextmanager

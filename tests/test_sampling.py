@@ -142,3 +142,56 @@ def test_sample_run_records_one_positions_sampler():
     assert int(again["sample.chain.choice"]) == int(t["sample.chain.choice"])
     given = sample_run("lm", "the hungry cat")
     assert int(given["sample.position"]) == 2  # a given text: what comes after it
+
+
+# ---- the scene and the command line ------------------------------------------------------------
+
+def test_sampling_scene_draws_three_samplers_on_real_logits():
+    from scenes.toolkit.storyboard import SceneOptions
+    from tests import scene_checks as checks
+
+    options = SceneOptions(model="lm", top_p=0.9)
+    scene, states = checks.capture("sampling", options)
+    t = scene.trace
+    by = {s.name: s for s in states}
+    assert list(by) == ["logits", "temperature", "top_k", "top_p", "draw"]
+    logits = checks.shown(by["logits"], "sample.logits")
+    assert len(logits) == len(t["sample.shown"])
+    # three softmaxes side by side, drawn as bars of one scale
+    heights = {index: m for source, index, _, m in by["temperature"].drawn
+               if source == "sample.softmax_at"}
+    assert {i[0] for i in heights} == {0, 1, 2}
+    checks.assert_drawn_true(scene, states)
+    # top-k: the kept words' renormalised p′, the cut ones 0
+    shown_k = checks.shown(by["top_k"], "sample.k.top_k.probs")
+    kept = np.flatnonzero(t["sample.k.top_k.kept"])
+    assert len(kept) == 3 and all((int(w),) in shown_k for w in kept)
+    # top-p: the cumulative sum in sorted order, up to the word that reaches p, and the next
+    cumsum = checks.shown(by["top_p"], "sample.p.top_p.cumsum")
+    n_kept = int(t["sample.p.top_p.kept"].sum())
+    assert set(cumsum) == {(r,) for r in range(n_kept + 1)}
+    # the draw: u, the drawn word and greedy's word
+    draw = by["draw"]
+    assert checks.shown(draw, "sample.chain.u")
+    words = {x.text for x in draw.texts if x.source == "vocab"}
+    assert t.vocab[int(t["sample.chain.choice"])] in words
+    assert t.vocab[int(t["sample.chain.greedy"])] in words
+
+
+@pytest.mark.parametrize("args,option", [
+    (["--temperature", "0"], "--temperature"), (["--temperature", "nan"], "--temperature"),
+    (["--temperature", "-2"], "--temperature"), (["--top-k", "0"], "--top-k"),
+    (["--top-k", "34"], "--top-k"), (["--top-p", "0"], "--top-p"),
+    (["--top-p", "1.01"], "--top-p"), (["--top-p", "inf"], "--top-p")])
+@pytest.mark.parametrize("scene", ["sampling", "generate"])
+def test_bad_sampler_options_are_one_line_and_exit_2(tmp_path, args, option, scene):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["svg", scene, "--model", "lm", *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [x for x in result.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and option in lines[0] and "Traceback" not in result.output
+    assert not out.exists()

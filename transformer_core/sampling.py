@@ -7,12 +7,13 @@ top-k, then top-p), on one position's logits ``z`` over the vocabulary::
 
     tempered      = softmax(z / T)                                  temperature T > 0
     top_k.kept    = tempered ≥ the k-th largest of tempered         (ties at the cut are kept)
-    top_k.probs   = tempered · kept / Σ kept                        renormalised
+    top_k.mass    = Σ of the kept words' probabilities
+    top_k.probs   = tempered · kept / top_k.mass                    renormalised
     top_p.order   = word ids by decreasing probability (of top_k.probs, or tempered)
     top_p.cumsum  = cumulative sum in that order
     top_p.kept    = the words whose cumulative sum *before* them is < p: the fewest most
                     probable words that reach p
-    top_p.probs   = renormalised over them
+    top_p.mass, top_p.probs   their total, and the probabilities renormalised over them
     final         = the distribution the word is drawn from
     draw.order, draw.cumsum   the kept words, most probable first, and their cumulative sum
     u             = a uniform number in [0, 1) from ``numpy.random.default_rng(seed)``
@@ -34,13 +35,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["SHOWN_TEMPERATURES", "SCENE_TOP_K", "SCENE_TOP_P", "SamplingError", "check_sampler",
+__all__ = ["SHOWN_TEMPERATURES", "SHOWN_WORDS", "SCENE_TOP_K", "SCENE_TOP_P", "SamplingError", "check_sampler",
            "draw", "sample_run", "sampler", "sampling_position", "softmax", "top_k_keep",
            "top_p_keep"]
 
 SHOWN_TEMPERATURES = (0.5, 1.0, 2.0)  # the softmax side by side: sharper, as trained, flatter
 SCENE_TOP_K = 3  # what the sampling scene's top-k step shows when --top-k is not given
 SCENE_TOP_P = 0.9  # and its top-p step without --top-p
+SHOWN_WORDS = 6  # the most probable words the temperature charts show (the rest as one bar)
 
 
 class SamplingError(ValueError):
@@ -121,10 +123,12 @@ def sampler(logits: np.ndarray, temperature: float, top_k: int | None, top_p: fl
     out["tempered"] = probs
     if top_k is not None:
         kept = top_k_keep(probs, top_k)
+        out["top_k.mass"] = np.float64(np.where(kept, probs, 0.0).sum())  # what p′ divides by
         probs = _renormalised(probs, kept)
         out["top_k.kept"], out["top_k.probs"] = kept, probs
     if top_p is not None:
         order, cumsum, kept = top_p_keep(probs, top_p)
+        out["top_p.mass"] = np.float64(np.where(kept, probs, 0.0).sum())
         probs = _renormalised(probs, kept)
         out["top_p.order"], out["top_p.cumsum"] = order, cumsum
         out["top_p.kept"], out["top_p.probs"] = kept, probs
@@ -169,6 +173,8 @@ def sample_run(model="translate", sentence: str | None = None, *, temperature: f
         sample.logits          [vocab]         its logits
         sample.temperatures    [n]             the temperatures shown side by side (0.5, 1, 2)
         sample.softmax_at      [n, vocab]      softmax(logits / T) at each of them
+        sample.shown           [6]             the most probable words (largest logits first)
+        sample.rest_at         [n]             the other words' probabilities, summed
         sample.temperature     []              the sampler's temperature (default 1)
         sample.k.*             top-k alone on the tempered distribution (k: --top-k, else 3)
         sample.p.*             top-p alone on it (p: --top-p, else 0.9)
@@ -192,12 +198,15 @@ def sample_run(model="translate", sentence: str | None = None, *, temperature: f
     p = SCENE_TOP_P if top_p is None else float(top_p)
     logits = np.asarray(full["logits"][pos], dtype=np.float32)
     u = uniform(seed)
+    at = np.stack([softmax(logits, x) for x in SHOWN_TEMPERATURES])  # [n, vocab]
+    shown = np.argsort(-logits, kind="stable")[:SHOWN_WORDS].astype(np.int64)
     extra: dict[str, np.ndarray] = {
         "sample.position": np.int64(pos),
         "sample.logits": logits,
         "sample.temperatures": np.array(SHOWN_TEMPERATURES, dtype=np.float32),
-        "sample.softmax_at": np.stack([softmax(logits, x) for x in SHOWN_TEMPERATURES]
-                                      ).astype(np.float32),
+        "sample.softmax_at": at.astype(np.float32),
+        "sample.shown": shown,
+        "sample.rest_at": np.delete(at, shown, axis=1).sum(axis=1).astype(np.float32),
         "sample.temperature": np.float32(t),
         "sample.top_k": np.int64(k),
         "sample.top_p": np.float32(p),
