@@ -32,7 +32,7 @@ SCENES: dict[str, SceneInfo] = {
         module="scenes.decoder",
         cls="DecoderScene",
         description="The decoder: masked self-attention, cross-attention, logits, softmax over "
-                    "the vocabulary, greedy words and the loss.",
+                    "the vocabulary, every position's next word in one run and the loss.",
     ),
     "training": SceneInfo(
         module="scenes.training",
