@@ -33,7 +33,7 @@ __all__ = [
     "run_each",
 ]
 
-MODELS = ("translate", "lm")
+MODELS = ("translate", "lm", "modern")
 THEMES = ("dark", "light")
 QUALITIES = ("low", "medium", "high", "4k")  # scenes.writers.video.QUALITIES (which imports Manim)
 VIDEO_FORMATS = ("mp4", "webm", "gif", "mov", "png")

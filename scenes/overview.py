@@ -12,8 +12,8 @@ Add & Norm outputs ``S.blocks.L.ln1/ln2/ln3.out``, ``logits`` and ``probs``; the
 (``tokens``, ``target_tokens``) enter at the bottom and the most probable next word of each
 position (:func:`transformer_core.explain.top_k_ids`) comes out at the top: for ``translate``
 this one run reads the whole translation, as training does (teacher forcing), and writing word
-by word is the ``generate`` scene. Each box names the scene that explains it, so the figure is the catalogue's table of
-contents.
+by word is the ``generate`` scene. Each box names the scene that explains it, so the figure is
+the catalogue's table of contents.
 
 Runs under Manim's CLI too: ``manim -ql scenes/overview.py OverviewScene``.
 """
@@ -36,7 +36,7 @@ from manim import (  # noqa: E402
 from scenes.toolkit.mobjects import ValueMatrix, rounded_box  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
 )
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, number_text  # noqa: E402
 from transformer_core.explain import VOCAB_COLUMNS, lookup, top_k_ids  # noqa: E402
@@ -82,7 +82,7 @@ class OverviewScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        if options.model == "lm":
+        if decoder_only(options):
             return [
                 Step("figure", "A decoder-only Transformer: one stack of masked blocks reads "
                                "the sentence and predicts each next word."),

@@ -44,10 +44,24 @@ class Layouts:
                     else "tokens")
         self.n = len(lookup(t, self.tok))
         self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
+        # Today's block: attention reads the normed rows (pre-norm) and scores rotated q, k.
+        self.pre = cfg.norm_position == "pre"
+        self.rope = cfg.positions == "rope"
+        self.x_in = f"{self.block}.ln1.out" if self.pre else f"{self.block}.resid_pre"
+        self.x_tex = r"\hat{X}" if self.pre else "X"  # the matrix Q = X · W_Q multiplies
+        self.q_name, self.k_name = ("q_rot", "k_rot") if self.rope else ("q", "k")
 
     def src(self, name: str) -> str:
-        """Source of this head's slice of an attention record, e.g. ``P.q[h]``."""
-        return f"{self.prefix}.{name}[{self.h}]"
+        """Source of this head's slice of an attention record, e.g. ``P.q[h]``; keys and
+        values (and W_K, W_V) of the K/V head this query head shares, with grouped-query
+        attention."""
+        return f"{self.prefix}.{name}[{self.kv_index(name)}]"
+
+    def kv_index(self, name: str) -> int:
+        """Index of this head in record ``name``: the K/V head (h // group) for keys and values."""
+        if name.split(".")[-1] in ("k", "v", "k_rot", "W_K", "W_V"):
+            return self.h // self.trace.config.group
+        return self.h
 
     def content_box(self) -> tuple[float, float, float, float]:
         """(left, right, bottom, top) of the area below the heading and above the caption."""
