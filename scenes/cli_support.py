@@ -19,7 +19,7 @@ from .cli.errors import Failure
 __all__ = [
     "MODELS", "TRAINABLE_MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "CHECKPOINT_OPTION",
     "MODEL_OPTION", "model_kind", "check_scene_kind", "load_trace", "scene_options", "check_lr",
-    "scene_setup", "scenes_for", "SEED", "check_sentence_text", "check_temperature",
+    "scene_setup", "scenes_for", "SEED", "check_sentence_text", "check_sampler",
 ]
 
 MODELS = ("translate", "lm", "modern", "smollm2")
@@ -132,7 +132,8 @@ CHECKPOINT_OPTION = click.option(
 
 def scene_options(theme_help: str, captions_help: str):
     """The options that choose what a scene shows: model, checkpoint, sentence, layer, head,
-    theme, captions, and generate's max-new, sample and seed."""
+    theme, captions, and generate's and sampling's max-new, temperature, top-k, top-p and
+    seed."""
     options = [
         MODEL_OPTION,
         CHECKPOINT_OPTION,
@@ -153,12 +154,19 @@ def scene_options(theme_help: str, captions_help: str):
         click.option("--max-new", type=click.IntRange(min=1), default=None,
                      help="generate: write at most this many new words  [default: until <eos> "
                           "or the model's last position]."),
-        click.option("--sample", type=float, default=0.0, show_default=True,
-                     metavar="TEMPERATURE", callback=check_temperature,
-                     help="generate: draw each word from softmax(logits / TEMPERATURE) "
-                          "instead of taking the most probable one (0)."),
+        click.option("--temperature", "--sample", "temperature", type=float, default=None,
+                     help="generate and sampling: draw each word from softmax(logits / T), "
+                          "T > 0  [default: sampling 1; generate takes the most probable "
+                          "word unless a sampler option is given]."),
+        click.option("--top-k", "top_k", type=int, default=None,
+                     help="generate and sampling: draw only from the K most probable words "
+                          "(1 to the vocabulary's size)."),
+        click.option("--top-p", "top_p", type=float, default=None,
+                     help="generate and sampling: draw only from the fewest most probable "
+                          "words whose probabilities add up to P, in (0, 1] (nucleus)."),
         click.option("--seed", type=SEED, default=0, show_default=True,
-                     help="generate: the seed of --sample, so a drawing can be repeated."),
+                     help="generate and sampling: the seed of the draw, so it can be "
+                          "repeated."),
     ]
 
     def decorate(f):
@@ -170,16 +178,6 @@ def scene_options(theme_help: str, captions_help: str):
 
 
 SEED = click.IntRange(0, 2**63 - 1)  # what NumPy's and PyTorch's generators take
-TEMPERATURES = (0.01, 100.0)  # below, logits / T overflows and T is no longer drawn as itself
-
-
-def check_temperature(ctx, param, value: float | None) -> float | None:
-    """--sample: 0 (the most probable word) or a finite temperature in :data:`TEMPERATURES`."""
-    low, high = TEMPERATURES
-    if value is not None and value != 0 and not (math.isfinite(value) and low <= value <= high):
-        raise click.BadParameter(f"the temperature must be 0 (the most probable word) or from "
-                                 f"{low:g} to {high:g}, not {value:g}")
-    return value
 
 
 def check_sentence_text(ctx, param, value: str | None) -> str | None:
@@ -193,6 +191,26 @@ def check_sentence_text(ctx, param, value: str | None) -> str | None:
     return value
 
 
+def check_sampler(temperature: float | None, top_k: int | None, top_p: float | None,
+                  vocab_size: int | None = None) -> None:
+    """A temperature that is not a positive finite number, a top-k outside 1 to the
+    vocabulary's size, a top-p outside (0, 1]: a usage error (exit 2) naming the option."""
+    for option, bad in (("--temperature", temperature is not None and not (
+                            math.isfinite(temperature) and temperature > 0)),
+                        ("--top-k", top_k is not None and (
+                            top_k < 1 or (vocab_size is not None and top_k > vocab_size))),
+                        ("--top-p", top_p is not None and not (
+                            math.isfinite(top_p) and 0 < top_p <= 1))):
+        if bad:
+            from transformer_core.sampling import SamplingError
+            from transformer_core.sampling import check_sampler as check
+
+            try:
+                check(temperature, top_k, top_p, vocab_size)
+            except SamplingError as exc:
+                raise click.BadParameter(str(exc), param_hint=option) from None
+
+
 def check_lr(lr: float | None) -> float | None:
     """A learning rate that is not a positive finite number is a usage error (exit 2)."""
     if lr is not None and not (math.isfinite(lr) and lr > 0):
@@ -203,14 +221,18 @@ def check_lr(lr: float | None) -> float | None:
 
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
                 captions: bool, lr: float | None = None, checkpoint: Path | None = None,
-                max_new: int | None = None, sample: float = 0.0, seed: int = 0,
+                max_new: int | None = None, temperature: float | None = None,
+                top_k: int | None = None, top_p: float | None = None, seed: int = 0,
                 scenes: tuple[str, ...] = ()):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
-    layer, head or learning rate, a checkpoint of the other kind than --model, or a sentence
-    longer than one of ``scenes`` can show; a notice for words shown as <unk>."""
+    layer, head, learning rate or sampler setting, a checkpoint of the other kind than
+    --model, or a sentence longer than one of ``scenes`` can show; a notice for words shown as
+    <unk>."""
     check_lr(lr)
+    check_sampler(temperature, top_k, top_p)
     model = model_kind(model, checkpoint)
     trace = load_trace(model, sentence, checkpoint)
+    check_sampler(temperature, top_k, top_p, len(trace.vocab))
     if scenes:
         from scenes.registry import get_scene_class
 
@@ -237,4 +259,5 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                         captions=captions, lr=lr,
                         checkpoint=str(checkpoint) if checkpoint is not None else None,
-                        max_new=max_new, sample=sample, seed=seed)
+                        max_new=max_new, temperature=temperature, top_k=top_k, top_p=top_p,
+                        seed=seed)

@@ -79,9 +79,9 @@ class DecoderScene(StoryScene):
             ]
         else:
             steps = [
-                Step("title", f"The decoder writes the {target} sentence one word at a time, "
-                              "reading the words written so far and, through "
-                              f"cross-attention, the encoded {source} sentence."),
+                Step("title", f"The decoder predicts each next {target} word from the "
+                              "words before it and, through cross-attention, the encoded "
+                              f"{source} sentence, at every position in one run."),
                 Step("inputs", f"The decoder reads <bos> followed by the {target} words "
                                "(in training, the reference translation shifted right by one "
                                "place), each turned into a row of X."),
@@ -100,11 +100,12 @@ class DecoderScene(StoryScene):
             Step("probabilities", "Softmax turns each row of logits into probabilities that "
                                   "sum to 1; here are the three most probable words per "
                                   "position."),
-            Step("greedy", "The most probable word at each position is the prediction, and "
-                           "training lowers −log p of the word that really comes next."
+            Step("next_word", "The most probable word at each position is the prediction, and "
+                              "training lowers −log p of the word that really comes next."
                  if decoder_only(options) else
-                 "Picking the most probable word at each position gives the translation, and "
-                 "training lowers −log p of each correct next word."),
+                 "This one run reads the whole French sentence at once, as training reads its "
+                 "reference, and at every position the loss asks for the next word; writing "
+                 "word by word, each pick fed back, is the generate scene."),
         ]
         return steps
 
@@ -421,8 +422,8 @@ class DecoderScene(StoryScene):
                               lag_ratio=0.25), run_time=2.4)
         self.end_state(header, table, info, hold=3.0)
 
-    def step_greedy(self) -> None:
-        theme, t = self.theme, self.trace
+    def step_next_word(self) -> None:
+        theme = self.theme
         size = NOTE + 2
         row_h = cell_height_for(size) * 1.3
         loss_src = "explain.neg_log(probs)"
@@ -438,7 +439,7 @@ class DecoderScene(StoryScene):
                 self.number("probs", (i, target), 3, size),
                 self.number(loss_src, (i, target), 3, size),
             ])
-        head_texts = ["input", "predicts", "p", "next word\n(training target)", "p",
+        head_texts = ["input", "most probable", "p", "next word\n(training target)", "p",
                       "−log p"]
         head_row = []
         for text in head_texts:
@@ -457,12 +458,11 @@ class DecoderScene(StoryScene):
         header.shift(UP * (row_h * 0.75))
         bottom = VGroup()
         if self.encdec:
-            sentence = TokenRow(t, "output_tokens", theme, font_size=26)
-            lead = self.note("the translation:", 20, theme.text)
-            bottom.add(VGroup(lead, sentence).arrange(RIGHT, buff=0.3))
-            feed = self.note("at inference each pick is fed back as the next input, "
-                             "until <eos>", NOTE)
-            bottom.add(feed)
+            forcing = self.note("teacher forcing: the input is the whole French sentence "
+                                "(<bos> + the words), not the model's own picks fed back,\n"
+                                "so every position is predicted in this one run; writing word "
+                                "by word is the generate scene", NOTE)
+            bottom.add(forcing)
         else:
             note = self.note("after “the” many adjectives fit, so the model spreads its "
                              "probability\nand −log p is large; where the grammar leaves no "
@@ -474,14 +474,11 @@ class DecoderScene(StoryScene):
         bottom.arrange(DOWN, buff=0.25, aligned_edge=LEFT)
         bottom.next_to(VGroup(header, table), DOWN, buff=0.45).align_to(table, LEFT)
         self.fit(header, table, bottom)
+        # No arrows from a pick to the next input: in this run the input is given (teacher
+        # forcing), and feeding picks back is the generate scene's loop.
         links = VGroup()
-        if self.encdec:  # each pick is the next position's input
-            for i in range(self.n - 1):
-                start = rows[i][1].get_corner(DOWN + LEFT) + [-0.08, -0.04, 0]
-                end = rows[i + 1][0].get_corner(UP + RIGHT) + [0.1, 0.02, 0]
-                links.add(Arrow(start, end, buff=0, stroke_width=2, color=theme.muted,
-                                max_tip_length_to_length_ratio=0.25))
-        heading = "Greedy decoding and the loss" if self.encdec else "Next-word prediction"
+        heading = "Every next word at once, and the loss" if self.encdec else \
+            "Next-word prediction"
         self.play(*self.heading(heading), *self.leave(), run_time=0.8)
         self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*r[:3])) for r in rows),
                                               lag_ratio=0.2), run_time=2.0)

@@ -55,12 +55,20 @@ TOP = 3  # the most probable words listed with their probabilities above the bar
 
 
 @functools.lru_cache(maxsize=8)
-def _generation(model: str, sentence: str | None, max_new: int | None, sample: float, seed: int,
-                checkpoint: str | None, stamp):
+def _generation(model: str, sentence: str | None, max_new: int | None, temperature: float,
+                top_k: int | None, top_p: float | None, seed: int, checkpoint: str | None,
+                stamp):
     from transformer_core import runs
 
-    return runs.generation(model, sentence, checkpoint, max_new=max_new, temperature=sample,
-                           seed=seed)
+    return runs.generation(model, sentence, checkpoint, max_new=max_new, temperature=temperature,
+                           seed=seed, top_k=top_k, top_p=top_p)
+
+
+def generation_temperature(options: SceneOptions) -> float:
+    """The loop's temperature: 0 (greedy) unless a sampler option is given."""
+    if options.temperature is not None:
+        return float(options.temperature)
+    return 1.0 if options.top_k is not None or options.top_p is not None else 0.0
 
 
 def load_generation(options: SceneOptions):
@@ -70,7 +78,8 @@ def load_generation(options: SceneOptions):
     if options.checkpoint is not None:
         stat = os.stat(options.checkpoint)
         stamp = (stat.st_mtime_ns, stat.st_size)
-    return _generation(options.model, options.sentence, options.max_new, options.sample,
+    return _generation(options.model, options.sentence, options.max_new,
+                       generation_temperature(options), options.top_k, options.top_p,
                        options.seed, options.checkpoint, stamp)
 
 

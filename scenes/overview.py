@@ -9,10 +9,11 @@
 With ``lm`` the figure is the decoder-only stack (no encoder, no cross-attention). At each
 arrow a small heat-map of the real tensor there appears: ``S.blocks.0.resid_pre`` (X), the
 Add & Norm outputs ``S.blocks.L.ln1/ln2/ln3.out``, ``logits`` and ``probs``; the tokens
-(``tokens``, ``target_tokens``) enter at the bottom and the words (``output_tokens``, or the most
-probable next word of each position, :func:`transformer_core.explain.top_k_ids`) come out at
-the top. Each box names the scene that explains it, so the figure is the catalogue's table of
-contents.
+(``tokens``, ``target_tokens``) enter at the bottom and the most probable next word of each
+position (:func:`transformer_core.explain.top_k_ids`) comes out at the top: for ``translate``
+this one run reads the whole translation, as training does (teacher forcing), and writing word
+by word is the ``generate`` scene. Each box names the scene that explains it, so the figure is
+the catalogue's table of contents.
 
 Runs under Manim's CLI too: ``manim -ql scenes/overview.py OverviewScene``.
 """
@@ -131,8 +132,8 @@ class OverviewScene(StoryScene):
                                  "decoder block."),
             Step("output", "A linear layer scores every word of the vocabulary and softmax "
                            "turns the scores into probabilities."),
-            Step("translation", "The most probable word at each position, read from the top, "
-                                "is the translation."),
+            Step("translation", "This run reads the whole translation, as training does: the "
+                                "top is each position's most probable next word."),
         ]
 
     # ---- set-up -----------------------------------------------------------------------------
@@ -263,13 +264,11 @@ class OverviewScene(StoryScene):
         self.hold(2.0)
 
     def out_words(self) -> VGroup:
-        """The words that come out at the top: the greedy translation, or (lm) the most
-        probable next word at each position."""
+        """The words that come out at the top: the most probable next word at each position
+        of this one run (for translate, whose decoder read the whole translation, they are
+        that translation shifted by one, then <eos>)."""
         x = self.xs["dec"]
         bottom = self.boxes["dec.softmax"].get_top()[1] + GAP
-        if self.encdec:
-            n = len(self.trace.output_tokens)
-            return self.words("output_tokens", list(range(n)), x, bottom)
         ids = [int(i) for i in top_k_ids(self.trace["probs"], 1)[:, 0]]
         return self.words("vocab", ids, x, bottom)
 
@@ -277,7 +276,7 @@ class OverviewScene(StoryScene):
         words = self.out_words()
         arrow = self.arrow(self.boxes["dec.softmax"].get_top(), [self.xs["dec"],
                                                                  words.get_bottom()[1], 0])
-        self.play(*self.heading("The translation" if self.encdec else "The predictions"),
+        self.play(*self.heading("Every next word at once" if self.encdec else "The predictions"),
                   *self.light(), Create(arrow), run_time=0.6)
         self.play(LaggedStart(*(FadeIn(w, shift=0.1 * UP) for line in words for w in line),
                               lag_ratio=0.15), run_time=1.4)

@@ -32,7 +32,7 @@ SCENES: dict[str, SceneInfo] = {
         module="scenes.decoder",
         cls="DecoderScene",
         description="The decoder: masked self-attention, cross-attention, logits, softmax over "
-                    "the vocabulary, greedy words and the loss.",
+                    "the vocabulary, every position's next word in one run and the loss.",
     ),
     "training": SceneInfo(
         module="scenes.training",
@@ -42,6 +42,12 @@ SCENES: dict[str, SceneInfo] = {
         default_model="lm",
     ),
     "generate": SceneInfo("scenes.generate", "GenerateScene", "The decoder writes word by word, until <eos>."),
+    "sampling": SceneInfo(
+        module="scenes.sampling",
+        cls="SamplingScene",
+        description="How the next word is chosen: temperature, top-k, top-p and a seeded draw "
+                    "on one position's real logits, beside greedy's choice.",
+    ),
     "heads": SceneInfo("scenes.heads", "HeadsScene", "What every head looks at: head views, model view."),
     "embedding": SceneInfo(
         module="scenes.embedding",

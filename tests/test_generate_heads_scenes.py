@@ -72,7 +72,7 @@ def test_generate_storyboard_follows_the_loop():
     lm = GenerateScene.storyboard(SceneOptions(model="lm", max_new=2))
     assert [s.name for s in lm] == ["title", "turn_1", "turn_2", "same_rows"]
     assert "\u201cthe early bird eats\u201d" in lm[2].caption
-    sampled = SceneOptions(model="lm", sentence="the", sample=1.0, seed=3)
+    sampled = SceneOptions(model="lm", sentence="the", temperature=1.0, seed=3)
     assert load_generation(sampled) is load_generation(sampled)  # one run serves all
     assert "temperature 1" in GenerateScene.storyboard(sampled)[1].caption
 

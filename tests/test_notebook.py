@@ -53,7 +53,7 @@ def svg_of(notebook, source: str) -> str:
     ('show("attention", step="softmax")', "attention", "softmax", {}),
     ('show("multihead", step="norm")', "multihead", "norm", {}),
     ('show("decoder", step="cross_attention")', "decoder", "cross_attention", {}),
-    ('show("decoder", step="greedy", model="lm")', "decoder", "greedy", {"model": "lm"}),
+    ('show("decoder", step="next_word", model="lm")', "decoder", "next_word", {"model": "lm"}),
 ])
 def test_a_step_cell_shows_that_steps_svg(executed, source, scene, step, options):
     svg = svg_of(executed, source)

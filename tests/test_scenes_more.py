@@ -173,9 +173,11 @@ def test_decoder_pictures_tell_the_translation(run):
     trace = scene.trace
     by = {s.name: s for s in states}
     probs = trace["probs"]
-    picks = by["greedy"]
-    words = [t for t in picks.texts if t.kind == "token" and t.source == "output_tokens"]
-    assert [t.text for t in sorted(words, key=lambda t: t.index)] == list(trace.output_tokens)
+    picks = by["next_word"]
+    # each position's most probable word, of this one run: no claim that the model wrote it
+    assert not [t for t in picks.texts if t.source == "output_tokens"]
+    best = {t.text for t in picks.texts if t.kind == "token" and t.source == "vocab"}
+    assert {trace.vocab[int(i)] for i in np.argmax(probs, axis=-1)} <= best
     table = by["probabilities"]
     shown = [t for t in table.texts if t.source == "probs"]
     rows = {}

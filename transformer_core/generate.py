@@ -13,9 +13,15 @@ is reachable by ``explain.resolve``/``lookup``. Turn ``t`` (0, 1, ...)::
     gen.choice            [turn]               the word id picked at each turn
     gen.position          [turn]               the newest position of each turn's input
     gen.temperature       []                   0 for greedy, else the sampling temperature
+    gen.top_k, gen.top_p  []                   the sampler's filters (0: not used)
     gen.T.logits          [vocab]              logits at the newest position of turn T
     gen.T.probs           [vocab]              softmax of them: what the model predicts
-    gen.T.sample_probs    [vocab]              softmax(logits / temperature) (sampling only)
+    gen.T.sample_probs    [vocab]              the distribution the word is drawn from:
+                                               softmax(logits / temperature), after top-k and
+                                               top-p if asked (sampling only)
+    gen.T.sampler.*       every step of the draw (sampling only): tempered, top_k.*, top_p.*,
+                          final, draw.order, draw.cumsum, u, choice, greedy (see
+                          :func:`transformer_core.sampling.sampler`)
     gen.T.self_attn       [layer, head, T']    masked self-attention row of the newest position
     gen.T.cross_attn      [layer, head, src]   cross-attention row of the newest position
                                                (translate only)
@@ -34,12 +40,13 @@ import torch
 from .checkpoint import LoadedModel
 from .data import LM_PREFIX
 from .records import n_turns, turn_input
+from .sampling import SamplingError, check_sampler, sampler
 from .trace import Trace, resolve_model, tokenize_checked, trace_run
 
 __all__ = ["GenerationError", "default_prefix", "generate", "n_turns", "turn_input"]
 
 
-class GenerationError(ValueError):
+class GenerationError(SamplingError):
     """Generation options that cannot work (no room for a new word, a negative temperature)."""
 
 
@@ -58,14 +65,19 @@ def _newest_rows(records: dict[str, torch.Tensor], part: str, n_layers: int) -> 
 
 @torch.no_grad()
 def generate(model: str | LoadedModel = "translate", sentence: str | None = None, *,
-             max_new: int | None = None, temperature: float = 0.0, seed: int = 0) -> Trace:
+             max_new: int | None = None, temperature: float = 0.0, seed: int = 0,
+             top_k: int | None = None, top_p: float | None = None) -> Trace:
     """Run the decoder turn by turn from ``<bos>`` (translate) or the prefix (lm), recording
-    each turn (see the module docstring); greedy unless ``temperature`` > 0, then sampled
-    from softmax(logits / temperature) with ``seed``."""
+    each turn (see the module docstring); greedy unless ``temperature`` > 0 or a filter is
+    given, then drawn by :func:`transformer_core.sampling.sampler` (temperature 1 if not
+    given) with one uniform number per turn from ``numpy.random.default_rng(seed)``."""
     lm = resolve_model(model)
     sentence = default_prefix(lm) if sentence is None else sentence
     if temperature < 0 or not np.isfinite(temperature):
         raise GenerationError(f"the temperature must be 0 (greedy) or positive, not {temperature}")
+    if temperature == 0 and (top_k is not None or top_p is not None):
+        temperature = 1.0  # a filter alone samples from the model's own probabilities
+    check_sampler(temperature or None, top_k, top_p, lm.cfg.tgt_vocab_size)
     tok = tokenize_checked(lm, sentence)
     cfg, v = lm.cfg, lm.tgt_vocab
     if cfg.mode == "encdec":
@@ -92,10 +104,11 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
         if cfg.mode == "encdec":
             extra[f"{g}.cross_attn"] = _newest_rows(records, "cross_attn", cfg.n_dec_layers)
         if temperature > 0:
-            p = torch.softmax(logits / temperature, dim=-1).numpy().astype(np.float32)  # [vocab]
-            extra[f"{g}.sample_probs"] = p
-            p64 = p.astype(np.float64)
-            nxt = int(rng.choice(len(p64), p=p64 / p64.sum()))
+            steps = sampler(logits.numpy(), temperature, top_k, top_p, float(rng.random()))
+            for key, value in steps.items():
+                extra[f"{g}.sampler.{key}"] = value
+            extra[f"{g}.sample_probs"] = steps["final"]
+            nxt = int(steps["choice"])
         else:
             nxt = int(logits.argmax())
         positions.append(len(ids) - 1)
@@ -106,5 +119,7 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     extra["gen.choice"] = np.array(choices, dtype=np.int64)
     extra["gen.position"] = np.array(positions, dtype=np.int64)
     extra["gen.temperature"] = np.array(float(temperature), dtype=np.float32)
+    extra["gen.top_k"] = np.array(top_k or 0, dtype=np.int64)
+    extra["gen.top_p"] = np.array(top_p or 0.0, dtype=np.float32)
     start = 1 if cfg.mode == "encdec" else len(tok.ids)
     return trace_run(lm, sentence, tok, ids[:-1], ids[start:], extra)

@@ -32,7 +32,8 @@ from .files import file_digest
 from .records import Trace, TrainingTrace, from_bytes, to_bytes
 from .sources import PRETRAINED, smollm2_path
 
-__all__ = ["checkpoint_file", "checkpoint_kind", "file_digest", "generation", "trace", "training"]
+__all__ = ["checkpoint_file", "checkpoint_kind", "file_digest", "generation", "sampling", "trace",
+           "training"]
 
 SCHEMA = "transformer-explained-runs-1"
 HERE = Path(__file__).resolve().parent
@@ -115,18 +116,35 @@ def trace(model: str, sentence: str | None, checkpoint: str | os.PathLike | None
 
 
 def generation(model: str, sentence: str | None, checkpoint: str | os.PathLike | None = None, *,
-               max_new: int | None = None, temperature: float = 0.0, seed: int = 0) -> Trace:
+               max_new: int | None = None, temperature: float = 0.0, seed: int = 0,
+               top_k: int | None = None, top_p: float | None = None) -> Trace:
     """:func:`transformer_core.generate.generate` with these options."""
 
     def run() -> Trace:
         from .generate import generate
 
         return generate(_loaded(model, checkpoint), sentence, max_new=max_new,
-                        temperature=temperature, seed=seed)
+                        temperature=temperature, seed=seed, top_k=top_k, top_p=top_p)
 
     asked = {"sentence": sentence, "max_new": max_new, "temperature": float(temperature),
-             "seed": seed}
+             "seed": seed, "top_k": top_k, "top_p": top_p}
     return _kept("generation", model, checkpoint, asked, run, Trace)
+
+
+def sampling(model: str, sentence: str | None, checkpoint: str | os.PathLike | None = None, *,
+             temperature: float | None = None, top_k: int | None = None,
+             top_p: float | None = None, seed: int = 0) -> Trace:
+    """:func:`transformer_core.sampling.sample_run` with these options."""
+
+    def run() -> Trace:
+        from .sampling import sample_run
+
+        return sample_run(_loaded(model, checkpoint), sentence, temperature=temperature,
+                          top_k=top_k, top_p=top_p, seed=seed)
+
+    asked = {"sentence": sentence, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+             "seed": seed}
+    return _kept("sampling", model, checkpoint, asked, run, Trace)
 
 
 def training(model: str, sentence: str | None, lr: float | None = None,

@@ -45,6 +45,7 @@ DRAWN_MEASURES = {
     "stroke_opacity": lambda m: float(m.get_stroke_opacity()),
     "fill_opacity": lambda m: float(m.get_fill_opacity()),
     "height": lambda m: float(m.height),
+    "width": lambda m: float(m.width),
 }
 
 

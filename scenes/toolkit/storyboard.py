@@ -10,7 +10,8 @@ state; this also happens when animations are skipped (``config.dry_run`` or
 Options reach a scene through :func:`set_options` (the CLI and the tests) or, when Manim's own
 CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
 ``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``,
-``SCENE_LR``, ``SCENE_CHECKPOINT``).
+``SCENE_LR``, ``SCENE_CHECKPOINT``, ``SCENE_TEMPERATURE``, ``SCENE_TOP_K``, ``SCENE_TOP_P``,
+``SCENE_SEED``, ``SCENE_MAX_NEW``).
 
 With ``checkpoint`` (a file written by ``python cli.py train``) the scene shows that model;
 ``model`` is then its kind (``translate`` or ``lm``), which is what the storyboards branch on.
@@ -76,8 +77,11 @@ class SceneOptions:
     lr: float | None = None  # the training scene's learning rate (None: the model's default)
     checkpoint: str | None = None  # a checkpoint file of kind ``model``; None: the shipped one
     max_new: int | None = None  # generate: at most this many new words (None: until <eos>)
-    sample: float = 0.0  # generate: 0 picks the most probable word, else this temperature
-    seed: int = 0  # generate: the seed of the sampling
+    # generate and sampling: the sampler (generate: all None picks the most probable word)
+    temperature: float | None = None  # softmax(logits / temperature); None: 1 (or greedy)
+    top_k: int | None = None  # keep the k most probable words
+    top_p: float | None = None  # keep the fewest most probable words reaching p
+    seed: int = 0  # the seed of the draw
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:
@@ -93,9 +97,9 @@ class SceneOptions:
             raw = env.get(f"SCENE_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            if f.name in ("layer", "head", "max_new", "seed"):
+            if f.name in ("layer", "head", "max_new", "seed", "top_k"):
                 kwargs[f.name] = int(raw)
-            elif f.name in ("lr", "sample"):
+            elif f.name in ("lr", "temperature", "top_p"):
                 kwargs[f.name] = float(raw)
             elif f.name == "captions":
                 kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")

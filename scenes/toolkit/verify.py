@@ -84,10 +84,12 @@ def verify_scene(name: str, options) -> Report:
     if drawn and isinstance(drawn[0], TrainingTrace):
         reference = training_step(loaded, options.sentence, getattr(options, "lr", None))
     elif drawn and "gen.choice" in drawn[0]:  # the generate scene: the loop, run again
+        from scenes.generate import generation_temperature
         from transformer_core.generate import generate
 
         reference = generate(loaded, options.sentence, max_new=options.max_new,
-                             temperature=options.sample, seed=options.seed)
+                             temperature=generation_temperature(options), seed=options.seed,
+                             top_k=options.top_k, top_p=options.top_p)
     elif drawn and "paper.logits" in drawn[0]:  # the compare scene: both models, run again
         from transformer_core.compare import compare_run
 
@@ -100,6 +102,11 @@ def verify_scene(name: str, options) -> Report:
                                 ours.worst if ours.max_diff >= theirs.max_diff
                                 else f"lm: {theirs.worst}", ours.checks + theirs.checks)
         return Report(name, verdict, comparison, len(steps), time.perf_counter() - started)
+    elif drawn and "sample.logits" in drawn[0]:  # the sampling scene: the sampler, run again
+        from transformer_core.sampling import sample_run
+
+        reference = sample_run(loaded, options.sentence, temperature=options.temperature,
+                               top_k=options.top_k, top_p=options.top_p, seed=options.seed)
     else:
         reference = run_with_trace(loaded, options.sentence)
     verdict = check_shown(reference, items)
