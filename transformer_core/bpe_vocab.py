@@ -55,6 +55,10 @@ def show_token(piece: str) -> str:
     if not piece or any(c not in back for c in piece):
         return piece
     raw = bytes(back[c] for c in piece)
+    try:  # nearly every token is whole characters
+        return _visible(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
     out, i = [], 0
     while i < len(raw):  # whole characters as text, a lone byte of a character as <0xNN>
         for width in (1, 2, 3, 4):
@@ -67,7 +71,11 @@ def show_token(piece: str) -> str:
         else:
             out.append(f"<0x{raw[i]:02X}>")
             i += 1
-    return "".join(out).replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+    return _visible("".join(out))
+
+
+def _visible(text: str) -> str:
+    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
 
 
 def from_gguf_fields(tokens: list[str], merges: list[str], token_types: list[int],
