@@ -130,9 +130,13 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
               help="lm: your own UTF-8 text file, one sentence per line.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,
               help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
-@click.option("--tokens", type=Choice(("words", "chars")), default="words", show_default=True,
-              help="With --corpus/--pairs: words split at spaces (any script), or one token per "
-                   "character (scripts written without spaces).")
+@click.option("--tokens", type=Choice(("words", "chars", "bpe")), default="words", show_default=True,
+              help="With --corpus/--pairs: words split at spaces (any script), one token per "
+                   "character (scripts written without spaces), or a byte-level BPE learned on "
+                   "the corpus (reads any text, never <unk>).")
+@click.option("--vocab-size", type=int, default=None,
+              help="With --tokens bpe: the most tokens the BPE learns, the 256 bytes and 4 "
+                   "special tokens included (261..1260)  [default: 500]")
 @click.option("--holdout", type=click.FloatRange(0.0, 0.5), default=None,
               help="With --corpus/--pairs: fraction of sentences held out to measure accuracy "
                    "on unseen ones  [default: 0.1 from 50 sentences on, else 0]")
@@ -144,16 +148,22 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
               help="Checkpoint to write (default: the shipped one, replaced only when done; "
                    "with --corpus/--pairs, FILE's name with .pt in the current folder).")
 def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
-              holdout: float | None, steps: int | None, seed: int, out: Path | None) -> None:
+              vocab_size: int | None, holdout: float | None, steps: int | None, seed: int,
+              out: Path | None) -> None:
     """Train a model from scratch, reproducibly, and save its checkpoint.
 
     Without --corpus/--pairs: retrain a shipped model on its own generated data. With them:
     train on your own text (`train lm --corpus FILE`, `train translate --pairs FILE.tsv`),
     then show it with `--checkpoint` on render, svg, trace and verify.
     """
+    if vocab_size is not None and tokens != "bpe":
+        raise click.UsageError("--vocab-size is the size of a BPE: add --tokens bpe")
     if corpus is not None or pairs is not None:
-        train_corpus_cmd(name, corpus, pairs, tokens, holdout, steps, seed, out)
+        train_corpus_cmd(name, corpus, pairs, tokens, holdout, steps, seed, out, vocab_size)
         return
+    if tokens != "words":
+        raise click.UsageError(f"--tokens {tokens} trains on your own text: add --corpus FILE "
+                               "(lm) or --pairs FILE.tsv (translate)")
     from transformer_core.checkpoint import default_path, save_model
     from transformer_core.train import SETTINGS, train
 
@@ -202,8 +212,22 @@ def _checkpoint_out(out: Path) -> Path:
 
 
 def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
-                     holdout: float | None, steps: int | None, seed: int, out: Path | None) -> None:
+                     holdout: float | None, steps: int | None, seed: int, out: Path | None,
+                     vocab_size: int | None = None) -> None:
     """``train lm --corpus FILE`` / ``train translate --pairs FILE``: your own model."""
+    if vocab_size is not None:
+        from transformer_core.corpus import MAX_BPE_VOCAB
+        from transformer_core.tokenizer import BYTE_ALPHABET, MIN_BPE_VOCAB
+
+        if vocab_size < MIN_BPE_VOCAB:
+            raise click.BadParameter(
+                f"{vocab_size} is smaller than the byte alphabet: a byte-level BPE needs the "
+                f"{BYTE_ALPHABET} bytes, 4 special tokens and at least one merge, so at least "
+                f"{MIN_BPE_VOCAB}", param_hint="--vocab-size")
+        if vocab_size > MAX_BPE_VOCAB:
+            raise click.BadParameter(
+                f"{vocab_size} is more than a model with d_model 8 can keep apart: at most "
+                f"{MAX_BPE_VOCAB}", param_hint="--vocab-size")
     if corpus is not None and pairs is not None:
         raise click.UsageError("give --corpus (lm) or --pairs (translate), not both")
     if name == "lm" and pairs is not None:
@@ -216,7 +240,7 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
     from transformer_core.corpus import CorpusError, read_corpus
 
     try:
-        text = read_corpus(data, name, tokens)
+        text = read_corpus(data, name, tokens, vocab_size)
     except CorpusError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
     path = _checkpoint_out(out if out is not None else Path(f"{data.stem}.pt"))
@@ -230,6 +254,10 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
               f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
     vocab = (f"{cfg.tgt_vocab_size - 4} words" if name == "lm" else
              f"{cfg.src_vocab_size - 4} + {cfg.tgt_vocab_size - 4} words")
+    if tokens == "bpe":
+        merges = cfg.tgt_vocab_size - 260
+        vocab = (f"of {cfg.tgt_vocab_size} tokens (a byte-level BPE: 256 bytes, 4 special, "
+                 f"{merges} merges{'' if name == 'lm' else '; both languages share it'})")
     click.echo(f"{data}: {len(text)} sentences, vocabulary {vocab}; model: d_model {cfg.d_model}, "
                f"{cfg.n_heads} heads, {layers}, {cfg.max_len} positions", err=True)
     total = steps or CORPUS_MAX_STEPS

@@ -48,6 +48,12 @@ SCENES: dict[str, SceneInfo] = {
         cls="EmbeddingScene",
         description="Words → tokens → ids → rows of W_E → × √d_model, + positional encoding = X.",
     ),
+    "tokens": SceneInfo(
+        module="scenes.tokens",
+        cls="TokensScene",
+        description="Text → tokens → ids: the word split and <unk>, or a byte-level BPE's bytes "
+                    "and merges one by one.",
+    ),
     "overview": SceneInfo(
         module="scenes.overview",
         cls="OverviewScene",

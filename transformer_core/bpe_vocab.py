@@ -7,14 +7,15 @@ ever ``<unk>``), split first the way the file says its merges were learned (``sm
 digit alone, then GPT-2's pattern). :class:`BPEVocab` answers what the rest of the code asks a
 ``Vocab`` (``encode``, ``decode``, ``itos``, ``eos_id``...), with each token written as text:
 its bytes decoded, a leading space shown as ``·`` (``·fox``), a newline as ``↵``, a byte that
-is only part of a character as ``<0xE2>``.
+is only part of a character as ``<0xE2>`` (:func:`transformer_core.tokenizer.display`); ``story``
+replays its merges one at a time for the ``tokens`` scene.
 """
 
 from __future__ import annotations
 
 import functools
 
-from .tokenizer import EmptySentenceError, Tokenized
+from .tokenizer import EmptySentenceError, Tokenized, bpe_story, display, replay
 
 __all__ = ["BPEVocab", "bytes_to_unicode", "from_gguf_fields", "show_token"]
 
@@ -43,39 +44,11 @@ def bytes_to_unicode() -> dict[int, str]:
     return table
 
 
-@functools.cache
-def _unicode_to_bytes() -> dict[str, int]:
-    return {c: b for b, c in bytes_to_unicode().items()}
-
-
 def show_token(piece: str) -> str:
     """A byte-level token as readable text: ``Ġfox`` → ``·fox``, ``Ċ`` → ``↵``; bytes that do
-    not form whole UTF-8 characters as ``<0xNN>``; special tokens (``<|im_end|>``) as they are."""
-    back = _unicode_to_bytes()
-    if not piece or any(c not in back for c in piece):
-        return piece
-    raw = bytes(back[c] for c in piece)
-    try:  # nearly every token is whole characters
-        return _visible(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    out, i = [], 0
-    while i < len(raw):  # whole characters as text, a lone byte of a character as <0xNN>
-        for width in (1, 2, 3, 4):
-            try:
-                out.append(raw[i:i + width].decode("utf-8"))
-                i += width
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            out.append(f"<0x{raw[i]:02X}>")
-            i += 1
-    return _visible("".join(out))
-
-
-def _visible(text: str) -> str:
-    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+    not form whole UTF-8 characters as ``<0xNN>``; special tokens (``<|im_end|>``) as they are
+    (:func:`transformer_core.tokenizer.display`, the one rule every byte-level BPE is shown by)."""
+    return display(piece)
 
 
 def from_gguf_fields(tokens: list[str], merges: list[str], token_types: list[int],
@@ -180,3 +153,13 @@ class BPEVocab:
 
     def words(self) -> list[str]:
         return list(self.itos)
+
+    def story(self, text: str) -> dict:
+        """How ``text`` became tokens, merge by merge (see ``Vocab.story``)."""
+        return bpe_story(self.tokenizer, text, self.itos)
+
+    def replay(self, text: str):
+        """``text`` tokenized merge by merge (:func:`transformer_core.tokenizer.replay`)."""
+        if not text.strip():
+            raise EmptySentenceError("the sentence is empty: give at least one word")
+        return replay(self.tokenizer, text)

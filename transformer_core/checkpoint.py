@@ -9,7 +9,8 @@ dicts, lists, strings and numbers: no code runs when it is read). It holds::
     config              Config.to_dict()
     src_vocab           list of tokens (None for an lm), specials first
     tgt_vocab           list of tokens
-    tokens              the tokenization rule, "words" or "chars" (absent: "words")
+    tokens              the tokenization rule, "words", "chars" or "bpe" (absent: "words")
+    tokenizer           bpe: the Hugging Face tokenizer's JSON (a string); else None
     default_sentence    the sentence the scenes show when none is given
     meta                how it was trained: the training data's sha256, sentence counts,
                         accuracies on the training data and on the held-out part, seed, steps
@@ -79,7 +80,7 @@ class LoadedModel:
 
     @property
     def rule(self) -> str:
-        """The tokenization rule, ``words`` or ``chars``."""
+        """The tokenization rule, ``words``, ``chars`` or ``bpe``."""
         return self.input_vocab.rule
 
     @property
@@ -134,6 +135,8 @@ def save_model(lm: LoadedModel, path: Path) -> None:
         "src_vocab": list(lm.src_vocab.itos) if lm.src_vocab is not None else None,
         "tgt_vocab": list(lm.tgt_vocab.itos),
         "tokens": lm.tgt_vocab.rule,
+        # bpe: the tokenizer itself (its JSON), shared by both sides of a translation model
+        "tokenizer": lm.tgt_vocab.to_json() if lm.tgt_vocab.rule == "bpe" else None,
         "default_sentence": lm.default_sentence,
         "meta": lm.meta,
         "state_dict": {k: v.detach().clone() for k, v in lm.model.state_dict().items()},
@@ -166,6 +169,20 @@ def _read(path: Path) -> dict:
                                   f"(format {payload.get('format')!r} "
                                   f"version {payload.get('version')!r})")
     return payload
+
+
+def _vocabs(payload: dict, rule: str) -> tuple[Vocab | None, Vocab]:
+    """The source (None for an lm) and target vocabularies a checkpoint holds."""
+    if rule != "bpe":
+        src = Vocab(payload["src_vocab"], rule) if payload.get("src_vocab") is not None else None
+        return src, Vocab(payload["tgt_vocab"], rule)
+    vocab = Vocab.from_tokenizer(str(payload["tokenizer"]))
+    # The lists saved beside it (for readers without tokenizers) show its tokens; only their
+    # number must agree, so that a change in how tokens are shown keeps old files readable.
+    for side in ("src_vocab", "tgt_vocab"):
+        if payload.get(side) is not None and len(payload[side]) != len(vocab):
+            raise ValueError("the tokenizer and the vocabulary disagree")
+    return (vocab if payload.get("src_vocab") is not None else None), vocab
 
 
 def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = "") -> LoadedModel:
@@ -205,8 +222,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
         cfg = Config.from_dict(payload["config"])
         model = Transformer(cfg)
         model.load_state_dict(payload["state_dict"])
-        src = Vocab(payload["src_vocab"], rule) if payload.get("src_vocab") is not None else None
-        tgt = Vocab(payload["tgt_vocab"], rule)
+        src, tgt = _vocabs(payload, rule)
         if len(tgt) != cfg.tgt_vocab_size or (src is not None and len(src) != cfg.src_vocab_size):
             raise ValueError("vocabulary and config disagree")
         default = str(payload.get("default_sentence") or "")

@@ -6,7 +6,8 @@ Two kinds of file, both UTF-8 text (a byte-order mark is allowed):
 - ``translate``: ``SOURCE<TAB>TARGET`` per line; the model learns to translate.
 
 Blank lines and lines starting with ``#`` are ignored. Each line is tokenized with the rule of
-:mod:`transformer_core.tokenizer` (``words`` or ``chars``). The first sentence is the model's
+:mod:`transformer_core.tokenizer` (``words``, ``chars``, or ``bpe``: a byte-level BPE learned on
+the corpus itself, on both sides of a translation together). The first sentence is the model's
 default sentence and always stays in the training part.
 
 Limits (the model stays small enough that every matrix fits on screen):
@@ -30,17 +31,19 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tokenizer import SPECIALS, TOKEN_RULES, split
+from .tokenizer import SPECIALS, TOKEN_RULES, BpeError, Vocab, split, train_bpe
 
 __all__ = [
-    "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_LINES", "MAX_POSITIONS",
-    "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
+    "BPE_VOCAB", "HOLDOUT_FRACTION", "HOLDOUT_MIN_SENTENCES", "KINDS", "MAX_BPE_VOCAB", "MAX_LINES",
+    "MAX_POSITIONS", "MAX_TOKENS", "MAX_WORDS", "Corpus", "CorpusError", "read_corpus",
 ]
 
 KINDS = ("lm", "translate")
 MAX_POSITIONS = 12  # the positional table's length: the scenes show a matrix row per position
 MAX_TOKENS = MAX_POSITIONS - 1  # an lm sentence needs one more position for <eos>
 MAX_WORDS = 1000  # per vocabulary; d_model = 8 numbers cannot keep many more words apart
+BPE_VOCAB = 500  # --tokens bpe: the 256 bytes, 4 special tokens and up to 240 merges
+MAX_BPE_VOCAB = MAX_WORDS + 260  # at most 1000 tokens beyond the bytes and specials
 MAX_LINES = 5000  # training time grows with the corpus; 200 sentences train in well under a minute
 HOLDOUT_MIN_SENTENCES = 50  # below this every sentence trains and no held-out accuracy is measured
 HOLDOUT_FRACTION = 0.1
@@ -63,6 +66,7 @@ class Corpus:
     texts: tuple[str, ...]  # each example's line as written (the source side for translate)
     line_numbers: tuple[int, ...]
     skipped: tuple[int, ...] = field(default=())  # line numbers of the lines that were too long
+    tokenizer: str | None = None  # bpe: the tokenizer learned on the corpus, as JSON
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -128,8 +132,26 @@ def _tokens(text: str, rule: str, path: Path, number: int, what: str = "") -> tu
     return tokens
 
 
-def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
-    """Read and check a corpus file (see the module docstring); raise :class:`CorpusError`."""
+def _learn_bpe(path: Path, rows, vocab_size: int | None) -> Vocab:
+    """A byte-level BPE learned on every sentence of the corpus (both sides of a translation:
+    one shared vocabulary, as in the paper)."""
+    texts = [r[2] for r in rows] + [r[3] for r in rows if r[3] is not None]
+    if len(rows) < 2:
+        raise CorpusError(f"{path} has {'only one sentence' if rows else 'no sentence'}: "
+                          "a model needs at least 2 to learn from")
+    try:
+        return Vocab.from_tokenizer(train_bpe(texts, vocab_size or BPE_VOCAB))
+    except BpeError as exc:
+        raise CorpusError(f"{path}: {exc}") from None
+
+
+def read_corpus(path: Path | str, kind: str, rule: str = "words",
+                vocab_size: int | None = None) -> Corpus:
+    """Read and check a corpus file (see the module docstring); raise :class:`CorpusError`.
+
+    ``rule="bpe"`` learns a byte-level BPE of at most ``vocab_size`` tokens (default
+    :data:`BPE_VOCAB`) on the corpus first; the corpus's tokens are then the tokenizer's.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if rule not in TOKEN_RULES:
@@ -140,27 +162,43 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
     if len(lines) > MAX_LINES:
         raise CorpusError(f"{path} has {len(lines)} lines; the limit is {MAX_LINES}: "
                           "use a smaller corpus")
-    sources, targets, texts, numbers, skipped = [], [], [], [], []
+    rows = []  # (line number, the text shown, source text, target text or None)
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if kind == "lm":
-            src = _tokens(line, rule, path, number)
+            rows.append((number, line, line, None))
+            continue
+        if "\t" not in line:
+            raise CorpusError(f"{path} line {number} has no tab: write SOURCE<TAB>TARGET "
+                              "on each line")
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise CorpusError(f"{path} line {number} has {len(parts) - 1} tabs: write "
+                              "SOURCE<TAB>TARGET with one tab")
+        if not parts[0].strip() or not parts[1].strip():
+            what = "source" if not parts[0].strip() else "target"
+            raise CorpusError(f"{path} line {number}: the {what} has no words")
+        rows.append((number, parts[0].strip(), parts[0], parts[1]))
+    tokenizer = None
+    if rule == "bpe":
+        tokenizer = _learn_bpe(path, rows, vocab_size)
+
+        def tokens_of(text: str, number: int, what: str = "") -> tuple[str, ...]:
+            return tokenizer.encode(text).tokens
+    else:
+        def tokens_of(text: str, number: int, what: str = "") -> tuple[str, ...]:
+            return _tokens(text, rule, path, number, what)
+    sources, targets, texts, numbers, skipped = [], [], [], [], []
+    for number, shown, src_text, tgt_text in rows:
+        if kind == "lm":
+            src = tokens_of(src_text, number)
             tgt = None
             too_long = len(src) > MAX_TOKENS
-            shown = line
         else:
-            if "\t" not in line:
-                raise CorpusError(f"{path} line {number} has no tab: write SOURCE<TAB>TARGET "
-                                  "on each line")
-            parts = line.split("\t")
-            if len(parts) != 2:
-                raise CorpusError(f"{path} line {number} has {len(parts) - 1} tabs: write "
-                                  "SOURCE<TAB>TARGET with one tab")
-            shown = parts[0].strip()
-            src = _tokens(parts[0], rule, path, number, "source")
-            tgt = _tokens(parts[1], rule, path, number, "target")
+            src = tokens_of(src_text, number, "source")
+            tgt = tokens_of(tgt_text, number, "target")
             too_long = len(src) > MAX_TOKENS + 1 or len(tgt) > MAX_TOKENS
         if too_long:
             skipped.append(number)
@@ -179,7 +217,10 @@ def read_corpus(path: Path | str, kind: str, rule: str = "words") -> Corpus:
         kind=kind, rule=rule, path=str(path), sha256=hashlib.sha256(raw).hexdigest(),
         sources=tuple(sources), targets=tuple(targets) if kind == "translate" else None,
         texts=tuple(texts), line_numbers=tuple(numbers), skipped=tuple(skipped),
+        tokenizer=tokenizer.to_json() if tokenizer is not None else None,
     )
+    if rule == "bpe":  # the vocabulary is the tokenizer's, of the size asked for
+        return corpus
     for side in ("source", "target") if kind == "translate" else ("source",):
         n = len(corpus.words(side))
         if n > MAX_WORDS:

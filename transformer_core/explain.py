@@ -16,6 +16,8 @@ Every number on screen is named by a *source* string and an index into the array
     output_tokens, vocab    words (str)             "vocab" (index: a word id)
     input_vocab             words of the first W_E  "input_vocab" (the encoder's for translate)
     dim                     a dimension number      "dim" (the index is the number)
+    tok:KEY[.i[.j]]         how the sentence became tokens (``trace.tokenizing``, see
+                            ``tokenizer.Vocab.story``)  "tok:merge_rank", "tok:after.3.1"
     N                       an integer literal      "2" (an argument, e.g. a PE column)
     REF[h]                  leading indices         "encoder.blocks.0.attn.q[0]"
     REF[a:b]                rows a to b − 1         "param:encoder.W_E[0:12]"
@@ -194,6 +196,15 @@ def lookup(trace: Any, source: str) -> np.ndarray:
         if prefix == "step":
             return trace.step_value(rest)
         return lookup(trace.sub_trace(prefix), rest)
+    if source.startswith("tok:"):  # trace.tokenizing: "tok:merge_rank", "tok:after.3.1"
+        value = trace.tokenizing
+        if value is None:
+            raise KeyError("this trace has no tokenization story")
+        for part in source[len("tok:"):].split("."):
+            value = value[int(part)] if part.isdigit() else value[part]
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return np.asarray(value, dtype=object)
+        return np.asarray(value)
     if source.startswith("config:"):
         return np.asarray(getattr(trace.config, source[len("config:"):]))
     if source in ("tokens", "target_tokens", "output_tokens", "vocab", "input_vocab"):

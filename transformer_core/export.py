@@ -66,6 +66,7 @@ def _meta(trace: Trace) -> dict:
         "vocab": list(trace.vocab),
         "input_vocab": list(trace.input_vocab),
         "tokenization": trace.tokenization,
+        "tokenizing": trace.tokenizing,
         "checkpoint": custom_checkpoint(trace),
     }
 
@@ -147,6 +148,23 @@ def write_npz(trace: Trace, path: Path, params: bool | None = None) -> None:
     atomic_write(path, writer=lambda fh: np.savez(fh, **arrays))
 
 
+def merges_summary(story: dict | None, most: int = 60) -> list[str]:
+    """A BPE's merges on the sentence, one line each (pair, rank, result), at most ``most``."""
+    if not story or story.get("rule") != "bpe":
+        return []
+    n = len(story["merge_rank"])
+    lines = [f"bpe:      {len(story['words'])} words, {sum(map(len, story['bytes']))} bytes, "
+             f"{n} merges (of the tokenizer's {story['n_merges']}), {len(story['tokens'])} "
+             f"tokens; · is a space"]
+    for k in range(min(n, most)):
+        lines.append(f"  merge {k + 1:>3}: {printable(story['merge_left'][k])} + "
+                     f"{printable(story['merge_right'][k])} -> "
+                     f"{printable(story['merge_result'][k])}   (rank {story['merge_rank'][k]})")
+    if n > most:
+        lines.append(f"  ... and {n - most} more (--json lists them all)")
+    return lines
+
+
 def summary(trace: Trace) -> str:
     """A readable overview: tokens, the model's output, and every record with its shape."""
     lines = [f"model:    {trace.model_name}"]
@@ -156,7 +174,9 @@ def summary(trace: Trace) -> str:
     lines += [
         f"sentence: {printable(trace.sentence)}",
         f"tokens:   {printable(' '.join(trace.tokens))}",
+        f"ids:      {' '.join(map(str, trace.token_ids))}",
     ]
+    lines += merges_summary(trace.tokenizing)
     if trace.config.mode == "encdec":
         lines.append(f"output:   {printable(trace.output_text)}   (greedy translation; decoder "
                      "traced on it)")

@@ -61,9 +61,11 @@ class Trace(Mapping):
     vocab: tuple[str, ...]  # the decoder vocabulary, indexing logits and probs
     _arrays: Mapping = field(repr=False)
     params: Mapping = field(repr=False)
-    tokenization: str = "words"  # the tokenizer's rule: "words" or "chars"
+    tokenization: str = "words"  # the tokenizer's rule: "words", "chars" or "bpe"
     checkpoint: str | None = None  # the file the model was loaded from
     input_vocab: tuple[str, ...] = ()  # the vocabulary the sentence was read with
+    # how the sentence became tokens (tokenizer.Vocab.story): pieces, or a BPE's merges
+    tokenizing: dict | None = field(default=None, compare=False)
 
     @property
     def joiner(self) -> str:

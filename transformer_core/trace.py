@@ -158,6 +158,7 @@ def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_id
         tokenization=lm.rule,
         checkpoint=str(lm.path) if lm.path is not None else None,
         input_vocab=lm.input_vocab.itos,
+        tokenizing=lm.input_vocab.story(sentence),
     )
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from . import data
 from .checkpoint import LoadedModel, build
 from .config import Config
-from .corpus import HOLDOUT_FRACTION, HOLDOUT_MIN_SENTENCES, Corpus
+from .corpus import HOLDOUT_FRACTION, HOLDOUT_MIN_SENTENCES, MAX_POSITIONS, Corpus
 from .model import Transformer
 from .tokenizer import EOS, SPECIALS, Vocab
 
@@ -187,13 +187,23 @@ def plan_config(corpus: Corpus) -> Config:
     translation model 1 encoder + 1 decoder layer up to 100 pairs and 2 + 2 above.
     """
     n = len(corpus)
+    if corpus.rule == "bpe":
+        # One vocabulary, the tokenizer's; every position, since a sentence of new words
+        # takes more tokens than the corpus's sentences.
+        size = len(Vocab.from_tokenizer(corpus.tokenizer))
+        src_size = tgt_size = size
+        max_len = MAX_POSITIONS
+    else:
+        src_size = len(corpus.words("source")) + len(SPECIALS)
+        tgt_size = (len(corpus.words("target")) + len(SPECIALS) if corpus.kind == "translate"
+                    else src_size)
+        max_len = corpus.longest
     if corpus.kind == "lm":
-        return Config(mode="decoder", tgt_vocab_size=len(corpus.words()) + len(SPECIALS),
-                      n_dec_layers=1 if n <= 40 else 2, max_len=corpus.longest)
+        return Config(mode="decoder", tgt_vocab_size=src_size,
+                      n_dec_layers=1 if n <= 40 else 2, max_len=max_len)
     layers = 1 if n <= 100 else 2
-    return Config(mode="encdec", src_vocab_size=len(corpus.words("source")) + len(SPECIALS),
-                  tgt_vocab_size=len(corpus.words("target")) + len(SPECIALS),
-                  n_enc_layers=layers, n_dec_layers=layers, max_len=corpus.longest)
+    return Config(mode="encdec", src_vocab_size=src_size, tgt_vocab_size=tgt_size,
+                  n_enc_layers=layers, n_dec_layers=layers, max_len=max_len)
 
 
 def _examples(lm: LoadedModel, corpus: Corpus, index: list[int]):
@@ -286,7 +296,10 @@ def initial_corpus_model(cfg: Config, seed: int = SEED) -> Transformer:
 def build_for_corpus(corpus: Corpus) -> LoadedModel:
     """An untrained model sized for ``corpus``, its vocabularies in order of first appearance."""
     cfg = plan_config(corpus)
-    if corpus.kind == "lm":
+    if corpus.rule == "bpe":
+        vocab = Vocab.from_tokenizer(corpus.tokenizer)
+        src, tgt = (None if corpus.kind == "lm" else vocab), vocab
+    elif corpus.kind == "lm":
         src, tgt = None, Vocab(corpus.words(), corpus.rule)
     else:
         src, tgt = Vocab(corpus.words("source"), corpus.rule), Vocab(corpus.words("target"), corpus.rule)
