@@ -73,6 +73,7 @@ def test_trace_lists_every_name_and_exports_records(smollm2, tmp_path):
     (["trace", "--sentence", " ".join(["word"] * 17)], 2, "at most 16"),
     (["svg", "attention", "--head", "9"], 2, "head 9 is out of range: this model has 9 (0..8)"),
     (["svg", "attention", "--layer", "30"], 2, "layer 30 is out of range: this model has 30"),
+    (["trace", "--grad"], 2, "not yet for the pretrained smollm2"),
 ])
 def test_bad_input_for_smollm2(smollm2, tmp_path, args, code, words):
     got, out, err = cli(*args, "--model", "smollm2", *(["--out", str(tmp_path / "o")]
