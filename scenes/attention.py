@@ -249,12 +249,25 @@ class AttentionScene(StoryScene):
         self.fit(q, kt, s, work, note)
 
         transpose = []  # K's entry (r, c) flies to Kᵀ's (c, r)
-        for r in range(k_prev.n_rows):
-            for c in range(k_prev.n_cols):
+        for r, c in k_prev.all_cells():
+            if kt.shows(c, r):
                 transpose.append(ReplacementTransform(k_prev.number(r, c), kt.number(c, r)))
                 transpose.append(ReplacementTransform(k_prev.fill(r, c), kt.fill(c, r)))
-        for r, label in enumerate(k_prev.row_labels):
-            transpose.append(ReplacementTransform(label, kt.col_labels[r]))
+            else:
+                transpose.append(FadeOut(VGroup(k_prev.number(r, c), k_prev.fill(r, c))))
+        labelled = k_prev.row_ids if len(k_prev.row_labels) else []
+        for r, label in zip(labelled, k_prev.row_labels, strict=True):
+            if r in kt.col_ids:
+                transpose.append(ReplacementTransform(label, kt.col_label(r)))
+            else:
+                transpose.append(FadeOut(label))
+        for j in kt.col_ids:
+            if j not in k_prev.row_ids:
+                transpose.append(FadeIn(kt.column(j)))
+            if j not in labelled:
+                transpose.append(FadeIn(kt.col_label(j)))
+        transpose.append(FadeOut(k_prev.ellipses))
+        transpose.append(FadeIn(kt.ellipses))
         self.play(*self.heading("Scores: Q · Kᵀ"), *relayout(q_prev, q),
                   FadeOut(v_prev), FadeOut(k_prev.col_labels), FadeOut(k_prev.brackets),
                   FadeOut(k_prev.name), *transpose, FadeIn(kt.brackets), FadeIn(kt.name),
@@ -305,7 +318,7 @@ class AttentionScene(StoryScene):
         m = self.current
         masked = self.square(self.src("masked"), m.cell_w).move_cells_onto(m)
         allowed = self.trace[f"{self.prefix}.mask"]
-        cells = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols) if not allowed[i, j]]
+        cells = [(i, j) for i, j in m.all_cells() if not allowed[i, j]]
         note = self.note("−∞ wherever the key\ncomes after the query")
         note.next_to(self.panel, DOWN, buff=0.6)
         self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)

@@ -80,9 +80,10 @@ class Layouts:
     def product_layout(a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, gap_v: float) -> None:
         """C = A · B drawn as a crossing: A left of C with rows aligned, B above C with
         columns aligned (the worked dot product then sits above A, beside B's rows)."""
-        a.shift(c.cell_centre(0, 0) - a.cell_centre(0, a.n_cols - 1)
+        c0 = c.cell_centre(c.row_ids[0], c.col_ids[0])
+        a.shift(c0 - a.cell_centre(c.row_ids[0], a.col_ids[-1])
                 - RIGHT * (a.cell_w / 2 + c.cell_w / 2 + GAP))
-        b.shift(c.cell_centre(0, 0) - b.cell_centre(b.n_rows - 1, 0)
+        b.shift(c0 - b.cell_centre(b.row_ids[-1], c.col_ids[0])
                 + UP * (b.cell_h / 2 + c.cell_h / 2 + gap_v))
 
     def note(self, text: str, size: float = NOTE, color: str | None = None) -> FlatText:
@@ -107,11 +108,13 @@ class Layouts:
         a = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", **kw)
         b = self.matrix(sources[1], col_labels="dim", **kw)
         c = self.matrix(sources[2], row_labels=self.tok, **kw)
-        b.shift(a.cell_centre(0, a.n_cols - 1) + RIGHT * (cw + 0.5) - b.cell_centre(0, 0))
+        b.shift(a.cell_centre(a.row_ids[0], a.col_ids[-1]) + RIGHT * (cw + 0.5)
+                - b.cell_centre(b.row_ids[0], b.col_ids[0]))
         plus = plain_text("+", 24, theme.text)
         plus.move_to([(a.brackets.get_right()[0] + b.brackets.get_left()[0]) / 2,
                       a.brackets.get_y(), 0])
-        c.shift(a.cell_centre(a.n_rows - 1, 0) + DOWN * (2 * ch + 0.3) - c.cell_centre(0, 0))
+        c.shift(a.cell_centre(a.row_ids[-1], a.col_ids[0]) + DOWN * (2 * ch + 0.3)
+                - c.cell_centre(c.row_ids[0], c.col_ids[0]))
         heads = VGroup()
         for k, (text, m) in enumerate(zip(titles, (a, b, c), strict=True)):
             head = self.note(text, NOTE, theme.text)
@@ -124,12 +127,12 @@ class Layouts:
     def play_sum(self, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, extra=()) -> None:
         """Each row of C appears from copies of the same rows of A and B (C not on screen)."""
         rows = []
-        for i in range(c.n_rows):
+        for i in c.row_ids:
             rows.append(AnimationGroup(
                 ReplacementTransform(a.row(i).copy(), c.row(i)),
                 FadeOut(b.row(i).copy(), target_position=c.row_rect(i).get_center()),
-                FadeIn(c.row_labels[i]) if len(c.row_labels) else Wait(0)))
-        self.play(Create(c.brackets), *extra, run_time=0.6)
+                FadeIn(c.row_label(i)) if len(c.row_labels) else Wait(0)))
+        self.play(Create(c.brackets), FadeIn(c.ellipses), *extra, run_time=0.6)
         self.play(LaggedStart(*rows, lag_ratio=0.25), run_time=2.0)
 
     def inline(self, *pieces, size: float = NOTE) -> VGroup:
