@@ -55,9 +55,7 @@ __all__ = ["AttentionScene"]
 class AttentionScene(StoryScene):
     """softmax(QKᵀ/√d_k)·V for one head, step by step."""
 
-    # At 7 positions some step no longer fits the frame with every number at 480p size
-    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
-    max_tokens = 6
+    # Any number of positions: a long sentence folds its rows (see ``Layouts.fold``).
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -106,6 +104,16 @@ class AttentionScene(StoryScene):
         pick = worked_example(t, self.prefix, self.h)
         self.qi, self.q_col, self.kj, self.z_col = (
             pick["query"], pick["q_col"], pick["key"], pick["z_col"])
+        # A long sentence folds its rows (see Layouts.fold): in the stacked layouts always, in
+        # the query × key squares only past this many; the weighted sum shows the keys the
+        # worked query attends to most among the first and last.
+        t, h = self.trace, self.h
+        self.square_rows = 13
+        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h], t[f"{self.prefix}.k"][h])
+        self.keys = self.fold(max(3, int(7.6 / cw)), keep=[self.kj])  # beside Q
+        cw = self.token_cell_width(t[f"{self.prefix}.scaled"][h], t[f"{self.prefix}.scores"][h])
+        self.square_keys = self.fold(max(3, int(8.0 / cw)), keep=[self.kj])  # beside row sums
+        self.sum_keys = self.fold(keep=[self.kj])
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -136,14 +144,14 @@ class AttentionScene(StoryScene):
         title, eq, info = self.title_parts
         leave_title = [FadeOut(title), FadeOut(eq), FadeOut(info), FadeOut(self.token_row.boxes)]
         if self.options.layer > 0:
-            x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X")
+            x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X",
+                            rows=self.fold())
             x_title = self.note(f"X = the output of layer {self.options.layer - 1}", 20,
                                 theme.text)
             x_title.next_to(x.col_labels, UP, buff=0.2).set_x(x.brackets.get_x())
             self.fit(x, x_title)
             self.play(*self.heading("The input X"), *leave_title,
-                      *(ReplacementTransform(tok, label) for tok, label in
-                        zip(self.token_row.tokens, x.row_labels, strict=True)), run_time=1.2)
+                      *self.tokens_to_labels(self.token_row.tokens, x), run_time=1.2)
             self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), FadeIn(x_title),
                       run_time=1.2)
             self.end_state(x, x_title, hold=3.0)
@@ -157,8 +165,7 @@ class AttentionScene(StoryScene):
         self.fit(e, pe, x, plus, titles, panel)
 
         self.play(*self.heading("Words → X"), *leave_title,
-                  *(ReplacementTransform(tok, label) for tok, label in
-                    zip(self.token_row.tokens, e.row_labels, strict=True)), run_time=1.2)
+                  *self.tokens_to_labels(self.token_row.tokens, e), run_time=1.2)
         self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(titles[0]), FadeIn(panel[0]),
                   run_time=1.2)
         self.play(FadeIn(plus), FadeIn(pe), FadeIn(titles[1]), FadeIn(panel[1]),
@@ -176,11 +183,13 @@ class AttentionScene(StoryScene):
         wq, q_src = f"param:{self.prefix}.W_Q[{self.h}]", self.src("q")
         cw = max(cell_width_for(t.param(f"{self.prefix}.W_Q")[self.h], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.q"][self.h], 2, NUM))
-        x = self.matrix(f"{self.block}.resid_pre", cell_h=ch, row_labels=self.tok, name="X")
+        rows = self.fold()
+        x = self.matrix(f"{self.block}.resid_pre", cell_h=ch, row_labels=self.tok, name="X",
+                        rows=rows)
         w = self.matrix(wq, cell_w=cw, cell_h=ch, col_labels="dim", name="W_Q",
                         name_side=RIGHT, name_color=theme.query)
         q = self.matrix(q_src, cell_w=cw, cell_h=ch, name="Q", name_side=RIGHT,
-                        name_color=theme.query)
+                        name_color=theme.query, rows=rows)
         self.product_layout(x, w, q, gap_v=0.7)
         work = build_worked_cell(t, x, w, q, self.qi, self.q_col,
                                  f"explain.matmul_products({self.block}.resid_pre, {wq})")
@@ -204,10 +213,12 @@ class AttentionScene(StoryScene):
                              cell_h=q.cell_h, col_labels="dim", name=f"W_{name}",
                              name_side=RIGHT, name_color=color).move_cells_onto(w)
             m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
-                            name_side=RIGHT, name_color=color).move_cells_onto(q)
+                            name_side=RIGHT, name_color=color,
+                            rows=q.row_ids).move_cells_onto(q)
             made[name] = (mw, m)
         finals = [self.matrix(self.src(name.lower()), row_labels=self.tok if k == 0 else None,
-                              col_labels="dim", name=name, name_side=UP, name_color=color)
+                              col_labels="dim", name=name, name_side=UP, name_color=color,
+                              rows=self.fold(self.square_rows))
                   for k, (name, color) in enumerate((("Q", theme.query), ("K", theme.key),
                                                      ("V", theme.value)))]
         self.fit(VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN))  # rows share words
@@ -234,11 +245,11 @@ class AttentionScene(StoryScene):
         cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
                                    t[f"{self.prefix}.k"][self.h])
         q = self.matrix(self.src("q"), cell_h=ch, row_labels=self.tok, name="Q",
-                        name_color=theme.query)
+                        name_color=theme.query, rows=self.fold())
         kt = self.matrix(f"{self.src('k')}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
-                         name=r"K^\top", name_side=RIGHT, name_color=theme.key)
+                         name=r"K^\top", name_side=RIGHT, name_color=theme.key, cols=self.keys)
         s = self.matrix(self.src("scores"), cell_w=cw, cell_h=ch, name=r"QK^\top",
-                        name_side=RIGHT)
+                        name_side=RIGHT, rows=self.fold(), cols=self.keys)
         self.product_layout(q, kt, s, gap_v=0.7)
         products = f"explain.matmul_products({self.src('q')}, {self.src('k')}.T)"
         work = build_worked_cell(t, q, kt, s, self.qi, self.kj, products)
@@ -284,8 +295,10 @@ class AttentionScene(StoryScene):
         t = self.trace
         q, kt, s, work, hl, note = self.scores_parts
         cw = max(self.token_cell_width(t[f"{self.prefix}.scaled"][self.h]), s.cell_w)
-        s2 = self.square(self.src("scores"), cw)
-        scaled = self.square(self.src("scaled"), cw).move_cells_onto(s2)
+        rows = self.fold(self.square_rows)
+        s2 = self.square(self.src("scores"), cw, rows=rows, cols=self.square_keys)
+        scaled = self.square(self.src("scaled"), cw, rows=rows,
+                             cols=self.square_keys).move_cells_onto(s2)
         panel = self.scale_panel().next_to(s2, RIGHT, buff=0.8)
         self.fit(s2, scaled, panel)
 
@@ -316,7 +329,8 @@ class AttentionScene(StoryScene):
 
     def step_mask(self) -> None:
         m = self.current
-        masked = self.square(self.src("masked"), m.cell_w).move_cells_onto(m)
+        masked = self.square(self.src("masked"), m.cell_w, rows=m.row_ids,
+                             cols=m.col_ids).move_cells_onto(m)
         allowed = self.trace[f"{self.prefix}.mask"]
         cells = [(i, j) for i, j in m.all_cells() if not allowed[i, j]]
         note = self.note("−∞ wherever the key\ncomes after the query")
@@ -332,13 +346,16 @@ class AttentionScene(StoryScene):
         theme = self.theme
         m_prev = self.current
         base = m_prev.source  # the scaled (or masked) scores
-        m = self.square(base, m_prev.cell_w)
-        e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True).move_cells_onto(m)
-        p = self.square(self.src("pattern"), m.cell_w, heat=True).move_cells_onto(m)
+        rows, cols = m_prev.row_ids, m_prev.col_ids
+        m = self.square(base, m_prev.cell_w, rows=rows, cols=cols)
+        e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True,
+                        rows=rows, cols=cols).move_cells_onto(m)
+        p = self.square(self.src("pattern"), m.cell_w, heat=True, rows=rows,
+                        cols=cols).move_cells_onto(m)
         e_sums = self.matrix(f"explain.column(explain.row_sum(explain.softmax_exp({base})))",
-                             cell_h=m.cell_h, colored=False)
+                             cell_h=m.cell_h, colored=False, rows=rows)
         p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
-                             cell_h=m.cell_h, sequential=True, vmax=1.0)
+                             cell_h=m.cell_h, sequential=True, vmax=1.0, rows=rows)
         e_sums.next_to(m.brackets, RIGHT, buff=0.3).match_y(m.brackets)
         p_sums.next_to(e_sums, RIGHT, buff=0.3)
         head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
@@ -367,11 +384,13 @@ class AttentionScene(StoryScene):
         ch = cell_height_for(NUM)
         cw = max(cell_width_for(t[f"{self.prefix}.v"][self.h], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
-        a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A")
+        a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A",
+                        rows=self.fold(), cols=self.sum_keys)
         v = self.matrix(self.src("v"), cell_w=cw, cell_h=ch, row_labels=self.tok,
-                        col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value)
+                        col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value,
+                        rows=self.sum_keys)
         z = self.matrix(self.src("z"), cell_w=cw, cell_h=ch, name="Z", name_side=RIGHT,
-                        name_color=theme.output)
+                        name_color=theme.output, rows=self.fold())
         self.product_layout(a, v, z, gap_v=0.7 + a.col_labels.height)
         products = f"explain.matmul_products({self.src('pattern')}, {self.src('v')})"
         work = build_worked_cell(t, a, v, z, self.qi, self.z_col, products)
@@ -404,11 +423,12 @@ class AttentionScene(StoryScene):
             (self.src("z"), "Z", theme.output, "output: one new\nrow per word", eq[7]),
         ]
         grids, roles, arrows = VGroup(), VGroup(), VGroup()
+        cell = min(0.3, 2.6 / self.n)  # a long sentence's grids stay as high as six words'
         for source, name, color, _, _ in specs:
             heat = name == "A"
-            grids.add(self.matrix(source, cell_w=0.3, cell_h=0.3, show_numbers=False,
+            grids.add(self.matrix(source, cell_w=0.3, cell_h=cell, show_numbers=False,
                                   sequential=heat, vmax=1.0 if heat else None, name=name,
-                                  name_side=UP, name_color=color))
+                                  name_side=UP, name_color=color, max_cols=16, max_rows=16))
         x = 0.0
         for grid in grids:  # bracket tops on one line, 0.9 apart
             grid.shift([x - grid.get_left()[0], -grid.brackets.get_top()[1], 0])

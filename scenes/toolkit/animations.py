@@ -109,10 +109,10 @@ def play_worked_cell(scene: Scene, a: ValueMatrix, b: ValueMatrix, c: ValueMatri
     highlights = VGroup(a.row_rect(i), b.column_rect(j), c.cell_rect(i, j))
     scene.play(Create(highlights[0]), Create(highlights[1]), run_time=0.6 * speed)
     moves = []
-    for t in b.row_ids:
+    for k, t in enumerate(b.row_ids):
         moves.append(AnimationGroup(
-            ReplacementTransform(a.number(i, t).copy(), work.left_terms[t]),
-            ReplacementTransform(b.number(t, j).copy(), work.right_terms[t]),
+            ReplacementTransform(a.number(i, t).copy(), work.left_terms[k]),
+            ReplacementTransform(b.number(t, j).copy(), work.right_terms[k]),
         ))
     scene.play(LaggedStart(*moves, lag_ratio=0.12), FadeIn(work.ops), FadeIn(work.more),
                run_time=1.4 * speed)

@@ -18,13 +18,18 @@ from manim import (
 from transformer_core.explain import attention_prefix, format_value, lookup, resolve
 
 from .mobjects import (
-    ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into, formula,
+    ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into, formula, window,
 )
 from .provenance import mark
 from .style import GAP, LABEL, NOTE, NUM, SUM_NUM
 from .text import FlatText, label_text, number_text, plain_text
 
-__all__ = ["Layouts"]
+__all__ = ["Layouts", "FOLD_ROWS"]
+
+# Row slots of a matrix with one row per word in a stacked layout (a product, a sum): six rows
+# fit the frame with every number at 480p size; a longer sentence shows its first and last
+# words and the worked one, a ⋮ standing for the rest.
+FOLD_ROWS = 6
 
 
 class Layouts:
@@ -44,6 +49,24 @@ class Layouts:
                     else "tokens")
         self.n = len(lookup(t, self.tok))
         self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
+
+    def fold(self, budget: int | None = FOLD_ROWS, keep=()) -> list[int]:
+        """The positions drawn by a matrix with one row per word: all of them when they fit
+        in ``budget`` slots, else the first and last ones and the worked row (``qi``, when the
+        scene has one) and ``keep``, with a ⋮ for each run left out."""
+        worked = getattr(self, "qi", None)
+        return window(self.n, budget, [*keep, *([] if worked is None else [worked])])
+
+    def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:
+        """A row of token boxes' words becoming ``m``'s row labels: the words of the rows
+        drawn move onto their labels, the others fade out."""
+        anims = []
+        for i, tok in enumerate(tokens):
+            if i in m.row_ids:
+                anims.append(ReplacementTransform(tok, m.row_label(i)))
+            else:
+                anims.append(FadeOut(tok))
+        return anims
 
     def src(self, name: str) -> str:
         """Source of this head's slice of an attention record, e.g. ``P.q[h]``."""
@@ -97,14 +120,16 @@ class Layouts:
                 if m not in (self.caption_mobject, self.heading_mob, *keep)]
 
     def sum_layout(self, sources: tuple[str, str, str], titles: tuple[str, str, str],
-                   font_size: float = SUM_NUM) -> tuple:
+                   font_size: float = SUM_NUM, rows: list[int] | None = None) -> tuple:
         """C = A + B for three [pos, d_model] records: A and B side by side with their rows
         aligned and "+" between them, C under A with its columns aligned, a title above each.
-        The space under B is left free for a panel. Returns ``(a, b, c, plus, titles)``."""
+        The space under B is left free for a panel. ``rows``: the positions drawn (default:
+        :meth:`fold`). Returns ``(a, b, c, plus, titles)``."""
         t, theme = self.trace, self.theme
-        cw = max(cell_width_for(lookup(t, s), 2, font_size, pad=0.1) for s in sources)
+        rows = self.fold() if rows is None else rows
+        cw = max(cell_width_for(lookup(t, s)[rows], 2, font_size, pad=0.1) for s in sources)
         ch = cell_height_for(font_size)
-        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size)
+        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size, rows=rows)
         a = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", **kw)
         b = self.matrix(sources[1], col_labels="dim", **kw)
         c = self.matrix(sources[2], row_labels=self.tok, **kw)

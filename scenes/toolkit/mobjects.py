@@ -404,7 +404,7 @@ class ValueMatrix(VGroup):
         self.shape_label = None
         if self.windowed:
             text = f"{self.n_rows} × {self.n_cols}"
-            shape = mark(label_text(text, MIN_FONT_SIZE, theme.muted), "shape", source, (),
+            shape = mark(label_text(text, MIN_FONT_SIZE + 1, theme.muted), "shape", source, (),
                          text)
             if self.name is not None and name_side is not UP:
                 shape.next_to(self.name, DOWN, buff=0.12)
@@ -544,7 +544,8 @@ class ValueMatrix(VGroup):
 
     def move_cells_onto(self, other: ValueMatrix) -> ValueMatrix:
         """Shift so that this matrix's cells lie exactly on ``other``'s (same cell size)."""
-        self.shift(other.cell_centre(0, 0) - self.cell_centre(0, 0))
+        i, j = other.row_ids[0], other.col_ids[0]
+        self.shift(other.cell_centre(i, j) - self.cell_centre(i, j))
         return self
 
 
