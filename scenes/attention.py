@@ -57,6 +57,12 @@ class AttentionScene(StoryScene):
 
     # Any number of positions: a long sentence folds its rows (see ``Layouts.fold``).
 
+    @staticmethod
+    def positions(trace) -> int:
+        """The rows it shows: the sentence's tokens (a translation model's encoder
+        self-attention, or a language model's), never the decoder's input."""
+        return len(trace.tokens)
+
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
@@ -104,6 +110,7 @@ class AttentionScene(StoryScene):
         pick = worked_example(t, self.prefix, self.h)
         self.qi, self.q_col, self.kj, self.z_col = (
             pick["query"], pick["q_col"], pick["key"], pick["z_col"])
+        self.worked_row = self.qi
         # A long sentence folds its rows (see Layouts.fold): in the stacked layouts always, in
         # the query × key squares only past this many; the weighted sum shows the keys the
         # worked query attends to most among the first and last.

@@ -53,8 +53,8 @@ class Layouts:
     def fold(self, budget: int | None = FOLD_ROWS, keep=()) -> list[int]:
         """The positions drawn by a matrix with one row per word: all of them when they fit
         in ``budget`` slots, else the first and last ones and the worked row (``qi``, when the
-        scene has one) and ``keep``, with a ⋮ for each run left out."""
-        worked = getattr(self, "qi", None)
+        scene has one: ``worked_row``) and ``keep``, with a ⋮ for each run left out."""
+        worked = getattr(self, "worked_row", None)
         return window(self.n, budget, [*keep, *([] if worked is None else [worked])])
 
     def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:

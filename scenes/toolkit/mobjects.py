@@ -390,28 +390,36 @@ class ValueMatrix(VGroup):
                     mob.shift([x - mob.get_x(), top + 0.3 * size * DIGIT_HEIGHT, 0])
                 self.col_labels.add(self._mark_label(mob, col_labels, index, text))
         self.ellipses = self._ellipses(theme.muted) if show_numbers else VGroup()
-        self.name = None
         self.add(self.fills, self.brackets, self.numbers, self.ellipses, self.row_labels,
                  self.col_labels)
-        if name is not None:
-            self.name = formula(name, font_size=34, color=name_color or theme.text)
-            anchor = VGroup(self.brackets, self.row_labels) if name_side is LEFT else self.brackets
-            if name_side is UP and len(self.col_labels):
-                anchor = VGroup(self.brackets, self.col_labels)
-            self.name.next_to(anchor, name_side, buff=0.2)
-            self.add(self.name)
-        # a window says the matrix's true shape beside it ("7 × 576")
+        # a window says the matrix's true shape beside it ("7 × 576"): in the row labels'
+        # column where the rows left out are, else under the name, else under the matrix
         self.shape_label = None
         if self.windowed:
             text = f"{self.n_rows} × {self.n_cols}"
             shape = mark(label_text(text, MIN_FONT_SIZE + 1, theme.muted), "shape", source, (),
                          text)
-            if self.name is not None and name_side is not UP:
-                shape.next_to(self.name, DOWN, buff=0.12)
-            else:
-                shape.next_to(self.brackets, DOWN, buff=0.1).align_to(self.brackets, RIGHT)
+            if self.row_gaps and len(self.row_labels):
+                y = self._slot_centre(self.row_gaps[0][0], 0)[1] - baseline
+                shape.shift([left - shape.get_right()[0], y, 0])
             self.shape_label = shape
             self.add(shape)
+        self.name = None
+        if name is not None:
+            self.name = formula(name, font_size=34, color=name_color or theme.text)
+            anchor = VGroup(self.brackets, self.row_labels) if name_side is LEFT else self.brackets
+            if name_side is LEFT and self.shape_label is not None and len(self.row_labels):
+                anchor = VGroup(anchor, self.shape_label)
+            if name_side is UP and len(self.col_labels):
+                anchor = VGroup(self.brackets, self.col_labels)
+            self.name.next_to(anchor, name_side, buff=0.2)
+            self.add(self.name)
+        if self.shape_label is not None and not (self.row_gaps and len(self.row_labels)):
+            if self.name is not None and name_side is not UP:
+                self.shape_label.next_to(self.name, DOWN, buff=0.12)
+            else:
+                self.shape_label.next_to(self.brackets, DOWN, buff=0.1).align_to(
+                    self.brackets, RIGHT)
 
     # ---- construction ---------------------------------------------------------------------
 
