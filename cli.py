@@ -32,7 +32,8 @@ from pathlib import Path
 import click
 
 from scenes.cli_support import (
-    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS,
+    CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, QUALITIES, TRAINABLE_MODELS,
+    VIDEO_FORMATS,
     WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
     check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
@@ -74,8 +75,13 @@ def list_scenes() -> None:
 @click.option("--lr", type=float, default=None,
               help="With --grad: the learning rate of the step (default: the model's own, "
                    "which makes the loss go down).")
+@click.option("--params/--no-params", "with_params", default=None,
+              help="Export the parameters too  [default: yes for the shipped models; no for a "
+                   "pretrained one, whose 135 million numbers make a 538 MB npz: their names "
+                   "and shapes are listed instead].")
 def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, fmt: str | None,
-              as_json: bool, out: Path | None, grad: bool, lr: float | None):
+              as_json: bool, out: Path | None, grad: bool, lr: float | None,
+              with_params: bool | None):
     """Run a model on a sentence and show (or export) every tensor it computed."""
     fmt = "json" if as_json and fmt is None else fmt
     if fmt == "npz" and out is None:
@@ -102,7 +108,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
     if fmt is None:
         text = summary(trace)
     elif fmt == "json":
-        text = to_json(trace)
+        text = to_json(trace, with_params)
     else:
         text = None
     if out is None:
@@ -110,7 +116,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
         return
     try:
         if text is None:
-            write_npz(trace, out)
+            write_npz(trace, out, with_params)
         else:
             atomic_write(out, text.encode())
     except OSError as exc:
@@ -119,7 +125,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 
 
 @main.command("train")
-@click.argument("name", type=Choice(MODELS))
+@click.argument("name", type=Choice(TRAINABLE_MODELS))
 @click.option("--corpus", type=click.Path(path_type=Path), default=None,
               help="lm: your own UTF-8 text file, one sentence per line.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 __all__ = [
-    "MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "DEBUG_ENV", "TOOLS",
+    "MODELS", "TRAINABLE_MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "DEBUG_ENV", "TOOLS",
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
@@ -33,7 +33,8 @@ __all__ = [
     "run_each",
 ]
 
-MODELS = ("translate", "lm")
+MODELS = ("translate", "lm", "smollm2")
+TRAINABLE_MODELS = ("translate", "lm")  # what `train` makes (smollm2 is pretrained)
 THEMES = ("dark", "light")
 QUALITIES = ("low", "medium", "high", "4k")  # scenes.writers.video.QUALITIES (which imports Manim)
 VIDEO_FORMATS = ("mp4", "webm", "gif", "mov", "png")
@@ -126,6 +127,14 @@ def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
     (which must be ``--model``'s when both are given); ``translate`` when neither is."""
     if checkpoint is None:
         return model or "translate"
+    from transformer_core.sources import is_pretrained_path
+
+    if is_pretrained_path(checkpoint):  # a GGUF file or a Hugging Face folder, read when run
+        if model not in (None, "smollm2"):
+            raise click.BadParameter(f"{checkpoint} is a GGUF file or model folder, which runs as "
+                                     f"smollm2: leave out --model, or give a {model} checkpoint",
+                                     param_hint="--checkpoint")
+        return "smollm2"
     from transformer_core import runs
 
     def load() -> str:
@@ -417,13 +426,15 @@ def _one_line(exc: click.UsageError) -> click.UsageError:
 
 MODEL_OPTION = click.option(
     "--model", type=Choice(MODELS), default=None,
-    help="Which model computes the numbers: the shipped translate or lm (default: the scene's "
+    help="Which model computes the numbers: the shipped translate or lm, or smollm2 (the "
+         "pretrained SmolLM2-135M, on any sentence of up to 16 tokens) (default: the scene's "
          "own: lm for training, translate for the others and for `all`), or the kind "
          "--checkpoint holds.")
 CHECKPOINT_OPTION = click.option(
-    "--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    "--checkpoint", type=click.Path(exists=True, path_type=Path), default=None,
     help="A model you trained (`python cli.py train lm --corpus FILE --out PATH`) instead of a "
-         "shipped one: its words, its numbers.")
+         "shipped one: its words, its numbers. Or a Llama-family GGUF file or Hugging Face "
+         "folder (config.json, tokenizer.json, model.safetensors), run as --model smollm2 is.")
 
 
 def scene_options(theme_help: str, captions_help: str):

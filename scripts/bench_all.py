@@ -12,7 +12,9 @@ each figure and whether it is met:
 * a table of every registered scene's render time / video length, low and high quality;
 * ``render all --jobs 1`` against ``--jobs 2`` (each three times, alternately); ``svg all`` warm;
   ``--help``;
-* peak resident memory of one high-quality render and of ``render all --jobs 2``.
+* peak resident memory of one high-quality render and of ``render all --jobs 2``;
+* SmolLM2-135M: cold and warm load, ``trace --model smollm2``, peak memory, disk sizes
+  (``scripts/bench_smollm2.py``).
 
 Timings on a shared machine are noisy: compare figures of one run. The short commands
 (``svg all``, ``--help``) and the two sides of the ``render all`` speed-up are each timed more
@@ -289,6 +291,12 @@ def main() -> None:
               f"{verdict(peak_all[1], TARGETS['rss_all'])}")
         results.append(("memory one high", verdict(peak_one[1], TARGETS["rss_one"])))
         results.append(("memory all jobs 2", verdict(peak_all[1], TARGETS["rss_all"])))
+
+        # ---- smollm2: cold and warm load, trace, memory, disk (scripts/bench_smollm2.py) ------
+        print()
+        from bench_smollm2 import measure as measure_smollm2
+
+        results += measure_smollm2(tmp)
 
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     missed = [name for name, v in results if v.startswith("NOT")]

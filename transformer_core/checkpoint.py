@@ -4,7 +4,8 @@ A checkpoint is a ``torch.save`` file that loads with ``weights_only=True`` (pla
 dicts, lists, strings and numbers: no code runs when it is read). It holds::
 
     format, version     "transformer-explained checkpoint", 2 (the shipped files predate both)
-    name                the model kind: "translate" (encoder-decoder) or "lm" (decoder-only)
+    name                the model kind: "translate" (encoder-decoder), "lm" (decoder-only, the
+                        paper's block) or "modern" (decoder-only, today's LLM block)
     config              Config.to_dict()
     src_vocab           list of tokens (None for an lm), specials first
     tgt_vocab           list of tokens
@@ -38,8 +39,12 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-MODEL_NAMES = ("translate", "lm")
-KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)"}
+MODEL_NAMES = ("translate", "lm", "modern", "smollm2")
+KIND_NAMES = {"translate": "translation (encoder-decoder)", "lm": "language model (decoder-only)",
+              "modern": "modern language model (pre-RMSNorm, RoPE, SwiGLU, grouped-query)",
+              "smollm2": "pretrained Llama-family model (a GGUF file or Hugging Face folder)"}
+TRAINABLE = ("translate", "lm", "modern")  # the kinds `train` makes and torch.save files hold
+DECODER_ONLY = ("lm", "modern")  # kinds trained on a corpus of sentences, no source side
 FORMAT = "transformer-explained checkpoint"
 VERSION = 2
 
@@ -65,6 +70,7 @@ class LoadedModel:
     default_sentence: str
     meta: dict
     path: Path | None = None  # the file it was loaded from
+    max_tokens: int | None = None  # the longest sentence, when shorter than the positions allow
 
     @property
     def kind(self) -> str:
@@ -102,7 +108,20 @@ def build(name: str) -> LoadedModel:
         vocab = Vocab(data.lm_words())
         cfg = Config(mode="decoder", tgt_vocab_size=len(vocab), n_dec_layers=2)
         return LoadedModel(name, Transformer(cfg), None, vocab, data.LM_DEFAULT, {})
+    if name == "modern":
+        vocab = Vocab(data.lm_words())
+        return LoadedModel(name, Transformer(modern_config(len(vocab))), None, vocab,
+                           data.LM_DEFAULT, {})
     raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+
+
+def modern_config(vocab_size: int) -> Config:
+    """``lm``'s sizes with today's block: pre-RMSNorm, rotary positions, SwiGLU, 2 query heads
+    sharing 1 K/V head, no biases, no √d_model scaling (as Llama). d_ff 24 ≈ 8/3 · d_model
+    rounded up, so its three FFN matrices hold about as many weights as lm's two."""
+    return Config(mode="decoder", tgt_vocab_size=vocab_size, n_dec_layers=2, d_ff=24,
+                  scale_embedding=False, norm_position="pre", norm="rmsnorm", positions="rope",
+                  ffn="swiglu", n_kv_heads=1, bias=False)
 
 
 def save_model(lm: LoadedModel, path: Path) -> None:
@@ -158,6 +177,15 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
     advice = f"; run '{retrain}' to recreate it" if retrain else ""
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} is missing{advice}")
+    from .sources import is_pretrained_path
+
+    if is_pretrained_path(path):  # a GGUF file or a Hugging Face folder: Llama family
+        if kind is not None and kind != "smollm2":
+            raise CheckpointKindError(f"{path} is a {KIND_NAMES['smollm2']} (smollm2); this "
+                                      f"needs a {KIND_NAMES[kind]} one ({kind})")
+        from .pretrained import load_pretrained
+
+        return load_pretrained(path)
     if path.is_dir():
         raise NotACheckpointError(f"{path} is a folder, not a checkpoint file")
     try:
@@ -167,7 +195,7 @@ def load_checkpoint(path: Path | str, kind: str | None = None, retrain: str = ""
             raise NotACheckpointError(f"checkpoint {path} is corrupt{advice}") from exc
         raise
     found = payload.get("name")
-    if found not in MODEL_NAMES:
+    if found not in TRAINABLE:
         raise NotACheckpointError(f"{path} holds an unknown kind of model ({found!r})")
     if kind is not None and found != kind:
         raise CheckpointKindError(f"{path} is a {KIND_NAMES[found]} checkpoint ({found}); this "
@@ -197,4 +225,8 @@ def load_model(name: str = "translate", path: Path | str | None = None) -> Loade
         raise KeyError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     if path is not None:
         return load_checkpoint(path, kind=name)
+    if name == "smollm2":
+        from .pretrained import load_pretrained
+
+        return load_pretrained()
     return load_checkpoint(default_path(name), kind=name, retrain=f"python cli.py train {name}")

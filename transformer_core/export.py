@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_write
-from .trace import Trace
+from .records import Trace
 
-__all__ = ["custom_checkpoint", "printable", "summary", "to_dict", "to_json", "write_npz"]
+__all__ = ["BIG_PARAMS", "custom_checkpoint", "exports_params", "printable", "summary", "to_dict", "to_json",
+           "write_npz"]
 
 
 def printable(text: str) -> str:
@@ -29,10 +30,11 @@ def printable(text: str) -> str:
 
 
 def custom_checkpoint(trace: Trace) -> str | None:
-    """The checkpoint file of a model that is not a shipped one, else None."""
-    from .checkpoint import default_path
+    """The checkpoint file of a model that is not a shipped one (nor the installed smollm2
+    file), else None."""
+    from .runs import checkpoint_file
 
-    if trace.checkpoint is None or Path(trace.checkpoint) == default_path(trace.model_name):
+    if trace.checkpoint is None or Path(trace.checkpoint) == checkpoint_file(trace.model_name):
         return None
     return trace.checkpoint
 
@@ -84,27 +86,58 @@ def _arrays(mapping) -> dict:
     return {name: {"shape": list(arr.shape), "data": _plain(arr)} for name, arr in mapping.items()}
 
 
-def to_dict(trace: Trace) -> dict:
-    """Metadata, ``records`` and ``params`` (and ``grads``, ``step`` for a training step)."""
+BIG_PARAMS = 10_000_000  # numbers; more are exported only when asked for (--params)
+
+
+def exports_params(trace: Trace, asked: bool | None) -> bool:
+    """Whether an export holds the parameters: as asked, else only a small model's (SmolLM2's
+    135 million would be 538 MB of npz or several GB of JSON, for every sentence)."""
+    return asked if asked is not None else _n_params(trace) <= BIG_PARAMS
+
+
+def _n_params(trace: Trace) -> int:
+    shapes = getattr(trace.params, "shapes", None)
+    if shapes is not None:  # stored in the weights file: counted without reading it
+        return sum(int(np.prod(s)) for s in shapes.values())
+    return sum(int(np.size(a)) for a in trace.params.values())
+
+
+def to_dict(trace: Trace, params: bool | None = None) -> dict:
+    """Metadata, ``records`` and ``params`` (and ``grads``, ``step`` for a training step);
+    ``params`` None: a big model's parameters are left out (their names and shapes stay)."""
     out = _meta(trace)
     out["records"] = _arrays(trace)
-    out["params"] = _arrays(trace.params)
+    if exports_params(trace, params):
+        out["params"] = _arrays(trace.params)
+    else:
+        out["params_left_out"] = _left_out(trace)
     if hasattr(trace, "grads"):
         out["grads"] = _arrays(trace.grads)
         out["step"] = {**_step_meta(trace), "params_after": _arrays(trace.params_after)}
     return out
 
 
-def to_json(trace: Trace) -> str:
-    return json.dumps(to_dict(trace), indent=1)
+def _left_out(trace: Trace) -> dict:
+    shapes = getattr(trace.params, "shapes", None)
+    shapes = shapes or {k: np.shape(v) for k, v in trace.params.items()}
+    return {"why": f"{_n_params(trace):,} numbers: export them with --params",
+            "shapes": {k: list(v) for k, v in shapes.items()}}
 
 
-def write_npz(trace: Trace, path: Path) -> None:
-    """Records under their names, parameters under ``param:<name>``, metadata as JSON text
-    (a training step: also ``grad:<name>``, ``after:param:<name>``, ``step:targets``)."""
+def to_json(trace: Trace, params: bool | None = None) -> str:
+    return json.dumps(to_dict(trace, params), indent=1)
+
+
+def write_npz(trace: Trace, path: Path, params: bool | None = None) -> None:
+    """Records under their names, parameters under ``param:<name>`` (a big model's only with
+    ``params``), metadata as JSON text (a training step: also ``grad:<name>``,
+    ``after:param:<name>``, ``step:targets``)."""
     arrays = dict(trace.items())
-    arrays.update({f"param:{k}": v for k, v in trace.params.items()})
     meta = _meta(trace)
+    if exports_params(trace, params):
+        arrays.update({f"param:{k}": v for k, v in trace.params.items()})
+    else:
+        meta["params_left_out"] = _left_out(trace)
     if hasattr(trace, "grads"):
         arrays.update({f"grad:{k}": v for k, v in trace.grads.items()})
         arrays.update({f"after:param:{k}": v for k, v in trace.params_after.items()})
@@ -134,7 +167,15 @@ def summary(trace: Trace) -> str:
     width = max(len(n) for n in trace)
     for name, shape in trace.shapes().items():
         lines.append(f"  {name:<{width}}  {list(shape)}")
-    lines.append(f"{len(trace.params)} parameters: " + ", ".join(trace.params))
+    if _n_params(trace) > BIG_PARAMS:
+        lines.append(f"{len(trace.params)} parameters ({_n_params(trace):,} numbers; exported "
+                     "with --params):")
+        shapes = getattr(trace.params, "shapes", None)
+        shapes = shapes or {k: np.shape(v) for k, v in trace.params.items()}
+        for name in trace.params:
+            lines.append(f"  {name:<{width}}  {list(shapes[name])}")
+    else:
+        lines.append(f"{len(trace.params)} parameters: " + ", ".join(trace.params))
     if hasattr(trace, "grads"):
         step = _step_meta(trace)
         lines.append(f"training step: targets {' '.join(step['target_words'])}; lr {trace.lr:g}; "

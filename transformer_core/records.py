@@ -17,6 +17,7 @@ import json
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -66,8 +67,9 @@ class Trace(Mapping):
 
     @property
     def joiner(self) -> str:
-        """What goes between tokens written as text: a space, or nothing for ``chars``."""
-        return "" if self.tokenization == "chars" else " "
+        """What goes between tokens written as text: a space, or nothing for ``chars`` and
+        ``bpe`` (whose tokens carry their spaces, shown as ``·``)."""
+        return "" if self.tokenization in ("chars", "bpe") else " "
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -98,7 +100,8 @@ class Trace(Mapping):
 
     @property
     def output_text(self) -> str:
-        return self.joiner.join(self.output_tokens)
+        text = self.joiner.join(self.output_tokens)
+        return text.replace("·", " ").replace("↵", "\n") if self.tokenization == "bpe" else text
 
     def tokens_for(self, prefix: str) -> tuple[str, ...]:
         """Token labels of the positions a record under ``prefix`` runs over."""
@@ -217,7 +220,9 @@ def _describe(trace: Trace, arrays: list[np.ndarray]) -> dict:
     out: dict = {"class": type(trace).__name__}
     for f in fields(trace):
         value = getattr(trace, f.name)
-        if f.name in _MAPPINGS:
+        if f.name in _MAPPINGS and hasattr(value, "describe"):  # StoredParams: by reference
+            out[f.name] = value.describe()
+        elif f.name in _MAPPINGS:
             out[f.name] = []
             for name, array in value.items():
                 out[f.name].append([name, len(arrays)])
@@ -252,7 +257,13 @@ def _build(desc: dict, arrays) -> Trace:
     kwargs = {}
     for f in fields(cls):
         value = desc[f.name]
-        if f.name in _MAPPINGS:
+        if f.name in _MAPPINGS and isinstance(value, dict):
+            from .weights_file import StoredParams
+
+            if not Path(value["stored"]).is_file():  # the weights cache was cleared: run again
+                raise FileNotFoundError(value["stored"])
+            value = StoredParams(value["stored"], value["names"], value["shapes"])
+        elif f.name in _MAPPINGS:
             value = _frozen_map(value, arrays)
         elif f.name in _NESTED:
             value = None if value is None else _build(value, arrays)

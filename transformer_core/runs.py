@@ -27,8 +27,9 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from .cache import Store, digest
+from .cache import Store, digest, file_identity
 from .records import Trace, TrainingTrace, from_bytes, to_bytes
+from .sources import PRETRAINED, smollm2_path
 
 __all__ = ["checkpoint_file", "checkpoint_kind", "generation", "trace", "training"]
 
@@ -42,6 +43,8 @@ def checkpoint_file(model: str, checkpoint: str | os.PathLike | None = None) -> 
     ``$TRANSFORMER_CHECKPOINT_DIR``), as :func:`transformer_core.checkpoint.default_path`."""
     if checkpoint is not None:
         return Path(checkpoint)
+    if model in PRETRAINED:  # the installed package's file (a missing one: load says so)
+        return smollm2_path() or Path("missing-smollm2-file")
     folder = os.environ.get("TRANSFORMER_CHECKPOINT_DIR")
     return (Path(folder) if folder else HERE / "checkpoints") / f"{model}.pt"
 
@@ -62,7 +65,7 @@ def _versions() -> tuple[str, ...]:
     from importlib import metadata
 
     found = [platform.python_version()]
-    for dist in ("torch", "numpy"):
+    for dist in ("torch", "numpy", "tokenizers", "gguf"):
         try:
             found.append(metadata.version(dist))
         except metadata.PackageNotFoundError:
@@ -70,8 +73,17 @@ def _versions() -> tuple[str, ...]:
     return tuple(found)
 
 
+_BIG = 64_000_000  # a file this large (a pretrained model) is known by its identity
+
+
 def _file_digest(path: Path) -> str | None:
+    """The checkpoint's bytes; a big file or a Hugging Face folder by its files' paths, sizes
+    and modification times (hashing 100 MB on every run would cost more than the run)."""
     try:
+        if path.is_dir():
+            return digest([file_identity(p) for p in sorted(path.iterdir()) if p.is_file()])
+        if path.stat().st_size > _BIG:
+            return digest(file_identity(path))
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None

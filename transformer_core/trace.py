@@ -4,6 +4,11 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
 
     P.resid_pre                [pos, d_model]     input to the block
     P.attn.q / .k / .v         [head, pos, d_head] X · W_Q, X · W_K, X · W_V per head
+                               (k, v: [kv_head, pos, d_head] with grouped-query attention;
+                               query head i reads K/V head i // (n_heads / n_kv_heads))
+    P.attn.angle               [pos, d_head/2]    rotary angle pos · θ_i (positions "rope")
+    P.attn.q_rot / .k_rot      like q / k         q, k with each pair (i, i + d_head/2) turned by
+                                                  its angle; the scores use these (rope only)
     P.attn.scores              [head, q, k]       raw Q · Kᵀ
     P.attn.scaled              [head, q, k]       scores / √d_k
     P.attn.mask                [q, k]             True where query q may attend to key k
@@ -13,12 +18,18 @@ Names follow module paths. For block ``P`` (``encoder.blocks.L`` or ``decoder.bl
     P.attn.concat              [q, d_model]       heads side by side
     P.attn.out                 [q, d_model]       concat · W_O
     P.resid_mid                [pos, d_model]     resid_pre + attn.out
-    P.ln1.mean / .var / .out   [pos] [pos] [pos, d_model]
+    P.ln1.mean / .var / .out   [pos] [pos] [pos, d_model]   (post-norm: norm of resid_mid;
+                               pre-norm: norm of resid_pre, the attention's input)
+    P.ln1.rms / .out           [pos] [pos, d_model]  RMSNorm instead: sqrt(mean(x²) + eps)
     P.cross_attn.*, P.resid_cross, P.ln3.*        decoder of the encoder-decoder only
     P.mlp.hidden / .act / .out [pos, d_ff] [pos, d_ff] [pos, d_model]
+    P.mlp.gate / .up / .act / .glu / .out   SwiGLU instead: x W_gate, x W_up, SiLU(gate),
+                               act ⊙ up (all [pos, d_ff]), glu W_down [pos, d_model]
     P.resid_post               [pos, d_model]     (input of the FFN) + mlp.out
     P.ln2.*                    (and ln3 in the encoder-decoder's decoder)
     encoder.embed, encoder.pos_embed, decoder.embed, decoder.pos_embed   [pos, d_model]
+                               (no pos_embed with rotary positions)
+    encoder.ln_f.*, decoder.ln_f.*               final norm of a pre-norm stack
     logits, probs              [pos, vocab]       final linear, softmax over the vocabulary
 """
 
@@ -43,16 +54,37 @@ __all__ = ["SentenceTooLongError", "Trace", "resolve_model", "run_with_trace", "
 
 def _params(model: torch.nn.Module) -> dict[str, np.ndarray]:
     """Parameters by module path, renamed to the trace's stack names."""
-    rename = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
-              "dec_blocks.": "decoder.blocks."}
     out = {}
     for key, value in model.named_parameters():
-        for old, new in rename.items():
-            if key.startswith(old):
-                key = new + key[len(old):]
-                break
-        out[key] = _frozen(value.detach().cpu().numpy().astype(np.float32))
+        out[param_name(key)] = _frozen(value.detach().cpu().numpy().astype(np.float32))
     return out
+
+
+_RENAME = {"enc_embed.": "encoder.", "dec_embed.": "decoder.", "enc_blocks.": "encoder.blocks.",
+           "dec_blocks.": "decoder.blocks.", "enc_ln_f.": "encoder.ln_f.",
+           "dec_ln_f.": "decoder.ln_f."}
+
+
+def param_name(key: str) -> str:
+    """A parameter's module path as the trace names it (``dec_blocks.0.attn.W_Q`` →
+    ``decoder.blocks.0.attn.W_Q``)."""
+    for old, new in _RENAME.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def _trace_params(lm: LoadedModel):
+    """The parameters a trace holds: a big pretrained model's stay in its cached weights file,
+    read only when a value is asked for (a copy of each in every trace would be 538 MB)."""
+    stored = lm.meta.get("weights")
+    if stored:
+        from .weights_file import StoredParams
+
+        state = dict(lm.model.named_parameters())
+        return StoredParams(stored, {param_name(k): k for k in state},
+                            {param_name(k): tuple(v.shape) for k, v in state.items()})
+    return MappingProxyType(_params(lm.model))
 
 
 def resolve_model(model: str | os.PathLike | LoadedModel) -> LoadedModel:
@@ -70,6 +102,8 @@ def tokenize_checked(lm: LoadedModel, sentence: str):
     tok = lm.input_vocab.encode(sentence)
     cfg = lm.cfg
     limit = max_positions(cfg)
+    if lm.max_tokens is not None:
+        limit = min(limit, lm.max_tokens)
     if len(tok.tokens) > limit:
         raise SentenceTooLongError(
             f"the sentence has {len(tok.tokens)} tokens; this model reads at most {limit}"
@@ -104,7 +138,10 @@ def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_id
         if name in records:
             raise RuntimeError(f"trace name {name!r} recorded twice")
         records[name] = _frozen(np.asarray(value))
-    output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
+    if lm.rule == "bpe":  # its specials are the file's own; the end is its eos id
+        output_tokens = tuple(v.decode([i for i in output_ids if i != v.eos_id]))
+    else:
+        output_tokens = tuple(t for t in v.decode(output_ids) if t not in (BOS, EOS))
     return Trace(
         model_name=lm.name,
         sentence=sentence,
@@ -117,11 +154,32 @@ def trace_run(lm: LoadedModel, sentence: str, tok, dec_ids: list[int], output_id
         config=cfg,
         vocab=v.itos,
         _arrays=MappingProxyType(records),
-        params=MappingProxyType(_params(lm.model)),
+        params=_trace_params(lm),
         tokenization=lm.rule,
         checkpoint=str(lm.path) if lm.path is not None else None,
         input_vocab=lm.input_vocab.itos,
     )
+
+
+CONTINUATION = 8  # tokens of a pretrained model's greedy continuation in a trace
+
+
+@torch.no_grad()
+def greedy_cached(model, prefix: list[int], eos_id: int, max_new: int) -> list[int]:
+    """``model.greedy`` of a decoder-only model, each new token run alone against the KV cache
+    (its logits equal a full recompute's within 1e-6: i26's test)."""
+    from .model import KVCache
+
+    ids, cache = list(prefix), KVCache()
+    logits = model.decode(torch.tensor([ids]), None, cache=cache)
+    while max_new > 0 and len(ids) < model.cfg.max_len:
+        nxt = int(logits[0, -1].argmax())
+        ids.append(nxt)
+        max_new -= 1
+        if nxt == eos_id or max_new == 0:
+            break
+        logits = model.decode(torch.tensor([[nxt]]), None, cache=cache)
+    return ids
 
 
 @torch.no_grad()
@@ -146,7 +204,10 @@ def run_with_trace(
         dec_ids = out if out[-1] != v.eos_id else out[:-1]  # <bos> + translation
     else:
         ids = list(tok.ids)
-        out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
+        if lm.max_tokens is not None:  # a pretrained model: a few words, with the KV cache
+            out = greedy_cached(lm.model, ids, v.eos_id, CONTINUATION)
+        else:
+            out = lm.model.greedy(ids, None, v.eos_id, cfg.max_len - len(ids))
         output_ids = [i for i in out[len(ids):] if i != v.eos_id]
         dec_ids = ids
     return trace_run(lm, sentence, tok, dec_ids, output_ids)

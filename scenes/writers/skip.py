@@ -125,18 +125,15 @@ def tool_versions() -> dict[str, str]:
 def checkpoint_path(model: str, checkpoint: str | os.PathLike | None = None) -> Path:
     """The checkpoint file a trace of ``model`` is read from (as
     :func:`transformer_core.checkpoint.default_path` finds it, without importing torch)."""
-    if checkpoint:
-        return Path(checkpoint)
-    folder = os.environ.get("TRANSFORMER_CHECKPOINT_DIR")
-    base = Path(folder) if folder else ROOT / "transformer_core" / "checkpoints"
-    return base / f"{model}.pt"
+    from transformer_core.runs import checkpoint_file
+
+    return checkpoint_file(model, checkpoint)
 
 
 def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
+    from transformer_core.runs import _file_digest as identity  # a big file or folder: cheaply
+
+    return identity(path) or "missing"
 
 
 def key_params(params: Mapping) -> dict:
