@@ -127,7 +127,7 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
 @main.command("train")
 @click.argument("name", type=Choice(TRAINABLE_MODELS))
 @click.option("--corpus", type=click.Path(path_type=Path), default=None,
-              help="lm: your own UTF-8 text file, one sentence per line.")
+              help="lm, modern: your own UTF-8 text file, one sentence per line.")
 @click.option("--pairs", type=click.Path(path_type=Path), default=None,
               help="translate: your own UTF-8 file, one SOURCE<TAB>TARGET pair per line.")
 @click.option("--tokens", type=Choice(("words", "chars")), default="words", show_default=True,
@@ -148,7 +148,8 @@ def train_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens: str,
     """Train a model from scratch, reproducibly, and save its checkpoint.
 
     Without --corpus/--pairs: retrain a shipped model on its own generated data. With them:
-    train on your own text (`train lm --corpus FILE`, `train translate --pairs FILE.tsv`),
+    train on your own text (`train lm --corpus FILE`, `train modern --corpus FILE`,
+    `train translate --pairs FILE.tsv`),
     then show it with `--checkpoint` on render, svg, trace and verify.
     """
     if corpus is not None or pairs is not None:
@@ -205,18 +206,18 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
                      holdout: float | None, steps: int | None, seed: int, out: Path | None) -> None:
     """``train lm --corpus FILE`` / ``train translate --pairs FILE``: your own model."""
     if corpus is not None and pairs is not None:
-        raise click.UsageError("give --corpus (lm) or --pairs (translate), not both")
-    if name == "lm" and pairs is not None:
-        raise click.UsageError("--pairs is for translate; an lm learns from --corpus FILE "
+        raise click.UsageError("give --corpus (lm, modern) or --pairs (translate), not both")
+    if name != "translate" and pairs is not None:
+        raise click.UsageError(f"--pairs is for translate; {name} learns from --corpus FILE "
                                "(one sentence per line)")
     if name == "translate" and corpus is not None:
-        raise click.UsageError("--corpus is for lm; translate learns from --pairs FILE.tsv "
+        raise click.UsageError("--corpus is for lm and modern; translate learns from --pairs FILE.tsv "
                                "(SOURCE<TAB>TARGET per line)")
     data, option = (corpus, "--corpus") if corpus is not None else (pairs, "--pairs")
     from transformer_core.corpus import CorpusError, read_corpus
 
     try:
-        text = read_corpus(data, name, tokens)
+        text = read_corpus(data, "translate" if name == "translate" else "lm", tokens)
     except CorpusError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
     path = _checkpoint_out(out if out is not None else Path(f"{data.stem}.pt"))
@@ -225,10 +226,10 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
     from transformer_core.checkpoint import save_model
     from transformer_core.train import CORPUS_MAX_STEPS, plan_config, train_corpus
 
-    cfg = plan_config(text)
-    layers = (f"{cfg.n_dec_layers} layer{'s' * (cfg.n_dec_layers > 1)}" if name == "lm" else
-              f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
-    vocab = (f"{cfg.tgt_vocab_size - 4} words" if name == "lm" else
+    cfg = plan_config(text, name)
+    layers = (f"{cfg.n_dec_layers} layer{'s' * (cfg.n_dec_layers > 1)}" if name != "translate"
+              else f"{cfg.n_enc_layers} + {cfg.n_dec_layers} layers")
+    vocab = (f"{cfg.tgt_vocab_size - 4} words" if name != "translate" else
              f"{cfg.src_vocab_size - 4} + {cfg.tgt_vocab_size - 4} words")
     click.echo(f"{data}: {len(text)} sentences, vocabulary {vocab}; model: d_model {cfg.d_model}, "
                f"{cfg.n_heads} heads, {layers}, {cfg.max_len} positions", err=True)
@@ -242,7 +243,8 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
             bar.current_item = f"loss {loss:.4f}"
             bar.update(1)
 
-        result = train_corpus(text, seed=seed, holdout=holdout, max_steps=total, progress=progress)
+        result = train_corpus(text, seed=seed, holdout=holdout, max_steps=total, progress=progress,
+                              name=name)
     seconds = time.perf_counter() - started
     try:
         save_model(result.model, path)

@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 )
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, model_name,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
 )
 from scenes.toolkit.style import NOTE, NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import number_text, plain_text  # noqa: E402
@@ -66,7 +66,7 @@ class AttentionScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        causal = options.model == "lm"
+        causal = decoder_only(options)
         if options.layer == 0:
             embed = Step("embed", "Each word becomes one row of X: its learned embedding plus "
                                   "a positional encoding that says where the word stands.")
@@ -216,7 +216,7 @@ class AttentionScene(StoryScene):
         x, w, q, work, hl = self.qkv_parts
         made = {}
         for name, color in (("K", theme.key), ("V", theme.value)):
-            mw = self.matrix(f"param:{self.prefix}.W_{name}[{self.h}]", cell_w=q.cell_w,
+            mw = self.matrix(f"param:{self.prefix}.W_{name}[{self.kv_index('W_' + name)}]", cell_w=q.cell_w,
                              cell_h=q.cell_h, col_labels="dim", name=f"W_{name}",
                              name_side=RIGHT, name_color=color).move_cells_onto(w)
             m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
@@ -250,7 +250,7 @@ class AttentionScene(StoryScene):
         q_prev, k_prev, v_prev = self.qkv
         ch = cell_height_for(NUM)
         cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
-                                   t[f"{self.prefix}.k"][self.h])
+                                   t[f"{self.prefix}.k"][self.kv_index("k")])
         q = self.matrix(self.src("q"), cell_h=ch, row_labels=self.tok, name="Q",
                         name_color=theme.query, rows=self.fold())
         kt = self.matrix(f"{self.src('k')}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
@@ -389,7 +389,7 @@ class AttentionScene(StoryScene):
         theme, t = self.theme, self.trace
         p_prev = self.pattern
         ch = cell_height_for(NUM)
-        cw = max(cell_width_for(t[f"{self.prefix}.v"][self.h], 2, NUM),
+        cw = max(cell_width_for(t[f"{self.prefix}.v"][self.kv_index("v")], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
         a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A",
                         rows=self.fold(), cols=self.sum_keys)

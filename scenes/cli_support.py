@@ -33,8 +33,8 @@ __all__ = [
     "run_each",
 ]
 
-MODELS = ("translate", "lm", "smollm2")
-TRAINABLE_MODELS = ("translate", "lm")  # what `train` makes (smollm2 is pretrained)
+MODELS = ("translate", "lm", "modern", "smollm2")
+TRAINABLE_MODELS = ("translate", "lm", "modern")  # what `train` makes (smollm2 is pretrained)
 THEMES = ("dark", "light")
 QUALITIES = ("low", "medium", "high", "4k")  # scenes.writers.video.QUALITIES (which imports Manim)
 VIDEO_FORMATS = ("mp4", "webm", "gif", "mov", "png")

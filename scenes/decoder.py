@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     formula, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, languages,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, languages,
 )
 from scenes.toolkit.style import NOTE, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
@@ -62,7 +62,7 @@ class DecoderScene(StoryScene):
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
         source, target = languages(options)
-        if options.model == "lm":
+        if decoder_only(options):
             steps = [
                 Step("title", "A decoder-only model reads a sentence and, at every position, "
                               "predicts the word that comes next."),
@@ -81,7 +81,7 @@ class DecoderScene(StoryScene):
         steps.append(Step("masked_attention", "Masked self-attention: a score becomes −∞ "
                                               "wherever a position would look at a later "
                                               "word, so softmax gives that word no weight."))
-        if options.model != "lm":
+        if not decoder_only(options):
             steps.append(Step("cross_attention",
                               f"Cross-attention: each {target} position (a row) queries the "
                               f"encoder's {source} words (columns), and the weights line up "
@@ -94,7 +94,7 @@ class DecoderScene(StoryScene):
                                   "position."),
             Step("greedy", "The most probable word at each position is the prediction, and "
                            "training lowers −log p of the word that really comes next."
-                 if options.model == "lm" else
+                 if decoder_only(options) else
                  "Picking the most probable word at each position gives the translation, and "
                  "training lowers −log p of each correct next word."),
         ]

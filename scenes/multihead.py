@@ -36,7 +36,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, model_name,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
 )
 from scenes.toolkit.style import NOTE, STRIP_NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import plain_text  # noqa: E402
@@ -61,7 +61,7 @@ class MultiHeadScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        kind = "a decoder-only" if options.model == "lm" else "an encoder"
+        kind = "a decoder-only" if decoder_only(options) else "an encoder"
         return [
             Step("title", f"After attention, {kind} block combines its heads, adds its input "
                           "back, normalises, and passes every word through a small "

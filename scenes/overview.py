@@ -35,7 +35,7 @@ from manim import (  # noqa: E402
 from scenes.toolkit.mobjects import ValueMatrix, rounded_box  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
 )
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, number_text  # noqa: E402
 from transformer_core.explain import VOCAB_COLUMNS, lookup, top_k_ids  # noqa: E402
@@ -81,7 +81,7 @@ class OverviewScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        if options.model == "lm":
+        if decoder_only(options):
             return [
                 Step("figure", "A decoder-only Transformer: one stack of masked blocks reads "
                                "the sentence and predicts each next word."),

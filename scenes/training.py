@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     ValueMatrix, attention_heatmap, cell_height_for, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
 )
 from scenes.toolkit.style import NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
@@ -46,6 +46,7 @@ from scenes.toolkit.text import label_text, number_text, plain_text  # noqa: E40
 from transformer_core.explain import (  # noqa: E402
     attention_prefix, decimals_for, lookup, neg_log, target_probs,
 )
+from transformer_core.records import block_output  # noqa: E402
 
 __all__ = ["TrainingScene"]
 
@@ -70,7 +71,7 @@ class TrainingScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        encdec = options.model != "lm"
+        encdec = not decoder_only(options)
         return [
             Step("data", "One training example: the words become ids, and at every position "
                          "the target is the word that really comes next."
@@ -222,8 +223,10 @@ class TrainingScene(StoryScene):
         cfg = t.config
         dec = [("decoder.blocks.0.resid_pre", "X", 0.15)]
         if not self.encdec:
-            dec += [(f"decoder.blocks.{k}.ln2.out", f"after block {k}", 0.15)
+            dec += [(block_output(cfg, "decoder", k), f"after block {k}", 0.15)
                     for k in range(cfg.n_dec_layers)]
+            if cfg.norm_position == "pre":
+                dec += [("decoder.ln_f.out", "final norm", 0.15)]
         else:
             dec += [(self.hidden, "after the decoder block", 0.15)]
         dec += [("logits", "logits", 0.07), ("probs", "softmax: p", 0.07)]
@@ -419,7 +422,8 @@ class TrainingScene(StoryScene):
             layers = t.config.n_enc_layers if stack == "encoder" else t.config.n_dec_layers
             for k in range(layers):
                 panels.append((f"{stack} block {k}", block(f"{stack}.blocks.{k}")))
-        panels.append(("output", [["W_U", "b_U"]]))
+        panels.append(("output", [[n for n in ("decoder.ln_f.gamma", "W_U", "b_U")
+                                   if n in names]]))
         return panels
 
     def chip(self, name: str, lo: float, hi: float):
@@ -442,19 +446,21 @@ class TrainingScene(StoryScene):
         chip.param = name
         return chip
 
-    @staticmethod
-    def role(name: str) -> str:
+    def role(self, name: str) -> str:
         """What a parameter belongs to, for its outline colour."""
         for part, role in ((".cross_attn.", "cross-attention"), (".attn.", "self-attention"),
-                           (".mlp.", "feed-forward"), (".ln", "LayerNorm")):
+                           (".mlp.", "feed-forward"), (".ln", self.norm_name())):
             if part in name:
                 return role
         return "embedding, output"
 
+    def norm_name(self) -> str:
+        return "RMSNorm" if self.trace.config.norm == "rmsnorm" else "LayerNorm"
+
     def role_colors(self) -> dict[str, str]:
         theme = self.theme
         return {"self-attention": theme.query, "cross-attention": theme.key,
-                "feed-forward": theme.value, "LayerNorm": theme.muted,
+                "feed-forward": theme.value, self.norm_name(): theme.muted,
                 "embedding, output": theme.output}
 
     def step_grad_sizes(self) -> None:

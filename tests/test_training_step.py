@@ -29,7 +29,7 @@ TR_TARGETS = "jane visite l'afrique en septembre <eos>".split()
 
 @pytest.fixture(scope="module")
 def steps():
-    return {name: training_step(name) for name in ("lm", "translate")}
+    return {name: training_step(name) for name in ("lm", "translate", "modern")}
 
 
 def _rel_err(a, b) -> float:
@@ -43,7 +43,7 @@ def _pytorch_reference(name: str):
     every parameter by trace name, grads of every record on the graph)."""
     lm = load_model(name)
     vocab = lm.tgt_vocab
-    if name == "lm":
+    if name in ("lm", "modern"):
         dec = [vocab.stoi[w] for w in "the early bird eats the worm".split()]
         src = None
         targets = [vocab.stoi[w] for w in LM_TARGETS]
@@ -69,7 +69,7 @@ def _pytorch_reference(name: str):
     return float(loss.detach()), param_grads, rec_grads, targets
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_every_exported_gradient_equals_autograd_of_cross_entropy(steps, name):
     exported = json.loads(to_json(steps[name]))
     loss, param_grads, rec_grads, targets = _pytorch_reference(name)
@@ -92,6 +92,8 @@ def test_every_exported_gradient_equals_autograd_of_cross_entropy(steps, name):
 @pytest.mark.parametrize("name,param,index", [
     ("lm", "W_U", (4, 5)), ("lm", "decoder.blocks.0.attn.W_Q", (0, 3, 1)),
     ("lm", "decoder.W_E", (4, 2)),
+    ("modern", "decoder.blocks.0.mlp.W_gate", (3, 5)), ("modern", "decoder.blocks.1.attn.W_K", (0, 2, 3)),
+    ("modern", "decoder.ln_f.gamma", (6,)),
     ("translate", "W_U", (2, 14)), ("translate", "encoder.blocks.0.attn.W_K", (1, 5, 2)),
 ])
 def test_gradients_match_finite_differences(steps, name, param, index):
@@ -120,7 +122,7 @@ def test_gradients_match_finite_differences(steps, name, param, index):
     assert abs(numeric) > 1e-6  # a cell that actually has a gradient
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_logit_gradient_is_p_minus_y_over_t(steps, name):
     s = steps[name]
     probs = s["probs"].astype(np.float64)
@@ -136,7 +138,7 @@ def test_logit_gradient_is_p_minus_y_over_t(steps, name):
     assert all(s["grad.logits"][i, t] < 0 for i, t in enumerate(s.targets))
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_loss_is_the_mean_of_minus_log_p_and_goes_down(steps, name):
     s = steps[name]
     p = np.array([s["probs"][i, t] for i, t in enumerate(s.targets)], np.float64)
@@ -149,7 +151,7 @@ def test_loss_is_the_mean_of_minus_log_p_and_goes_down(steps, name):
     assert s.loss_after == pytest.approx(float(np.mean(-np.log(p_after))), rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_params_after_are_params_minus_lr_times_grads(steps, name):
     s = steps[name]
     assert list(s.params_after) == list(s.params) == list(s.grads)
@@ -164,7 +166,7 @@ def test_params_after_are_params_minus_lr_times_grads(steps, name):
     np.testing.assert_array_equal(_params(load_model(name).model)["W_U"], s.params["W_U"])
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_loss_after_is_the_updated_model_s_loss(steps, name):
     """Load the model, apply W − lr·∇W from the export, run it: the loss is loss_after."""
     s = steps[name]
@@ -178,7 +180,7 @@ def test_loss_after_is_the_updated_model_s_loss(steps, name):
     assert loss == pytest.approx(s.loss_after, rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lm", "translate"])
+@pytest.mark.parametrize("name", ["lm", "translate", "modern"])
 def test_forward_records_are_the_trace_s(steps, name):
     s, plain = steps[name], run_with_trace(name)
     assert s.tokens == plain.tokens and s.target_ids == plain.target_ids
@@ -205,8 +207,9 @@ def test_the_w_u_gradient_is_h_transposed_times_the_logit_gradient(steps):
         assert terms.shape == (6,)
         assert terms.sum() == pytest.approx(float(s.grad("W_U")[ex["dim"], ex["target"]]), rel=1e-5)
         np.testing.assert_allclose(explain.matmul(s[h].T, s["grad.logits"]), s.grad("W_U"), atol=1e-6)
-        # the bias's gradient is the column sum of ∂L/∂logits
-        np.testing.assert_allclose(s["grad.logits"].sum(0), s.grad("b_U"), atol=1e-7)
+        # the bias's gradient is the column sum of ∂L/∂logits (modern has no bias)
+        if s.config.bias:
+            np.testing.assert_allclose(s["grad.logits"].sum(0), s.grad("b_U"), atol=1e-7)
 
 
 def test_training_example_picks_the_least_probable_target(steps):

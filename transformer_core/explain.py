@@ -52,6 +52,8 @@ __all__ = [
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
     "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
+    "cos", "sin", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
+    "silu", "sigmoid",
 ]
 
 MINUS = "\u2212"  # the typographic minus sign the screen uses
@@ -398,6 +400,64 @@ def max_positions(config: Any) -> int:
 FUNCTIONS.update({f.__name__: f for f in (pe_angle, concat_heads, stack_heads, fold,
                                          standardise, neg_log, gather_rows, times, pe_table,
                                          pe_wave)})
+
+
+# ---- today's block: rotary positions, RMSNorm, SwiGLU ---------------------------------------
+
+def cos(x: np.ndarray) -> np.ndarray:
+    """cos x (radians)."""
+    return np.cos(np.asarray(x, np.float64))
+
+
+def sin(x: np.ndarray) -> np.ndarray:
+    """sin x (radians)."""
+    return np.sin(np.asarray(x, np.float64))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^(−x))."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """SiLU(x) = x · sigmoid(x), the gate's activation in SwiGLU."""
+    x = np.asarray(x, np.float64)
+    return x * sigmoid(x)
+
+
+def rms_standardise(x: np.ndarray, rms: np.ndarray) -> np.ndarray:
+    """x / rms, row by row: RMSNorm before its learned γ.  [pos, d]"""
+    return np.asarray(x, np.float64) / np.asarray(rms, np.float64)[..., None]
+
+
+def rope_rotate(x: np.ndarray, pos: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """One row ``x`` [d_head] rotated as at position ``pos``: each pair (x_i, x_{i+d/2}) turned
+    by pos · theta^(−2i/d) (Hugging Face Llama's pairing).  [d_head]"""
+    x = np.asarray(x, np.float64)
+    half = x.shape[-1] // 2
+    angle = float(pos) * np.power(float(theta), -np.arange(0, 2 * half, 2) / (2 * half))
+    a, b = x[..., :half], x[..., half:]
+    return np.concatenate([a * np.cos(angle) - b * np.sin(angle),
+                           a * np.sin(angle) + b * np.cos(angle)], axis=-1)
+
+
+ROPE_SHIFTS = (0, 1, 3, 5)  # how far the pair of words is moved along the sentence
+
+
+def rope_shift_scores(q: np.ndarray, k: np.ndarray, m: np.ndarray, n: np.ndarray,
+                      theta: np.ndarray) -> np.ndarray:
+    """The score of query row ``q`` at position m + s with key row ``k`` at n + s, for each
+    shift s of ROPE_SHIFTS (the same words moved along the sentence: the same score, since
+    only the distance m − n enters), then once with the query one place further (distance
+    changed: another score). Rows: (query position, key position, score).  [len + 1, 3]"""
+    m, n = int(m), int(n)
+    pairs = [(m + s, n + s) for s in ROPE_SHIFTS] + [(m + 1, n)]
+    return np.array([(a, b, float(rope_rotate(q, a, theta) @ rope_rotate(k, b, theta)))
+                     for a, b in pairs])
+
+
+FUNCTIONS.update({f.__name__: f for f in (cos, sin, sigmoid, silu, rms_standardise,
+                                         rope_rotate, rope_shift_scores)})
 
 
 # ---- one training step: the loss, its gradient at the logits, the update -----------------

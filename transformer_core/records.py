@@ -25,7 +25,7 @@ import numpy as np
 from .config import Config
 from .explain import attention_prefix, neg_log, target_probs, top_k_ids
 
-__all__ = ["SentenceTooLongError", "Trace", "TrainingTrace", "final_hidden", "from_bytes",
+__all__ = ["SentenceTooLongError", "Trace", "TrainingTrace", "block_output", "final_hidden", "from_bytes",
            "n_turns", "to_bytes", "training_example", "turn_input"]
 
 
@@ -161,11 +161,22 @@ class TrainingTrace(Trace):
         return sub
 
 
+def block_output(cfg, stack: str, layer: int) -> str:
+    """The record a block hands on: its last norm's output (post-norm), or the residual
+    stream after its feed-forward (pre-norm)."""
+    p = f"{stack}.blocks.{layer}"
+    if cfg.norm_position == "pre":
+        return f"{p}.resid_post"
+    return f"{p}.ln3.out" if stack == "decoder" and cfg.mode == "encdec" else f"{p}.ln2.out"
+
+
 def final_hidden(trace: Trace) -> str:
-    """The record the unembedding W_U multiplies: the last decoder block's output."""
+    """The record the unembedding W_U multiplies: the last decoder block's output, or the
+    final norm of a pre-norm stack."""
     cfg = trace.config
-    last = f"decoder.blocks.{cfg.n_dec_layers - 1}"
-    return f"{last}.ln3.out" if cfg.mode == "encdec" else f"{last}.ln2.out"
+    if cfg.norm_position == "pre":
+        return "decoder.ln_f.out"
+    return block_output(cfg, "decoder", cfg.n_dec_layers - 1)
 
 
 def training_example(trace: TrainingTrace, layer: int = 0, head: int = 0,

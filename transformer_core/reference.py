@@ -108,6 +108,12 @@ def compare_trace(model, trace) -> Comparison:
         ours = _t(trace, name)
         diffs.append((float((ours - theirs.reshape(ours.shape)).abs().max()), f"{name} ({how})"))
 
+    if cfg.norm_position == "pre" or cfg.norm == "rmsnorm" or cfg.positions == "rope" \
+            or cfg.ffn == "swiglu" or cfg.kv_heads != cfg.n_heads:
+        _compare_modern(model, trace, check)
+        worst = max(diffs)
+        return Comparison(worst[0], worst[1], len(diffs))
+
     def attention(prefix: str, attn, x_kv: torch.Tensor | None, causal: bool) -> None:
         q, k, v = (_t(trace, f"{prefix}.{n}") for n in "qkv")
         mask = _t(trace, f"{prefix}.mask")
@@ -150,3 +156,80 @@ def compare_trace(model, trace) -> Comparison:
     check("probs", torch.softmax(_t(trace, "logits"), dim=-1), "torch.softmax")
     worst = max(diffs)
     return Comparison(worst[0], worst[1], len(diffs))
+
+
+def _compare_modern(model, trace, check) -> None:
+    """Today's block (decoder-only), each piece recomputed with PyTorch's own functions:
+    F.rms_norm / F.layer_norm, the rotation as complex multiplication (torch.polar), grouped
+    keys through F.scaled_dot_product_attention(enable_gqa=True), F.silu and F.linear."""
+    cfg = model.cfg
+    if cfg.mode != "decoder":
+        raise ValueError("the reference for the modern block covers decoder-only models")
+
+    def norm(name: str, module, x):
+        if cfg.norm == "rmsnorm":
+            return F.rms_norm(x, (cfg.d_model,), module.gamma, eps=cfg.ln_eps), "F.rms_norm"
+        return F.layer_norm(x, (cfg.d_model,), module.gamma, module.beta, cfg.ln_eps), "F.layer_norm"
+
+    def rotate(x, angle):  # pairs (i, i + d/2) as complex numbers times e^{i·angle}
+        half = x.shape[-1] // 2
+        z = torch.complex(x[..., :half].double(), x[..., half:].double())
+        z = z * torch.polar(torch.ones_like(angle.double()), angle.double())
+        return torch.cat([z.real, z.imag], dim=-1).float()
+
+    pre = cfg.norm_position == "pre"
+    for i, block in enumerate(model.dec_blocks):
+        p = f"decoder.blocks.{i}"
+        x = _t(trace, f"{p}.resid_pre")
+        h = x
+        if pre:
+            h, how = norm(f"{p}.ln1", block.ln1, x)
+            check(f"{p}.ln1.out", h, how)
+        q = torch.einsum("td,hde->hte", h, block.attn.W_Q)
+        k = torch.einsum("td,hde->hte", h, block.attn.W_K)
+        v = torch.einsum("td,hde->hte", h, block.attn.W_V)
+        check(f"{p}.attn.q", q, "einsum")
+        check(f"{p}.attn.k", k, "einsum")
+        if cfg.positions == "rope":
+            pos = torch.arange(x.shape[0], dtype=torch.float64)
+            inv = cfg.rope_theta ** (-torch.arange(0, cfg.d_head, 2, dtype=torch.float64) / cfg.d_head)
+            angle = pos[:, None] * inv[None]
+            check(f"{p}.attn.angle", angle.float(), "pos · θ^(−2i/d)")
+            q, k = rotate(q, angle), rotate(k, angle)
+            check(f"{p}.attn.q_rot", q, "complex rotation (torch.polar)")
+            check(f"{p}.attn.k_rot", k, "complex rotation (torch.polar)")
+        z = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True,
+                                           enable_gqa=True)[0]
+        check(f"{p}.attn.z", z, "F.scaled_dot_product_attention(enable_gqa=True)")
+        out = F.linear(z.transpose(0, 1).reshape(x.shape[0], -1),
+                       block.attn.W_O.reshape(cfg.d_model, -1).T)
+        check(f"{p}.attn.out", out, "F.linear")
+        mid = x + out if pre else None
+        if not pre:
+            mid, how = norm(f"{p}.ln1", block.ln1, x + out)
+            check(f"{p}.ln1.out", mid, how)
+        h2 = mid
+        if pre:
+            h2, how = norm(f"{p}.ln2", block.ln2, mid)
+            check(f"{p}.ln2.out", h2, how)
+        if cfg.ffn == "swiglu":
+            ffn = F.linear(F.silu(F.linear(h2, block.mlp.W_gate.T)) * F.linear(h2, block.mlp.W_up.T),
+                           block.mlp.W_down.T)
+            how = "F.silu, F.linear"
+        else:
+            ffn = F.linear(F.relu(F.linear(h2, block.mlp.W_1.T, block.mlp.b_1)), block.mlp.W_2.T,
+                           block.mlp.b_2)
+            how = "F.relu, F.linear"
+        check(f"{p}.mlp.out", ffn, how)
+        if pre:
+            check(f"{p}.resid_post", mid + ffn, "sum")
+        else:
+            final, how = norm(f"{p}.ln2", block.ln2, mid + ffn)
+            check(f"{p}.ln2.out", final, how)
+    last = f"decoder.blocks.{len(model.dec_blocks) - 1}"
+    x = _t(trace, f"{last}.resid_post" if pre else f"{last}.ln2.out")
+    if pre:
+        x, how = norm("decoder.ln_f", model.dec_ln_f, x)
+        check("decoder.ln_f.out", x, how)
+    check("logits", F.linear(x, model.unembedding().T, model.b_U), "F.linear")
+    check("probs", torch.softmax(_t(trace, "logits"), dim=-1), "torch.softmax")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
-from .checkpoint import LoadedModel, build
+from .checkpoint import LoadedModel, build, modern_config
 from .config import Config
 from .corpus import HOLDOUT_FRACTION, HOLDOUT_MIN_SENTENCES, Corpus
 from .model import Transformer
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 # steps, learning rate, batch size; measured to converge on 2 cores well inside 2 minutes
-SETTINGS = {"translate": (1500, 1e-2, 64), "lm": (1200, 1e-2, 32)}
+SETTINGS = {"translate": (1500, 1e-2, 64), "lm": (1200, 1e-2, 32), "modern": (1200, 1e-2, 32)}
 SEED = 0
 HOLDOUT = 0.2
 
@@ -179,8 +179,9 @@ CORPUS_MAX_STEPS = 3000
 CORPUS_EVAL_EVERY = 20  # steps between checks of the training accuracy (early stop)
 
 
-def plan_config(corpus: Corpus) -> Config:
-    """Sizes for a corpus: d_model 8 and 2 heads always; layers and positions from the corpus.
+def plan_config(corpus: Corpus, name: str = "lm") -> Config:
+    """Sizes for a corpus: d_model 8 and 2 heads always; layers and positions from the corpus
+    (``name`` "modern": the same sizes with the modern block, :func:`modern_config`).
 
     ``max_len`` is what the longest sentence needs (``<eos>`` and, for a target, ``<bos>``
     included; at most 12). Layers: an lm gets 1 layer up to 40 sentences and 2 above; a
@@ -188,8 +189,12 @@ def plan_config(corpus: Corpus) -> Config:
     """
     n = len(corpus)
     if corpus.kind == "lm":
-        return Config(mode="decoder", tgt_vocab_size=len(corpus.words()) + len(SPECIALS),
-                      n_dec_layers=1 if n <= 40 else 2, max_len=corpus.longest)
+        cfg = Config(mode="decoder", tgt_vocab_size=len(corpus.words()) + len(SPECIALS),
+                     n_dec_layers=1 if n <= 40 else 2, max_len=corpus.longest)
+        if name == "modern":  # the same sizes with today's block
+            cfg = replace(modern_config(cfg.tgt_vocab_size), n_dec_layers=cfg.n_dec_layers,
+                          max_len=cfg.max_len)
+        return cfg
     layers = 1 if n <= 100 else 2
     return Config(mode="encdec", src_vocab_size=len(corpus.words("source")) + len(SPECIALS),
                   tgt_vocab_size=len(corpus.words("target")) + len(SPECIALS),
@@ -283,14 +288,16 @@ def initial_corpus_model(cfg: Config, seed: int = SEED) -> Transformer:
         return Transformer(cfg)
 
 
-def build_for_corpus(corpus: Corpus) -> LoadedModel:
-    """An untrained model sized for ``corpus``, its vocabularies in order of first appearance."""
-    cfg = plan_config(corpus)
+def build_for_corpus(corpus: Corpus, name: str | None = None) -> LoadedModel:
+    """An untrained model sized for ``corpus``, its vocabularies in order of first appearance
+    (``name`` "modern" for a sentence corpus: today's block)."""
+    name = name or corpus.kind
+    cfg = plan_config(corpus, name)
     if corpus.kind == "lm":
         src, tgt = None, Vocab(corpus.words(), corpus.rule)
     else:
         src, tgt = Vocab(corpus.words("source"), corpus.rule), Vocab(corpus.words("target"), corpus.rule)
-    return LoadedModel(corpus.kind, Transformer(cfg), src, tgt, corpus.default_sentence, {})
+    return LoadedModel(name, Transformer(cfg), src, tgt, corpus.default_sentence, {})
 
 
 def train_corpus(
@@ -299,6 +306,7 @@ def train_corpus(
     holdout: float | None = None,
     max_steps: int = CORPUS_MAX_STEPS,
     progress: Callable[[int, float], None] | None = None,
+    name: str | None = None,
 ) -> TrainResult:
     """Train a model on your corpus until it has learned it (or ``max_steps``), reproducibly.
 
@@ -314,7 +322,7 @@ def train_corpus(
     # Matrices this small gain nothing from threads; on a busy machine they cost 5x the time.
     torch.set_num_threads(1)
     try:
-        lm = build_for_corpus(corpus)
+        lm = build_for_corpus(corpus, name)
         model = lm.model
         pad = lm.tgt_vocab.pad_id
         train_idx, held_idx = split_corpus(corpus, holdout, seed)

@@ -69,8 +69,16 @@ class Layouts:
         return anims
 
     def src(self, name: str) -> str:
-        """Source of this head's slice of an attention record, e.g. ``P.q[h]``."""
-        return f"{self.prefix}.{name}[{self.h}]"
+        """Source of this head's slice of an attention record, e.g. ``P.q[h]``; keys and
+        values (and W_K, W_V) of the K/V head this query head shares, with grouped-query
+        attention."""
+        return f"{self.prefix}.{name}[{self.kv_index(name)}]"
+
+    def kv_index(self, name: str) -> int:
+        """Index of this head in record ``name``: the K/V head (h // group) for keys and values."""
+        if name.split(".")[-1] in ("k", "v", "k_rot", "W_K", "W_V"):
+            return self.h // self.trace.config.group
+        return self.h
 
     def content_box(self) -> tuple[float, float, float, float]:
         """(left, right, bottom, top) of the area below the heading and above the caption."""

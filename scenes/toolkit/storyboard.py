@@ -40,8 +40,23 @@ from .theme import THEMES, Theme
 
 __all__ = [
     "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
-    "StoryScene", "StepListener", "languages", "model_name",
+    "StoryScene", "StepListener", "languages", "model_name", "decoder_only", "modern_block",
 ]
+
+# Model kinds without an encoder, and those whose block is today's LLM block (pre-RMSNorm,
+# rotary positions, SwiGLU, grouped-query attention) rather than the 2017 paper's.
+DECODER_ONLY = ("lm", "modern", "smollm2")
+MODERN_BLOCK = ("modern", "smollm2")
+
+
+def decoder_only(options) -> bool:
+    """The options' model reads one sentence and predicts its next words (no encoder)."""
+    return options.model in DECODER_ONLY
+
+
+def modern_block(options) -> bool:
+    """The options' model is built from today's LLM block."""
+    return options.model in MODERN_BLOCK
 
 
 @dataclass(frozen=True)
@@ -145,8 +160,11 @@ def model_name(options: SceneOptions, short: bool = False) -> str:
     if options.checkpoint is None:
         if options.model == "lm":
             return "the small language model"
+        if options.model == "modern":
+            return "the small modern language model"
         return "the translation model" if short else "the English→French translation model"
-    kind = "language" if options.model == "lm" else "translation"
+    kind = ("modern language" if options.model == "modern" else
+            "language" if decoder_only(options) else "translation")
     return f"your {kind} model {os.path.basename(options.checkpoint)}"
 
 
