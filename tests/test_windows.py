@@ -11,6 +11,7 @@ from manim import VGroup
 from scenes.toolkit.animations import build_worked_cell
 from scenes.toolkit.mobjects import ValueMatrix, window
 from scenes.toolkit.theme import THEMES
+from scenes.toolkit.storyboard import SceneOptions
 from tests import scene_checks as checks
 from transformer_core.trace import run_with_trace
 from transformer_core.verify import Shown, first_mismatch
@@ -93,3 +94,31 @@ def test_worked_dot_product_over_a_window_says_how_many_terms_are_left_out(long_
     # the note stands in W_Q's ⋮ slot, between rows 1 and 6
     assert w.cell_centre(6, 2)[1] < work.more[0].get_y() < w.cell_centre(1, 2)[1]
     assert isinstance(work, VGroup)
+
+
+ALL_CHECKS = (checks.assert_numbers_true, checks.assert_labels_true, checks.assert_windows_true)
+FRAME_CHECKS = (checks.assert_no_unsourced_digits, checks.assert_inside_frame,
+                checks.assert_no_text_overlaps, checks.assert_readable_at_480p,
+                checks.assert_outlines_on_their_cells)
+
+
+@pytest.mark.parametrize("name,options", [
+    # 11 positions: every matrix and table folds (the decoder's tables keep 8 row slots)
+    ("decoder", SceneOptions(model="lm", sentence=SENTENCE)),
+    # the decoder reads 7 positions (<bos> and 6 French words): refused before windows
+    ("decoder", SceneOptions(sentence="anna leaves china in january", theme="light")),
+    # the encoder's 5 words; the decoder's 7 do not count for attention
+    ("attention", SceneOptions(sentence="in may anna leaves china")),
+], ids=["decoder-lm-11", "decoder-translate-7", "attention-encoder-5"])
+def test_long_inputs_render_every_step_with_true_windows(name, options):
+    scene, states = checks.capture(name, options)
+    checks.assert_steps_ran(scene, states)
+    for check in ALL_CHECKS:
+        check(scene, states)
+    for check in FRAME_CHECKS:
+        check(states)
+    assert any(w for s in states for w in s.windows) == (name == "decoder")
+    if options.model == "lm":  # the tables have a ⋮ row, and show the last position
+        greedy = states[-1]
+        assert "⋮" in [t.text for t in greedy.texts]
+        assert (10,) in checks.shown(greedy, "tokens")

@@ -421,6 +421,13 @@ class ValueMatrix(VGroup):
                 self.shape_label.next_to(self.brackets, DOWN, buff=0.1).align_to(
                     self.brackets, RIGHT)
 
+    def shape_below(self) -> ValueMatrix:
+        """Put the true shape under the matrix's right corner (after its row labels left)."""
+        if self.shape_label is not None:
+            self.shape_label.next_to(self.brackets, DOWN, buff=0.1).align_to(self.brackets,
+                                                                             RIGHT)
+        return self
+
     # ---- construction ---------------------------------------------------------------------
 
     def _cell_centre(self, i: int, j: int) -> np.ndarray:
