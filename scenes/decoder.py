@@ -37,6 +37,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
     formula, rounded_box, window,
 )
+from scenes.toolkit.layouts import is_gap_row  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, languages,
 )
@@ -128,28 +129,8 @@ class DecoderScene(StoryScene):
     def with_gaps(self, rows: list[list]) -> list[list]:
         """The table rows of the positions in ``table_rows``, with a row of ⋮ wherever
         positions are left out."""
-        out, previous = [], -1
-        for i, row in zip(self.table_rows, rows, strict=True):
-            if i - previous > 1:
-                out.append(self._dots_row(len(row)))
-            out.append(row)
-            previous = i
-        if previous < self.n - 1:
-            out.append(self._dots_row(len(rows[0])))
-        return out
+        return self.gapped(rows, self.table_rows, self.n)
 
-    def _dots_row(self, width: int) -> list:
-        row = []
-        for k in range(width):
-            dots = label_text("⋮", NOTE, self.theme.muted)
-            dots.kind = "prose"
-            dots.is_gap = True
-            row.append(dots if k in (0, 1) else None)
-        return row
-
-    @staticmethod
-    def gap_row(row: list) -> bool:
-        return any(getattr(m, "is_gap", False) for m in row if m is not None)
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -475,7 +456,7 @@ class DecoderScene(StoryScene):
         links = VGroup()
         if self.encdec:  # each pick is the next position's input
             for k in range(len(rows) - 1):  # (not into or out of a ⋮ row)
-                if self.gap_row(rows[k]) or self.gap_row(rows[k + 1]):
+                if is_gap_row(rows[k]) or is_gap_row(rows[k + 1]):
                     continue
                 start = rows[k][1].get_corner(DOWN + LEFT) + [-0.08, -0.04, 0]
                 end = rows[k + 1][0].get_corner(UP + RIGHT) + [0.1, 0.02, 0]

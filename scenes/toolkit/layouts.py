@@ -24,12 +24,17 @@ from .provenance import mark
 from .style import GAP, LABEL, NOTE, NUM, SUM_NUM
 from .text import FlatText, label_text, number_text, plain_text
 
-__all__ = ["Layouts", "FOLD_ROWS"]
+__all__ = ["Layouts", "FOLD_ROWS", "is_gap_row"]
 
 # Row slots of a matrix with one row per word in a stacked layout (a product, a sum): six rows
 # fit the frame with every number at 480p size; a longer sentence shows its first and last
 # words and the worked one, a ⋮ standing for the rest.
 FOLD_ROWS = 6
+
+
+def is_gap_row(row: list) -> bool:
+    """Whether a table row made by :meth:`Layouts.gapped` stands for positions left out."""
+    return any(getattr(m, "is_gap", False) for m in row if m is not None)
 
 
 class Layouts:
@@ -56,6 +61,30 @@ class Layouts:
         scene has one: ``worked_row``) and ``keep``, with a ⋮ for each run left out."""
         worked = getattr(self, "worked_row", None)
         return window(self.n, budget, [*keep, *([] if worked is None else [worked])])
+
+    def gapped(self, rows: list[list], shown: list[int], n: int,
+               dots_in: tuple[int, ...] = (0, 1), size: float = NOTE) -> list[list]:
+        """Table rows of the positions ``shown`` (of ``n``), with a row of ⋮ (in columns
+        ``dots_in``) wherever positions are left out."""
+        def dots_row(width: int) -> list:
+            row = []
+            for k in range(width):
+                dots = None
+                if k in dots_in:
+                    dots = label_text("⋮", size, self.theme.muted)
+                    dots.kind, dots.is_gap = "prose", True
+                row.append(dots)
+            return row
+
+        out, previous = [], -1
+        for i, row in zip(shown, rows, strict=True):
+            if i - previous > 1:
+                out.append(dots_row(len(row)))
+            out.append(row)
+            previous = i
+        if previous < n - 1:
+            out.append(dots_row(len(rows[0])))
+        return out
 
     def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:
         """A row of token boxes' words becoming ``m``'s row labels: the words of the rows
