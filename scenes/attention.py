@@ -25,7 +25,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart,
+    DOWN, LEFT, ORIGIN, RIGHT, UP, Angle, Arrow, Create, FadeIn, FadeOut, LaggedStart, Line,
     ReplacementTransform, VGroup, Write,
 )
 
@@ -40,7 +40,7 @@ from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
 )
-from scenes.toolkit.style import NOTE, NUM, TITLE  # noqa: E402
+from scenes.toolkit.style import NOTE, NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
     format_value,
@@ -67,7 +67,13 @@ class AttentionScene(StoryScene):
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
         causal = decoder_only(options)
-        if options.layer == 0:
+        rotary = modern_block(options)
+        if rotary:
+            where = ("its learned embedding, with no positional encoding added"
+                     if options.layer == 0 else f"the residual stream after layer {options.layer - 1}")
+            embed = Step("embed", f"Each word's row of X is {where}; pre-norm: RMSNorm "
+                                  "rescales every row before attention reads it.")
+        elif options.layer == 0:
             embed = Step("embed", "Each word becomes one row of X: its learned embedding plus "
                                   "a positional encoding that says where the word stands.")
         else:
@@ -81,7 +87,21 @@ class AttentionScene(StoryScene):
             Step("query", "Q = X·W_Q: each entry of Q is the dot product of a row of X "
                           "(one word) with a column of the learned matrix W_Q."),
             Step("keys_values", "The same X multiplied by the learned matrices W_K and W_V "
-                                "gives the keys K and the values V."),
+                                "gives the keys K and the values V."
+                 if not rotary else
+                 "The same rows times W_K and W_V give the keys K and the values V; with "
+                 "grouped-query attention several query heads share one K/V head."),
+        ]
+        if rotary:
+            steps += [
+                Step("rotate", "Rotary positions: each pair of dimensions (i, i + d/2) of a "
+                               "query or key is turned by the angle position × θ_i, so Q and K "
+                               "now carry where each word stands."),
+                Step("relative", "Because both vectors turn, a score depends only on how far "
+                                 "apart the two words are: the same pair moved along the "
+                                 "sentence scores the same."),
+            ]
+        steps += [
             Step("scores", "Q·Kᵀ scores every query word (a row) against every key word "
                            "(a column) with a dot product: a large score means a good match."),
             Step("scale", "Every score is divided by √d_k, the square root of the key length, "
@@ -150,6 +170,9 @@ class AttentionScene(StoryScene):
         x_src = f"{self.block}.resid_pre"
         title, eq, info = self.title_parts
         leave_title = [FadeOut(title), FadeOut(eq), FadeOut(info), FadeOut(self.token_row.boxes)]
+        if self.pre:
+            self.embed_prenorm(leave_title)
+            return
         if self.options.layer > 0:
             x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X",
                             rows=self.fold())
@@ -182,6 +205,152 @@ class AttentionScene(StoryScene):
         self.end_state(e, plus, pe, x, titles, panel, hold=2.5)
         self.x_mob, self.x_title = x, VGroup(e, plus, pe, titles, panel)
 
+    # ---- today's block: pre-norm input and rotary positions ----------------------------------
+
+    def embed_prenorm(self, leave_title) -> None:
+        """Pre-norm: X (the embeddings, or the stream after the previous layer) and beside it
+        X̂ = RMSNorm(X), the rows attention reads, with one entry worked out."""
+        theme, t, b = self.theme, self.trace, self.block
+        sources = (f"{b}.resid_pre", f"explain.column({b}.ln1.rms)", f"{b}.ln1.out")
+        cw = max(cell_width_for(lookup(t, s), 2, SUM_NUM, pad=0.1) for s in sources)
+        rows, cols = self.fold(), self.dims(t.config.d_model, budget=6)
+        kw = dict(cell_w=cw, cell_h=cell_height_for(SUM_NUM), font_size=SUM_NUM, name_side=UP,
+                  rows=rows)
+        x = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", name="X", cols=cols,
+                        **kw)
+        rms = self.matrix(sources[1], colored=False, name=r"\mathrm{rms}", **kw)
+        xn = self.matrix(sources[2], col_labels="dim", name=r"\hat{X}", cols=cols, **kw)
+        VGroup(x, rms, xn).arrange(RIGHT, buff=0.45, aligned_edge=DOWN)
+        eq = formula(r"\hat{x} = \gamma \odot \frac{x}{\mathrm{rms}(x)},\qquad "
+                     r"\mathrm{rms}(x) = \sqrt{\tfrac{1}{d}\textstyle\sum_j x_j^2 + \epsilon}",
+                     font_size=30, color=theme.text)
+        i = self.qi
+        word = str(lookup(t, self.tok)[i])
+        worked = self.inline(f"e.g. {word}, dim 0:", (sources[0], (i, 0), 2), "÷",
+                             (f"{b}.ln1.rms", (i,), 2), "×  γ =", (f"param:{b}.ln1.gamma", (0,), 2),
+                             "gives", (sources[2], (i, 0), 2))
+        where = ("No positional encoding was added: position enters inside attention, by "
+                 "rotating q and k." if self.options.layer == 0 else
+                 "X is the residual stream; the block adds into it and never normalises it.")
+        note = self.note(where, NOTE)
+        panel = VGroup(eq, worked, note).arrange(DOWN, buff=0.25)
+        panel.next_to(VGroup(x, rms, xn), DOWN, buff=0.4)
+        self.fit(x, rms, xn, panel)
+        self.play(*self.heading("Words → X → RMSNorm" if self.options.layer == 0 else
+                                "The input X, normalised"), *leave_title,
+                  *self.tokens_to_labels(self.token_row.tokens, x), run_time=1.2)
+        self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), run_time=1.0)
+        self.play(FadeIn(rms), FadeIn(eq), run_time=1.0)
+        self.play(FadeIn(xn), FadeIn(worked), FadeIn(note), run_time=1.2)
+        self.end_state(x, rms, xn, panel, hold=2.5)
+        self.x_mob, self.x_title = xn, VGroup(x, rms, panel)
+
+    def rotation_pick(self) -> tuple[int, int]:
+        """The query row and the pair shown turning: the worked query (or the last word, if
+        that is the first, which does not turn), and pair 0, the fastest-turning one."""
+        return (self.qi if self.qi > 0 else self.n - 1), 0
+
+    def step_rotate(self) -> None:
+        theme, t = self.theme, self.trace
+        q_prev, k_prev, v_prev = self.qkv
+        m, i = self.rotation_pick()
+        half = t.config.d_head // 2
+        ang = f"{self.prefix}.angle"
+        q_src, r_src = self.src("q"), self.src("q_rot")
+        cols = self.dims(t.config.d_head, keep=[i, i + half])
+        finals = [self.matrix(self.src(name), row_labels=self.tok if k == 0 else None,
+                              col_labels="dim", name=tex, name_side=UP, name_color=color,
+                              rows=self.fold(keep=[m]), cols=cols)
+                  for k, (name, tex, color) in enumerate((
+                      ("q_rot", r"Q_{rot}", theme.query), ("k_rot", r"K_{rot}", theme.key)))]
+        VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN)
+        # the pair as a 2-D vector, before and after its turn, drawn to scale
+        x0, y0 = (float(t[f"{self.prefix}.q"][self.h][m, c]) for c in (i, i + half))
+        x1, y1 = (float(t[f"{self.prefix}.q_rot"][self.h][m, c]) for c in (i, i + half))
+        reach = max(abs(x0), abs(y0), abs(x1), abs(y1), 1e-6)
+        unit = 1.3 / reach
+        axes = VGroup(Line(LEFT * 1.5, RIGHT * 1.5, stroke_width=1.5, color=theme.muted),
+                      Line(DOWN * 1.5, UP * 1.5, stroke_width=1.5, color=theme.muted))
+        before = Arrow(ORIGIN, [x0 * unit, y0 * unit, 0], buff=0, stroke_width=4,
+                       color=theme.muted, max_tip_length_to_length_ratio=0.15)
+        after = Arrow(ORIGIN, [x1 * unit, y1 * unit, 0], buff=0, stroke_width=5,
+                      color=theme.query, max_tip_length_to_length_ratio=0.15)
+        arc = Angle(Line(ORIGIN, before.get_end()), Line(ORIGIN, after.get_end()), radius=0.45,
+                    color=theme.text)
+        ax_x = self.note(f"dim {i}", 14).next_to(axes[0], RIGHT, buff=0.08)
+        ax_y = self.note(f"dim {i + half}", 14).next_to(axes[1], UP, buff=0.08)
+        legend = self.note("grey: before, coloured: turned by a", 14)
+        legend.next_to(axes, DOWN, buff=0.12)
+        plot = VGroup(axes, before, after, arc, ax_x, ax_y, legend)
+        word = str(lookup(t, self.tok)[m])
+        lines = VGroup(
+            self.inline(f"{word} stands at position", ("dim", (m,), 0), ";  pair", ("dim", (i,), 0),
+                        "turns", (f"explain.rope_freq(config:rope_theta, config:d_head)", (i,), 2),
+                        "rad per position:"),
+            self.inline("a = position × θ =", (ang, (m, i), 2), "rad"),
+            self.inline("x' = x cos a − y sin a =", (q_src, (m, i), 2), "×",
+                        (f"explain.cos({ang})", (m, i), 2), "−", (q_src, (m, i + half), 2), "×",
+                        (f"explain.sin({ang})", (m, i), 2), "=", (r_src, (m, i), 2)),
+            self.inline("y' = x sin a + y cos a =", (q_src, (m, i), 2), "×",
+                        (f"explain.sin({ang})", (m, i), 2), "+", (q_src, (m, i + half), 2), "×",
+                        (f"explain.cos({ang})", (m, i), 2), "=", (r_src, (m, i + half), 2)),
+            self.note("Keys turn the same way, by their own positions; V is not turned.", NOTE),
+        ).arrange(DOWN, buff=0.18, aligned_edge=LEFT)
+        mats = VGroup(*finals)
+        plot.next_to(mats, RIGHT, buff=0.7)
+        lines.next_to(VGroup(mats, plot), DOWN, buff=0.4)
+        hl = finals[0].outline((m, i), (m, i)), finals[0].outline((m, i + half), (m, i + half))
+        self.fit(mats, plot, lines, *hl)
+        self.play(*self.heading("Rotary positions: turn q and k"), *relayout(q_prev, finals[0]),
+                  *relayout(k_prev, finals[1]), FadeOut(v_prev), run_time=1.2)
+        self.end_state(*finals)
+        self.play(FadeIn(axes), FadeIn(ax_x), FadeIn(ax_y), Create(before), FadeIn(lines[0]),
+                  FadeIn(legend),
+                  run_time=1.0)
+        self.play(FadeIn(lines[1]), Create(arc), run_time=0.8)
+        self.play(ReplacementTransform(before.copy(), after), FadeIn(lines[2]), FadeIn(lines[3]),
+                  run_time=1.4)
+        self.play(FadeIn(hl[0]), FadeIn(hl[1]), FadeIn(lines[4]), run_time=1.0)
+        self.end_state(*finals, plot, lines, *hl, hold=3.0)
+        self.qkv = (*finals, VGroup())  # V comes back for the weighted sum
+        self.rotate_parts = VGroup(plot, lines, *hl)
+
+    def step_relative(self) -> None:
+        theme, t = self.theme, self.trace
+        m, n = self.qi, self.kj
+        q_row = f"{self.prefix}.q[{self.h}, {m}]"
+        k_row = f"{self.prefix}.k[{self.kv_index('k')}, {n}]"
+        src = f"explain.rope_shift_scores({q_row}, {k_row}, {m}, {n}, config:rope_theta)"
+        table_values = lookup(t, src)
+        qw, kw = (str(lookup(t, self.tok)[j]) for j in (m, n))
+        rows = [[self.note("query position", NOTE, theme.text),
+                 self.note("key position", NOTE, theme.text),
+                 self.note("distance", NOTE, theme.text),
+                 self.note("score q_rot · k_rot", NOTE, theme.text)]]
+        for r in range(table_values.shape[0]):
+            rows.append([self.number(src, (r, 0), 0), self.number(src, (r, 1), 0),
+                         self.number(f"explain.rope_distance({src})", (r,), 0),
+                         self.number(src, (r, 2), 2, color=theme.query if r < table_values.shape[0] - 1
+                                     else theme.muted)])
+        for row in rows[:1]:
+            for mob in row:
+                mob.shift(-mob.get_corner(DOWN + LEFT))
+        table = self.table(rows, widths=[1.9, 1.7, 1.2, 2.2], gaps=[0, 0.4, 0.4, 0.4],
+                           row_h=0.5, aligns=["right", "right", "right", "right"])
+        intro = self.note(f"The same two words, {qw} (query) and {kw} (key), placed at other "
+                          "positions: each vector turned by its own position.", NOTE, theme.text)
+        check = self.inline("First row: the sentence's own score, Q_rot·K_rotᵀ =",
+                            (self.src("scores"), (m, n), 2))
+        last = self.note("Last row: the distance changed by one, and so did the score.", NOTE)
+        group = VGroup(intro, table, check, last).arrange(DOWN, buff=0.35)
+        self.fit(group)
+        self.play(*self.heading("Only the distance counts"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(intro), FadeIn(VGroup(*rows[0])), run_time=0.8)
+        for r in range(1, len(rows)):
+            self.play(FadeIn(VGroup(*rows[r])), run_time=0.5)
+        self.play(FadeIn(check), FadeIn(last), run_time=0.8)
+        self.end_state(group, hold=3.0)
+
     # ---- shared layouts (also used by the block and decoder scenes) -------------------------
 
     def step_query(self) -> None:
@@ -190,16 +359,17 @@ class AttentionScene(StoryScene):
         wq, q_src = f"param:{self.prefix}.W_Q[{self.h}]", self.src("q")
         cw = max(cell_width_for(t.param(f"{self.prefix}.W_Q")[self.h], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.q"][self.h], 2, NUM))
-        rows = self.fold()
-        x = self.matrix(f"{self.block}.resid_pre", cell_h=ch, row_labels=self.tok, name="X",
-                        rows=rows)
+        rows, cfg = self.fold(), t.config
+        terms, qcols = self.dims(cfg.d_model), self.dims(cfg.d_head, keep=[self.q_col])
+        x = self.matrix(self.x_in, cell_h=ch, row_labels=self.tok, name=self.x_tex, rows=rows,
+                        cols=terms)
         w = self.matrix(wq, cell_w=cw, cell_h=ch, col_labels="dim", name="W_Q",
-                        name_side=RIGHT, name_color=theme.query)
+                        name_side=RIGHT, name_color=theme.query, rows=terms, cols=qcols)
         q = self.matrix(q_src, cell_w=cw, cell_h=ch, name="Q", name_side=RIGHT,
-                        name_color=theme.query, rows=rows)
+                        name_color=theme.query, rows=rows, cols=qcols)
         self.product_layout(x, w, q, gap_v=0.7)
         work = build_worked_cell(t, x, w, q, self.qi, self.q_col,
-                                 f"explain.matmul_products({self.block}.resid_pre, {wq})")
+                                 f"explain.matmul_products({self.x_in}, {wq})")
         self.fit(x, w, q, work)
 
         self.play(*self.heading("Queries: Q = X · W_Q"), *relayout(self.x_mob, x),
@@ -212,20 +382,22 @@ class AttentionScene(StoryScene):
         self.qkv_parts = (x, w, q, work, hl)
 
     def step_keys_values(self) -> None:
-        theme = self.theme
+        theme, t = self.theme, self.trace
         x, w, q, work, hl = self.qkv_parts
         made = {}
         for name, color in (("K", theme.key), ("V", theme.value)):
             mw = self.matrix(f"param:{self.prefix}.W_{name}[{self.kv_index('W_' + name)}]", cell_w=q.cell_w,
                              cell_h=q.cell_h, col_labels="dim", name=f"W_{name}",
-                             name_side=RIGHT, name_color=color).move_cells_onto(w)
+                             name_side=RIGHT, name_color=color, rows=w.row_ids,
+                             cols=w.col_ids).move_cells_onto(w)
             m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
                             name_side=RIGHT, name_color=color,
-                            rows=q.row_ids).move_cells_onto(q)
+                            rows=q.row_ids, cols=q.col_ids).move_cells_onto(q)
             made[name] = (mw, m)
         finals = [self.matrix(self.src(name.lower()), row_labels=self.tok if k == 0 else None,
                               col_labels="dim", name=name, name_side=UP, name_color=color,
-                              rows=self.fold(self.square_rows))
+                              rows=self.fold(self.square_rows),
+                              cols=self.dims(t.config.d_head, keep=[self.q_col]))
                   for k, (name, color) in enumerate((("Q", theme.query), ("K", theme.key),
                                                      ("V", theme.value)))]
         self.fit(VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN))  # rows share words
@@ -249,16 +421,20 @@ class AttentionScene(StoryScene):
         theme, t = self.theme, self.trace
         q_prev, k_prev, v_prev = self.qkv
         ch = cell_height_for(NUM)
+        qn, kn = self.q_name, self.k_name
         cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
-                                   t[f"{self.prefix}.k"][self.kv_index("k")])
-        q = self.matrix(self.src("q"), cell_h=ch, row_labels=self.tok, name="Q",
-                        name_color=theme.query, rows=self.fold())
-        kt = self.matrix(f"{self.src('k')}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
-                         name=r"K^\top", name_side=RIGHT, name_color=theme.key, cols=self.keys)
+                                   t[f"{self.prefix}.{kn}"][self.kv_index(kn)])
+        q_tex, k_tex = (r"Q_{rot}", r"K_{rot}^\top") if self.rope else ("Q", r"K^\top")
+        terms = self.dims(t.config.d_head)
+        q = self.matrix(self.src(qn), cell_h=ch, row_labels=self.tok, name=q_tex,
+                        name_color=theme.query, rows=self.fold(), cols=terms)
+        kt = self.matrix(f"{self.src(kn)}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
+                         name=k_tex, name_side=RIGHT, name_color=theme.key, cols=self.keys,
+                         rows=terms)
         s = self.matrix(self.src("scores"), cell_w=cw, cell_h=ch, name=r"QK^\top",
                         name_side=RIGHT, rows=self.fold(), cols=self.keys)
         self.product_layout(q, kt, s, gap_v=0.7)
-        products = f"explain.matmul_products({self.src('q')}, {self.src('k')}.T)"
+        products = f"explain.matmul_products({self.src(qn)}, {self.src(kn)}.T)"
         work = build_worked_cell(t, q, kt, s, self.qi, self.kj, products)
         note = self.note("Rows are queries (one per word) and columns are keys; softmax will "
                          "run along each row.\n3Blue1Brown's videos draw the transpose: "
@@ -286,7 +462,8 @@ class AttentionScene(StoryScene):
                 transpose.append(FadeIn(kt.col_label(j)))
         transpose.append(FadeOut(k_prev.ellipses))
         transpose.append(FadeIn(kt.ellipses))
-        self.play(*self.heading("Scores: Q · Kᵀ"), *relayout(q_prev, q),
+        self.play(*self.heading("Scores: Q · Kᵀ, rotated" if self.rope else "Scores: Q · Kᵀ"),
+                  *relayout(q_prev, q),
                   FadeOut(v_prev), FadeOut(k_prev.col_labels), FadeOut(k_prev.brackets),
                   FadeOut(k_prev.name), *transpose, FadeIn(kt.brackets), FadeIn(kt.name),
                   run_time=1.6)
@@ -393,11 +570,12 @@ class AttentionScene(StoryScene):
                  cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
         a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A",
                         rows=self.fold(), cols=self.sum_keys)
+        zcols = self.dims(t.config.d_head, keep=[self.z_col])
         v = self.matrix(self.src("v"), cell_w=cw, cell_h=ch, row_labels=self.tok,
                         col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value,
-                        rows=self.sum_keys)
+                        rows=self.sum_keys, cols=zcols)
         z = self.matrix(self.src("z"), cell_w=cw, cell_h=ch, name="Z", name_side=RIGHT,
-                        name_color=theme.output, rows=self.fold())
+                        name_color=theme.output, rows=self.fold(), cols=zcols)
         self.product_layout(a, v, z, gap_v=0.7 + a.col_labels.height)
         products = f"explain.matmul_products({self.src('pattern')}, {self.src('v')})"
         work = build_worked_cell(t, a, v, z, self.qi, self.z_col, products)

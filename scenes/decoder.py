@@ -64,7 +64,15 @@ class DecoderScene(StoryScene):
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
         source, target = languages(options)
-        if decoder_only(options):
+        if modern_block(options):
+            steps = [
+                Step("title", "A decoder-only model with today's block reads a sentence and, "
+                              "at every position, predicts the word that comes next."),
+                Step("inputs", "Each word becomes a row of X, its embedding alone: no "
+                               "positional encoding is added, since attention rotates q and k "
+                               "by position instead."),
+            ]
+        elif decoder_only(options):
             steps = [
                 Step("title", "A decoder-only model reads a sentence and, at every position, "
                               "predicts the word that comes next."),
@@ -110,6 +118,7 @@ class DecoderScene(StoryScene):
         self.prefix = f"{self.block}.attn"
         self.stack = "decoder"
         self.encdec = cfg.mode == "encdec"
+        self.pre = cfg.norm_position == "pre"
         self.tok = "target_tokens" if self.encdec else "tokens"
         self.cross = f"{self.block}.cross_attn" if self.encdec else None
         self.n = len(lookup(t, self.tok))
@@ -151,13 +160,19 @@ class DecoderScene(StoryScene):
         for row in rows[1:]:
             row.align_to(rows[0], LEFT)
         rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
-        names = ["Masked\nself-attention", "Add &\nNorm"]
-        if self.encdec:
-            names += ["Cross-\nattention", "Add &\nNorm"]
-        names += ["Feed-\nforward", "Add &\nNorm", "Linear", "Softmax"]
+        if self.pre:  # today's block: norm first, add back, a final norm before the output
+            norm = "RMS-\nNorm" if t.config.norm == "rmsnorm" else "Layer-\nNorm"
+            ffn = "SwiGLU\nfeed-fwd" if t.config.ffn == "swiglu" else "Feed-\nforward"
+            names = [norm, "Masked\nself-attention", "+ x", norm, ffn, "+ x", norm, "Linear",
+                     "Softmax"]
+        else:
+            names = ["Masked\nself-attention", "Add &\nNorm"]
+            if self.encdec:
+                names += ["Cross-\nattention", "Add &\nNorm"]
+            names += ["Feed-\nforward", "Add &\nNorm", "Linear", "Softmax"]
         colors = {"Masked\nself-attention": theme.query, "Cross-\nattention": theme.key,
-                  "Feed-\nforward": theme.value, "Linear": theme.output,
-                  "Softmax": theme.output}
+                  "Feed-\nforward": theme.value, "SwiGLU\nfeed-fwd": theme.value,
+                  "Linear": theme.output, "Softmax": theme.output}
         boxes = VGroup()
         for name in names:
             label = plain_text(name, 17, theme.text, line_spacing=0.8)
@@ -180,8 +195,9 @@ class DecoderScene(StoryScene):
                          color=theme.key, max_tip_length_to_length_ratio=0.3)
             diagram.add(feed, down)
         else:
+            blocks = 6 if self.pre else 4
             repeat = self.note(f"× {t.config.n_dec_layers} blocks, then the output layer", 16)
-            repeat.next_to(VGroup(boxes[:4]), DOWN, buff=0.2)
+            repeat.next_to(VGroup(boxes[:blocks]), DOWN, buff=0.2)
             diagram.add(repeat)
         group = VGroup(title, rows, diagram).arrange(DOWN, buff=0.55)
         left, right, bottom, top = self.content_box()
@@ -195,6 +211,9 @@ class DecoderScene(StoryScene):
 
     def step_inputs(self) -> None:
         x_src = "decoder.blocks.0.resid_pre"
+        if "decoder.pos_embed" not in self.trace:
+            self.inputs_rotary(x_src)
+            return
         e, pe, x, plus, titles = self.sum_layout(
             ("decoder.embed", "decoder.pos_embed", x_src),
             ("token embedding × √d_model", "positional encoding PE",
@@ -207,6 +226,22 @@ class DecoderScene(StoryScene):
         self.play(FadeIn(plus), FadeIn(pe), FadeIn(titles[1]), FadeIn(panel[1]), run_time=1.0)
         self.play_sum(e, pe, x, extra=[FadeIn(titles[2])])
         self.end_state(e, plus, pe, x, titles, panel, hold=2.0)
+
+    def inputs_rotary(self, x_src: str) -> None:
+        """No positional table: X is the embedding rows, scaled only if the model says so."""
+        theme, t = self.theme, self.trace
+        x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X", name_side=UP)
+        scaled = "× √d_model" if t.config.scale_embedding else "(not scaled)"
+        notes = VGroup(
+            self.note(f"X = the rows of W_E for the words {scaled}", NOTE, theme.text),
+            self.note("No positional encoding is added here: each attention layer turns q "
+                      "and k by the word's position (rotary positions).", NOTE),
+        ).arrange(DOWN, buff=0.2)
+        notes.next_to(x, DOWN, buff=0.4)
+        self.fit(x, notes)
+        self.play(*self.heading("Words → X"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(x), FadeIn(notes), run_time=1.2)
+        self.end_state(x, notes, hold=2.0)
 
     def step_masked_attention(self) -> None:
         theme, t = self.theme, self.trace
@@ -332,7 +367,12 @@ class DecoderScene(StoryScene):
                          for i in lg.row_ids))
         for ring in rings:
             ring.set_stroke(width=2)
-        eq = formula(r"\mathrm{logits} = x\,W_U + b_U", font_size=32, color=theme.text)
+        if self.pre:  # the last stream row goes through the final norm first
+            eq = formula(r"\mathrm{logits} = \mathrm{Norm}(x)\,W_U" +
+                         (r" + b_U" if t.config.bias else ""), font_size=32, color=theme.text)
+        else:
+            eq = formula(r"\mathrm{logits} = x\,W_U" + (r" + b_U" if t.config.bias else ""),
+                         font_size=32, color=theme.text)
         shown = ("" if len(columns) == n_vocab else
                  f"\nshown: {len(columns)} of the {n_vocab} words (each position's most probable, "
                  "then the likeliest others)")

@@ -16,11 +16,13 @@ from scenes.registry import SCENES, default_model, get_scene_class
 from scenes.toolkit.storyboard import SceneOptions, load_trace
 from tests import scene_checks as checks
 
-# Both models, both themes, another sentence and another head.
+# Every model, both themes, another sentence, another head and layer.
 CASES = {
     "translate": SceneOptions(),
     "translate-light": SceneOptions(sentence="paul sees rome in may", theme="light", head=1),
     "lm-light": SceneOptions(model="lm", theme="light", head=1),
+    "modern": SceneOptions(model="modern"),
+    "modern-light": SceneOptions(model="modern", theme="light", head=1, layer=1),
 }
 # And the longest sentence each scene shows: all the model's positions (12; lm keeps one for
 # the word it predicts), or fewer where the scene says so with ``max_tokens``.

@@ -52,7 +52,7 @@ __all__ = [
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
     "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
-    "cos", "sin", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
+    "cos", "sin", "rope_distance", "rope_freq", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
     "silu", "sigmoid",
 ]
 
@@ -441,6 +441,12 @@ def rope_rotate(x: np.ndarray, pos: np.ndarray, theta: np.ndarray) -> np.ndarray
                            a * np.sin(angle) + b * np.cos(angle)], axis=-1)
 
 
+def rope_freq(theta: np.ndarray, d_head: np.ndarray) -> np.ndarray:
+    """θ_i = theta^(−2i/d_head): the angle each pair i turns per position.  [d_head/2]"""
+    d = int(d_head)
+    return np.power(float(theta), -np.arange(0, d, 2, dtype=np.float64) / d)
+
+
 ROPE_SHIFTS = (0, 1, 3, 5)  # how far the pair of words is moved along the sentence
 
 
@@ -456,8 +462,14 @@ def rope_shift_scores(q: np.ndarray, k: np.ndarray, m: np.ndarray, n: np.ndarray
                      for a, b in pairs])
 
 
-FUNCTIONS.update({f.__name__: f for f in (cos, sin, sigmoid, silu, rms_standardise,
-                                         rope_rotate, rope_shift_scores)})
+def rope_distance(table: np.ndarray) -> np.ndarray:
+    """Query position − key position of each row of a :func:`rope_shift_scores` table.  [rows]"""
+    table = np.asarray(table, np.float64)
+    return table[:, 0] - table[:, 1]
+
+
+FUNCTIONS.update({f.__name__: f for f in (cos, sin, sigmoid, silu, rms_standardise, rope_distance,
+                                         rope_rotate, rope_shift_scores, rope_freq)})
 
 
 # ---- one training step: the loss, its gradient at the logits, the update -----------------

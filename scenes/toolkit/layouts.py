@@ -24,12 +24,15 @@ from .provenance import mark
 from .style import GAP, LABEL, NOTE, NUM, SUM_NUM
 from .text import FlatText, label_text, number_text, plain_text
 
-__all__ = ["Layouts", "FOLD_ROWS", "is_gap_row"]
+__all__ = ["Layouts", "FOLD_ROWS", "DIM_SLOTS", "is_gap_row"]
 
 # Row slots of a matrix with one row per word in a stacked layout (a product, a sum): six rows
 # fit the frame with every number at 480p size; a longer sentence shows its first and last
 # words and the worked one, a ⋮ standing for the rest.
 FOLD_ROWS = 6
+# Column slots of a matrix with one column per dimension: the tiny models' 8 all fit; a big
+# model's 576 (or 64 per head) show their first and last ones and the worked one.
+DIM_SLOTS = 8
 
 
 def is_gap_row(row: list) -> bool:
@@ -54,6 +57,12 @@ class Layouts:
                     else "tokens")
         self.n = len(lookup(t, self.tok))
         self.causal = bool(not np.all(t[f"{self.prefix}.mask"]))
+        # Today's block: attention reads the normed rows (pre-norm) and scores rotated q, k.
+        self.pre = cfg.norm_position == "pre"
+        self.rope = cfg.positions == "rope"
+        self.x_in = f"{self.block}.ln1.out" if self.pre else f"{self.block}.resid_pre"
+        self.x_tex = r"\hat{X}" if self.pre else "X"  # the matrix Q = X · W_Q multiplies
+        self.q_name, self.k_name = ("q_rot", "k_rot") if self.rope else ("q", "k")
 
     def fold(self, budget: int | None = FOLD_ROWS, keep=()) -> list[int]:
         """The positions drawn by a matrix with one row per word: all of them when they fit
@@ -85,6 +94,11 @@ class Layouts:
         if previous < n - 1:
             out.append(dots_row(len(rows[0])))
         return out
+
+    def dims(self, n: int, keep=(), budget: int = DIM_SLOTS) -> list[int]:
+        """The dimensions drawn of an axis of ``n``: all of a tiny model's, else the first and
+        last ones and ``keep`` (the worked column), a ⋯ for the rest."""
+        return window(n, budget, keep)
 
     def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:
         """A row of token boxes' words becoming ``m``'s row labels: the words of the rows
