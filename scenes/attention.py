@@ -257,7 +257,7 @@ class AttentionScene(StoryScene):
         half = t.config.d_head // 2
         ang = f"{self.prefix}.angle"
         q_src, r_src = self.src("q"), self.src("q_rot")
-        cols = self.dims(t.config.d_head, keep=[i, i + half])
+        cols = self.dims(t.config.d_head, keep=[i, i + half], budget=4)
         finals = [self.matrix(self.src(name), row_labels=self.tok if k == 0 else None,
                               col_labels="dim", name=tex, name_side=UP, name_color=color,
                               rows=self.fold(keep=[m]), cols=cols)
@@ -360,7 +360,8 @@ class AttentionScene(StoryScene):
         cw = max(cell_width_for(t.param(f"{self.prefix}.W_Q")[self.h], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.q"][self.h], 2, NUM))
         rows, cfg = self.fold(), t.config
-        terms, qcols = self.dims(cfg.d_model), self.dims(cfg.d_head, keep=[self.q_col])
+        terms = self.dims(cfg.d_model, budget=6)
+        qcols = self.dims(cfg.d_head, keep=[self.q_col], budget=5)
         x = self.matrix(self.x_in, cell_h=ch, row_labels=self.tok, name=self.x_tex, rows=rows,
                         cols=terms)
         w = self.matrix(wq, cell_w=cw, cell_h=ch, col_labels="dim", name="W_Q",
@@ -397,7 +398,7 @@ class AttentionScene(StoryScene):
         finals = [self.matrix(self.src(name.lower()), row_labels=self.tok if k == 0 else None,
                               col_labels="dim", name=name, name_side=UP, name_color=color,
                               rows=self.fold(self.square_rows),
-                              cols=self.dims(t.config.d_head, keep=[self.q_col]))
+                              cols=self.dims(t.config.d_head, keep=[self.q_col], budget=4))
                   for k, (name, color) in enumerate((("Q", theme.query), ("K", theme.key),
                                                      ("V", theme.value)))]
         self.fit(VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN))  # rows share words
@@ -425,7 +426,7 @@ class AttentionScene(StoryScene):
         cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
                                    t[f"{self.prefix}.{kn}"][self.kv_index(kn)])
         q_tex, k_tex = (r"Q_{rot}", r"K_{rot}^\top") if self.rope else ("Q", r"K^\top")
-        terms = self.dims(t.config.d_head)
+        terms = self.dims(t.config.d_head, budget=5)
         q = self.matrix(self.src(qn), cell_h=ch, row_labels=self.tok, name=q_tex,
                         name_color=theme.query, rows=self.fold(), cols=terms)
         kt = self.matrix(f"{self.src(kn)}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
@@ -570,7 +571,7 @@ class AttentionScene(StoryScene):
                  cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
         a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A",
                         rows=self.fold(), cols=self.sum_keys)
-        zcols = self.dims(t.config.d_head, keep=[self.z_col])
+        zcols = self.dims(t.config.d_head, keep=[self.z_col], budget=6)
         v = self.matrix(self.src("v"), cell_w=cw, cell_h=ch, row_labels=self.tok,
                         col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value,
                         rows=self.sum_keys, cols=zcols)
@@ -613,7 +614,8 @@ class AttentionScene(StoryScene):
             heat = name == "A"
             grids.add(self.matrix(source, cell_w=0.3, cell_h=cell, show_numbers=False,
                                   sequential=heat, vmax=1.0 if heat else None, name=name,
-                                  name_side=UP, name_color=color, max_cols=16, max_rows=16))
+                                  name_side=UP, name_color=color, max_cols=6,
+                                  max_rows=max(self.n, 6)))
         x = 0.0
         for grid in grids:  # bracket tops on one line, 0.9 apart
             grid.shift([x - grid.get_left()[0], -grid.brackets.get_top()[1], 0])

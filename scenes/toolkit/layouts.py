@@ -97,8 +97,8 @@ class Layouts:
 
     def dims(self, n: int, keep=(), budget: int = DIM_SLOTS) -> list[int]:
         """The dimensions drawn of an axis of ``n``: all of a tiny model's, else the first and
-        last ones and ``keep`` (the worked column), a ⋯ for the rest."""
-        return window(n, budget, keep)
+        last ones and ``keep`` (the worked column) in ``budget`` slots, a ⋯ for the rest."""
+        return list(range(n)) if n <= DIM_SLOTS else window(n, budget, keep)
 
     def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:
         """A row of token boxes' words becoming ``m``'s row labels: the words of the rows
