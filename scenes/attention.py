@@ -152,8 +152,12 @@ class AttentionScene(StoryScene):
         tokens = TokenRow(self.trace, self.tok, theme, font_size=28)
         what = (f"{model_name(self.options)}, encoder self-attention" if cfg.mode == "encdec"
                 else f"{model_name(self.options)}, causal self-attention")
+        shares = ""
+        if cfg.group > 1:  # grouped-query attention: this query head reads shared K and V
+            shares = (f"\n(its keys and values: K/V head {self.kv_index('k')} of "
+                      f"{cfg.n_heads // cfg.group}, shared by {cfg.group} query heads)")
         info = self.note(f"{what}, layer {self.options.layer}, head {self.h} of "
-                         f"{cfg.n_heads}", 22)
+                         f"{cfg.n_heads}{shares}", 22)
         group = VGroup(title, eq, tokens, info).arrange(DOWN, buff=0.55)
         left, right, bottom, top = self.content_box()
         fit_into(group, left, right, bottom, top + 0.6)
