@@ -55,9 +55,13 @@ __all__ = ["AttentionScene"]
 class AttentionScene(StoryScene):
     """softmax(QKᵀ/√d_k)·V for one head, step by step."""
 
-    # At 7 positions some step no longer fits the frame with every number at 480p size
-    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
-    max_tokens = 6
+    # Any number of positions: a long sentence folds its rows (see ``Layouts.fold``).
+
+    @staticmethod
+    def positions(trace) -> int:
+        """The rows it shows: the sentence's tokens (a translation model's encoder
+        self-attention, or a language model's), never the decoder's input."""
+        return len(trace.tokens)
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -126,6 +130,17 @@ class AttentionScene(StoryScene):
         pick = worked_example(t, self.prefix, self.h)
         self.qi, self.q_col, self.kj, self.z_col = (
             pick["query"], pick["q_col"], pick["key"], pick["z_col"])
+        self.worked_row = self.qi
+        # A long sentence folds its rows (see Layouts.fold): in the stacked layouts always, in
+        # the query × key squares only past this many; the weighted sum shows the keys the
+        # worked query attends to most among the first and last.
+        t, h = self.trace, self.h
+        self.square_rows = 13
+        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h], t[f"{self.prefix}.k"][h])
+        self.keys = self.fold(max(3, int(7.6 / cw)), keep=[self.kj])  # beside Q
+        cw = self.token_cell_width(t[f"{self.prefix}.scaled"][h], t[f"{self.prefix}.scores"][h])
+        self.square_keys = self.fold(max(3, int(8.0 / cw)), keep=[self.kj])  # beside row sums
+        self.sum_keys = self.fold(keep=[self.kj])
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -137,8 +152,12 @@ class AttentionScene(StoryScene):
         tokens = TokenRow(self.trace, self.tok, theme, font_size=28)
         what = (f"{model_name(self.options)}, encoder self-attention" if cfg.mode == "encdec"
                 else f"{model_name(self.options)}, causal self-attention")
+        shares = ""
+        if cfg.group > 1:  # grouped-query attention: this query head reads shared K and V
+            shares = (f"\n(its keys and values: K/V head {self.kv_index('k')} of "
+                      f"{cfg.n_heads // cfg.group}, shared by {cfg.group} query heads)")
         info = self.note(f"{what}, layer {self.options.layer}, head {self.h} of "
-                         f"{cfg.n_heads}", 22)
+                         f"{cfg.n_heads}{shares}", 22)
         group = VGroup(title, eq, tokens, info).arrange(DOWN, buff=0.55)
         left, right, bottom, top = self.content_box()
         fit_into(group, left, right, bottom, top + 0.6)
@@ -159,14 +178,14 @@ class AttentionScene(StoryScene):
             self.embed_prenorm(leave_title)
             return
         if self.options.layer > 0:
-            x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X")
+            x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X",
+                            rows=self.fold())
             x_title = self.note(f"X = the output of layer {self.options.layer - 1}", 20,
                                 theme.text)
             x_title.next_to(x.col_labels, UP, buff=0.2).set_x(x.brackets.get_x())
             self.fit(x, x_title)
             self.play(*self.heading("The input X"), *leave_title,
-                      *(ReplacementTransform(tok, label) for tok, label in
-                        zip(self.token_row.tokens, x.row_labels, strict=True)), run_time=1.2)
+                      *self.tokens_to_labels(self.token_row.tokens, x), run_time=1.2)
             self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), FadeIn(x_title),
                       run_time=1.2)
             self.end_state(x, x_title, hold=3.0)
@@ -180,8 +199,7 @@ class AttentionScene(StoryScene):
         self.fit(e, pe, x, plus, titles, panel)
 
         self.play(*self.heading("Words → X"), *leave_title,
-                  *(ReplacementTransform(tok, label) for tok, label in
-                    zip(self.token_row.tokens, e.row_labels, strict=True)), run_time=1.2)
+                  *self.tokens_to_labels(self.token_row.tokens, e), run_time=1.2)
         self.play(FadeIn(e.body()), FadeIn(e.col_labels), FadeIn(titles[0]), FadeIn(panel[0]),
                   run_time=1.2)
         self.play(FadeIn(plus), FadeIn(pe), FadeIn(titles[1]), FadeIn(panel[1]),
@@ -199,10 +217,13 @@ class AttentionScene(StoryScene):
         theme, t, b = self.theme, self.trace, self.block
         sources = (f"{b}.resid_pre", f"explain.column({b}.ln1.rms)", f"{b}.ln1.out")
         cw = max(cell_width_for(lookup(t, s), 2, SUM_NUM, pad=0.1) for s in sources)
-        kw = dict(cell_w=cw, cell_h=cell_height_for(SUM_NUM), font_size=SUM_NUM, name_side=UP)
-        x = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", name="X", **kw)
+        rows, cols = self.fold(), self.dims(t.config.d_model, budget=6)
+        kw = dict(cell_w=cw, cell_h=cell_height_for(SUM_NUM), font_size=SUM_NUM, name_side=UP,
+                  rows=rows)
+        x = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", name="X", cols=cols,
+                        **kw)
         rms = self.matrix(sources[1], colored=False, name=r"\mathrm{rms}", **kw)
-        xn = self.matrix(sources[2], col_labels="dim", name=r"\hat{X}", **kw)
+        xn = self.matrix(sources[2], col_labels="dim", name=r"\hat{X}", cols=cols, **kw)
         VGroup(x, rms, xn).arrange(RIGHT, buff=0.45, aligned_edge=DOWN)
         eq = formula(r"\hat{x} = \gamma \odot \frac{x}{\mathrm{rms}(x)},\qquad "
                      r"\mathrm{rms}(x) = \sqrt{\tfrac{1}{d}\textstyle\sum_j x_j^2 + \epsilon}",
@@ -221,8 +242,7 @@ class AttentionScene(StoryScene):
         self.fit(x, rms, xn, panel)
         self.play(*self.heading("Words → X → RMSNorm" if self.options.layer == 0 else
                                 "The input X, normalised"), *leave_title,
-                  *(ReplacementTransform(tok, label) for tok, label in
-                    zip(self.token_row.tokens, x.row_labels, strict=True)), run_time=1.2)
+                  *self.tokens_to_labels(self.token_row.tokens, x), run_time=1.2)
         self.play(FadeIn(x.body()), FadeIn(x.col_labels), FadeIn(x.name), run_time=1.0)
         self.play(FadeIn(rms), FadeIn(eq), run_time=1.0)
         self.play(FadeIn(xn), FadeIn(worked), FadeIn(note), run_time=1.2)
@@ -241,8 +261,10 @@ class AttentionScene(StoryScene):
         half = t.config.d_head // 2
         ang = f"{self.prefix}.angle"
         q_src, r_src = self.src("q"), self.src("q_rot")
+        cols = self.dims(t.config.d_head, keep=[i, i + half], budget=4)
         finals = [self.matrix(self.src(name), row_labels=self.tok if k == 0 else None,
-                              col_labels="dim", name=tex, name_side=UP, name_color=color)
+                              col_labels="dim", name=tex, name_side=UP, name_color=color,
+                              rows=self.fold(keep=[m]), cols=cols)
                   for k, (name, tex, color) in enumerate((
                       ("q_rot", r"Q_{rot}", theme.query), ("k_rot", r"K_{rot}", theme.key)))]
         VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN)
@@ -341,11 +363,15 @@ class AttentionScene(StoryScene):
         wq, q_src = f"param:{self.prefix}.W_Q[{self.h}]", self.src("q")
         cw = max(cell_width_for(t.param(f"{self.prefix}.W_Q")[self.h], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.q"][self.h], 2, NUM))
-        x = self.matrix(self.x_in, cell_h=ch, row_labels=self.tok, name=self.x_tex)
+        rows, cfg = self.fold(), t.config
+        terms = self.dims(cfg.d_model, budget=6)
+        qcols = self.dims(cfg.d_head, keep=[self.q_col], budget=5)
+        x = self.matrix(self.x_in, cell_h=ch, row_labels=self.tok, name=self.x_tex, rows=rows,
+                        cols=terms)
         w = self.matrix(wq, cell_w=cw, cell_h=ch, col_labels="dim", name="W_Q",
-                        name_side=RIGHT, name_color=theme.query)
+                        name_side=RIGHT, name_color=theme.query, rows=terms, cols=qcols)
         q = self.matrix(q_src, cell_w=cw, cell_h=ch, name="Q", name_side=RIGHT,
-                        name_color=theme.query)
+                        name_color=theme.query, rows=rows, cols=qcols)
         self.product_layout(x, w, q, gap_v=0.7)
         work = build_worked_cell(t, x, w, q, self.qi, self.q_col,
                                  f"explain.matmul_products({self.x_in}, {wq})")
@@ -361,18 +387,22 @@ class AttentionScene(StoryScene):
         self.qkv_parts = (x, w, q, work, hl)
 
     def step_keys_values(self) -> None:
-        theme = self.theme
+        theme, t = self.theme, self.trace
         x, w, q, work, hl = self.qkv_parts
         made = {}
         for name, color in (("K", theme.key), ("V", theme.value)):
             mw = self.matrix(f"param:{self.prefix}.W_{name}[{self.kv_index('W_' + name)}]", cell_w=q.cell_w,
                              cell_h=q.cell_h, col_labels="dim", name=f"W_{name}",
-                             name_side=RIGHT, name_color=color).move_cells_onto(w)
+                             name_side=RIGHT, name_color=color, rows=w.row_ids,
+                             cols=w.col_ids).move_cells_onto(w)
             m = self.matrix(self.src(name.lower()), cell_w=q.cell_w, cell_h=q.cell_h, name=name,
-                            name_side=RIGHT, name_color=color).move_cells_onto(q)
+                            name_side=RIGHT, name_color=color,
+                            rows=q.row_ids, cols=q.col_ids).move_cells_onto(q)
             made[name] = (mw, m)
         finals = [self.matrix(self.src(name.lower()), row_labels=self.tok if k == 0 else None,
-                              col_labels="dim", name=name, name_side=UP, name_color=color)
+                              col_labels="dim", name=name, name_side=UP, name_color=color,
+                              rows=self.fold(self.square_rows),
+                              cols=self.dims(t.config.d_head, keep=[self.q_col], budget=4))
                   for k, (name, color) in enumerate((("Q", theme.query), ("K", theme.key),
                                                      ("V", theme.value)))]
         self.fit(VGroup(*finals).arrange(RIGHT, buff=0.6, aligned_edge=DOWN))  # rows share words
@@ -400,12 +430,14 @@ class AttentionScene(StoryScene):
         cw = self.token_cell_width(t[f"{self.prefix}.scores"][self.h],
                                    t[f"{self.prefix}.{kn}"][self.kv_index(kn)])
         q_tex, k_tex = (r"Q_{rot}", r"K_{rot}^\top") if self.rope else ("Q", r"K^\top")
+        terms = self.dims(t.config.d_head, budget=5)
         q = self.matrix(self.src(qn), cell_h=ch, row_labels=self.tok, name=q_tex,
-                        name_color=theme.query)
+                        name_color=theme.query, rows=self.fold(), cols=terms)
         kt = self.matrix(f"{self.src(kn)}.T", cell_w=cw, cell_h=ch, col_labels=self.tok,
-                         name=k_tex, name_side=RIGHT, name_color=theme.key)
+                         name=k_tex, name_side=RIGHT, name_color=theme.key, cols=self.keys,
+                         rows=terms)
         s = self.matrix(self.src("scores"), cell_w=cw, cell_h=ch, name=r"QK^\top",
-                        name_side=RIGHT)
+                        name_side=RIGHT, rows=self.fold(), cols=self.keys)
         self.product_layout(q, kt, s, gap_v=0.7)
         products = f"explain.matmul_products({self.src(qn)}, {self.src(kn)}.T)"
         work = build_worked_cell(t, q, kt, s, self.qi, self.kj, products)
@@ -416,12 +448,25 @@ class AttentionScene(StoryScene):
         self.fit(q, kt, s, work, note)
 
         transpose = []  # K's entry (r, c) flies to Kᵀ's (c, r)
-        for r in range(k_prev.n_rows):
-            for c in range(k_prev.n_cols):
+        for r, c in k_prev.all_cells():
+            if kt.shows(c, r):
                 transpose.append(ReplacementTransform(k_prev.number(r, c), kt.number(c, r)))
                 transpose.append(ReplacementTransform(k_prev.fill(r, c), kt.fill(c, r)))
-        for r, label in enumerate(k_prev.row_labels):
-            transpose.append(ReplacementTransform(label, kt.col_labels[r]))
+            else:
+                transpose.append(FadeOut(VGroup(k_prev.number(r, c), k_prev.fill(r, c))))
+        labelled = k_prev.row_ids if len(k_prev.row_labels) else []
+        for r, label in zip(labelled, k_prev.row_labels, strict=True):
+            if r in kt.col_ids:
+                transpose.append(ReplacementTransform(label, kt.col_label(r)))
+            else:
+                transpose.append(FadeOut(label))
+        for j in kt.col_ids:
+            if j not in k_prev.row_ids:
+                transpose.append(FadeIn(kt.column(j)))
+            if j not in labelled:
+                transpose.append(FadeIn(kt.col_label(j)))
+        transpose.append(FadeOut(k_prev.ellipses))
+        transpose.append(FadeIn(kt.ellipses))
         self.play(*self.heading("Scores: Q · Kᵀ, rotated" if self.rope else "Scores: Q · Kᵀ"),
                   *relayout(q_prev, q),
                   FadeOut(v_prev), FadeOut(k_prev.col_labels), FadeOut(k_prev.brackets),
@@ -439,8 +484,10 @@ class AttentionScene(StoryScene):
         t = self.trace
         q, kt, s, work, hl, note = self.scores_parts
         cw = max(self.token_cell_width(t[f"{self.prefix}.scaled"][self.h]), s.cell_w)
-        s2 = self.square(self.src("scores"), cw)
-        scaled = self.square(self.src("scaled"), cw).move_cells_onto(s2)
+        rows = self.fold(self.square_rows)
+        s2 = self.square(self.src("scores"), cw, rows=rows, cols=self.square_keys)
+        scaled = self.square(self.src("scaled"), cw, rows=rows,
+                             cols=self.square_keys).move_cells_onto(s2)
         panel = self.scale_panel().next_to(s2, RIGHT, buff=0.8)
         self.fit(s2, scaled, panel)
 
@@ -471,9 +518,10 @@ class AttentionScene(StoryScene):
 
     def step_mask(self) -> None:
         m = self.current
-        masked = self.square(self.src("masked"), m.cell_w).move_cells_onto(m)
+        masked = self.square(self.src("masked"), m.cell_w, rows=m.row_ids,
+                             cols=m.col_ids).move_cells_onto(m)
         allowed = self.trace[f"{self.prefix}.mask"]
-        cells = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols) if not allowed[i, j]]
+        cells = [(i, j) for i, j in m.all_cells() if not allowed[i, j]]
         note = self.note("−∞ wherever the key\ncomes after the query")
         note.next_to(self.panel, DOWN, buff=0.6)
         self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)
@@ -487,13 +535,16 @@ class AttentionScene(StoryScene):
         theme = self.theme
         m_prev = self.current
         base = m_prev.source  # the scaled (or masked) scores
-        m = self.square(base, m_prev.cell_w)
-        e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True).move_cells_onto(m)
-        p = self.square(self.src("pattern"), m.cell_w, heat=True).move_cells_onto(m)
+        rows, cols = m_prev.row_ids, m_prev.col_ids
+        m = self.square(base, m_prev.cell_w, rows=rows, cols=cols)
+        e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True,
+                        rows=rows, cols=cols).move_cells_onto(m)
+        p = self.square(self.src("pattern"), m.cell_w, heat=True, rows=rows,
+                        cols=cols).move_cells_onto(m)
         e_sums = self.matrix(f"explain.column(explain.row_sum(explain.softmax_exp({base})))",
-                             cell_h=m.cell_h, colored=False)
+                             cell_h=m.cell_h, colored=False, rows=rows)
         p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
-                             cell_h=m.cell_h, sequential=True, vmax=1.0)
+                             cell_h=m.cell_h, sequential=True, vmax=1.0, rows=rows)
         e_sums.next_to(m.brackets, RIGHT, buff=0.3).match_y(m.brackets)
         p_sums.next_to(e_sums, RIGHT, buff=0.3)
         head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
@@ -522,11 +573,14 @@ class AttentionScene(StoryScene):
         ch = cell_height_for(NUM)
         cw = max(cell_width_for(t[f"{self.prefix}.v"][self.kv_index("v")], 2, NUM),
                  cell_width_for(t[f"{self.prefix}.z"][self.h], 2, NUM))
-        a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A")
+        a = self.square(self.src("pattern"), p_prev.cell_w, heat=True, name="A",
+                        rows=self.fold(), cols=self.sum_keys)
+        zcols = self.dims(t.config.d_head, keep=[self.z_col], budget=6)
         v = self.matrix(self.src("v"), cell_w=cw, cell_h=ch, row_labels=self.tok,
-                        col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value)
+                        col_labels="dim", name="V", name_side=RIGHT, name_color=theme.value,
+                        rows=self.sum_keys, cols=zcols)
         z = self.matrix(self.src("z"), cell_w=cw, cell_h=ch, name="Z", name_side=RIGHT,
-                        name_color=theme.output)
+                        name_color=theme.output, rows=self.fold(), cols=zcols)
         self.product_layout(a, v, z, gap_v=0.7 + a.col_labels.height)
         products = f"explain.matmul_products({self.src('pattern')}, {self.src('v')})"
         work = build_worked_cell(t, a, v, z, self.qi, self.z_col, products)
@@ -559,11 +613,13 @@ class AttentionScene(StoryScene):
             (self.src("z"), "Z", theme.output, "output: one new\nrow per word", eq[7]),
         ]
         grids, roles, arrows = VGroup(), VGroup(), VGroup()
+        cell = min(0.3, 2.6 / self.n)  # a long sentence's grids stay as high as six words'
         for source, name, color, _, _ in specs:
             heat = name == "A"
-            grids.add(self.matrix(source, cell_w=0.3, cell_h=0.3, show_numbers=False,
+            grids.add(self.matrix(source, cell_w=0.3, cell_h=cell, show_numbers=False,
                                   sequential=heat, vmax=1.0 if heat else None, name=name,
-                                  name_side=UP, name_color=color))
+                                  name_side=UP, name_color=color, max_cols=6,
+                                  max_rows=max(self.n, 6)))
         x = 0.0
         for grid in grids:  # bracket tops on one line, 0.9 apart
             grid.shift([x - grid.get_left()[0], -grid.brackets.get_top()[1], 0])

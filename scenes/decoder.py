@@ -35,7 +35,7 @@ from manim import (  # noqa: E402
 
 from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into,
-    formula, rounded_box,
+    formula, rounded_box, window,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, languages,
@@ -54,9 +54,10 @@ TOP = 3  # most probable words listed per position
 class DecoderScene(StoryScene):
     """The decoder's view: its inputs, masked and cross-attention, logits, probabilities."""
 
-    # At 7 positions some step no longer fits the frame with every number at 480p size
-    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
-    max_tokens = 6
+    # Any number of positions: a long input folds its rows (first and last positions, a ⋮
+    # for the rest) in every matrix and table.
+    TABLE_ROWS = 8  # row slots of the per-position tables
+    SQUARE = 7  # row and column slots of the masked self-attention squares
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -123,6 +124,7 @@ class DecoderScene(StoryScene):
         self.n = len(lookup(t, self.tok))
         self.top = top_k_ids(t["probs"], TOP)  # [pos, TOP] word ids, most probable first
         self.targets = next_word_targets(t)  # [pos] word ids
+        self.table_rows = window(self.n, self.TABLE_ROWS)
 
     def check_options(self) -> None:
         super().check_options()
@@ -132,6 +134,12 @@ class DecoderScene(StoryScene):
                              f"decoder has {n} (0..{n - 1})")
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    def with_gaps(self, rows: list[list]) -> list[list]:
+        """The table rows of the positions in ``table_rows``, with a row of ⋮ wherever
+        positions are left out."""
+        return self.gapped(rows, self.table_rows, self.n)
+
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -145,6 +153,10 @@ class DecoderScene(StoryScene):
                             TokenRow(t, "tokens", theme, font_size=24)).arrange(RIGHT, 0.3))
         rows.add(VGroup(self.note("the decoder reads", 20),
                         TokenRow(t, self.tok, theme, font_size=24)).arrange(RIGHT, 0.3))
+        left, right, _, _ = self.content_box()
+        if max(r.width for r in rows) > right - left:  # a long sentence: its label above it
+            for row in rows:
+                row.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         for row in rows[1:]:
             row.align_to(rows[0], LEFT)
         rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
@@ -239,11 +251,14 @@ class DecoderScene(StoryScene):
         cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.12)
                  for s in (masked_src, pattern_src))
         kw = dict(cell_w=cw, cell_h=ch, font_size=size, rotate_col_labels=True)
+        square = self.fold(self.SQUARE)
+        kw.update(rows=square, cols=square)
         m = self.matrix(masked_src, row_labels=self.tok, col_labels=self.tok, **kw)
         p = attention_heatmap(t, pattern_src, theme, self.tok, **kw)
         p.remove(p.row_labels)
         p.row_labels = VGroup()
-        p.shift(m.cell_centre(0, m.n_cols - 1) + RIGHT * (cw + 1.3) - p.cell_centre(0, 0))
+        p.shape_below()
+        p.shift(m.cell_centre(0, m.col_ids[-1]) + RIGHT * (cw + 1.3) - p.cell_centre(0, 0))
         arrow = Arrow(m.brackets.get_right(), p.brackets.get_left(), buff=0.12,
                       stroke_width=3, color=theme.muted, max_tip_length_to_length_ratio=0.2)
         over = self.note("softmax", NOTE).next_to(arrow, UP, buff=0.08)
@@ -259,8 +274,7 @@ class DecoderScene(StoryScene):
         self.fit(m, p, arrow, over, heads, note, where)
         self.play(*self.heading("Masked self-attention"), *self.leave(), run_time=0.8)
         self.play(FadeIn(m), FadeIn(heads[0]), FadeIn(where), run_time=1.0)
-        hidden = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols)
-                  if not np.isfinite(m.values[i, j])]
+        hidden = [(i, j) for i, j in m.all_cells() if not np.isfinite(m.values[i, j])]
         rects = VGroup(*(m.cell_rect(i, j) for i, j in hidden))
         self.play(Create(rects), FadeIn(note), run_time=1.0)
         self.play(Create(arrow), FadeIn(over), run_time=0.6)
@@ -276,11 +290,13 @@ class DecoderScene(StoryScene):
         english = max(plain_text(str(w), size, theme.muted).width for w in t.tokens)
         cw = max(cell_width_for(t[f"{self.cross}.pattern"][self.h], 2, size), english + 0.16)
         ch = cell_height_for(size) * 1.1
+        words = window(len(t.tokens), max(3, int(9.5 / cw)))
         a = ValueMatrix(t, src, theme, cell_w=cw, cell_h=ch, font_size=size,
-                        row_labels=self.tok, col_labels="tokens", sequential=True, vmax=1.0)
+                        row_labels=self.tok, col_labels="tokens", sequential=True, vmax=1.0,
+                        rows=self.fold(self.TABLE_ROWS), cols=words)
         # the word each position writes next (its most probable word)
         nexts = VGroup()
-        for i in range(a.n_rows):
+        for i in a.row_ids:
             baseline = a.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2
             arrow = label_text("→", size, theme.muted)
             arrow.kind = "prose"
@@ -308,8 +324,8 @@ class DecoderScene(StoryScene):
                   run_time=0.8)
         self.play(FadeIn(a.row_labels), FadeIn(a.col_labels), FadeIn(head_rows),
                   FadeIn(head_cols), FadeIn(a.brackets), run_time=1.0)
-        self.play(LaggedStart(*(FadeIn(a.row(i)) for i in range(a.n_rows)), lag_ratio=0.2),
-                  run_time=2.0)
+        self.play(LaggedStart(*(FadeIn(a.row(i)) for i in a.row_ids), lag_ratio=0.2),
+                  FadeIn(a.ellipses), run_time=2.0)
         self.play(FadeIn(eq), run_time=0.6)
         self.play(FadeIn(head_next), LaggedStart(*(FadeIn(n) for n in nexts), lag_ratio=0.15),
                   run_time=1.2)
@@ -334,9 +350,9 @@ class DecoderScene(StoryScene):
         ch = cell_height_for(size) * 1.15
         lg = ValueMatrix(t, source, theme, cell_w=cw, cell_h=ch, show_numbers=False,
                          row_labels=self.tok, col_labels=labels, rotate_col_labels=True,
-                         label_font_size=14)
+                         label_font_size=14, rows=self.fold(self.TABLE_ROWS))
         best = VGroup()
-        for i in range(lg.n_rows):
+        for i in lg.row_ids:
             k = int(self.top[i, 0])
             value = self.number("logits", (i, k), 2, size)
             word = self.word(k, size, theme.output)
@@ -348,7 +364,7 @@ class DecoderScene(StoryScene):
         best_head = self.note("largest logit", NOTE, theme.output)
         best_head.next_to(best, UP, buff=0.2).align_to(best, LEFT)
         rings = VGroup(*(lg.cell_rect(i, columns.index(int(self.top[i, 0])))
-                         for i in range(lg.n_rows)))
+                         for i in lg.row_ids))
         for ring in rings:
             ring.set_stroke(width=2)
         if self.pre:  # the last stream row goes through the final norm first
@@ -369,7 +385,7 @@ class DecoderScene(StoryScene):
                   run_time=0.8)
         self.play(FadeIn(eq), FadeIn(what), FadeIn(lg.row_labels), FadeIn(lg.col_labels),
                   FadeIn(lg.brackets), run_time=1.0)
-        self.play(LaggedStart(*(FadeIn(lg.row(i)) for i in range(lg.n_rows)), lag_ratio=0.2),
+        self.play(LaggedStart(*(FadeIn(lg.row(i)) for i in lg.row_ids), lag_ratio=0.2),
                   run_time=1.6)
         self.play(Create(rings), FadeIn(best_head), LaggedStart(*(FadeIn(b) for b in best),
                                                                 lag_ratio=0.15), run_time=1.4)
@@ -379,10 +395,10 @@ class DecoderScene(StoryScene):
         theme, t = self.theme, self.trace
         size = NOTE + 2
         row_h = cell_height_for(size) * 1.25
-        labels = [self.token_label(self.tok, i, size) for i in range(self.n)]
-        label_w = max(m.width for m in labels)
+        labels = {i: self.token_label(self.tok, i, size) for i in self.table_rows}
+        label_w = max(m.width for m in labels.values())
         rows = []
-        for i in range(self.n):
+        for i in self.table_rows:
             row = [labels[i]]
             for r in range(TOP):
                 k = int(self.top[i, r])
@@ -395,6 +411,7 @@ class DecoderScene(StoryScene):
         widths = [label_w] + [word_w, num_w] * TOP + [num_w]
         gaps = [0.0] + [0.5, 0.2] * TOP + [0.8]
         aligns = ["right"] + ["left", "right"] * TOP + ["right"]
+        rows = self.with_gaps(rows)
         table = self.table(rows, widths, gaps, row_h, aligns)
         heads = ["input word", "1st", "", "2nd", "", "3rd", "", "sum of all"]
         head_row = []
@@ -428,7 +445,7 @@ class DecoderScene(StoryScene):
         row_h = cell_height_for(size) * 1.3
         loss_src = "explain.neg_log(probs)"
         rows = []
-        for i in range(self.n):
+        for i in self.table_rows:
             k, target = int(self.top[i, 0]), int(self.targets[i])
             good = k == target
             rows.append([
@@ -451,6 +468,7 @@ class DecoderScene(StoryScene):
         widths[5] = max(widths[5], head_row[5].width)
         gaps = [0.0, 0.6, 0.25, 0.8, 0.25, 0.6]
         aligns = ["right", "left", "right", "left", "right", "right"]
+        rows = self.with_gaps(rows)
         table = self.table(rows, widths, gaps, row_h, aligns)
         for mob in head_row:  # bottoms on a line above the first row
             mob.shift(UP * -mob.get_bottom()[1])
@@ -480,11 +498,12 @@ class DecoderScene(StoryScene):
         heading = "Every next word at once, and the loss" if self.encdec else \
             "Next-word prediction"
         self.play(*self.heading(heading), *self.leave(), run_time=0.8)
-        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*r[:3])) for r in rows),
+        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*(m for m in r[:3] if m))) for r in rows),
                                               lag_ratio=0.2), run_time=2.0)
         if len(links):
             self.play(Create(links), run_time=0.8)
-        self.play(LaggedStart(*(FadeIn(VGroup(*r[3:])) for r in rows), lag_ratio=0.2),
+        self.play(LaggedStart(*(FadeIn(VGroup(*(m for m in r[3:] if m))) for r in rows),
+                              lag_ratio=0.2),
                   run_time=1.6)
         self.play(LaggedStart(*(FadeIn(b) for b in bottom), lag_ratio=0.4), run_time=1.4)
         self.end_state(header, table, links, bottom, hold=3.0)

@@ -51,9 +51,13 @@ HEAT = 0.175  # cell width of the 32-wide feed-forward heat-maps
 class MultiHeadScene(StoryScene):
     """Heads → concat → W_O → Add & Norm → feed-forward → Add & Norm, for one block."""
 
-    # At 7 positions some step no longer fits the frame with every number at 480p size
-    # (measured: tests/test_every_scene.py runs each scene at this limit); longer is refused.
-    max_tokens = 6
+    # Any number of positions: a long sentence folds its rows (see ``Layouts.fold``).
+
+    @staticmethod
+    def positions(trace) -> int:
+        """The rows it shows: the sentence's tokens (the block is the encoder's, or a
+        language model's)."""
+        return len(trace.tokens)
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -91,6 +95,7 @@ class MultiHeadScene(StoryScene):
         super().setup()
         pick = block_example(self.trace, self.prefix, self.h)
         self.row, self.out_col = pick["row"], pick["out_col"]
+        self.worked_row = self.row  # a long sentence folds its rows around it (Layouts.fold)
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -116,23 +121,25 @@ class MultiHeadScene(StoryScene):
         cw = max(cell_width_for(lookup(t, s), 2, font_size, pad=0.1)
                  for s in (x_src, z_src, g_src, b_src, out_src))
         ch = cell_height_for(font_size)
-        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size)
+        rows = self.fold()
+        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size, rows=rows)
         x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", **kw)
         mu = self.matrix(f"explain.column({ln}.mean)", cell_h=ch, font_size=font_size,
-                         colored=False)
+                         colored=False, rows=rows)
         var = self.matrix(f"explain.column({ln}.var)", cell_h=ch, font_size=font_size,
-                          colored=False)
+                          colored=False, rows=rows)
         mu.move_cells_onto(x).shift(RIGHT * (x.brackets.get_right()[0] - mu.brackets.get_left()[0]
                                              + 0.35))
         var.move_cells_onto(x).shift(RIGHT * (mu.brackets.get_right()[0]
                                               - var.brackets.get_left()[0] + 0.25))
+        kw.pop("rows")
         gamma = self.matrix(g_src, **kw)
         beta = self.matrix(b_src, **kw)
-        gamma.shift(x.cell_centre(x.n_rows - 1, 0) + DOWN * (ch + 0.25) - gamma.cell_centre(0, 0))
+        gamma.shift(x.cell_centre(x.row_ids[-1], 0) + DOWN * (ch + 0.25) - gamma.cell_centre(0, 0))
         beta.shift(gamma.cell_centre(0, 0) + DOWN * (ch + 0.1) - beta.cell_centre(0, 0))
-        out = self.matrix(out_src, row_labels=self.tok, **kw)
+        out = self.matrix(out_src, row_labels=self.tok, rows=rows, **kw)
         out.shift(beta.cell_centre(0, 0) + DOWN * (ch + 0.3) - out.cell_centre(0, 0))
-        z = self.matrix(z_src, **kw).move_cells_onto(out)
+        z = self.matrix(z_src, rows=rows, **kw).move_cells_onto(out)
         sym = VGroup()
         for tex, m in ((r"\mu", mu), (r"\sigma^2", var)):
             sym.add(formula(tex, font_size=30, color=theme.text).next_to(m.brackets, UP, 0.12))
@@ -152,10 +159,12 @@ class MultiHeadScene(StoryScene):
         sym, heads, eq, note = extras
         self.play(FadeIn(sym[0]), FadeIn(mu.brackets), run_time=0.5)
         self.play(LaggedStart(*(ReplacementTransform(x.row(i).copy(), mu.row(i))
-                                for i in range(x.n_rows)), lag_ratio=0.15), run_time=1.2)
+                                for i in x.row_ids), lag_ratio=0.15), FadeIn(mu.ellipses),
+                  run_time=1.2)
         self.play(FadeIn(sym[1]), FadeIn(var.brackets), run_time=0.5)
         self.play(LaggedStart(*(ReplacementTransform(x.row(i).copy(), var.row(i))
-                                for i in range(x.n_rows)), lag_ratio=0.15), run_time=1.2)
+                                for i in x.row_ids), lag_ratio=0.15), FadeIn(var.ellipses),
+                  run_time=1.2)
         self.play(FadeIn(eq), FadeIn(note), Create(z.brackets),
                   FadeIn(out.row_labels), run_time=0.8)
         self.play(ReplacementTransform(x.cells().copy(), z.cells()), run_time=1.2)
@@ -554,15 +563,17 @@ class MultiHeadScene(StoryScene):
         zs, maps, heads = VGroup(), VGroup(), VGroup()
         for h in range(cfg.n_heads):
             z = self.matrix(f"{p}.z[{h}]", cell_w=cw, cell_h=ch, font_size=SUM_NUM + 1,
-                            row_labels=self.tok if h == 0 else None, col_labels="dim")
+                            row_labels=self.tok if h == 0 else None, col_labels="dim",
+                            rows=self.fold())
             zs.add(z)
         x = 0.0
         for z in zs:  # side by side, rows aligned
-            z.shift([x - z.brackets.get_left()[0], -z.cell_centre(0, 0)[1], 0])
+            z.shift([x - z.brackets.get_left()[0], -z.brackets.get_top()[1], 0])
             x = z.brackets.get_right()[0] + 1.0
         for h, z in enumerate(zs):
-            pattern = self.matrix(f"{p}.pattern[{h}]", cell_w=0.36, cell_h=0.3,
-                                  show_numbers=False, sequential=True, vmax=1.0)
+            pattern = self.matrix(f"{p}.pattern[{h}]", cell_w=min(0.36, 2.2 / self.n),
+                                  cell_h=min(0.3, 1.8 / self.n), show_numbers=False,
+                                  sequential=True, vmax=1.0)
             pattern.next_to(z.col_labels, UP, buff=0.55).set_x(z.brackets.get_x())
             maps.add(pattern)
             color = (theme.query, theme.key, theme.value, theme.output)[h % 4]
@@ -586,7 +597,7 @@ class MultiHeadScene(StoryScene):
         cfg = t.config
         concat = self.matrix(f"explain.concat_heads({p}.z)", cell_w=zs[0].cell_w,
                              cell_h=zs[0].cell_h, font_size=SUM_NUM + 1, row_labels=self.tok,
-                             col_labels="dim")
+                             col_labels="dim", rows=zs[0].row_ids)
         braces = VGroup()
         for h in range(cfg.n_heads):
             c0, c1 = h * cfg.d_head, (h + 1) * cfg.d_head - 1
@@ -603,8 +614,8 @@ class MultiHeadScene(StoryScene):
         self.fit(concat, braces, title)
         moves = []
         for h, z in enumerate(zs):
-            for i in range(z.n_rows):
-                for j in range(z.n_cols):
+            for i, j in z.all_cells():
+                if True:
                     col = h * cfg.d_head + j
                     moves.append(ReplacementTransform(z.number(i, j), concat.number(i, col)))
                     moves.append(ReplacementTransform(z.fill(i, j), concat.fill(i, col)))
@@ -613,7 +624,9 @@ class MultiHeadScene(StoryScene):
                       self.caption_mobject, self.heading_mob, *zs)),
                   *(FadeOut(VGroup(z.brackets, z.col_labels)) for z in zs),
                   ReplacementTransform(zs[0].row_labels, concat.row_labels), run_time=0.8)
-        self.play(*moves, FadeIn(concat.brackets), FadeIn(concat.col_labels), run_time=1.5)
+        self.play(*moves, FadeIn(concat.brackets), FadeIn(concat.col_labels),
+                  FadeOut(VGroup(*(z.ellipses for z in zs))), FadeIn(concat.ellipses),
+                  run_time=1.5)
         self.play(FadeIn(braces), FadeIn(title), run_time=0.8)
         self.end_state(concat, braces, title, hold=2.5)
         self.concat = concat
@@ -628,10 +641,11 @@ class MultiHeadScene(StoryScene):
         cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.1)
                  for s in (a_src, w_src, f"{p}.out"))
         kw = dict(cell_w=cw, cell_h=ch, font_size=size)
-        a = self.matrix(a_src, row_labels=self.tok, **kw)
+        a = self.matrix(a_src, row_labels=self.tok, rows=self.fold(), **kw)
         w = self.matrix(w_src, col_labels="dim", row_labels="dim", name="W_O", name_side=RIGHT,
                         name_color=theme.output, **kw)
-        out = self.matrix(f"{p}.out", name=r"\mathrm{out}", name_side=RIGHT, **kw)
+        out = self.matrix(f"{p}.out", name=r"\mathrm{out}", name_side=RIGHT, rows=self.fold(),
+                          **kw)
         self.product_layout(a, w, out, gap_v=0.62)
         work = build_worked_cell(t, a, w, out, self.row, self.out_col,
                                  f"explain.matmul_products({a_src}, {w_src})", font_size=size)
@@ -696,14 +710,16 @@ class MultiHeadScene(StoryScene):
         ch = cell_height_for(size)
         x_src = f"{b}.ln1.out"
         cw = cell_width_for(t[x_src], 2, size, pad=0.1)
+        rows = self.fold()
         x = self.matrix(x_src, cell_w=cw, cell_h=ch, font_size=size, row_labels=self.tok,
-                        col_labels="dim")
-        hidden = self.matrix(f"{b}.mlp.hidden", cell_w=HEAT, cell_h=ch, show_numbers=False)
+                        col_labels="dim", rows=rows)
+        hidden = self.matrix(f"{b}.mlp.hidden", cell_w=HEAT, cell_h=ch, show_numbers=False,
+                             rows=rows)
         w1 = self.matrix(f"param:{b}.mlp.W_1", cell_w=HEAT, cell_h=HEAT, show_numbers=False)
         b1 = self.matrix(f"explain.column(param:{b}.mlp.b_1).T", cell_w=HEAT, cell_h=HEAT,
                          show_numbers=False)
         # x left of hidden (rows aligned); W_1 and b_1 above hidden (columns aligned)
-        hidden.shift(x.cell_centre(0, x.n_cols - 1) + RIGHT * (cw / 2 + 0.45 + HEAT / 2)
+        hidden.shift(x.cell_centre(0, x.col_ids[-1]) + RIGHT * (cw / 2 + 0.45 + HEAT / 2)
                      - hidden.cell_centre(0, 0))
         b1.shift(hidden.cell_centre(0, 0) + UP * (ch / 2 + 0.35 + HEAT / 2) - b1.cell_centre(0, 0))
         w1.shift(b1.cell_centre(0, 0) + UP * (HEAT + 0.25) - w1.cell_centre(w1.n_rows - 1, 0))
@@ -716,7 +732,7 @@ class MultiHeadScene(StoryScene):
         strip, strip_title = self.hidden_strip(f"{b}.mlp.hidden", x, hidden)
         # what the ReLU step turns them into, laid out (and fitted) together
         act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False,
-                          vmax=hidden.vmax).move_cells_onto(hidden)
+                          vmax=hidden.vmax, rows=rows).move_cells_onto(hidden)
         act_strip = self.matrix(f"explain.fold({b}.mlp.act[{self.row}], config:d_model)",
                                 cell_w=strip.cell_w, cell_h=strip.cell_h, font_size=STRIP_NUM,
                                 vmax=strip.vmax).move_cells_onto(strip)
@@ -729,7 +745,7 @@ class MultiHeadScene(StoryScene):
                   *relayout(self.current, x), run_time=1.0)
         self.play(FadeIn(w1), FadeIn(b1), FadeIn(names[:2]), run_time=0.8)
         self.play(FadeIn(hidden.brackets), LaggedStart(*(FadeIn(hidden.row(i))
-                                                         for i in range(hidden.n_rows)),
+                                                         for i in hidden.row_ids),
                                                        lag_ratio=0.2),
                   FadeIn(names[2]), run_time=1.4)
         self.play(Create(link), FadeIn(strip_title), run_time=0.6)
@@ -783,12 +799,13 @@ class MultiHeadScene(StoryScene):
         out_src = f"{b}.mlp.out"
         b2_src = f"explain.column(param:{b}.mlp.b_2).T"
         cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.1) for s in (out_src, b2_src))
+        rows = self.fold()
         act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False,
-                          row_labels=self.tok, vmax=self.act.vmax)
-        out = self.matrix(out_src, cell_w=cw, cell_h=ch, font_size=size)
+                          row_labels=self.tok, vmax=self.act.vmax, rows=rows)
+        out = self.matrix(out_src, cell_w=cw, cell_h=ch, font_size=size, rows=rows)
         w2 = self.matrix(f"param:{b}.mlp.W_2", cell_w=cw, cell_h=0.085, show_numbers=False)
         b2 = self.matrix(b2_src, cell_w=cw, cell_h=ch, font_size=size)
-        out.shift(act.cell_centre(0, act.n_cols - 1) + RIGHT * (HEAT / 2 + 0.45 + cw / 2)
+        out.shift(act.cell_centre(0, act.col_ids[-1]) + RIGHT * (HEAT / 2 + 0.45 + cw / 2)
                   - out.cell_centre(0, 0))
         b2.shift(out.cell_centre(0, 0) + UP * (ch + 0.3) - b2.cell_centre(0, 0))
         w2.shift(b2.cell_centre(0, 0) + UP * (ch / 2 + 0.25)

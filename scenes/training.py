@@ -35,8 +35,9 @@ from manim import (  # noqa: E402
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
-    ValueMatrix, attention_heatmap, cell_height_for, rounded_box,
+    ValueMatrix, attention_heatmap, cell_height_for, rounded_box, window,
 )
+from scenes.toolkit.layouts import FOLD_ROWS, is_gap_row  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only,
 )
@@ -64,9 +65,7 @@ def load_step(model: str, sentence: str | None, lr: float | None, checkpoint: st
 class TrainingScene(StoryScene):
     """Forward, loss, backward, update, forward again: one step of training, animated."""
 
-    # At 7 positions the ∂L/∂logits step no longer fits with every label at 480p size
-    # (tests/test_every_scene.py runs the scene at this limit); longer is refused.
-    max_tokens = 6
+    # Any number of positions: a long sentence folds its per-position tables (see ``shown``).
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
@@ -139,6 +138,17 @@ class TrainingScene(StoryScene):
         row_h = row_h or cell_height_for(NOTE + 2) * 1.3
         return self.table(rows, widths, gaps, row_h, aligns)
 
+    @staticmethod
+    def with_dots(items: list, shown: list[int], dots) -> list:
+        """``items`` (one per shown index) with ``dots()`` wherever indices are left out."""
+        out, previous = [], -1
+        for i, item in zip(shown, items, strict=True):
+            if i - previous > 1:
+                out.append(dots())
+            out.append(item)
+            previous = i
+        return out
+
     def prose(self, text: str, size: float = NOTE, color: str | None = None):
         """Words (no trace values) on the baseline, left edge at x = 0."""
         mob = label_text(text, size, color or self.theme.muted)
@@ -165,13 +175,18 @@ class TrainingScene(StoryScene):
         size = NOTE + 2
         title = plain_text("One training step, with real numbers", 40, theme.text)
         rows = []
-        if self.encdec:
-            rows.append([self.prose("English (encoder)", size)]
-                        + [self.token_label("tokens", i, size, theme.text)
-                           for i in range(len(t.tokens))])
-            rows.append([self.prose("ids", size)]
-                        + [self.value("token_ids", (i,), 0, size, theme.muted)
-                           for i in range(len(t.tokens))])
+        if self.encdec:  # a long English sentence: its first and last words, ⋯ between
+            english = window(len(t.tokens), max(self.n, 8))
+
+            def dots():
+                return self.prose("⋯", size)
+
+            rows.append([self.prose("English (encoder)", size)] + self.with_dots(
+                [self.token_label("tokens", i, size, theme.text) for i in english], english,
+                dots))
+            rows.append([self.prose("ids", size)] + self.with_dots(
+                [self.value("token_ids", (i,), 0, size, theme.muted) for i in english],
+                english, dots))
         rows.append([self.prose("position", size)]
                     + [self.value("dim", (i,), 0, size, theme.muted) for i in range(self.n)])
         rows.append([self.prose("input word" if not self.encdec else "decoder reads", size)]
@@ -183,7 +198,7 @@ class TrainingScene(StoryScene):
         rows.append([self.prose("target id", size)]
                     + [self.value("step:targets", (i,), 0, size, theme.muted)
                        for i in range(self.n)])
-        aligns = ["right"] + ["left"] * max(self.n, len(t.tokens))
+        aligns = ["right"] + ["left"] * (max(len(r) for r in rows) - 1)
         table = self.grid(rows, gap=0.4, aligns=aligns)
         note = self.note("the target at each position is the next input word; the last "
                          "position is trained to say <eos>, the end of the sentence", NOTE)
@@ -199,7 +214,9 @@ class TrainingScene(StoryScene):
     def thumb(self, source: str, cw: float, labels: bool = False, sequential: bool = False):
         """A small heat-map of a record (no numbers) with a name under it."""
         kw = dict(sequential=True, vmax=1.0) if sequential else {}
-        return ValueMatrix(self.trace, source, self.theme, cell_w=cw, cell_h=0.26,
+        rows = len(lookup(self.trace, source))  # a long sentence: as high as eight words
+        return ValueMatrix(self.trace, source, self.theme, cell_w=cw,
+                           cell_h=min(0.26, 2.1 / rows),
                            show_numbers=False, row_labels=self.tok if labels else None,
                            label_font_size=14, **kw)
 
@@ -322,7 +339,8 @@ class TrainingScene(StoryScene):
         where_tail.next_to(where_tok, RIGHT, buff=0.06).align_to(where, DOWN)
         where_line = VGroup(where, where_tok, where_tail)
         grad = ValueMatrix(t, "grad.logits", theme, cell_w=0.19, cell_h=0.27, show_numbers=False,
-                           row_labels=self.tok, label_font_size=14)
+                           row_labels=self.tok, label_font_size=14,
+                           rows=window(self.n, FOLD_ROWS, [r]))
         ring = grad.row_rect(r).set_stroke(theme.highlight, width=3)
         ghead = self.note("∂L/∂logits, every position × every word (autograd)", NOTE,
                           theme.text)
@@ -350,15 +368,21 @@ class TrainingScene(StoryScene):
         dt = decimals_for(terms, 2, 3, 6)
         dh = 2
         dg = decimals_for(t["grad.logits"][:, v], 2, 3, 6)
-        rows = [[self.prose("position", NOTE), self.prose("h", NOTE),
-                 None, self.prose("∂L/∂logit", NOTE), None, self.prose("product", NOTE)]]
-        for i in range(self.n):
+        head = [self.prose("position", NOTE), self.prose("h", NOTE),
+                None, self.prose("∂L/∂logit", NOTE), None, self.prose("product", NOTE)]
+        rows = []
+        shown = window(self.n, 7)  # a long sentence: the first and last positions' terms
+        for i in shown:
             rows.append([self.token_label(self.tok, i, size),
                          self.value(self.hidden, (i, d), dh, size),
                          self.prose("×", size),
                          self.value("grad.logits", (i, v), dg, size),
                          self.prose("=", size),
                          self.value(prod, (d, v, i), dt, size)])
+        rows = [head, *self.gapped(rows, shown, self.n, dots_in=(0, 5))]
+        if len(shown) < self.n:  # the sum is still over every position
+            more = self.prose(f"+ {self.n - len(shown)} more terms", NOTE)
+            rows[[k for k, r in enumerate(rows) if is_gap_row(r)][0]][3] = more
         table = self.grid(rows, gap=0.35, aligns=["right", "right", "left", "right", "left",
                                                    "right"])
         total = self.inline("sum over positions = ∂L/∂W_U[", ("dim", (d,), 0), ",",
@@ -394,8 +418,8 @@ class TrainingScene(StoryScene):
         self.play(FadeIn(eq), FadeIn(ghead), FadeIn(gw), Create(ring), run_time=1.0)
         self.play(FadeIn(which_line), FadeIn(VGroup(*(m for m in rows[0] if m is not None))),
                   run_time=0.6)
-        self.play(LaggedStart(*(FadeIn(VGroup(*r)) for r in rows[1:]), lag_ratio=0.25),
-                  run_time=2.4)
+        self.play(LaggedStart(*(FadeIn(VGroup(*(m for m in r if m is not None)))
+                                for r in rows[1:]), lag_ratio=0.25), run_time=2.4)
         self.play(FadeIn(total_line, shift=0.1 * UP), run_time=0.8)
         self.end_state(left, right, hold=2.5)
 
@@ -629,11 +653,15 @@ class TrainingScene(StoryScene):
         tok = "tokens" if self.prefix.startswith("encoder") or not self.encdec else self.tok
         cw = 0.75
         kw = dict(cell_w=cw, cell_h=cell_height_for(NOTE) * 1.1, font_size=NOTE)
+        square = window(len(lookup(self.trace, tok)), 7)
+        kw.update(rows=square, cols=square)
         a = attention_heatmap(self.trace, f"init:{src}", theme, tok, **kw)
         b = attention_heatmap(self.trace, src, theme, tok, **kw)
         b.remove(b.row_labels)
         b.row_labels = VGroup()
-        b.next_to(a, RIGHT, buff=0.9).align_to(a.brackets, DOWN)
+        b.shape_below()
+        b.next_to(a, RIGHT, buff=0.9)
+        b.shift(UP * (a.brackets.get_bottom()[1] - b.brackets.get_bottom()[1]))
         heads = VGroup(self.note("at initialisation", NOTE + 2, theme.text),
                        self.note("after training", NOTE + 2, theme.text))
         heads[0].next_to(a.col_labels, UP, buff=0.2).align_to(a.brackets, LEFT)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from manim import MathTex, Text, tempconfig
 
 from scenes.registry import get_scene_class
+from scenes.toolkit.mobjects import ValueMatrix
 from scenes.toolkit.provenance import DRAWN_MEASURES, iter_sourced
 from scenes.toolkit.storyboard import SceneOptions, using_options
 from scenes.toolkit.style import MIN_FONT_SIZE
@@ -57,6 +58,9 @@ class StepState:
     # highlight outlines of matrix cells (ValueMatrix.outline) whose matrix is on screen too:
     # (the outline's centre, the centre of the cells it outlines, its matrix's source, cells)
     outlines: list[tuple[tuple, tuple, str, tuple]] = field(default_factory=list)
+    # windowed matrices on screen (see ValueMatrix's rows/cols): where each drawn number and
+    # ellipsis is against where its true index puts it (see :func:`_window`)
+    windows: list[dict] = field(default_factory=list)
 
 
 def _box(mob) -> tuple[float, float, float, float]:
@@ -107,9 +111,45 @@ def record(scene, index, step) -> StepState:
             cells = (matrix.cell_centre(*first) + matrix.cell_centre(*last)) / 2
             outlines.append((tuple(mob.get_center()[:2]), tuple(cells[:2]),
                              getattr(matrix, "source", None), (first, last)))
+    windows, seen = [], set()
+    for top in scene.mobjects:
+        for mob in top.get_family():
+            if isinstance(mob, ValueMatrix) and id(mob) not in seen and mob.windowed:
+                seen.add(id(mob))
+                windows.append(_window(mob, on_screen))
     cap = scene.caption_mobject
     return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes,
-                     drawn, outlines)
+                     drawn, outlines, windows)
+
+
+def _window(m: ValueMatrix, on_screen: set[int]) -> dict:
+    """A windowed matrix: its slot grid read off its drawn cells (the matrix may have been
+    moved and scaled since it was made), then each number on screen as (true index, its
+    centre, the centre of the slot its index maps to), and each ellipsis with its slot."""
+    first = m.fill(m.row_ids[0], m.col_ids[0]).get_center()
+    last = m.fill(m.row_ids[-1], m.col_ids[-1]).get_center()
+    r0, c0 = m._row_slot[m.row_ids[0]], m._col_slot[m.col_ids[0]]
+    r1, c1 = m._row_slot[m.row_ids[-1]], m._col_slot[m.col_ids[-1]]
+    dx = (last[0] - first[0]) / (c1 - c0) if c1 > c0 else 0.0
+    dy = (first[1] - last[1]) / (r1 - r0) if r1 > r0 else 0.0
+
+    def slot(r, c):
+        return (float(first[0] + (c - c0) * dx), float(first[1] - (r - r0) * dy))
+
+    numbers = [(mob.source_index, tuple(mob.get_center()[:2]),
+                slot(m._row_slot.get(mob.source_index[0], -1),
+                     m._col_slot.get(mob.source_index[1], -1)),
+                mob.source_index[0] in m._row_slot and mob.source_index[1] in m._col_slot)
+               for mob in m.numbers if id(mob) in on_screen]
+    gaps = [(r, c) for r, _ in m.row_gaps for c in range(m.n_col_slots)]
+    gaps += [(r, c) for c, _ in m.col_gaps for r in range(m.n_row_slots)
+             if (r, c) not in gaps]
+    dots = [tuple(d.get_center()[:2]) for d in m.ellipses if id(d) in on_screen]
+    shape = m.shape_label
+    return dict(source=m.source, shape=(m.n_rows, m.n_cols),
+                shape_text=shape.display_text if shape is not None and id(shape) in on_screen
+                else None, numbers=numbers, dots=dots, gap_slots=[slot(*g) for g in gaps],
+                tolerance=(abs(dx) / 2 or 1e9, abs(dy) / 2 or 1e9))
 
 
 @functools.lru_cache(maxsize=64)
@@ -163,8 +203,28 @@ def assert_numbers_true(scene, states) -> None:
     """Every number on screen is the value of the trace source it claims, at its precision."""
     for state in states:
         for t in state.texts:
-            if t.kind in ("number", "dim"):
+            if t.kind in ("number", "dim", "shape"):
                 _check(scene, state, t)
+
+
+def assert_windows_true(scene, states) -> None:
+    """A matrix shown through a window: each number sits in the slot its true index maps to
+    (rows and columns in order, the runs left out each standing as one ⋮/⋯ slot), every dot
+    sits in a left-out slot, and its true shape is written beside it as the trace has it."""
+    for state in states:
+        for w in state.windows:
+            where = (state.name, w["source"])
+            if w["numbers"]:
+                assert w["shape_text"] == " × ".join(map(str, w["shape"])), where
+            for index, centre, expected, inside in w["numbers"]:
+                assert inside, (*where, index)
+                tx, ty = w["tolerance"]
+                assert abs(centre[0] - expected[0]) < tx, (*where, index)
+                assert abs(centre[1] - expected[1]) < ty, (*where, index)
+            for dot in w["dots"]:
+                tx, ty = w["tolerance"]
+                assert any(abs(dot[0] - g[0]) < tx and abs(dot[1] - g[1]) < ty
+                           for g in w["gap_slots"]), (*where, dot)
 
 
 def assert_labels_true(scene, states) -> None:

@@ -68,6 +68,10 @@ def test_every_number_is_the_trace_value_it_claims(run):
     checks.assert_numbers_true(*run)
 
 
+def test_windowed_matrices_show_their_true_indices_and_shape(run):
+    checks.assert_windows_true(*run)
+
+
 def test_every_label_is_the_trace_word(run):
     checks.assert_labels_true(*run)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .explain import format_value, matches, resolve
+from .explain import format_value, lookup, matches, resolve
 
 __all__ = ["PYTORCH_TOLERANCE", "Mismatch", "Shown", "Verdict", "check_shown", "first_mismatch"]
 
@@ -21,7 +21,7 @@ class Shown:
     """One marked number or label as it was on screen at the end of a step."""
 
     step: str
-    kind: str  # "number", "dim" or "token"
+    kind: str  # "number", "dim", "token" or "shape"
     text: str
     source: str
     index: tuple
@@ -58,7 +58,15 @@ class Verdict:
 
 
 def first_mismatch(trace, item: Shown) -> Mismatch | None:
-    """``None`` if ``item`` shows the trace's value, else what is wrong with it."""
+    """``None`` if ``item`` shows the trace's value, else what is wrong with it. A "shape" item
+    is a window's true shape written beside it ("7 × 576")."""
+    if item.kind == "shape":
+        try:
+            shape = " × ".join(str(n) for n in lookup(trace, item.source).shape)
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            return Mismatch(item, None,
+                            f"does not exist in the model's trace ({type(exc).__name__})")
+        return None if item.text == shape else Mismatch(item, shape)
     try:
         value = resolve(trace, item.source, item.index)
     except (KeyError, IndexError, ValueError, TypeError) as exc:

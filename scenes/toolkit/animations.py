@@ -33,7 +33,9 @@ __all__ = ["WorkedCell", "build_worked_cell", "play_worked_cell", "play_fill", "
 
 class WorkedCell(VGroup):
     """The written-out dot product for cell (i, j) of C = A · B: one line ``a × b = p`` per
-    term, aligned with the rows of B, then a rule and the sum."""
+    term, aligned with the rows of B, then a rule and the sum. When B shows a window of its
+    rows, the terms of the rows left out are one line, "+ 60 more terms", where B has its ⋮;
+    the sum is still the whole dot product."""
 
     def __init__(self, trace, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, i: int, j: int,
                  products_source: str, font_size: float, right_x: float):
@@ -41,10 +43,10 @@ class WorkedCell(VGroup):
         theme = a.theme
         self.i, self.j = i, j
         products = lookup(trace, products_source)  # [n, m, k]
-        k = a.n_cols
+        terms = b.row_ids
         adv = mono_advance(font_size)
         width = max(len(format_value(float(v), 2)) for v in
-                    list(a.values[i]) + list(b.values[:, j]) + list(products[i, j])) * adv
+                    [*a.values[i, terms], *b.values[terms, j], *products[i, j, terms]]) * adv
         op_w = 3.0 * adv
         # x of the right edge of each slot: a, "×", b, "=", product
         x_prod = right_x
@@ -53,7 +55,8 @@ class WorkedCell(VGroup):
         x_times = x_b - width - op_w / 2
         x_a = x_times - op_w / 2
         self.left_terms, self.right_terms, self.products, self.ops = (VGroup() for _ in range(4))
-        for t in range(k):
+        self.more = VGroup()
+        for t in terms:
             y = b.cell_centre(t, j)[1]
             left = a.number(i, t).copy()
             right = b.number(t, j).copy()
@@ -69,15 +72,24 @@ class WorkedCell(VGroup):
             self.right_terms.add(right)
             self.products.add(prod)
             self.ops.add(times, equals)
-        bottom = b.cell_centre(k - 1, j)[1] - b.cell_h / 2
+        ys = [b.cell_centre(t, j)[1] for t in terms]
+        for slot, count in b.row_gaps:  # the slot after the last row shown before the gap
+            before = [k for k, t in enumerate(terms) if b._row_slot[t] < slot]
+            y = ys[before[-1]] - b.cell_h if before else ys[0] + b.cell_h
+            more = plain_text(f"+ {count} more term{'s' if count > 1 else ''}", font_size,
+                              theme.muted)
+            more.kind = "prose"
+            self.more.add(more.move_to([x_prod, y, 0], aligned_edge=RIGHT))
+            ys.append(y)
+        bottom = min(ys) - b.cell_h / 2
         self.rule = Line([x_prod - width - 0.05, bottom - 0.04, 0], [x_prod + 0.05, bottom - 0.04, 0],
                          stroke_color=theme.muted, stroke_width=2)
         self.total = c.number(i, j).copy()
         self.total.move_to([x_prod, bottom - 0.08 - c.cell_h / 2, 0], aligned_edge=RIGHT)
         self.sigma = plain_text("sum =", font_size, theme.muted)
         self.sigma.next_to(self.total, LEFT, buff=0.15)
-        self.add(self.left_terms, self.ops, self.right_terms, self.products, self.rule,
-                 self.sigma, self.total)
+        self.add(self.left_terms, self.ops, self.right_terms, self.products, self.more,
+                 self.rule, self.sigma, self.total)
 
 
 def build_worked_cell(trace, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, i: int, j: int,
@@ -97,12 +109,13 @@ def play_worked_cell(scene: Scene, a: ValueMatrix, b: ValueMatrix, c: ValueMatri
     highlights = VGroup(a.row_rect(i), b.column_rect(j), c.cell_rect(i, j))
     scene.play(Create(highlights[0]), Create(highlights[1]), run_time=0.6 * speed)
     moves = []
-    for t in range(a.n_cols):
+    for k, t in enumerate(b.row_ids):
         moves.append(AnimationGroup(
-            ReplacementTransform(a.number(i, t).copy(), work.left_terms[t]),
-            ReplacementTransform(b.number(t, j).copy(), work.right_terms[t]),
+            ReplacementTransform(a.number(i, t).copy(), work.left_terms[k]),
+            ReplacementTransform(b.number(t, j).copy(), work.right_terms[k]),
         ))
-    scene.play(LaggedStart(*moves, lag_ratio=0.12), FadeIn(work.ops), run_time=1.4 * speed)
+    scene.play(LaggedStart(*moves, lag_ratio=0.12), FadeIn(work.ops), FadeIn(work.more),
+               run_time=1.4 * speed)
     scene.play(LaggedStart(*(FadeIn(p, shift=0.1 * LEFT) for p in work.products),
                            lag_ratio=0.1), run_time=0.9 * speed)
     scene.play(Create(work.rule), FadeIn(work.sigma),
@@ -117,9 +130,9 @@ def play_fill(scene: Scene, c: ValueMatrix, done: Iterable[tuple[int, int]] = ()
     """Fade in every cell of C not in ``done``, one row after another."""
     done = set(done)
     rows = []
-    for i in range(c.n_rows):
+    for i in c.row_ids:
         group = VGroup()
-        for j in range(c.n_cols):
+        for j in c.col_ids:
             if (i, j) not in done:
                 group.add(c.fill(i, j))
                 if len(c.numbers):
@@ -136,7 +149,7 @@ def play_morph(scene: Scene, old: ValueMatrix, new: ValueMatrix,
     """Turn the numbers and fills of ``old`` (on screen) into those of ``new`` (same cell
     geometry, not yet on screen). With all cells, ``new`` then stands in for ``old``."""
     if cells is None:
-        cells = [(i, j) for i in range(old.n_rows) for j in range(old.n_cols)]
+        cells = old.all_cells()
     anims = []
     for i, j in cells:
         parts = [ReplacementTransform(old.fill(i, j), new.fill(i, j))]
@@ -151,18 +164,18 @@ def play_softmax(scene: Scene, m: ValueMatrix, e: ValueMatrix, p: ValueMatrix,
     """Softmax of each row of M (on screen): M's numbers become E = exp(x − row max), E's row
     sum appears, E's numbers become P = E / sum, and P's row sum (1.00) appears. The first
     ``slow_rows`` rows are played slowly, the rest briskly. At the end P stands in for M."""
-    for i in range(m.n_rows):
-        slow = i < slow_rows
+    for k, i in enumerate(m.row_ids):
+        slow = k < slow_rows
         rect = m.row_rect(i)
-        row_cells = [(i, j) for j in range(m.n_cols)]
+        row_cells = [(i, j) for j in m.col_ids]
         scene.play(Create(rect), run_time=0.4 if slow else 0.2)
         play_morph(scene, m, e, row_cells, run_time=0.9 if slow else 0.35)
-        scene.play(ReplacementTransform(VGroup(*(e.number(i, j) for j in range(e.n_cols))).copy(),
+        scene.play(ReplacementTransform(VGroup(*(e.number(i, j) for j in e.col_ids)).copy(),
                                         e_sums.number(i, 0)),
                    FadeIn(e_sums.fill(i, 0)), run_time=0.8 if slow else 0.3)
-        scene.play(*(ReplacementTransform(e.fill(i, j), p.fill(i, j)) for j in range(e.n_cols)),
+        scene.play(*(ReplacementTransform(e.fill(i, j), p.fill(i, j)) for j in e.col_ids),
                    *(ReplacementTransform(e.number(i, j), p.number(i, j))
-                     for j in range(e.n_cols)),
+                     for j in e.col_ids),
                    FadeIn(p_sums.cells(rows=[i])), FadeOut(rect),
                    run_time=0.9 if slow else 0.35)
 
@@ -172,7 +185,8 @@ def relayout(old: ValueMatrix, new: ValueMatrix) -> list:
     (fills, numbers, brackets, labels, name) moves to its new place; parts only one of the two
     has fade out or in."""
     anims = []
-    for part in ("fills", "numbers", "brackets", "row_labels", "col_labels", "name"):
+    for part in ("fills", "numbers", "ellipses", "brackets", "row_labels", "col_labels", "name",
+                 "shape_label"):
         a, b = getattr(old, part), getattr(new, part)
         na = 0 if a is None else len(a.submobjects) or 1
         nb = 0 if b is None else len(b.submobjects) or 1

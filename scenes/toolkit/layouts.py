@@ -18,13 +18,26 @@ from manim import (
 from transformer_core.explain import attention_prefix, format_value, lookup, resolve
 
 from .mobjects import (
-    ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into, formula,
+    ValueMatrix, attention_heatmap, cell_height_for, cell_width_for, fit_into, formula, window,
 )
 from .provenance import mark
 from .style import GAP, LABEL, NOTE, NUM, SUM_NUM
 from .text import FlatText, label_text, number_text, plain_text
 
-__all__ = ["Layouts"]
+__all__ = ["Layouts", "FOLD_ROWS", "DIM_SLOTS", "is_gap_row"]
+
+# Row slots of a matrix with one row per word in a stacked layout (a product, a sum): six rows
+# fit the frame with every number at 480p size; a longer sentence shows its first and last
+# words and the worked one, a ⋮ standing for the rest.
+FOLD_ROWS = 6
+# Column slots of a matrix with one column per dimension: the tiny models' 8 all fit; a big
+# model's 576 (or 64 per head) show their first and last ones and the worked one.
+DIM_SLOTS = 8
+
+
+def is_gap_row(row: list) -> bool:
+    """Whether a table row made by :meth:`Layouts.gapped` stands for positions left out."""
+    return any(getattr(m, "is_gap", False) for m in row if m is not None)
 
 
 class Layouts:
@@ -50,6 +63,53 @@ class Layouts:
         self.x_in = f"{self.block}.ln1.out" if self.pre else f"{self.block}.resid_pre"
         self.x_tex = r"\hat{X}" if self.pre else "X"  # the matrix Q = X · W_Q multiplies
         self.q_name, self.k_name = ("q_rot", "k_rot") if self.rope else ("q", "k")
+
+    def fold(self, budget: int | None = FOLD_ROWS, keep=()) -> list[int]:
+        """The positions drawn by a matrix with one row per word: all of them when they fit
+        in ``budget`` slots, else the first and last ones and the worked row (``qi``, when the
+        scene has one: ``worked_row``) and ``keep``, with a ⋮ for each run left out."""
+        worked = getattr(self, "worked_row", None)
+        return window(self.n, budget, [*keep, *([] if worked is None else [worked])])
+
+    def gapped(self, rows: list[list], shown: list[int], n: int,
+               dots_in: tuple[int, ...] = (0, 1), size: float = NOTE) -> list[list]:
+        """Table rows of the positions ``shown`` (of ``n``), with a row of ⋮ (in columns
+        ``dots_in``) wherever positions are left out."""
+        def dots_row(width: int) -> list:
+            row = []
+            for k in range(width):
+                dots = None
+                if k in dots_in:
+                    dots = label_text("⋮", size, self.theme.muted)
+                    dots.kind, dots.is_gap = "prose", True
+                row.append(dots)
+            return row
+
+        out, previous = [], -1
+        for i, row in zip(shown, rows, strict=True):
+            if i - previous > 1:
+                out.append(dots_row(len(row)))
+            out.append(row)
+            previous = i
+        if previous < n - 1:
+            out.append(dots_row(len(rows[0])))
+        return out
+
+    def dims(self, n: int, keep=(), budget: int = DIM_SLOTS) -> list[int]:
+        """The dimensions drawn of an axis of ``n``: all of a tiny model's, else the first and
+        last ones and ``keep`` (the worked column) in ``budget`` slots, a ⋯ for the rest."""
+        return list(range(n)) if n <= DIM_SLOTS else window(n, budget, keep)
+
+    def tokens_to_labels(self, tokens, m: ValueMatrix) -> list:
+        """A row of token boxes' words becoming ``m``'s row labels: the words of the rows
+        drawn move onto their labels, the others fade out."""
+        anims = []
+        for i, tok in enumerate(tokens):
+            if i in m.row_ids:
+                anims.append(ReplacementTransform(tok, m.row_label(i)))
+            else:
+                anims.append(FadeOut(tok))
+        return anims
 
     def src(self, name: str) -> str:
         """Source of this head's slice of an attention record, e.g. ``P.q[h]``; keys and
@@ -94,9 +154,10 @@ class Layouts:
     def product_layout(a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, gap_v: float) -> None:
         """C = A · B drawn as a crossing: A left of C with rows aligned, B above C with
         columns aligned (the worked dot product then sits above A, beside B's rows)."""
-        a.shift(c.cell_centre(0, 0) - a.cell_centre(0, a.n_cols - 1)
+        c0 = c.cell_centre(c.row_ids[0], c.col_ids[0])
+        a.shift(c0 - a.cell_centre(c.row_ids[0], a.col_ids[-1])
                 - RIGHT * (a.cell_w / 2 + c.cell_w / 2 + GAP))
-        b.shift(c.cell_centre(0, 0) - b.cell_centre(b.n_rows - 1, 0)
+        b.shift(c0 - b.cell_centre(b.row_ids[-1], c.col_ids[0])
                 + UP * (b.cell_h / 2 + c.cell_h / 2 + gap_v))
 
     def note(self, text: str, size: float = NOTE, color: str | None = None) -> FlatText:
@@ -110,22 +171,26 @@ class Layouts:
                 if m not in (self.caption_mobject, self.heading_mob, *keep)]
 
     def sum_layout(self, sources: tuple[str, str, str], titles: tuple[str, str, str],
-                   font_size: float = SUM_NUM) -> tuple:
+                   font_size: float = SUM_NUM, rows: list[int] | None = None) -> tuple:
         """C = A + B for three [pos, d_model] records: A and B side by side with their rows
         aligned and "+" between them, C under A with its columns aligned, a title above each.
-        The space under B is left free for a panel. Returns ``(a, b, c, plus, titles)``."""
+        The space under B is left free for a panel. ``rows``: the positions drawn (default:
+        :meth:`fold`). Returns ``(a, b, c, plus, titles)``."""
         t, theme = self.trace, self.theme
-        cw = max(cell_width_for(lookup(t, s), 2, font_size, pad=0.1) for s in sources)
+        rows = self.fold() if rows is None else rows
+        cw = max(cell_width_for(lookup(t, s)[rows], 2, font_size, pad=0.1) for s in sources)
         ch = cell_height_for(font_size)
-        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size)
+        kw = dict(cell_w=cw, cell_h=ch, font_size=font_size, rows=rows)
         a = self.matrix(sources[0], row_labels=self.tok, col_labels="dim", **kw)
         b = self.matrix(sources[1], col_labels="dim", **kw)
         c = self.matrix(sources[2], row_labels=self.tok, **kw)
-        b.shift(a.cell_centre(0, a.n_cols - 1) + RIGHT * (cw + 0.5) - b.cell_centre(0, 0))
+        b.shift(a.cell_centre(a.row_ids[0], a.col_ids[-1]) + RIGHT * (cw + 0.5)
+                - b.cell_centre(b.row_ids[0], b.col_ids[0]))
         plus = plain_text("+", 24, theme.text)
         plus.move_to([(a.brackets.get_right()[0] + b.brackets.get_left()[0]) / 2,
                       a.brackets.get_y(), 0])
-        c.shift(a.cell_centre(a.n_rows - 1, 0) + DOWN * (2 * ch + 0.3) - c.cell_centre(0, 0))
+        c.shift(a.cell_centre(a.row_ids[-1], a.col_ids[0]) + DOWN * (2 * ch + 0.3)
+                - c.cell_centre(c.row_ids[0], c.col_ids[0]))
         heads = VGroup()
         for k, (text, m) in enumerate(zip(titles, (a, b, c), strict=True)):
             head = self.note(text, NOTE, theme.text)
@@ -138,12 +203,12 @@ class Layouts:
     def play_sum(self, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, extra=()) -> None:
         """Each row of C appears from copies of the same rows of A and B (C not on screen)."""
         rows = []
-        for i in range(c.n_rows):
+        for i in c.row_ids:
             rows.append(AnimationGroup(
                 ReplacementTransform(a.row(i).copy(), c.row(i)),
                 FadeOut(b.row(i).copy(), target_position=c.row_rect(i).get_center()),
-                FadeIn(c.row_labels[i]) if len(c.row_labels) else Wait(0)))
-        self.play(Create(c.brackets), *extra, run_time=0.6)
+                FadeIn(c.row_label(i)) if len(c.row_labels) else Wait(0)))
+        self.play(Create(c.brackets), FadeIn(c.ellipses), *extra, run_time=0.6)
         self.play(LaggedStart(*rows, lag_ratio=0.25), run_time=2.0)
 
     def inline(self, *pieces, size: float = NOTE) -> VGroup:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from manim import (
-    LEFT, ORIGIN, PI, RIGHT, UP, MathTex, Mobject, Rectangle, RoundedRectangle, VGroup,
+    DOWN, LEFT, ORIGIN, PI, RIGHT, UP, MathTex, Mobject, Rectangle, RoundedRectangle, VGroup,
     VMobject,
 )
 
@@ -38,6 +38,7 @@ from .theme import Theme
 __all__ = [
     "FlatText", "plain_text", "number_text", "formula", "mono_advance", "cell_width_for",
     "cell_height_for", "filled_cell", "rounded_box", "ValueMatrix", "TokenRow", "attention_heatmap", "fit_into",
+    "window",
 ]
 
 _SHARED = (type(None), bool, int, float, str, bytes, complex)  # what copy.deepcopy returns as is
@@ -244,16 +245,47 @@ def cell_height_for(font_size: float) -> float:
     return font_size * DIGIT_HEIGHT * 2.3
 
 
-def _labels_for(trace, source: str | None, count: int) -> list[tuple[str, tuple]]:
-    """(text, index) of each row or column label named by ``source``."""
+def window(n: int, budget: int | None, keep: Sequence[int] = ()) -> list[int]:
+    """The indices of an axis of ``n`` entries shown in ``budget`` slots: all of them when they
+    fit; else the first and the last ones, with every index of ``keep`` (the worked row) among
+    them, and one slot (a ⋮ or ⋯) for each run left out. Sorted."""
+    if budget is None or n <= budget:
+        return list(range(n))
+    keep = {int(k) for k in keep if 0 <= k < n}
+    for side in range(budget, -1, -1):
+        shown = sorted(set(range((side + 1) // 2)) | set(range(n - side // 2, n)) | keep)
+        gaps = sum(1 for a, b in zip(shown, shown[1:], strict=False) if b - a > 1) + (shown[0] > 0) + (
+            shown[-1] < n - 1)
+        if len(shown) + gaps <= budget:
+            return shown
+    raise ValueError(f"{budget} slots cannot show the {len(keep)} entries kept")
+
+
+def _slots(shown: list[int], n: int) -> tuple[dict[int, int], list[tuple[int, int]], int]:
+    """({index: slot}, [(slot of a gap, how many indices it stands for)], number of slots)."""
+    where, gaps, slot, previous = {}, [], 0, -1
+    for index in [*shown, n]:
+        if index - previous > 1:
+            gaps.append((slot, index - previous - 1))
+            slot += 1
+        if index < n:
+            where[index] = slot
+            slot += 1
+        previous = index
+    return where, gaps, slot
+
+
+def _labels_for(trace, source: str | None, count: int,
+                shown: Sequence[int]) -> list[tuple[str, tuple]]:
+    """(text, index) of each shown row or column label named by ``source``."""
     if source is None:
         return []
     if source == "dim":
-        return [(str(k), (k,)) for k in range(count)]
+        return [(str(k), (k,)) for k in shown]
     names = lookup(trace, source)
     if len(names) != count:
         raise ValueError(f"{source} has {len(names)} labels for {count} rows or columns")
-    return [(str(names[k]), (k,)) for k in range(count)]
+    return [(str(names[k]), (k,)) for k in shown]
 
 
 class ValueMatrix(VGroup):
@@ -287,6 +319,12 @@ class ValueMatrix(VGroup):
         name: str | None = None,
         name_color: str | None = None,
         name_side: np.ndarray = LEFT,
+        rows: Sequence[int] | None = None,
+        cols: Sequence[int] | None = None,
+        max_rows: int | None = None,
+        max_cols: int | None = None,
+        keep_rows: Sequence[int] = (),
+        keep_cols: Sequence[int] = (),
     ):
         super().__init__()
         values = np.asarray(lookup(trace, source), dtype=np.float64)
@@ -295,18 +333,29 @@ class ValueMatrix(VGroup):
         self.source, self.theme = source, theme  # (no trace: mobjects get deep-copied)
         self.values = values
         self.n_rows, self.n_cols = values.shape
+        # the window: which rows and columns are drawn (true indices), and the slot of each
+        self.row_ids = (sorted(int(i) for i in rows) if rows is not None
+                        else window(self.n_rows, max_rows, keep_rows))
+        self.col_ids = (sorted(int(j) for j in cols) if cols is not None
+                        else window(self.n_cols, max_cols, keep_cols))
+        self._row_slot, self.row_gaps, self.n_row_slots = _slots(self.row_ids, self.n_rows)
+        self._col_slot, self.col_gaps, self.n_col_slots = _slots(self.col_ids, self.n_cols)
+        self.windowed = bool(self.row_gaps or self.col_gaps)
+        self._at = {(i, j): k for k, (i, j) in enumerate(
+            (i, j) for i in self.row_ids for j in self.col_ids)}
         self.decimals, self.font_size = decimals, font_size
         self.sequential, self.colored = sequential, colored
         finite = np.abs(values[np.isfinite(values)])
         self.vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
-        self.cell_w = cell_w or cell_width_for(values, decimals, font_size)
+        drawn = values[np.ix_(self.row_ids, self.col_ids)]
+        self.cell_w = cell_w or cell_width_for(drawn, decimals, font_size)
         self.cell_h = cell_h or cell_height_for(font_size)
         label_font_size = label_font_size or max(MIN_FONT_SIZE, font_size)
 
         self.fills = VGroup()
         self.numbers = VGroup()
-        for i in range(self.n_rows):
-            for j in range(self.n_cols):
+        for i in self.row_ids:
+            for j in self.col_ids:
                 centre = self._cell_centre(i, j)
                 self.fills.add(self._fill(values[i, j], centre))
                 if show_numbers:
@@ -316,14 +365,14 @@ class ValueMatrix(VGroup):
         baseline = self.font_size * DIGIT_HEIGHT / 2
         self.row_labels = VGroup()
         left = self.brackets[0].get_left()[0] - 0.14
-        for text, index in _labels_for(trace, row_labels, self.n_rows):
+        for text, index in _labels_for(trace, row_labels, self.n_rows, self.row_ids):
             label = label_text(text, label_font_size, theme.muted,
                                font=MONO if row_labels == "dim" else FONT)
             label.shift([left - label.get_right()[0],
                          self._cell_centre(index[0], 0)[1] - baseline, 0])
             self.row_labels.add(self._mark_label(label, row_labels, index, text))
         self.col_labels = VGroup()
-        col = _labels_for(trace, col_labels, self.n_cols)
+        col = _labels_for(trace, col_labels, self.n_cols, self.col_ids)
         if col:
             size = label_font_size
             font = MONO if col_labels == "dim" else FONT
@@ -339,21 +388,74 @@ class ValueMatrix(VGroup):
                 else:
                     mob.shift([x - mob.get_x(), top + 0.3 * size * DIGIT_HEIGHT, 0])
                 self.col_labels.add(self._mark_label(mob, col_labels, index, text))
+        self.ellipses = self._ellipses(theme.muted) if show_numbers else VGroup()
+        self.add(self.fills, self.brackets, self.numbers, self.ellipses, self.row_labels,
+                 self.col_labels)
+        # a window says the matrix's true shape beside it ("7 × 576"): in the row labels'
+        # column where the rows left out are, else under the name, else under the matrix
+        self.shape_label = None
+        if self.windowed:
+            text = f"{self.n_rows} × {self.n_cols}"
+            shape = mark(label_text(text, MIN_FONT_SIZE + 1, theme.muted), "shape", source, (),
+                         text)
+            if self.row_gaps and len(self.row_labels):
+                y = self._slot_centre(self.row_gaps[0][0], 0)[1] - baseline
+                shape.shift([left - shape.get_right()[0], y, 0])
+            self.shape_label = shape
+            self.add(shape)
         self.name = None
-        self.add(self.fills, self.brackets, self.numbers, self.row_labels, self.col_labels)
         if name is not None:
             self.name = formula(name, font_size=34, color=name_color or theme.text)
             anchor = VGroup(self.brackets, self.row_labels) if name_side is LEFT else self.brackets
+            if name_side is LEFT and self.shape_label is not None and len(self.row_labels):
+                anchor = VGroup(anchor, self.shape_label)
             if name_side is UP and len(self.col_labels):
                 anchor = VGroup(self.brackets, self.col_labels)
             self.name.next_to(anchor, name_side, buff=0.2)
             self.add(self.name)
+        if self.shape_label is not None and not (self.row_gaps and len(self.row_labels)):
+            if self.name is not None and name_side is not UP:
+                self.shape_label.next_to(self.name, DOWN, buff=0.12)
+            else:
+                self.shape_label.next_to(self.brackets, DOWN, buff=0.1).align_to(
+                    self.brackets, RIGHT)
+
+    def shape_below(self) -> ValueMatrix:
+        """Put the true shape under the matrix's right corner (after its row labels left)."""
+        if self.shape_label is not None:
+            self.shape_label.next_to(self.brackets, DOWN, buff=0.1).align_to(self.brackets,
+                                                                             RIGHT)
+        return self
 
     # ---- construction ---------------------------------------------------------------------
 
     def _cell_centre(self, i: int, j: int) -> np.ndarray:
-        return np.array([(j - (self.n_cols - 1) / 2) * self.cell_w,
-                         ((self.n_rows - 1) / 2 - i) * self.cell_h, 0.0])
+        return self._slot_centre(self._row_slot[i], self._col_slot[j])
+
+    def _slot_centre(self, r: int, c: int) -> np.ndarray:
+        return np.array([(c - (self.n_col_slots - 1) / 2) * self.cell_w,
+                         ((self.n_row_slots - 1) / 2 - r) * self.cell_h, 0.0])
+
+    def _ellipses(self, color: str) -> VGroup:
+        """⋮ in a left-out run of rows (under each drawn column), ⋯ in a left-out run of
+        columns, ⋱ where both meet."""
+        dots = VGroup()
+        row_gaps = [r for r, _ in self.row_gaps]
+        col_gaps = [c for c, _ in self.col_gaps]
+        col_slots = sorted([*self._col_slot.values(), *col_gaps])
+        row_slots = sorted([*self._row_slot.values(), *row_gaps])
+        size = self.font_size * 1.1
+        for r in row_gaps:
+            for c in col_slots:
+                glyph = "⋱" if c in col_gaps else "⋮"
+                dots.add(plain_text(glyph, size, color).move_to(self._slot_centre(r, c)))
+        for c in col_gaps:
+            for r in row_slots:
+                if r not in row_gaps:
+                    dots.add(plain_text("⋯", size, color).move_to(self._slot_centre(r, c)))
+        for dot in dots:
+            dot.kind = "prose"
+        return dots
 
     def _fill(self, value: float, centre: np.ndarray) -> Rectangle:
         color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential)
@@ -371,7 +473,8 @@ class ValueMatrix(VGroup):
         return mark(mob, "number", self.source, (i, j), text, self.decimals)
 
     def _brackets(self, color: str) -> VGroup:
-        w, h = self.n_cols * self.cell_w / 2 + 0.05, self.n_rows * self.cell_h / 2 + 0.02
+        w = self.n_col_slots * self.cell_w / 2 + 0.05
+        h = self.n_row_slots * self.cell_h / 2 + 0.02
         tick = 0.12
         left = VMobject(stroke_color=color, stroke_width=2).set_points_as_corners(
             [[-w + tick, h, 0], [-w, h, 0], [-w, -h, 0], [-w + tick, -h, 0]])
@@ -388,18 +491,33 @@ class ValueMatrix(VGroup):
     # ---- access ---------------------------------------------------------------------------
 
     def number(self, i: int, j: int) -> FlatText:
-        return self.numbers[i * self.n_cols + j]
+        """The number of cell (i, j) (true indices; the cell must be in the window)."""
+        return self.numbers[self._at[i, j]]
 
     def fill(self, i: int, j: int) -> Rectangle:
-        return self.fills[i * self.n_cols + j]
+        return self.fills[self._at[i, j]]
+
+    def shows(self, i: int, j: int) -> bool:
+        return (i, j) in self._at
+
+    def row_label(self, i: int):
+        """The label of row ``i`` (true index, in the window)."""
+        return self.row_labels[self.row_ids.index(i)]
+
+    def col_label(self, j: int):
+        return self.col_labels[self.col_ids.index(j)]
+
+    def all_cells(self) -> list[tuple[int, int]]:
+        """(i, j) of every drawn cell, row by row."""
+        return list(self._at)
 
     def cell_centre(self, i: int, j: int) -> np.ndarray:
         return self.fill(i, j).get_center()
 
     def cells(self, rows: Sequence[int] | None = None, cols: Sequence[int] | None = None) -> VGroup:
-        """Fills and numbers of the given rows and columns (all by default)."""
-        rows = range(self.n_rows) if rows is None else rows
-        cols = range(self.n_cols) if cols is None else cols
+        """Fills and numbers of the given rows and columns (all drawn ones by default)."""
+        rows = self.row_ids if rows is None else rows
+        cols = self.col_ids if cols is None else cols
         group = VGroup()
         for i in rows:
             for j in cols:
@@ -416,10 +534,10 @@ class ValueMatrix(VGroup):
 
     def row_rect(self, i: int) -> Rectangle:
         """An outline around row ``i``'s cells (for highlighting)."""
-        return self.outline((i, 0), (i, self.n_cols - 1))
+        return self.outline((i, self.col_ids[0]), (i, self.col_ids[-1]))
 
     def column_rect(self, j: int) -> Rectangle:
-        return self.outline((0, j), (self.n_rows - 1, j))
+        return self.outline((self.row_ids[0], j), (self.row_ids[-1], j))
 
     def cell_rect(self, i: int, j: int) -> Rectangle:
         return self.outline((i, j), (i, j))
@@ -436,11 +554,12 @@ class ValueMatrix(VGroup):
         return rect.move_to((a + b) / 2)
 
     def body(self) -> VGroup:
-        return VGroup(self.fills, self.brackets, self.numbers)
+        return VGroup(self.fills, self.brackets, self.numbers, self.ellipses)
 
     def move_cells_onto(self, other: ValueMatrix) -> ValueMatrix:
         """Shift so that this matrix's cells lie exactly on ``other``'s (same cell size)."""
-        self.shift(other.cell_centre(0, 0) - self.cell_centre(0, 0))
+        i, j = other.row_ids[0], other.col_ids[0]
+        self.shift(other.cell_centre(i, j) - self.cell_centre(i, j))
         return self
 
 

@@ -166,6 +166,8 @@ def model_name(options: SceneOptions, short: bool = False) -> str:
             return "the small language model"
         if options.model == "modern":
             return "the small modern language model"
+        if options.model == "smollm2":
+            return "SmolLM2-135M (a pretrained language model)"
         return "the translation model" if short else "the English→French translation model"
     kind = ("modern language" if options.model == "modern" else
             "language" if decoder_only(options) else "translation")
