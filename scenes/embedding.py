@@ -227,12 +227,26 @@ class EmbeddingScene(StoryScene):
         self.end_state(group, hold=2.0)
 
     def typed_sentence(self, size: float):
-        """The sentence as typed, in quotes (plain text: never markup)."""
+        """The sentence as typed, in quotes (plain text: never markup). Too wide even at 16
+        (a very long word), it is wrapped onto at most three lines, cut with "…" beyond:
+        shrunk further, it would fall below the readable size."""
+        import textwrap
+
         left, right, _, _ = self.content_box()
-        mob = self.note(f"“{self.trace.sentence}”", size, self.theme.text)
+        text = f"“{self.trace.sentence}”"
+        if len(text) > 400:  # laid out whole, a 100 000-letter word would take Pango long
+            text = text[:399] + "…"
+        mob = self.note(text, size, self.theme.text)
         while mob.width > right - left and size > 16:
             size -= 2
-            mob = self.note(f"“{self.trace.sentence}”", size, self.theme.text)
+            mob = self.note(text, size, self.theme.text)
+        per_line = len(text)
+        while mob.width > right - left and per_line > 8:
+            per_line = max(8, int(per_line * (right - left) / mob.width * 0.95))
+            lines = textwrap.wrap(text, per_line, break_long_words=True)
+            if len(lines) > 3:
+                lines = [*lines[:2], lines[2][:per_line - 1] + "…"]
+            mob = self.note("\n".join(lines), size, self.theme.text)
         return mob
 
     def step_tokens(self) -> None:
@@ -245,7 +259,8 @@ class EmbeddingScene(StoryScene):
                       max_tip_length_to_length_ratio=0.3)
         parts = [typed, arrow, tokens]
         if t.unknown:
-            unknown = ", ".join(f"‘{w}’" for w in t.unknown)
+            unknown = ", ".join(f"‘{w}’" if len(w) <= 24 else f"‘{w[:20]}…’ ({len(w)} letters)"
+                                for w in t.unknown)  # a long word, shortened: still readable
             parts.append(self.note(f"not in the vocabulary, so shown as <unk>: {unknown}", 16))
         column = VGroup(*parts).arrange(DOWN, buff=0.35)
         rule.next_to(arrow, RIGHT, buff=0.3)

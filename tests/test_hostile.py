@@ -707,3 +707,14 @@ def test_a_vocabulary_too_large_for_a_scene_is_a_checkpoint_problem(runner, tmp_
     assert result.exit_code == 2, result.output
     assert "Invalid value for --checkpoint:" in result.output
     assert "at most 34 words, and this model's vocabulary has 44" in result.output
+
+
+@pytest.mark.parametrize("sentence", ["jane " + "x" * 200 + " visits",
+                                      "jane " + "y" * 100_000 + " visits africa in september"])
+def test_a_long_word_keeps_the_embedding_scene_readable(sentence):
+    from scenes.toolkit.storyboard import SceneOptions
+    from tests.scene_checks import assert_inside_frame, assert_readable_at_480p, capture
+
+    _, states = capture("embedding", SceneOptions(sentence=sentence))
+    assert_readable_at_480p(states)
+    assert_inside_frame(states)
