@@ -153,15 +153,15 @@ def test_hugging_face_folder_as_checkpoint(tmp_path, cache_home):
     kept = list((cache_home / "weights").glob("*.f32"))
     assert len(kept) == 1  # the second load reads it
     again = load_checkpoint(folder)
-    assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), lm.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), lm.model.parameters(), strict=True))
     data = bytearray(kept[0].read_bytes())
     data[len(data) // 2] ^= 0xFF  # damaged: rebuilt from the folder, never an error
     kept[0].write_bytes(bytes(data))
     rebuilt = load_checkpoint(folder)
-    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters(), strict=True))
     kept[0].write_bytes(bytes(data[:1000]))  # truncated: the same
     rebuilt = load_checkpoint(folder)
-    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters(), strict=True))
     assert kept[0].stat().st_size == len(data)
     out = tmp_path / "tiny.json"
     code, _, err = cli("trace", "--checkpoint", str(folder), "--sentence", text, "--json",
