@@ -95,8 +95,13 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
         from transformer_core.checkpoint import load_model
         from transformer_core.training_step import training_step
 
+        from transformer_core.training_step import PretrainedStepError
+
         loaded = load_model(model, checkpoint) if checkpoint is not None else model
-        trace = training_step(loaded, sentence, lr, with_init=False)
+        try:
+            trace = training_step(loaded, sentence, lr, with_init=False)
+        except PretrainedStepError as exc:
+            raise click.BadParameter(str(exc), param_hint="--grad") from None
         if trace.loss_went_up:
             click.echo(f"note: with lr {trace.lr:g} the loss went up ({trace.loss:.6f} -> "
                        f"{trace.loss_after:.6f}): the learning rate is too large", err=True)

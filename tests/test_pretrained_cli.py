@@ -73,6 +73,7 @@ def test_trace_lists_every_name_and_exports_records(smollm2, tmp_path):
     (["trace", "--sentence", " ".join(["word"] * 17)], 2, "at most 16"),
     (["svg", "attention", "--head", "9"], 2, "head 9 is out of range: this model has 9 (0..8)"),
     (["svg", "attention", "--layer", "30"], 2, "layer 30 is out of range: this model has 30"),
+    (["trace", "--grad"], 2, "not yet for the pretrained smollm2"),
 ])
 def test_bad_input_for_smollm2(smollm2, tmp_path, args, code, words):
     got, out, err = cli(*args, "--model", "smollm2", *(["--out", str(tmp_path / "o")]
@@ -149,9 +150,19 @@ def test_hugging_face_folder_as_checkpoint(tmp_path, cache_home):
     with torch.no_grad():
         ours, theirs = lm.model(ids), model(ids).logits
     assert float((ours - theirs).abs().max() / theirs.abs().max()) < 1e-5
-    assert (cache_home / "weights").is_dir()  # kept: the second load reads it
+    kept = list((cache_home / "weights").glob("*.f32"))
+    assert len(kept) == 1  # the second load reads it
     again = load_checkpoint(folder)
-    assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), lm.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), lm.model.parameters(), strict=True))
+    data = bytearray(kept[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF  # damaged: rebuilt from the folder, never an error
+    kept[0].write_bytes(bytes(data))
+    rebuilt = load_checkpoint(folder)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters(), strict=True))
+    kept[0].write_bytes(bytes(data[:1000]))  # truncated: the same
+    rebuilt = load_checkpoint(folder)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.model.parameters(), lm.model.parameters(), strict=True))
+    assert kept[0].stat().st_size == len(data)
     out = tmp_path / "tiny.json"
     code, _, err = cli("trace", "--checkpoint", str(folder), "--sentence", text, "--json",
                        "--out", str(out), env={"XDG_CACHE_HOME": str(cache_home.parent)})

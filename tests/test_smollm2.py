@@ -106,6 +106,16 @@ def test_damaged_weights_cache_is_rebuilt(tmp_path, monkeypatch):
     meta, back = pretrained.read_weights(path)
     assert meta == {"x": 1} and all(np.array_equal(back[k], arrays[k]) for k in arrays)
     data = path.read_bytes()
+    from transformer_core.weights_file import StoredParams, read_array
+
+    params = StoredParams(path, {"x.a": "a", "x.b": "b"}, {"x.a": (3, 4), "x.b": (5,)})
+    assert np.array_equal(params["x.a"], arrays["a"]) and list(params) == ["x.a", "x.b"]
+    flipped = bytearray(data)
+    flipped[-64 + 2] ^= 1  # in b (the last 64 bytes: b's 20, padding): a still reads alone, b
+    # is found damaged and the file deleted
+    path.write_bytes(bytes(flipped))
+    assert np.array_equal(read_array(path, "a"), arrays["a"])
+    assert read_array(path, "b") is None and not path.exists()
     path.write_bytes(data[:-7])  # truncated
     assert pretrained.read_weights(path) is None and not path.exists()
     flipped = bytearray(data)

@@ -56,7 +56,8 @@ from .records import TrainingTrace, final_hidden, training_example
 from .trace import Trace, _frozen, _params, run_with_trace
 
 __all__ = [
-    "DEFAULT_LR", "TrainingTrace", "check_lr", "final_hidden", "training_example", "training_step",
+    "DEFAULT_LR", "PretrainedStepError", "TrainingTrace", "check_lr", "final_hidden", "training_example",
+    "training_step",
 ]
 
 # Plain gradient descent on one sentence, a learning rate per model. Measured on the shipped
@@ -65,6 +66,11 @@ __all__ = [
 # its gradients tiny: 0.00138 → 0.00102 at lr 1 (lr 3 makes it worse); modern 0.662 → 0.287 at
 # lr 0.2 (lr 1 makes it worse: 1.48).
 DEFAULT_LR = {"lm": 0.2, "translate": 1.0, "modern": 0.2}
+
+
+class PretrainedStepError(ValueError):
+    """One training step of a pretrained model is not recorded (yet): its gradients and updated
+    weights, 135 million numbers each, would be kept whole in every trace."""
 
 
 def check_lr(lr) -> float:
@@ -140,6 +146,9 @@ def training_step(model: str | LoadedModel = "lm", sentence: str | None = None,
     the seeded initial model of the shipped training run on the same words (``init:``).
     """
     lm = load_model(model) if isinstance(model, str) else model
+    if lm.name not in DEFAULT_LR and lm.max_tokens is not None:
+        raise PretrainedStepError(f"one training step is shown for the shipped models, not yet for "
+                                  f"the pretrained {lm.name} (its gradients are 135 million numbers)")
     lr = check_lr(DEFAULT_LR[lm.name] if lr is None else lr)
     base = run_with_trace(lm, sentence)  # tokens, vocab, the greedy output; checks the length
     cfg = lm.cfg

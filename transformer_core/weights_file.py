@@ -2,14 +2,15 @@
 
 A pretrained model's dequantized weights (SmolLM2-135M: 538 MB) are kept in
 ``<cache>/weights/<key>.f32``: ``TXWEIGHT``, the SHA-256 of the rest, an 8-byte length, a JSON
-header (the model's config and tokenizer, each array's shape and offset), then the arrays,
-64-byte aligned. Every read checks the checksum; a truncated or damaged file is deleted and
+header (the model's config and tokenizer, each array's shape, offset and own SHA-256), then
+the arrays, 64-byte aligned. Every read checks a checksum; a truncated or damaged file is deleted and
 read as missing (the caller rebuilds it from its source). The folder keeps its own count (the
 newest three files): the cache's size limit, meant for many small entries, does not prune it.
 
 :class:`StoredParams` is the ``params`` mapping of a trace of such a model: names and shapes
-at once, the values read (and checked) from the file only when one is asked for, so a trace
-does not copy half a gigabyte of weights, nor keep them in every run of the ``runs`` cache.
+at once, each value read from the file (and checked against its own SHA-256) only when it is
+asked for, so a trace does not copy half a gigabyte of weights, nor keep them in every run of
+the ``runs`` cache, and a scene showing one head's W_Q reads 150 kB of the file.
 Only numpy and the standard library: a warm render reads a trace without torch.
 """
 
@@ -40,8 +41,9 @@ def weights_folder() -> Path:
 def write_weights(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     """``meta`` (JSON) and float32 ``arrays`` in one checksummed file, renamed into place."""
     index, offset = {}, 0
-    for name, arr in arrays.items():
-        index[name] = [list(arr.shape), offset]
+    for name, arr in arrays.items():  # each array's own SHA-256 too: read alone, checked alone
+        raw = np.ascontiguousarray(arr, np.float32).data.cast("B")
+        index[name] = [list(arr.shape), offset, hashlib.sha256(raw).hexdigest()]
         offset += -(-arr.nbytes // _ALIGN) * _ALIGN
     head = json.dumps({"meta": meta, "index": index}).encode()
     head += b" " * (-(len(_MAGIC) + 32 + 8 + len(head)) % _ALIGN)
@@ -88,7 +90,7 @@ def read_weights(path: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
             info = json.loads(bytes(buf[start + 8:start + 8 + length]))
             base = start + 8 + length
             arrays = {}
-            for name, (shape, offset) in info["index"].items():
+            for name, (shape, offset, _) in info["index"].items():
                 count = int(np.prod(shape))
                 arrays[name] = np.frombuffer(buf, np.float32, count, base + offset).reshape(shape)
             return info["meta"], arrays
@@ -99,6 +101,42 @@ def read_weights(path: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     except OSError:
         pass
     return None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def read_array(path: Path, name: str) -> np.ndarray | None:
+    """One array of a weights file, checked against its own SHA-256 (the rest is not read), or
+    None when the file is missing, truncated or damaged (a damaged one is deleted: the next
+    run finds it missing and rebuilds it)."""
+    start = len(_MAGIC) + 32
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(start + 8)
+            if len(head) < start + 8 or head[:len(_MAGIC)] != _MAGIC:
+                raise ValueError("not a weights file")
+            (length,) = struct.unpack("<Q", head[start:])
+            if length > 1_000_000_000:
+                raise ValueError("header too large")
+            info = json.loads(fh.read(length))
+            shape, offset, sha = info["index"][name]
+            arr = np.empty(int(np.prod(shape)), np.float32)
+            fh.seek(start + 8 + length + offset)
+            if fh.readinto(memoryview(arr).cast("B")) != arr.nbytes:
+                raise ValueError("truncated")
+        if hashlib.sha256(memoryview(arr).cast("B")).hexdigest() != sha:
+            raise ValueError("damaged")
+        return arr.reshape(shape)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        _unlink(path)
+        return None
 
 
 def keep_newest(folder: Path, keep: int = 3) -> None:
@@ -123,22 +161,19 @@ class StoredParams(Mapping):
         self.path = Path(path)
         self.names = dict(names)
         self.shapes = {k: tuple(v) for k, v in shapes.items()}
-        self._arrays: dict[str, np.ndarray] | None = None
-
-    def _load(self) -> dict[str, np.ndarray]:
-        if self._arrays is None:
-            found = read_weights(self.path)
-            if found is None:
-                raise RuntimeError(f"the cached weights {self.path} are gone or damaged: run the "
-                                   "command again (they are rebuilt from the model's file)")
-            arrays = found[1]
-            for a in arrays.values():
-                a.setflags(write=False)
-            self._arrays = arrays
-        return self._arrays
+        self._arrays: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._load()[self.names[name]]
+        if name not in self._arrays:
+            if name not in self.names:
+                raise KeyError(name)
+            arr = read_array(self.path, self.names[name])
+            if arr is None:
+                raise RuntimeError(f"the cached weights {self.path} are gone or damaged: run the "
+                                   "command again (they are rebuilt from the model's file)")
+            arr.setflags(write=False)
+            self._arrays[name] = arr
+        return self._arrays[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
