@@ -105,7 +105,7 @@ class CompareScene(StoryScene):
         self.play(FadeIn(right), run_time=1.2)
         if below is not None:
             self.play(FadeIn(below), run_time=0.8)
-        self.end_state(*parts, hold=3.0)
+        self.end_state(*parts, hold=5.0)
 
     def eq(self, tex: str, size: float = 28):
         return formula(tex, font_size=size, color=self.theme.text)
@@ -211,7 +211,7 @@ class CompareScene(StoryScene):
         self.play(FadeIn(eqs), run_time=1.0)
         self.play(FadeIn(table), run_time=1.6)
         self.play(FadeIn(note), run_time=0.6)
-        self.end_state(group, hold=3.0)
+        self.end_state(group, hold=5.0)
 
     def step_heads(self) -> None:
         b = "decoder.blocks.0.attn"
