@@ -29,7 +29,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene,
 )
 from scenes.toolkit.style import NOTE, SUM_NUM, TITLE  # noqa: E402
-from scenes.toolkit.text import plain_text  # noqa: E402
+from scenes.toolkit.text import label_text, plain_text  # noqa: E402
 from transformer_core.explain import lookup, top_k_ids  # noqa: E402
 
 __all__ = ["CompareScene"]
@@ -105,7 +105,13 @@ class CompareScene(StoryScene):
         self.play(FadeIn(right), run_time=1.2)
         if below is not None:
             self.play(FadeIn(below), run_time=0.8)
-        self.end_state(*parts, hold=3.0)
+        self.end_state(*parts, hold=5.0)
+
+    def prose(self, text: str, size: float = NOTE, color: str | None = None):
+        """Words on a baseline at y = 0 (table cells line up by their baselines)."""
+        mob = label_text(text, size, color or self.theme.muted)
+        mob.kind = "prose"
+        return mob
 
     def eq(self, tex: str, size: float = 28):
         return formula(tex, font_size=size, color=self.theme.text)
@@ -122,14 +128,11 @@ class CompareScene(StoryScene):
                 ("keys, values", "one K/V per head", "shared K/V (grouped)"),
                 ("feed-forward", "ReLU, with biases", "SwiGLU, no biases"),
                 ("before W_U", "nothing", "a final RMSNorm")]
-        table = [[self.note("", NOTE), self.note("paper (lm)", NOTE + 2, theme.text),
-                  self.note("today (modern)", NOTE + 2, theme.text)]]
+        table = [[None, self.prose("paper (lm)", NOTE + 2, theme.text),
+                  self.prose("today (modern)", NOTE + 2, theme.text)]]
         for what, left, right in rows:
-            table.append([self.note(what, NOTE + 2), self.note(left, NOTE + 2, theme.text),
-                          self.note(right, NOTE + 2, theme.query)])
-        for line in table:
-            for mob in line:
-                mob.shift(-mob.get_corner(DOWN + LEFT))
+            table.append([self.prose(what, NOTE + 2), self.prose(left, NOTE + 2, theme.text),
+                          self.prose(right, NOTE + 2, theme.query)])
         grid = self.table(table, widths=[2.4, 3.6, 3.6], gaps=[0, 0.4, 0.4], row_h=0.45,
                           aligns=["left", "left", "left"])
         note = self.note("Same sentences, same words, same sizes; every number that follows "
@@ -188,16 +191,13 @@ class CompareScene(StoryScene):
             stages += [(f"block {k} input", f"{P}{b}.resid_pre", f"{b}.resid_pre"),
                        (f"block {k} after attention", f"{P}{b}.ln1.out", f"{b}.resid_mid"),
                        (f"block {k} output", f"{P}{b}.ln2.out", f"{b}.resid_post")]
-        rows = [[self.note("stream of " + w, NOTE, theme.text),
-                 self.note("paper: rms of the row", NOTE, theme.text),
-                 self.note("today: rms of the row", NOTE, theme.text)]]
+        rows = [[self.prose("stream of " + w, NOTE, theme.text),
+                 self.prose("paper: rms of the row", NOTE, theme.text),
+                 self.prose("today: rms of the row", NOTE, theme.text)]]
         for label, paper, modern in stages:
-            rows.append([self.note(label, NOTE),
+            rows.append([self.prose(label, NOTE),
                          self.number(f"explain.rms({paper}[{i}])", (), 2),
                          self.number(f"explain.rms({modern}[{i}])", (), 2, color=theme.query)])
-        for line in rows:
-            for mob in line:
-                mob.shift(-mob.get_corner(DOWN + LEFT))
         table = self.table(rows, widths=[3.4, 2.6, 2.6], gaps=[0, 0.4, 0.4], row_h=0.42,
                            aligns=["left", "right", "right"])
         eqs = VGroup(self.eq(r"\text{paper: } x \leftarrow \mathrm{LN}(x + \mathrm{Sub}(x))"),
@@ -211,7 +211,7 @@ class CompareScene(StoryScene):
         self.play(FadeIn(eqs), run_time=1.0)
         self.play(FadeIn(table), run_time=1.6)
         self.play(FadeIn(note), run_time=0.6)
-        self.end_state(group, hold=3.0)
+        self.end_state(group, hold=5.0)
 
     def step_heads(self) -> None:
         b = "decoder.blocks.0.attn"

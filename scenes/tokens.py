@@ -48,9 +48,10 @@ PLAYED = 16  # merges animated one by one; the rest of a long run is played toge
 MAX_BYTES = 64  # every byte of the sentence in a box, at most three lines of them
 
 
-def _is_bpe(options: SceneOptions) -> bool:
+def _rule(options: SceneOptions) -> str:
+    """The model's tokenization rule: ``words``, ``chars`` or ``bpe``."""
     trace = load_trace(options.model, options.sentence, options.checkpoint)
-    return (trace.tokenizing or {}).get("rule") == "bpe"
+    return (trace.tokenizing or {}).get("rule", trace.tokenization)
 
 
 class TokensScene(StoryScene):
@@ -79,7 +80,8 @@ class TokensScene(StoryScene):
                           "model receives.")
         rows = Step("rows", "Each id picks its row of the embedding table W_E: the numbers "
                             "everything the model computes starts from.")
-        if _is_bpe(options):
+        rule = _rule(options)
+        if rule == "bpe":
             return [
                 title,
                 Step("words", "The pre-tokenizer cuts the text into words, each keeping the "
@@ -97,7 +99,8 @@ class TokensScene(StoryScene):
         return [
             title,
             Step("split", "This model's tokenizer lower-cases the text, drops punctuation and "
-                          "splits it at spaces: one token per word."),
+                          + ("makes every character a token." if rule == "chars" else
+                             "splits it at spaces: one token per word.")),
             Step("lookup", "Each word is looked up in a fixed list of words, and a word that is "
                            "not in it becomes <unk>, whatever it was."),
             Step("bytes", "A byte-level BPE starts instead from the word's UTF-8 bytes, all 256 "
@@ -353,7 +356,8 @@ class TokensScene(StoryScene):
         column = VGroup(typed, arrow, row).arrange(DOWN, buff=0.35)
         rule.next_to(arrow, RIGHT, buff=0.3)
         self.fit(column, rule)
-        self.play(*self.heading("Splitting at spaces"), *self.leave(), run_time=0.8)
+        heading = "Characters" if self.story["rule"] == "chars" else "Splitting at spaces"
+        self.play(*self.heading(heading), *self.leave(), run_time=0.8)
         self.play(FadeIn(typed), run_time=0.6)
         self.play(Create(arrow), FadeIn(rule), run_time=0.8)
         self.play(LaggedStart(*(FadeIn(c) for g in row.cells for c in g), lag_ratio=0.1),
