@@ -520,7 +520,8 @@ def cache_cmd(clear: bool) -> None:
     The caches keep laid-out text, compiled formulas and the model's runs on a sentence
     between renders, with the records of what was rendered (to skip it when unchanged), in
     $XDG_CACHE_HOME/transformer-explained (else ~/.cache/transformer-explained), at most
-    TRANSFORMER_CACHE_MB megabytes (default 512; the least recently used go first).
+    TRANSFORMER_CACHE_MB megabytes (default 512; the least recently used go first). The float
+    weights of a pretrained model (--model smollm2: 540 MB) are kept apart, the newest two.
     """
     from transformer_core import cache
 
@@ -536,8 +537,12 @@ def cache_cmd(clear: bool) -> None:
             raise Failure(f"{len(left)} entr{'ies' if len(left) > 1 else 'y'} could not be "
                           f"removed, e.g. {left[0]}")
         return
-    click.echo(f"{root}: {_size(cache.usage())} of at most {_size(cache.limit_bytes())}")
     parts = cache.usage_by_folder()
+    weights = parts.get("weights", 0)
+    kept = (f" and {_size(weights)} of pretrained weights (counted apart: the newest two models)"
+            if weights else "")
+    click.echo(f"{root}: {_size(cache.usage() - weights)} of at most "
+               f"{_size(cache.limit_bytes())}{kept}")
     if parts:
         click.echo("  " + " · ".join(f"{name} {_size(size)}" for name, size in parts.items()))
 

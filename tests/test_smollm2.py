@@ -122,3 +122,13 @@ def test_damaged_weights_cache_is_rebuilt(tmp_path, monkeypatch):
     flipped[-3] ^= 1
     path.write_bytes(bytes(flipped))
     assert pretrained.read_weights(path) is None and not path.exists()
+
+
+def test_generation_continues_the_default_sentence(ours):
+    from transformer_core.generate import default_prefix, generate
+
+    assert default_prefix(ours) == "The capital of France is"
+    gen = generate(ours)
+    assert len(gen["gen.choice"]) == 8  # a pretrained model's few tokens by default
+    assert gen.output_text.startswith(" Paris")
+    assert ours.tgt_vocab.decode(gen["gen.choice"][:1]) == ["·Paris"]

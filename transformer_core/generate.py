@@ -41,7 +41,7 @@ from .checkpoint import LoadedModel
 from .data import LM_PREFIX
 from .records import n_turns, turn_input
 from .sampling import SamplingError, check_sampler, sampler
-from .trace import Trace, resolve_model, tokenize_checked, trace_run
+from .trace import CONTINUATION, Trace, resolve_model, tokenize_checked, trace_run
 
 __all__ = ["GenerationError", "default_prefix", "generate", "n_turns", "turn_input"]
 
@@ -54,7 +54,9 @@ def default_prefix(model: str | LoadedModel) -> str:
     """What the loop starts from by default: the English sentence to translate, or the lm's
     prefix "the early bird"."""
     lm = resolve_model(model)
-    return lm.default_sentence if lm.cfg.mode == "encdec" else LM_PREFIX
+    if lm.cfg.mode == "encdec" or lm.max_tokens is not None:  # a pretrained model: its own
+        return lm.default_sentence
+    return LM_PREFIX
 
 
 def _newest_rows(records: dict[str, torch.Tensor], part: str, n_layers: int) -> np.ndarray:
@@ -86,8 +88,8 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     else:
         memory, ids = None, list(tok.ids)
     room = cfg.max_len - len(ids)  # as model.greedy: the input never outgrows the positions
-    if max_new is None:
-        max_new = room
+    if max_new is None:  # a pretrained model writes a few tokens, as its trace's continuation
+        max_new = room if lm.max_tokens is None else CONTINUATION
     if max_new < 1:
         raise GenerationError(f"max_new must be at least 1, not {max_new}")
     max_new = min(max_new, room)

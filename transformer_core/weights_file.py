@@ -5,7 +5,7 @@ A pretrained model's dequantized weights (SmolLM2-135M: 538 MB) are kept in
 header (the model's config and tokenizer, each array's shape, offset and own SHA-256), then
 the arrays, 64-byte aligned. Every read checks a checksum; a truncated or damaged file is deleted and
 read as missing (the caller rebuilds it from its source). The folder keeps its own count (the
-newest three files): the cache's size limit, meant for many small entries, does not prune it.
+newest two files): the cache's size limit, meant for many small entries, does not prune it.
 
 :class:`StoredParams` is the ``params`` mapping of a trace of such a model: names and shapes
 at once, each value read from the file (and checked against its own SHA-256) only when it is
@@ -139,7 +139,7 @@ def read_array(path: Path, name: str) -> np.ndarray | None:
         return None
 
 
-def keep_newest(folder: Path, keep: int = 3) -> None:
+def keep_newest(folder: Path, keep: int = 2) -> None:
     """The weights folder keeps its own count: the newest few files (each is large)."""
     try:
         files = sorted(folder.glob("*.f32"), key=lambda p: p.stat().st_mtime, reverse=True)
