@@ -67,6 +67,12 @@ SCENES: dict[str, SceneInfo] = {
                     "sentence: positions, norm, K/V heads, feed-forward, output.",
         default_model="modern",
     ),
+    "why": SceneInfo(
+        module="scenes.why",
+        cls="WhyScene",
+        description="The why behind the steps with real numbers: √d_k, the dot product, softmax, "
+                    "layer norm, multi-head cost, real sizes, the residual stream.",
+    ),
     "overview": SceneInfo(
         module="scenes.overview",
         cls="OverviewScene",

@@ -83,7 +83,7 @@ def _scaling(full, cfg: Config, head: int) -> dict[str, np.ndarray]:
     """This head's real scores, and the spread of q·k for random vectors (an illustration)."""
     prefix = first_attention(cfg)
     scores = np.asarray(full[f"{prefix}.scores"][head], dtype=np.float64)  # [T, T]
-    allowed = ~np.asarray(full[f"{prefix}.mask"], dtype=bool)  # True where a key is visible
+    allowed = np.asarray(full[f"{prefix}.mask"], dtype=bool)  # True where a key is visible
     pos = scores.shape[0] - 1  # the last query sees every key, even under a causal mask
     row = scores[pos]
     rng = np.random.default_rng(SEED)
