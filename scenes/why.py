@@ -255,7 +255,7 @@ class WhyScene(StoryScene):
                       self.inline("the paper also shares one embedding table between both "
                                   "languages:", ("why.sizes.shared", (), 0), "fewer")).arrange(
             DOWN, buff=0.12, aligned_edge=LEFT)
-        self.show("From 8 numbers wide to real sizes", VGroup(table, sizes).arrange(
+        self.show("From a tiny model to real sizes", VGroup(table, sizes).arrange(
             RIGHT, buff=0.6, aligned_edge=UP), note)
 
     def step_residual(self) -> None:
@@ -267,6 +267,10 @@ class WhyScene(StoryScene):
             self.vec("+ attention's output", "why.resid.sub"),
             self.vec("= stream out", "why.resid.sum"),
         ])
-        note = self.note("the sub-layer writes a change into the row; what was there stays "
-                         "(the skip path around each sub-layer in the paper's figure)")
+        then = ("then layer norm (post-norm, as in the paper)" if t.config.norm_position == "post"
+                else "the stream itself is not normed (pre-norm): the next sub-layer reads it")
+        note = VGroup(self.note("the sub-layer writes a change into the row; what was there "
+                                "stays: the skip path"),
+                      self.note(f"around each sub-layer in the paper's figure; {then}")).arrange(
+            DOWN, buff=0.12, aligned_edge=LEFT)
         self.show("The residual stream", rows, note)
