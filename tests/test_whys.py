@@ -105,3 +105,33 @@ def test_heads_cost_and_residual(run):
     np.testing.assert_allclose(run["why.heads.W_Q"][:, :cfg.d_head], wq[0])
     np.testing.assert_allclose(run["why.resid.sum"], run["why.resid.x"] + run["why.resid.sub"],
                                atol=1e-6)
+
+
+def test_adam_update_is_torch_adam():
+    from transformer_core.training_step import adam_update
+
+    gen = torch.Generator().manual_seed(0)
+    w0 = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+    p = torch.nn.Parameter(w0.clone())
+    opt = torch.optim.Adam([p], lr=0.01)
+    w, m, v = w0.numpy().copy(), None, None
+    for step in range(1, 4):
+        g = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+        p.grad = g.clone()
+        opt.step()
+        out = adam_update(w, g.numpy(), 0.01, step, m, v)
+        w, m, v = out["after"], out["m"], out["v"]
+        np.testing.assert_allclose(w, p.detach().numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(m, opt.state[p]["exp_avg"].numpy(), atol=1e-15)
+        if step == 1:  # bias correction undoes the zero start
+            np.testing.assert_allclose(out["m_hat"], g.numpy(), atol=1e-15)
+            np.testing.assert_allclose(out["v_hat"], g.numpy() ** 2, atol=1e-15)
+
+
+def test_training_keeps_its_loss_curve():
+    from transformer_core.train import train
+
+    result = train("lm", steps=3)
+    curve = result.detail["loss_curve"]
+    assert len(curve) == 3 and curve[-1] == result.detail["final_loss"]
+    assert all(math.isfinite(x) for x in curve)

@@ -130,6 +130,7 @@ def train(
         pad = lm.tgt_vocab.pad_id
 
     loss_value = float("nan")
+    curve: list[float] = []  # every step's batch loss, kept in the checkpoint's meta
     model.train()
     for step in range(n_steps):
         idx = [rng.randrange(len(train_set)) for _ in range(batch)]
@@ -150,6 +151,7 @@ def train(
         opt.step()
         sched.step()
         loss_value = loss.item()
+        curve.append(loss_value)
         if progress is not None:
             progress(step + 1, loss_value)
     model.eval()
@@ -166,7 +168,8 @@ def train(
         detail = evaluate_lm(lm, held)
         detail["heldout_sentences"] = len(held)
         acc = detail["next_token_accuracy"]
-    detail.update({"steps": n_steps, "seed": seed, "final_loss": loss_value})
+    detail.update({"steps": n_steps, "seed": seed, "final_loss": loss_value,
+                   "loss_curve": curve})
     lm.meta = detail
     return TrainResult(lm, loss_value, acc, detail)
 
@@ -347,6 +350,7 @@ def train_corpus(
         batch = min(CORPUS_BATCH, len(train_ex))
         order: list[int] = []
         loss_value, stopped_early, step = float("nan"), False, 0
+        curve: list[float] = []
         for step in range(1, max_steps + 1):
             model.train()
             if len(order) < batch:
@@ -362,6 +366,7 @@ def train_corpus(
             loss.backward()
             opt.step()
             loss_value = loss.item()
+            curve.append(loss_value)
             if progress is not None:
                 progress(step, loss_value)
             if step % CORPUS_EVAL_EVERY == 0 and _scores(lm, train_ex, pad)[0] >= best - 1e-9:
@@ -391,6 +396,7 @@ def train_corpus(
         "stopped_early": stopped_early,
         "seed": seed,
         "final_loss": loss_value,
+        "loss_curve": curve,  # every step's batch loss
     }
     lm.meta = detail
     return TrainResult(lm, loss_value, train_acc, detail)

@@ -56,7 +56,7 @@ from .records import TrainingTrace, final_hidden, training_example
 from .trace import Trace, _frozen, _params, run_with_trace
 
 __all__ = [
-    "DEFAULT_LR", "PretrainedStepError", "TrainingTrace", "check_lr", "final_hidden", "training_example",
+    "ADAM_BETAS", "ADAM_EPS", "DEFAULT_LR", "PretrainedStepError", "TrainingTrace", "adam_update", "check_lr", "final_hidden", "training_example",
     "training_step",
 ]
 
@@ -206,3 +206,31 @@ def training_step(model: str | LoadedModel = "lm", sentence: str | None = None,
         after=after,
         init=init,
     )
+
+
+ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which train.py uses
+ADAM_EPS = 1e-8
+
+
+def adam_update(w: np.ndarray, g: np.ndarray, lr: float, step: int = 1,
+                m: np.ndarray | None = None, v: np.ndarray | None = None,
+                betas: tuple[float, float] = ADAM_BETAS, eps: float = ADAM_EPS) -> dict:
+    """One Adam update of weight ``w`` with gradient ``g``, every quantity kept (float64)::
+
+        m  = β1·m + (1 − β1)·g          the moment estimates (zero before the first step)
+        v  = β2·v + (1 − β2)·g²
+        m̂  = m / (1 − β1^step)          bias correction: m and v start at 0
+        v̂  = v / (1 − β2^step)
+        W' = W − lr·m̂ / (√v̂ + ε)
+
+    as ``torch.optim.Adam`` computes it (tested). On the first step m̂ = g and v̂ = g², so each
+    weight moves by about lr, whatever the size of its gradient."""
+    w, g = np.asarray(w, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    b1, b2 = betas
+    m = (b1 * (np.zeros_like(g) if m is None else m) + (1 - b1) * g)
+    v = (b2 * (np.zeros_like(g) if v is None else v) + (1 - b2) * g * g)
+    m_hat = m / (1 - b1 ** step)
+    v_hat = v / (1 - b2 ** step)
+    update = lr * m_hat / (np.sqrt(v_hat) + eps)
+    return {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat, "update": update,
+            "after": w - update}
