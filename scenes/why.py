@@ -36,9 +36,9 @@ PARTS = ("embedding", "attention", "feed-forward", "norms", "unembedding")  # wh
 
 @functools.lru_cache(maxsize=8)
 def _whys(model: str, sentence: str | None, head: int, checkpoint: str | None, stamp):
-    from transformer_core.whys import why_run
+    from transformer_core import runs
 
-    return why_run(checkpoint or model, sentence, head)
+    return runs.whys(model, sentence, checkpoint, head=head)
 
 
 def load_whys(options: SceneOptions):
@@ -52,6 +52,9 @@ def load_whys(options: SceneOptions):
 
 class WhyScene(StoryScene):
     """Seven whys, one per step, each with the model's numbers."""
+
+    # Its rows are drawn whole: 8 numbers wide, not smollm2's 576 (see the sizes step for those).
+    model_kinds = ("translate", "lm", "modern")
 
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:

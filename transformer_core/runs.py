@@ -33,7 +33,7 @@ from .records import Trace, TrainingTrace, from_bytes, to_bytes
 from .sources import PRETRAINED, smollm2_path
 
 __all__ = ["checkpoint_file", "checkpoint_kind", "file_digest", "generation", "sampling", "trace",
-           "training"]
+           "training", "whys"]
 
 SCHEMA = "transformer-explained-runs-1"
 HERE = Path(__file__).resolve().parent
@@ -145,6 +145,18 @@ def sampling(model: str, sentence: str | None, checkpoint: str | os.PathLike | N
     asked = {"sentence": sentence, "temperature": temperature, "top_k": top_k, "top_p": top_p,
              "seed": seed}
     return _kept("sampling", model, checkpoint, asked, run, Trace)
+
+
+def whys(model: str, sentence: str | None, checkpoint: str | os.PathLike | None = None, *,
+         head: int = 0) -> Trace:
+    """:func:`transformer_core.whys.why_run` for attention head ``head`` of the first layer."""
+
+    def run() -> Trace:
+        from .whys import why_run
+
+        return why_run(_loaded(model, checkpoint), sentence, head)
+
+    return _kept("whys", model, checkpoint, {"sentence": sentence, "head": head}, run, Trace)
 
 
 def training(model: str, sentence: str | None, lr: float | None = None,
