@@ -107,6 +107,10 @@ def verify_scene(name: str, options) -> Report:
 
         reference = sample_run(loaded, options.sentence, temperature=options.temperature,
                                top_k=options.top_k, top_p=options.top_p, seed=options.seed)
+    elif drawn and "why.scale.row" in drawn[0]:  # the why scene: its numbers, computed again
+        from transformer_core.whys import why_run
+
+        reference = why_run(loaded, options.sentence, options.head)
     else:
         reference = run_with_trace(loaded, options.sentence)
     verdict = check_shown(reference, items)
