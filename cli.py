@@ -84,22 +84,36 @@ def list_scenes() -> None:
 @click.option("--lr", type=float, default=None,
               help="With --grad: the learning rate of the step (default: the model's own, "
                    "which makes the loss go down).")
+@click.option("--whys", is_flag=True,
+              help="Also the why scene's numbers (why.*: the √d_k spread with its seeded "
+                   "illustration, the dot product, softmax worked, the norms, the heads' cost, "
+                   "parameter counts, the residual stream) for the first layer's head 0.")
 @click.option("--params/--no-params", "with_params", default=None,
               help="Export the parameters too  [default: yes for the shipped models; no for a "
                    "pretrained one, whose 135 million numbers make a 538 MB npz: their names "
                    "and shapes are listed instead].")
 def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, fmt: str | None,
               as_json: bool, out: Path | None, grad: bool, lr: float | None,
-              with_params: bool | None):
+              whys: bool, with_params: bool | None):
     """Run a model on a sentence and show (or export) every tensor it computed."""
     fmt = "json" if as_json and fmt is None else fmt
     if fmt == "npz" and out is None:
         raise click.UsageError("--format npz needs --out FILE.npz")
     if lr is not None and not grad:
         raise click.UsageError("--lr is the learning rate of --grad's training step: add --grad")
+    if whys and grad:
+        raise click.UsageError("--whys and --grad are two different runs: give one")
     check_lr(lr)
     model = model_kind(model, checkpoint)
     trace = load_trace(model, sentence, checkpoint)
+    if whys:
+        from transformer_core import runs
+        from transformer_core.sources import PRETRAINED
+
+        if model in PRETRAINED:
+            raise click.BadParameter("the why numbers are computed for the shipped kinds "
+                                     "(translate, lm, modern)", param_hint="--whys")
+        trace = runs.whys(model, sentence, checkpoint)
     if grad:
         from transformer_core.checkpoint import load_model
         from transformer_core.training_step import training_step

@@ -135,3 +135,23 @@ def test_training_keeps_its_loss_curve():
     curve = result.detail["loss_curve"]
     assert len(curve) == 3 and curve[-1] == result.detail["final_loss"]
     assert all(math.isfinite(x) for x in curve)
+
+
+def test_trace_exports_the_why_numbers(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "w.json"
+    result = CliRunner().invoke(main, ["trace", "--model", "lm", "--whys", "--json", "--out",
+                                       str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    ref = why_run("lm")
+    assert f'"why.sizes.counts"' in text
+    assert str(int(ref["why.sizes.counts"][2, 5])) in text  # SmolLM2's total
+    json.loads(text)
+    bad = CliRunner().invoke(main, ["trace", "--whys", "--grad"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
