@@ -173,11 +173,11 @@ class WhyScene(StoryScene):
             self.vec(f"a (\u201c{wa}\u201d)", "why.dot.a"),
             self.vec(f"b (\u201c{wb}\u201d)", "why.dot.b"),
         ])
-        eq = self.inline("|a| =", ("why.dot.len", (0,), 2), ",  |b| =", ("why.dot.len", (1,), 2),
+        eq = self.inline("|a| =", ("why.dot.len", (0,), 3), ",  |b| =", ("why.dot.len", (1,), 3),
                          ",  \u03b8 =", ("why.dot.angle", (), 1), "\u00b0,  cos \u03b8 =",
-                         ("why.dot.cos", (), 3))
-        eq2 = self.inline("a\u00b7b = |a| |b| cos \u03b8 =", ("why.dot.len", (0,), 2), "\u00d7",
-                          ("why.dot.len", (1,), 2), "\u00d7", ("why.dot.cos", (), 3), "=",
+                         ("why.dot.cos", (), 4))
+        eq2 = self.inline("a\u00b7b = |a| |b| cos \u03b8 =", ("why.dot.len", (0,), 3), "\u00d7",
+                          ("why.dot.len", (1,), 3), "\u00d7", ("why.dot.cos", (), 4), "=",
                           ("why.dot.product", (), 2))
         text = VGroup(rows, eq, eq2, note).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         figure.next_to(text, RIGHT, buff=0.6)

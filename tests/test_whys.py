@@ -150,7 +150,7 @@ def test_trace_exports_the_why_numbers(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     ref = why_run("lm")
-    assert f'"why.sizes.counts"' in text
+    assert '"why.sizes.counts"' in text
     assert str(int(ref["why.sizes.counts"][2, 5])) in text  # SmolLM2's total
     json.loads(text)
     bad = CliRunner().invoke(main, ["trace", "--whys", "--grad"])
