@@ -178,7 +178,7 @@ class WhyScene(StoryScene):
                          ("why.dot.cos", (), 4))
         eq2 = self.inline("a\u00b7b = |a| |b| cos \u03b8 =", ("why.dot.len", (0,), 3), "\u00d7",
                           ("why.dot.len", (1,), 3), "\u00d7", ("why.dot.cos", (), 4), "=",
-                          ("why.dot.product", (), 2))
+                          ("why.dot.product", (), 3))
         text = VGroup(rows, eq, eq2, note).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         figure.next_to(text, RIGHT, buff=0.6)
         self.show("What a dot product measures", VGroup(text, figure))
@@ -217,6 +217,10 @@ class WhyScene(StoryScene):
         why = VGroup(self.note("a column's mean and spread come from every token of the sentence,"),
                      self.note(f"{causal}; a row needs only its own token")).arrange(
             DOWN, buff=0.12, aligned_edge=LEFT)
+        if t.config.norm == "rmsnorm":
+            why.add(self.note("this model's RMSNorm works per row too: it divides each row by "
+                              "its root mean square, without subtracting the mean"))
+            why.arrange(DOWN, buff=0.12, aligned_edge=LEFT)
         self.show("Layer norm, not batch norm", mats, why)
 
     def step_heads(self) -> None:
