@@ -316,6 +316,12 @@ class GenerateScene(StoryScene):
             fixed = self.note("cross-attention reads the encoder's\noutput, computed once", size)
             fixed.next_to(counts, DOWN, buff=0.15).align_to(counts, LEFT)
             counts = VGroup(counts, fixed)
+        n = k.n_rows
+        self.cache_parts = (
+            VGroup(k.cells(rows=range(first)), v.cells(rows=range(first)), k.brackets,
+                   v.brackets, *labels[:first], titles, head_note),
+            VGroup(k.cells(rows=range(first, n)), v.cells(rows=range(first, n)), *labels[first:]),
+            marks, w, counts)
         return VGroup(VGroup(k, w, v, labels), marks, titles, head_note, counts)
 
     # ---- steps ------------------------------------------------------------------------------
@@ -402,12 +408,17 @@ class GenerateScene(StoryScene):
         VGroup(top_row, body).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         self.fit(top_row, body)
         heading = f"Turn {turn + 1}"
+        old, fresh, marks, weights, counts = self.cache_parts
         if turn == 0:
             self.play(*self.heading(heading), *self.leave(), run_time=0.8)
-            self.play(FadeIn(lead), FadeIn(row), FadeIn(attn), run_time=0.8)
+            self.play(FadeIn(lead), FadeIn(row), FadeIn(old), run_time=0.8)
         else:
             self.play(*self.heading(heading), *self.leave(), FadeIn(lead), FadeIn(row),
-                      FadeIn(attn), run_time=0.9)
+                      FadeIn(old), run_time=0.9)
+        # the cache grows: this turn's k and v rows join the cached ones, then the newest
+        # position's attention reads all of them
+        self.play(FadeIn(fresh, shift=0.15 * UP), Create(marks), FadeIn(counts), run_time=0.8)
+        self.play(FadeIn(weights), run_time=0.6)
         self.play(FadeIn(axis), FadeIn(words), FadeIn(chart_head), run_time=0.6)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in bars), lag_ratio=0.02),
                   run_time=1.2)
@@ -416,7 +427,7 @@ class GenerateScene(StoryScene):
         self.play(flying.animate.rotate(-PI / 2).move_to(new[1]), run_time=0.9)
         self.remove(flying)
         self.play(Create(new[0]), FadeIn(new[1]), run_time=0.4)
-        self.end_state(lead, row, new, attn, chart, value, chart_head, hold=1.5)
+        self.end_state(lead, row, new, attn, chart, value, chart_head, hold=2.5)
 
     def step_cache(self) -> None:
         theme, t = self.theme, self.trace
@@ -480,4 +491,4 @@ class GenerateScene(StoryScene):
         self.play(FadeIn(total), run_time=0.6)
         self.play(FadeIn(ours), FadeIn(real), run_time=1.0)
         self.play(FadeIn(out), run_time=0.6)
-        self.end_state(header, table, bottom, hold=3.0)
+        self.end_state(header, table, bottom, hold=4.0)
