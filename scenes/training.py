@@ -38,7 +38,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     ValueMatrix, attention_heatmap, cell_height_for, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
+    SceneOptions, Step, StoryScene, current_options, decoder_only,
 )
 from scenes.toolkit.style import NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
