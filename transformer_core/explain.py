@@ -54,7 +54,7 @@ __all__ = [
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
     "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
-    "cos", "sin", "kv_numbers", "size", "variance", "rope_distance",
+    "cos", "sin", "kv_numbers", "largest_unit", "size", "variance", "rope_distance",
     "rope_freq", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
     "silu", "sigmoid",
 ]
@@ -474,6 +474,11 @@ def rope_shift_scores(q: np.ndarray, k: np.ndarray, m: np.ndarray, n: np.ndarray
     pairs = [(m + s, n + s) for s in ROPE_SHIFTS] + [(m + 1, n)]
     return np.array([(a, b, float(rope_rotate(q, a, theta) @ rope_rotate(k, b, theta)))
                      for a, b in pairs])
+
+
+def largest_unit(x: np.ndarray) -> int:
+    """The index of the largest-magnitude entry of a vector: the unit a scene works through."""
+    return int(np.argmax(np.abs(np.asarray(x, np.float64))))
 
 
 def size(x: np.ndarray) -> np.ndarray:
