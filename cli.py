@@ -45,7 +45,7 @@ from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, MODEL_OPTION, MODELS, QUALITIES, VIDEO_FORMATS, check_lr,
     check_scene_kind, load_trace, model_kind, scene_options, scene_setup,
 )
-from scenes.engine.startup import one_blas_thread, skip_unused_imports
+from scenes.engine.startup import one_blas_thread
 
 
 @click.group(cls=Main, context_settings=CONTEXT)
@@ -733,7 +733,6 @@ def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool
 def run() -> None:
     """The command line as a process of its own (``python cli.py``, ``transformer-explained``)."""
     one_blas_thread()
-    skip_unused_imports()
     main()
 
 

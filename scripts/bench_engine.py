@@ -38,15 +38,14 @@ SITES = {
                    "fast_clean_up", "snapshot_begin"},
     "deferred": {"deferred_begin", "deferred_interpolate", "deferred_finish",
                  "owed_aware_replace"},
-    "tex-cache": {"tex_to_svg_file"},
 }
 # Each piece, and the benches it acts on (the others would measure noise). A piece's saving in
 # CPU seconds is the same with cold or warm caches (but for the caches' own): the warm render,
 # a third of the cold one's CPU time, measures it for a third of the machine's time.
 PIECES = {
     "methods": ("svg", "warm"), "still-points": ("warm",), "end-states": ("svg",),
-    "deferred": ("svg",), "tex-cache": ("svg",), "objectstate": ("svg", "warm"),
-    "text-cache": ("svg",), "import-hook": ("svg", "warm"), "blas": ("warm",),
+    "deferred": ("svg",), "objectstate": ("svg", "warm"),
+    "text-cache": ("svg",), "blas": ("warm",),
     "camera": ("warm",), "freed-memory": ("warm",), "dry-run": ("svg",), "shards": ("warm",),
     "svg-jobs": ("svg",),
 }
@@ -110,8 +109,6 @@ def child(piece: str, argv: list[str]) -> None:
     elif piece == "text-cache":
         _after_import("scenes.engine.textcache",
                       lambda textcache: setattr(textcache._TEXT, "get", lambda key: None))
-    elif piece == "import-hook":
-        cli.skip_unused_imports = lambda: None
     elif piece == "blas":
         cli.one_blas_thread = lambda: None
     elif piece == "camera":
@@ -172,15 +169,19 @@ def env_for(cache: Path) -> dict:
     return env
 
 
-def warm_cache(root: Path, cache: Path, out: Path) -> None:
-    """Fill ``cache`` as the warm benches expect: attention rendered once (default sentence)
-    and every SVG exported once."""
+def warm_cache(root: Path, cache: Path, out: Path, benches: list[str]) -> None:
+    """Fill ``cache`` as the warm benches expect: attention rendered once on each sentence (the
+    other sentence's trace kept, as a repeated render finds it) and every SVG exported once."""
     env = env_for(cache)
-    subprocess.run([sys.executable, str(root / "cli.py"), "render", "attention", "--quality",
-                    "low", "--no-web", "--force", "--out", str(out / "fill")], env=env,
-                   cwd=root, check=True, capture_output=True)
-    subprocess.run([sys.executable, str(root / "cli.py"), "svg", "all", "--force", "--out",
-                    str(out / "fill-svg")], env=env, cwd=root, check=True, capture_output=True)
+    if "warm" in benches:
+        for sentence in ([], ["--sentence", OTHER]):
+            subprocess.run([sys.executable, str(root / "cli.py"), "render", "attention",
+                            "--quality", "low", "--no-web", "--force", "--out", str(out / "fill"),
+                            *sentence], env=env, cwd=root, check=True, capture_output=True)
+    if "svg" in benches:
+        subprocess.run([sys.executable, str(root / "cli.py"), "svg", "all", "--force", "--out",
+                        str(out / "fill-svg")], env=env, cwd=root, check=True,
+                       capture_output=True)
 
 
 def main() -> None:
@@ -209,7 +210,7 @@ def main() -> None:
         for root, _ in configs:
             if root not in warm and ("warm" in benches or "svg" in benches):
                 warm[root] = tmp / f"warm-{len(warm)}"
-                warm_cache(root, warm[root], tmp / "out")
+                warm_cache(root, warm[root], tmp / "out", benches)
         for round_ in range(args.rounds):
             for bench in benches:
                 for root, piece in configs:
