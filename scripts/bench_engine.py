@@ -41,7 +41,7 @@ SITES = {
 }
 # Each piece, and the benches it acts on (the others would measure noise). A piece's saving in
 # CPU seconds is the same with cold or warm caches (but for the caches' own): the warm render,
-# a third of the cold one's CPU time, measures it for a third of the machine's time.
+# half the cold one's CPU time, measures it for half the machine's time.
 PIECES = {
     "methods": ("svg", "warm"), "still-points": ("warm",), "end-states": ("svg",),
     "deferred": ("svg",), "objectstate": ("svg", "warm"),
