@@ -48,7 +48,7 @@ from scenes.cli_support import (
     SEED, check_sampler, check_scene_kind, check_sentence_text, load_trace, model_kind, scene_options, scene_setup,
     scenes_for,
 )
-from scenes.engine.startup import one_blas_thread, skip_unused_imports
+from scenes.engine.startup import one_blas_thread
 
 
 @click.group(cls=Main, context_settings=CONTEXT)
@@ -849,7 +849,6 @@ def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool
 def run() -> None:
     """The command line as a process of its own (``python cli.py``, ``transformer-explained``)."""
     one_blas_thread()
-    skip_unused_imports()
     main()
 
 
