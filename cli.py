@@ -35,7 +35,7 @@ from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, FORMULA_TOOLS, MODEL_OPTION, QUALITIES, TRAINABLE_MODELS,
     VIDEO_FORMATS,
     WEB_TOOLS, Choice, Failure, Interrupted, Main, SceneName, apply_no_cache, cache_options,
-    check_lr, check_scene_kind, default_jobs, did_you_mean, forwarded_options, load_trace,
+    check_lr, check_scene_kind, scenes_for, default_jobs, did_you_mean, forwarded_options, load_trace,
     record_render_times, render_times,
     model_kind, one_blas_thread, output_file, output_folder, require_tools, run_each,
     scene_options, scene_setup,
@@ -376,14 +376,14 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
     are those of the last export into its folder, with its files as they were left, is
     skipped (--force exports anyway). With `all`, --jobs scenes are exported at once.
     """
-    from scenes.registry import SCENES, default_model
+    from scenes.registry import default_model
 
     if scene == "all" and step is not None:
         raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
     apply_no_cache(no_cache)
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, model or model_kind(None, checkpoint))
     if out is None:
         folders = {name: renders / "svg" / name for name in names}
     else:
@@ -513,13 +513,13 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     nn.MultiheadAttention, F.scaled_dot_product_attention) fed the same weights. Prints one
     line per scene; exits 1 at the first mismatch, naming it.
     """
-    from scenes.registry import SCENES, default_model
+    from scenes.registry import default_model
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           **generation)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, options.model)
     for name in names:
         check_scene_kind(name, options.model, checkpoint)
     require_tools(*FORMULA_TOOLS)
@@ -675,11 +675,11 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     beside it): → or space next, ← back, R replay, S speaker window, ? keys. Renders are
     cached: making the slides again only redraws the handout.
     """
-    from scenes.registry import SCENES, default_model, get_scene_class
+    from scenes.registry import default_model, get_scene_class
 
     if model is None and checkpoint is None:
         model = "translate" if scene == "all" else default_model(scene)
-    names = list(SCENES) if scene == "all" else [scene]
+    names = scenes_for(scene, model or model_kind(None, checkpoint))
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           scenes=tuple(names), **generation)
     for name in names:

@@ -41,7 +41,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
 )
 from scenes.toolkit.style import NOTE, NUM, SUM_NUM, TITLE  # noqa: E402
-from scenes.toolkit.text import number_text, plain_text  # noqa: E402
+from scenes.toolkit.text import label_text, number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
     format_value,
     lookup,
@@ -290,7 +290,7 @@ class AttentionScene(StoryScene):
         word = str(lookup(t, self.tok)[m])
         lines = VGroup(
             self.inline(f"{word} stands at position", ("dim", (m,), 0), ";  pair", ("dim", (i,), 0),
-                        "turns", (f"explain.rope_freq(config:rope_theta, config:d_head)", (i,), 2),
+                        "turns", ("explain.rope_freq(config:rope_theta, config:d_head)", (i,), 2),
                         "rad per position:"),
             self.inline("a = position × θ =", (ang, (m, i), 2), "rad"),
             self.inline("x' = x cos a − y sin a =", (q_src, (m, i), 2), "×",
@@ -328,29 +328,27 @@ class AttentionScene(StoryScene):
         src = f"explain.rope_shift_scores({q_row}, {k_row}, {m}, {n}, config:rope_theta)"
         table_values = lookup(t, src)
         qw, kw = (str(lookup(t, self.tok)[j]) for j in (m, n))
-        rows = [[self.note("query position", NOTE, theme.text),
-                 self.note("key position", NOTE, theme.text),
-                 self.note("distance", NOTE, theme.text),
-                 self.note("score q_rot · k_rot", NOTE, theme.text)]]
+        rows = [[label_text(text, NOTE, theme.text) for text in
+                 ("query position", "key position", "distance", "score q_rot · k_rot")]]
+        for mob in rows[0]:
+            mob.kind = "prose"
         for r in range(table_values.shape[0]):
             rows.append([self.number(src, (r, 0), 0), self.number(src, (r, 1), 0),
                          self.number(f"explain.rope_distance({src})", (r,), 0),
                          self.number(src, (r, 2), 2, color=theme.query if r < table_values.shape[0] - 1
                                      else theme.muted)])
-        for row in rows[:1]:
-            for mob in row:
-                mob.shift(-mob.get_corner(DOWN + LEFT))
         table = self.table(rows, widths=[1.9, 1.7, 1.2, 2.2], gaps=[0, 0.4, 0.4, 0.4],
                            row_h=0.5, aligns=["right", "right", "right", "right"])
+        sentence = TokenRow(t, self.tok, theme, font_size=22)
         intro = self.note(f"The same two words, {qw} (query) and {kw} (key), placed at other "
                           "positions: each vector turned by its own position.", NOTE, theme.text)
         check = self.inline("First row: the sentence's own score, Q_rot·K_rotᵀ =",
                             (self.src("scores"), (m, n), 2))
         last = self.note("Last row: the distance changed by one, and so did the score.", NOTE)
-        group = VGroup(intro, table, check, last).arrange(DOWN, buff=0.35)
+        group = VGroup(sentence, intro, table, check, last).arrange(DOWN, buff=0.35)
         self.fit(group)
         self.play(*self.heading("Only the distance counts"), *self.leave(), run_time=0.8)
-        self.play(FadeIn(intro), FadeIn(VGroup(*rows[0])), run_time=0.8)
+        self.play(FadeIn(sentence), FadeIn(intro), FadeIn(VGroup(*rows[0])), run_time=0.8)
         for r in range(1, len(rows)):
             self.play(FadeIn(VGroup(*rows[r])), run_time=0.5)
         self.play(FadeIn(check), FadeIn(last), run_time=0.8)

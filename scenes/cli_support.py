@@ -27,7 +27,7 @@ __all__ = [
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
     "SceneName", "load_trace", "quoted", "require_tools", "output_folder", "output_file",
     "describe", "signals_unwind", "Main", "scene_options", "scene_setup", "step_progress",
-    "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind",
+    "check_lr", "CHECKPOINT_OPTION", "MODEL_OPTION", "model_kind", "check_scene_kind", "scenes_for",
     "cache_options", "skip_check", "apply_no_cache", "default_jobs", "forwarded_options",
     "render_times", "record_render_times",
     "run_each",
@@ -154,6 +154,17 @@ def model_kind(model: str | None, checkpoint: Path | str | None) -> str:
         if isinstance(exc, CheckpointError):
             raise Failure(str(exc)) from None
         raise
+
+
+def scenes_for(scene: str, model: str) -> list[str]:
+    """The scenes ``scene`` names: itself, or with ``all`` every registered scene that shows a
+    ``model`` model (a scene of other kinds only, such as ``compare``, is left out)."""
+    from scenes.registry import SCENES, get_scene_class
+
+    if scene != "all":
+        return [scene]
+    return [name for name in SCENES
+            if model in getattr(get_scene_class(name), "model_kinds", MODELS)]
 
 
 def check_scene_kind(scene: str, model: str, checkpoint: Path | str | None) -> None:

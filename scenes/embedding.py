@@ -28,11 +28,11 @@ from manim import (  # noqa: E402
     ReplacementTransform, VGroup, VMobject, Write,
 )
 
-from scenes.toolkit.animations import play_fill, play_morph, swap  # noqa: E402
+from scenes.toolkit.animations import play_fill, play_morph, relayout, swap  # noqa: E402
 from scenes.toolkit.mobjects import TokenRow, ValueMatrix, cell_width_for, formula  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options,
+    SceneOptions, Step, StoryScene, current_options, modern_block,
 )
 from scenes.toolkit.style import TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, MONO, label_text, number_text  # noqa: E402
@@ -65,7 +65,7 @@ class EmbeddingScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
-        return [
+        steps = [
             Step("title", "Before attention can mix the words of a sentence, each word must "
                           "become a row of numbers: this scene shows how."),
             Step("tokens", "The text is lower-cased and split into words, and a word the model "
@@ -78,6 +78,14 @@ class EmbeddingScene(StoryScene):
                             "picks out exactly that word's row."),
             Step("stack", "Each token's id picks its row of W_E, and the rows stacked in the "
                           "order of the sentence make one matrix, one row per word."),
+        ]
+        if modern_block(options):  # rotary positions: nothing is scaled or added to X
+            return steps + [
+                Step("no_table", "Today's block adds no positional encoding: these rows are X "
+                                 "itself, and position enters in every attention layer, which "
+                                 "turns q and k by the word's position."),
+            ]
+        return steps + [
             Step("scale", "As in the paper, the rows are multiplied by √d_model, so that the "
                           "positional encoding added next does not drown them."),
             Step("pe_table", "The positional encoding gives every position the model can read "
@@ -111,6 +119,34 @@ class EmbeddingScene(StoryScene):
         self.entry = (self.n - 1, 2)  # the PE entry worked out: last position, column 2 (sine)
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    def step_no_table(self) -> None:
+        theme, t = self.theme, self.trace
+        e = self.e
+        x = self.matrix(self.x_src, font_size=MID, row_labels=self.tok, col_labels="dim",
+                        cell_w=e.cell_w, cell_h=e.cell_h)
+        scaled = "× √d_model" if t.config.scale_embedding else "not scaled"
+        head = self.note(f"X = the embedding rows ({scaled}), nothing added", MID, theme.text)
+        r = self.n - 1
+        ang = f"{self.stack}.blocks.0.attn.angle"
+        word = str(lookup(t, self.tok)[r])
+        lines = VGroup(
+            self.note("Where position went: inside attention, q and k of each word are turned "
+                      "by position × θ_i (rotary positions).", MID),
+            self.inline(f"e.g. {word}, position", ("dim", (r,), 0), ": its first pair turns by",
+                        (ang, (r, 0), 2), "rad, its last pair by",
+                        (ang, (r, t.config.d_head // 2 - 1), 2), "rad", size=MID),
+            self.note("Scores then depend only on how far apart two words are: see the "
+                      "attention scene with --model modern.", MID),
+        ).arrange(DOWN, buff=0.2, aligned_edge=LEFT)
+        head.next_to(x.col_labels, UP, buff=0.2).align_to(x.brackets, LEFT)
+        lines.next_to(x, DOWN, buff=0.45)
+        self.fit(x, head, lines)
+        self.play(*self.heading("No positional table"), *self.leave(e), *relayout(e, x),
+                  run_time=1.0)
+        self.play(FadeIn(head), run_time=0.6)
+        self.play(FadeIn(lines), run_time=1.2)
+        self.end_state(x, head, lines, hold=3.0)
 
     def label(self, source: str, index: int, size: float = MID, color: str | None = None):
         """A token or word (a string of the trace), marked with its source."""

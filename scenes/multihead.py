@@ -24,6 +24,7 @@ from pathlib import Path
 if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
     DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, Line,
     ReplacementTransform, VGroup, Write,
@@ -61,6 +62,8 @@ class MultiHeadScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
+        if modern_block(options):
+            return cls.modern_storyboard()
         kind = "a decoder-only" if decoder_only(options) else "an encoder"
         return [
             Step("title", f"After attention, {kind} block combines its heads, adds its input "
@@ -169,9 +172,329 @@ class MultiHeadScene(StoryScene):
         play_morph(self, z, out, run_time=1.2)
         swap(self, z, out)
 
+    # ---- today's block: pre-norm, RMSNorm, grouped-query attention, SwiGLU ------------------
+
+    @staticmethod
+    def modern_storyboard() -> list[Step]:
+        return [
+            Step("title", "Today's block normalises first: each sub-layer reads RMSNorm(x) and "
+                          "adds its result back into x, the residual stream, which itself is "
+                          "never normalised."),
+            Step("pre_norm", "RMSNorm divides each row by its root mean square and scales by "
+                             "γ; unlike LayerNorm it subtracts no mean and adds no β."),
+            Step("heads", "Each head has its own attention weights, so each head's output Z "
+                          "mixes the words differently: four numbers per word and head."),
+            Step("grouped", "Grouped-query attention: the query heads share one K/V head, so "
+                            "each word stores fewer keys and values."),
+            Step("concat", "Concatenating the heads puts their outputs side by side: "
+                           "n_heads × d_head = d_model = 8 numbers per word."),
+            Step("project", "Multiplying by the learned matrix W_O mixes the heads' numbers "
+                            "into the attention output, one row of d_model numbers per word."),
+            Step("residual", "The attention output is added into the residual stream X, which "
+                             "is left as it is: no norm after the addition."),
+            Step("pre_norm_2", "A second RMSNorm prepares the stream's rows for the "
+                               "feed-forward layer, again without touching the stream."),
+            Step("gate_up", "SwiGLU widens each word twice: a gate x·W_gate and a value "
+                            "x·W_up, each of d_ff numbers."),
+            Step("swiglu", "SiLU(gate) ⊙ up: each gate unit, passed through SiLU(g) = "
+                           "g·sigmoid(g), scales the matching unit of up."),
+            Step("ffn_out", "Multiplying by W_down brings each word back to d_model numbers, "
+                            "with no bias."),
+            Step("residual_2", "The feed-forward output is added into the stream, and that sum "
+                               "is the block's output: the next block normalises it again."),
+        ]
+
+    def modern_title(self) -> None:
+        theme, cfg = self.theme, self.trace.config
+        title = plain_text("Inside today's Transformer block", TITLE, theme.text)
+        tokens = TokenRow(self.trace, self.tok, theme, font_size=26)
+        norm = "RMSNorm" if cfg.norm == "rmsnorm" else "LayerNorm"
+        ffn = "SwiGLU" if cfg.ffn == "swiglu" else "Feed-forward"
+        names = [(norm, theme.muted), ("Masked multi-head\nattention", theme.query),
+                 (norm, theme.muted), (ffn, theme.value)]
+        boxes = VGroup()
+        for text, color in names:
+            label = plain_text(text, 20, theme.text, line_spacing=0.8)
+            label.kind = "prose"
+            box = rounded_box(corner_radius=0.12, width=label.width + 0.4, height=1.05,
+                              stroke_color=color, stroke_width=2.5)
+            boxes.add(VGroup(box, label.move_to(box)))
+        boxes.arrange(RIGHT, buff=0.5)
+        # the residual stream: a line under the boxes that each sub-layer reads and adds into
+        y = boxes.get_bottom()[1] - 0.8
+        x0, x1 = boxes.get_left()[0] - 1.0, boxes.get_right()[0] + 1.0
+        stream = Arrow([x0, y, 0], [x1, y, 0], buff=0, stroke_width=5, color=theme.highlight,
+                       max_tip_length_to_length_ratio=0.03)
+        s_in = self.note("x", 20, theme.text).next_to(stream, LEFT, buff=0.15)
+        s_out = self.note("output", 20, theme.text).next_to(stream, RIGHT, buff=0.15)
+        wires = VGroup()
+        for k in (0, 2):  # stream → norm → sub-layer → ⊕ on the stream
+            norm_box, sub = boxes[k], boxes[k + 1]
+            wires.add(Arrow([norm_box.get_x(), y, 0], norm_box.get_bottom(), buff=0.05,
+                            stroke_width=2.5, color=theme.muted,
+                            max_tip_length_to_length_ratio=0.25))
+            wires.add(Arrow(norm_box.get_right(), sub.get_left(), buff=0.05, stroke_width=2.5,
+                            color=theme.muted, max_tip_length_to_length_ratio=0.3))
+            plus = self.note("+", 26, theme.highlight).move_to([sub.get_x(), y + 0.28, 0])
+            wires.add(Arrow(sub.get_bottom(), [sub.get_x(), y + 0.05, 0], buff=0.05,
+                            stroke_width=2.5, color=theme.muted,
+                            max_tip_length_to_length_ratio=0.25), plus)
+        s_note = self.note("the residual stream: blocks add into it, nothing normalises it", 16,
+                           theme.highlight).next_to(stream, DOWN, buff=0.15)
+        diagram = VGroup(boxes, stream, s_in, s_out, wires, s_note)
+        eqs = VGroup(
+            formula(r"x \leftarrow x + \mathrm{Attention}(\mathrm{RMSNorm}(x))", font_size=32,
+                    color=theme.text),
+            formula(r"x \leftarrow x + W_{down}\big(\mathrm{SiLU}(x' W_{gate}) \odot x' W_{up}\big),"
+                    r"\quad x' = \mathrm{RMSNorm}(x)", font_size=30, color=theme.text),
+        ).arrange(DOWN, buff=0.25)
+        info = self.note(f"{model_name(self.options, short=True)}, layer {self.options.layer}", 20)
+        group = VGroup(title, tokens, diagram, eqs, info).arrange(DOWN, buff=0.4)
+        left, right, bottom, top = self.content_box()
+        fit_into(group, left, right, bottom, top + 0.6)
+        self.play(Write(title), LaggedStart(*(FadeIn(t) for t in tokens), lag_ratio=0.15),
+                  run_time=1.2)
+        self.play(Create(stream), FadeIn(s_in), FadeIn(s_out), FadeIn(s_note), run_time=1.0)
+        self.play(LaggedStart(*(FadeIn(b) for b in boxes), lag_ratio=0.2), FadeIn(wires),
+                  run_time=1.6)
+        self.play(FadeIn(eqs, shift=0.2 * DOWN), FadeIn(info), run_time=1.0)
+        self.end_state(title, tokens, diagram, eqs, info, hold=2.5)
+
+    def rms_step(self, x_src: str, ln: str, x_title: str, heading: str) -> None:
+        """x (the stream), each row's rms beside it, γ under it, RMSNorm(x) below; beside the
+        output the formula and, for the worked row, what LayerNorm would have used instead."""
+        t, theme = self.trace, self.theme
+        size = SUM_NUM
+        z_src = f"explain.rms_standardise({x_src}, {ln}.rms)"
+        g_src = f"explain.column(param:{ln}.gamma).T"
+        out_src = f"{ln}.out"
+        cw = max(cell_width_for(lookup(t, s), 2, size, pad=0.1)
+                 for s in (x_src, z_src, g_src, out_src))
+        ch = cell_height_for(size)
+        kw = dict(cell_w=cw, cell_h=ch, font_size=size)
+        x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", **kw)
+        rms = self.matrix(f"explain.column({ln}.rms)", cell_h=ch, font_size=size, colored=False)
+        rms.move_cells_onto(x).shift(RIGHT * (x.brackets.get_right()[0]
+                                              - rms.brackets.get_left()[0] + 0.35))
+        gamma = self.matrix(g_src, **kw)
+        gamma.shift(x.cell_centre(x.n_rows - 1, 0) + DOWN * (ch + 0.25) - gamma.cell_centre(0, 0))
+        out = self.matrix(out_src, row_labels=self.tok, **kw)
+        out.shift(gamma.cell_centre(0, 0) + DOWN * (ch + 0.3) - out.cell_centre(0, 0))
+        z = self.matrix(z_src, **kw).move_cells_onto(out)
+        sym = VGroup(formula(r"\mathrm{rms}", font_size=28, color=theme.text).next_to(
+                         rms.brackets, UP, 0.12),
+                     formula(r"\gamma", font_size=28, color=theme.text).next_to(
+                         gamma.brackets, LEFT, buff=0.2))
+        eq = formula(r"\mathrm{RMSNorm}(x) = \gamma\,\frac{x}{\sqrt{\mathrm{mean}(x^2)+\epsilon}}",
+                     font_size=30, color=theme.text)
+        lay = formula(r"\mathrm{LayerNorm}(x) = \gamma\,\frac{x-\mu}{\sqrt{\sigma^2+\epsilon}}"
+                      r" + \beta", font_size=26, color=theme.muted)
+        r = self.row
+        word = str(lookup(t, self.tok)[r])
+        row_x = f"{x_src}[{r}]"
+        compare = VGroup(
+            self.inline(f"{word}: rms =", (f"{ln}.rms", (r,), 2), ", while LayerNorm would use"),
+            self.inline("μ =", (f"explain.mean({row_x})", (), 2), "and σ =",
+                        (f"explain.sqrt(explain.variance({row_x}))", (), 2),
+                        ": RMSNorm drops μ and β"),
+        ).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+        note = self.note(f"x = {x_title}; the stream\nitself is left unchanged", NOTE)
+        side = VGroup(eq, lay, compare, note).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        side.next_to(out.brackets, RIGHT, buff=0.5).align_to(gamma.brackets, UP)
+        self.fit(x, rms, gamma, out, sym, side)
+        z.move_cells_onto(out)
+        prev = getattr(self, "current", None)
+        if prev is not None:
+            self.play(*self.heading(heading), *self.leave(prev), *relayout(prev, x), run_time=1.0)
+        else:
+            self.play(*self.heading(heading), *self.leave(), FadeIn(x), run_time=1.0)
+        self.play(FadeIn(sym[0]), FadeIn(rms.brackets), run_time=0.5)
+        self.play(LaggedStart(*(ReplacementTransform(x.row(i).copy(), rms.row(i))
+                                for i in range(x.n_rows)), lag_ratio=0.15), run_time=1.2)
+        self.play(FadeIn(eq), Create(z.brackets), FadeIn(out.row_labels), run_time=0.8)
+        self.play(ReplacementTransform(x.cells().copy(), z.cells()), run_time=1.2)
+        self.play(FadeIn(gamma), FadeIn(sym[1]), run_time=0.6)
+        play_morph(self, z, out, run_time=1.2)
+        swap(self, z, out)
+        self.play(FadeIn(lay), FadeIn(compare), FadeIn(note), run_time=1.0)
+        self.end_state(x, rms, gamma, out, sym, side, hold=2.5)
+        self.current = out
+        self.stream = x
+
+    def step_pre_norm(self) -> None:
+        self.rms_step(f"{self.block}.resid_pre", f"{self.block}.ln1", "X, the stream",
+                      "Norm first: RMSNorm(X)")
+
+    def step_pre_norm_2(self) -> None:
+        self.rms_step(f"{self.block}.resid_mid", f"{self.block}.ln2",
+                      "X + attention output", "Norm first again: RMSNorm")
+
+    def step_grouped(self) -> None:
+        theme, t = self.theme, self.trace
+        cfg, p = t.config, self.prefix
+        ch = cell_height_for(SUM_NUM)
+        kvs = VGroup()
+        for g in range(cfg.kv_heads):
+            k = self.matrix(f"{p}.k[{g}]", cell_h=ch, font_size=SUM_NUM, name=f"K_{g}",
+                            name_side=UP, name_color=theme.key,
+                            row_labels=self.tok if g == 0 else None)
+            v = self.matrix(f"{p}.v[{g}]", cell_h=ch, font_size=SUM_NUM, name=f"V_{g}",
+                            name_side=UP, name_color=theme.value)
+            kvs.add(VGroup(k, v).arrange(RIGHT, buff=0.4, aligned_edge=DOWN))
+        kvs.arrange(RIGHT, buff=1.0, aligned_edge=DOWN)
+        qs = VGroup()
+        for h in range(cfg.n_heads):
+            color = (theme.query, theme.key, theme.value, theme.output)[h % 4]
+            label = self.note(f"query head {h}", NOTE + 2, theme.text)
+            box = rounded_box(corner_radius=0.1, width=label.width + 0.3, height=0.6,
+                              stroke_color=color, stroke_width=2.5)
+            qs.add(VGroup(box, label.move_to(box)))
+        qs.arrange(RIGHT, buff=0.6).next_to(kvs, UP, buff=0.9)
+        links = VGroup(*(Arrow(qs[h].get_bottom(), kvs[h // cfg.group].get_top(), buff=0.1,
+                               stroke_width=3, color=theme.muted,
+                               max_tip_length_to_length_ratio=0.15)
+                         for h in range(cfg.n_heads)))
+        per = "explain.kv_numbers({}, config:d_head)"
+        memory = VGroup(
+            self.inline("Cached per word and layer: K and V of", ("config:kv_heads", (), 0),
+                        "K/V head(s) =", (per.format("config:kv_heads"), (), 0),
+                        "numbers; with one K/V head per query head:",
+                        (per.format("config:n_heads"), (), 0)),
+            self.inline("W_K and W_V hold", ("explain.size(param:" + p + ".W_K)", (), 0), "+",
+                        ("explain.size(param:" + p + ".W_V)", (), 0), "weights instead of",
+                        ("explain.size(param:" + p + ".W_Q)", (), 0), "+",
+                        ("explain.size(param:" + p + ".W_Q)", (), 0)),
+        ).arrange(DOWN, buff=0.18, aligned_edge=LEFT)
+        memory.next_to(kvs, DOWN, buff=0.45)
+        self.fit(qs, links, kvs, memory)
+        self.play(*self.heading("Grouped-query attention"), *self.leave(), run_time=0.8)
+        self.play(FadeIn(qs), run_time=0.6)
+        self.play(FadeIn(kvs), LaggedStart(*(Create(a) for a in links), lag_ratio=0.3),
+                  run_time=1.4)
+        self.play(FadeIn(memory), run_time=1.0)
+        self.end_state(qs, links, kvs, memory, hold=3.0)
+
+    def step_gate_up(self) -> None:
+        t = self.trace
+        b = self.block
+        size = SUM_NUM
+        ch = cell_height_for(size)
+        x_src = f"{b}.ln2.out"
+        cw = 2 * HEAT  # its numbers were on screen a step ago: a heat map here
+        x = self.matrix(x_src, cell_w=cw, cell_h=ch, row_labels=self.tok, show_numbers=False)
+        d_ff = t.config.d_ff
+        gate = self.matrix(f"{b}.mlp.gate", cell_w=HEAT, cell_h=ch, show_numbers=False)
+        up = self.matrix(f"{b}.mlp.up", cell_w=HEAT, cell_h=ch, show_numbers=False)
+        gate.shift(x.cell_centre(0, x.n_cols - 1) + RIGHT * (cw / 2 + 0.45 + HEAT / 2)
+                   - gate.cell_centre(0, 0))
+        up.next_to(gate, RIGHT, buff=0.5)
+        wg = self.matrix(f"param:{b}.mlp.W_gate", cell_w=HEAT, cell_h=HEAT, show_numbers=False)
+        wu = self.matrix(f"param:{b}.mlp.W_up", cell_w=HEAT, cell_h=HEAT, show_numbers=False)
+        wg.next_to(gate, UP, buff=0.5)
+        wu.next_to(up, UP, buff=0.5)
+        names = VGroup(
+            self.sym(rf"W_{{gate}}\ \ (8 \times {d_ff})").next_to(wg, UP, buff=0.12),
+            self.sym(rf"W_{{up}}\ \ (8 \times {d_ff})").next_to(wu, UP, buff=0.12),
+            self.sym(r"\mathrm{gate} = x W_{gate}").next_to(gate, DOWN, buff=0.2),
+            self.sym(r"\mathrm{up} = x W_{up}").next_to(up, DOWN, buff=0.2),
+        )
+        names.add(self.sym(r"x").next_to(x, UP, buff=0.15))
+        note = self.note(f"x = RMSNorm of the stream; {d_ff} units each, no bias "
+                         "(two matrices where ReLU's FFN has one)", NOTE)
+        note.next_to(VGroup(x, gate, up, names), DOWN, buff=0.35)
+        self.fit(x, gate, up, wg, wu, names, note)
+        self.play(*self.heading("SwiGLU: gate and up"), *self.leave(self.current),
+                  *relayout(self.current, x), run_time=1.0)
+        self.play(FadeIn(wg), FadeIn(wu), FadeIn(names[:2]), FadeIn(names[4]), run_time=0.8)
+        self.play(FadeIn(gate), FadeIn(names[2]), run_time=1.0)
+        self.play(FadeIn(up), FadeIn(names[3]), FadeIn(note), run_time=1.0)
+        self.end_state(x, gate, up, wg, wu, names, note, hold=2.0)
+        self.gate_parts = (x, gate, up)
+
+    def step_swiglu(self) -> None:
+        theme, t = self.theme, self.trace
+        b = self.block
+        x, gate, up = self.gate_parts
+        ch = gate.cell_h
+        act = self.matrix(f"{b}.mlp.act", cell_w=HEAT, cell_h=ch, show_numbers=False)
+        glu = self.matrix(f"{b}.mlp.glu", cell_w=HEAT, cell_h=ch, show_numbers=False,
+                          row_labels=self.tok)
+        act.move_to(gate)
+        glu.next_to(VGroup(act, up), DOWN, buff=0.8)
+        names = VGroup(
+            self.sym(r"\mathrm{SiLU}(\mathrm{gate})").next_to(act, UP, buff=0.15),
+            self.sym(r"\mathrm{up}").next_to(up, UP, buff=0.15),
+            self.sym(r"\mathrm{SiLU}(\mathrm{gate}) \odot \mathrm{up}").next_to(glu, DOWN,
+                                                                                 buff=0.2),
+        )
+        times = formula(r"\odot", font_size=34, color=theme.text).move_to(
+            (act.get_right() + up.get_left()) / 2)
+        # one worked unit: the worked word's largest |glu| unit
+        r = self.row
+        j = int(np.argmax(np.abs(t[f"{b}.mlp.glu"][r])))
+        word = str(lookup(t, self.tok)[r])
+        g, a, u, y = (f"{b}.mlp.{n}" for n in ("gate", "act", "up", "glu"))
+        work = VGroup(
+            self.inline(f"{word}, unit", ("dim", (j,), 0), ": gate g =", (g, (r, j), 2),
+                        ", sigmoid(g) =", (f"explain.sigmoid({g})", (r, j), 2)),
+            self.inline("SiLU(g) = g · sigmoid(g) =", (a, (r, j), 2), ";  up =", (u, (r, j), 2)),
+            self.inline("SiLU(g) × up =", (a, (r, j), 2), "×", (u, (r, j), 2), "=",
+                        (y, (r, j), 2)),
+        ).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
+        silu = formula(r"\mathrm{SiLU}(g) = \frac{g}{1 + e^{-g}}", font_size=30,
+                       color=theme.text)
+        side = VGroup(silu, work).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        side.next_to(glu, RIGHT, buff=0.6)
+        hl = VGroup(act.cell_rect(r, j), up.cell_rect(r, j), glu.cell_rect(r, j))
+        for ring in hl:
+            ring.set_stroke(theme.highlight, 2.5)
+        self.fit(act, up, glu, names, times, side, hl)
+        self.play(*self.heading("SwiGLU: SiLU(gate) ⊙ up"), *self.leave(gate, up),
+                  ReplacementTransform(gate, act), up.animate.move_to(up.get_center()),
+                  FadeIn(names[:2]), FadeIn(silu), run_time=1.2)
+        self.play(FadeIn(times), FadeIn(glu), FadeIn(names[2]), run_time=1.2)
+        self.play(Create(hl), FadeIn(work), run_time=1.2)
+        self.end_state(act, up, glu, names, times, side, hl, hold=2.5)
+        self.act = glu
+
+    def modern_ffn_out(self) -> None:
+        t = self.trace
+        b = self.block
+        size = SUM_NUM
+        ch = cell_height_for(size)
+        out_src = f"{b}.mlp.out"
+        cw = cell_width_for(lookup(t, out_src), 2, size, pad=0.1)
+        glu = self.matrix(f"{b}.mlp.glu", cell_w=HEAT, cell_h=ch, show_numbers=False,
+                          row_labels=self.tok, vmax=self.act.vmax)
+        out = self.matrix(out_src, cell_w=cw, cell_h=ch, font_size=size)
+        w = self.matrix(f"param:{b}.mlp.W_down", cell_w=cw, cell_h=0.085, show_numbers=False)
+        out.shift(glu.cell_centre(0, glu.n_cols - 1) + RIGHT * (HEAT / 2 + 0.45 + cw / 2)
+                  - out.cell_centre(0, 0))
+        w.shift(out.cell_centre(0, 0) + UP * (ch / 2 + 0.3) - w.cell_centre(w.n_rows - 1, 0))
+        d_ff = t.config.d_ff
+        names = VGroup(
+            self.sym(rf"W_{{down}}\ \ ({d_ff} \times 8)").next_to(w, LEFT, buff=0.25),
+            self.sym(r"\mathrm{SiLU}(x W_{gate}) \odot x W_{up}").next_to(glu, UP, buff=0.15),
+            self.sym(r"\mathrm{FFN}(x)\ \ (8 \text{ per word again})").next_to(out, DOWN,
+                                                                              buff=0.2),
+        )
+        names[1].align_to(glu.brackets, LEFT)
+        names[2].align_to(out.brackets, LEFT)
+        self.fit(glu, out, w, names)
+        self.play(*self.heading("SwiGLU: down again"), *self.leave(self.act),
+                  *relayout(self.act, glu), run_time=1.0)
+        self.play(FadeIn(w), FadeIn(names[:2]), run_time=0.8)
+        self.play(Create(out.brackets), FadeIn(names[2]), run_time=0.5)
+        play_fill(self, out, run_time=1.5)
+        self.end_state(glu, out, w, names, hold=2.0)
+        self.mlp_out = out
+
     # ---- steps ------------------------------------------------------------------------------
 
     def step_title(self) -> None:
+        if self.pre:
+            self.modern_title()
+            return
         theme = self.theme
         causal = self.causal
         title = plain_text("Inside a Transformer block", TITLE, theme.text)
@@ -342,9 +665,14 @@ class MultiHeadScene(StoryScene):
         a, bb, c, plus, titles = self.sum_layout(
             (f"{b}.resid_pre", f"{self.prefix}.out", f"{b}.resid_mid"),
             ("X, the block's input", "attention output", "X + attention output"))
-        panel = self.residual_panel(r"X + \mathrm{MultiHead}(X)",
-                                    "Each word keeps its own row\nand adds what attention "
-                                    "found.")
+        if self.pre:
+            panel = self.residual_panel(r"X + \mathrm{MultiHead}(\mathrm{RMSNorm}(X))",
+                                        "Attention read the normed rows;\nits output is added "
+                                        "to the\nunnormed stream X.")
+        else:
+            panel = self.residual_panel(r"X + \mathrm{MultiHead}(X)",
+                                        "Each word keeps its own row\nand adds what attention "
+                                        "found.")
         panel.next_to(c.brackets, RIGHT, buff=0.7).align_to(c.brackets, UP)
         self.fit(a, bb, c, plus, titles, panel)
         self.play(*self.heading("Add: the residual connection"), *self.leave(self.out),
@@ -461,6 +789,9 @@ class MultiHeadScene(StoryScene):
         self.act = act
 
     def step_ffn_out(self) -> None:
+        if self.pre:
+            self.modern_ffn_out()
+            return
         theme, t = self.theme, self.trace
         b = self.block
         size = SUM_NUM
@@ -502,11 +833,19 @@ class MultiHeadScene(StoryScene):
 
     def step_residual_2(self) -> None:
         b = self.block
-        a, bb, c, plus, titles = self.sum_layout(
-            (f"{b}.ln1.out", f"{b}.mlp.out", f"{b}.resid_post"),
-            ("x, the feed-forward layer's input", "FFN(x)", "x + FFN(x)"))
-        panel = self.residual_panel(r"x + \mathrm{FFN}(x)",
-                                    "Again the sub-layer only adds\na change to each row.")
+        if self.pre:  # the stream, not the normed rows, is what the FFN's output is added to
+            a, bb, c, plus, titles = self.sum_layout(
+                (f"{b}.resid_mid", f"{b}.mlp.out", f"{b}.resid_post"),
+                ("x, the stream", "FFN(RMSNorm(x))", "x + FFN(RMSNorm(x)): the block's output"))
+            panel = self.residual_panel(r"x + \mathrm{FFN}(\mathrm{RMSNorm}(x))",
+                                        "No norm after the addition:\nthe next block (or the "
+                                        "final norm)\nnormalises its own copy.")
+        else:
+            a, bb, c, plus, titles = self.sum_layout(
+                (f"{b}.ln1.out", f"{b}.mlp.out", f"{b}.resid_post"),
+                ("x, the feed-forward layer's input", "FFN(x)", "x + FFN(x)"))
+            panel = self.residual_panel(r"x + \mathrm{FFN}(x)",
+                                        "Again the sub-layer only adds\na change to each row.")
         panel.next_to(c.brackets, RIGHT, buff=0.7).align_to(c.brackets, UP)
         self.fit(a, bb, c, plus, titles, panel)
         self.play(*self.heading("Add: the second residual connection"), *self.leave(self.mlp_out),

@@ -28,7 +28,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from manim import (  # noqa: E402
-    DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, Line, Rectangle,
+    DOWN, LEFT, PI, RIGHT, UP, Arrow, Create, FadeIn, LaggedStart, Line, Rectangle,
     VGroup, VMobject, config,
 )
 
@@ -73,6 +73,13 @@ DECODER = [Box("attn", "Masked Multi-Head Attention", "decoder", "query"),
            Box("ffn", "Feed Forward", "multihead", "value"),
            Box("norm3", "Add & Norm", "multihead", "muted")]
 LM_BLOCK = [DECODER[0], DECODER[1], DECODER[4], Box("norm2", "Add & Norm", "multihead", "muted")]
+# Today's block (pre-norm): each sub-layer reads a normed copy and adds into the stream.
+MODERN_BLOCK = [Box("norm1", "RMSNorm", "multihead", "muted"),
+                Box("attn", "Masked Attention, RoPE", "attention", "query"),
+                Box("add1", "+ into the residual stream", "multihead", "highlight"),
+                Box("norm2", "RMSNorm", "multihead", "muted"),
+                Box("ffn", "SwiGLU Feed Forward", "multihead", "value"),
+                Box("add2", "+ into the residual stream", "multihead", "highlight")]
 
 
 class OverviewScene(StoryScene):
@@ -81,6 +88,19 @@ class OverviewScene(StoryScene):
     @classmethod
     def storyboard(cls, options: SceneOptions | None = None) -> list[Step]:
         options = options or current_options()
+        if modern_block(options):
+            return [
+                Step("figure", "Today's decoder-only Transformer: a residual stream runs up "
+                               "through the blocks, and each sub-layer adds into it."),
+                Step("embed", "Each word becomes its embedding, and that is X: no positional "
+                              "encoding is added, since attention rotates q and k instead."),
+                Step("blocks", "Each block normalises a copy of the stream, attends, adds the "
+                               "result back, then does the same with a SwiGLU feed-forward."),
+                Step("output", "A final RMSNorm, then a linear layer scores every word of the "
+                               "vocabulary and softmax turns the scores into probabilities."),
+                Step("prediction", "The most probable word at each position is the model's "
+                                   "guess of the word that comes next."),
+            ]
         if decoder_only(options):
             return [
                 Step("figure", "A decoder-only Transformer: one stack of masked blocks reads "
@@ -121,6 +141,7 @@ class OverviewScene(StoryScene):
         super().setup()
         cfg = self.trace.config
         self.encdec = cfg.mode == "encdec"
+        self.pre = cfg.norm_position == "pre"
 
     # ---- playing ------------------------------------------------------------------------------
 
@@ -172,6 +193,10 @@ class OverviewScene(StoryScene):
     def step_embed(self) -> None:
         name = "enc" if self.encdec else "dec"
         self.play(*self.heading("Words → X"), run_time=0.4)
+        if self.pre:
+            self.compute(["dec.embed"], ["decoder.blocks.0.resid_pre"])
+            self.hold(2.0)
+            return
         self.compute([f"{name}.embed", f"{name}.pe"],
                      [None, f"{'encoder' if self.encdec else 'decoder'}.blocks.0.resid_pre"])
         self.hold(2.0)
@@ -213,12 +238,25 @@ class OverviewScene(StoryScene):
 
     def step_blocks(self) -> None:
         self.play(*self.heading("The decoder blocks"), run_time=0.4)
+        if self.pre:
+            for layer in range(self.trace.config.n_dec_layers):
+                self.compute(["dec.norm1", "dec.attn", "dec.add1", "dec.norm2", "dec.ffn",
+                              "dec.add2"],
+                             [None] * 5 + [f"decoder.blocks.{layer}.resid_post"], run_time=0.45)
+            self.hold(2.0)
+            return
         for layer in range(self.trace.config.n_dec_layers):
             self.compute(["dec.attn", "dec.norm1", "dec.ffn", "dec.norm2"],
                          [None, None, None, f"decoder.blocks.{layer}.ln2.out"], run_time=0.6)
         self.hold(2.0)
 
     def step_output(self) -> None:
+        if self.pre:
+            self.play(*self.heading("Final norm, linear and softmax"), run_time=0.4)
+            self.compute(["dec.lnf", "dec.linear", "dec.softmax"],
+                         ["decoder.ln_f.out", self.words_of("logits"), self.words_of("probs")])
+            self.hold(2.0)
+            return
         self.play(*self.heading("Linear and softmax"), run_time=0.4)
         self.compute(["dec.linear", "dec.softmax"], [self.words_of("logits"),
                                                      self.words_of("probs")])
@@ -305,9 +343,11 @@ class OverviewScene(StoryScene):
         """One stack from its embedding up: embedding, + PE, the block in its frame, and for
         the decoder Linear and Softmax. Boxes go into ``self.boxes`` as ``name.key``."""
         y = start + BOX_H / 2
-        for spec in (Box("embed", "Input Embedding" if name == "enc" or not self.encdec
-                         else "Output Embedding", "embedding", "output"),
-                     Box("pe", "+ Positional Encoding", "embedding", "output")):
+        inputs = [Box("embed", "Input Embedding" if name == "enc" or not self.encdec
+                      else "Output Embedding", "embedding", "output")]
+        if not self.pre:  # rotary positions: nothing is added to X
+            inputs.append(Box("pe", "+ Positional Encoding", "embedding", "output"))
+        for spec in inputs:
             self.boxes[f"{name}.{spec.key}"] = self.box(spec, x, y)
             y += BOX_H + GAP
         frame_bottom = y - BOX_H / 2
@@ -333,8 +373,11 @@ class OverviewScene(StoryScene):
         self.layers[name] = layers
         if top:
             y = frame_top + GAP + BOX_H / 2
-            for spec in (Box("linear", "Linear", "decoder", "output"),
-                         Box("softmax", "Softmax", "decoder", "output")):
+            outputs = [Box("linear", "Linear", "decoder", "output"),
+                       Box("softmax", "Softmax", "decoder", "output")]
+            if self.pre:  # the stream is normalised once more before W_U
+                outputs.insert(0, Box("lnf", "Final RMSNorm", "decoder", "muted"))
+            for spec in outputs:
                 self.boxes[f"{name}.{spec.key}"] = self.box(spec, x, y)
                 y += BOX_H + GAP
 
@@ -361,7 +404,8 @@ class OverviewScene(StoryScene):
         start = max(w.get_top()[1] for w in ins.values()) + GAP
         if self.encdec:
             self.column("enc", xs["enc"], start, ENCODER, top=False)
-        self.column("dec", xs["dec"], start, DECODER if self.encdec else LM_BLOCK, top=True)
+        block = DECODER if self.encdec else MODERN_BLOCK if self.pre else LM_BLOCK
+        self.column("dec", xs["dec"], start, block, top=True)
         arrows = VGroup()
         for name, words in ins.items():
             keys = self.chain(name)
@@ -387,10 +431,31 @@ class OverviewScene(StoryScene):
         self.xs = xs
         softmax = self.boxes["dec.softmax"]
         self.out_arrow_from = softmax.get_top()
+        stream = self.stream_path() if self.pre else VGroup()
         self.figure = VGroup(self.inputs, *self.boxes.values(), *self.frames.values(),
-                             *self.layers.values(), arrows,
+                             *self.layers.values(), arrows, stream,
                              *([self.cross_arrow] if self.cross_arrow else []))
         self.build_maps()
+
+    def stream_path(self) -> VGroup:
+        """Pre-norm: the residual stream as a line left of the block, from the block's input
+        to its output, with the two additions drawn as arrows into it."""
+        theme = self.theme
+        frame = self.frames["dec"]
+        x = frame.get_left()[0] - 0.22
+        bottom, top = frame.get_bottom()[1], frame.get_top()[1]
+        line = Line([x, bottom, 0], [x, top, 0], stroke_width=4, color=theme.highlight)
+        adds = VGroup(*(Arrow(self.boxes[k].get_left(), [x, self.boxes[k].get_y(), 0], buff=0.02,
+                              stroke_width=2.5, color=theme.highlight, tip_length=0.1,
+                              max_tip_length_to_length_ratio=0.6)
+                        for k in ("dec.add1", "dec.add2")))
+        reads = VGroup(*(Arrow([x, self.boxes[k].get_y(), 0], self.boxes[k].get_left(), buff=0.02,
+                               stroke_width=2, color=theme.muted, tip_length=0.1,
+                               max_tip_length_to_length_ratio=0.6)
+                         for k in ("dec.norm1", "dec.norm2")))
+        label = self.text("stream", theme.highlight)
+        label.rotate(PI / 2).next_to(line, LEFT, buff=0.08)
+        return VGroup(line, adds, reads, label)
 
     # ---- heat-maps ----------------------------------------------------------------------------
 
@@ -408,6 +473,13 @@ class OverviewScene(StoryScene):
                     ("dec", "dec.norm3", f"{d}.ln3.out", "decoder output"),
                     ("dec", "dec.linear", self.words_of("logits"), "logits"),
                     ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
+        if self.pre:
+            specs = [("dec", "dec.embed", "decoder.blocks.0.resid_pre", "X")]
+            specs += [("dec", "dec.add2", f"decoder.blocks.{layer}.resid_post",
+                       f"block {layer + 1} output") for layer in range(cfg.n_dec_layers)]
+            return specs + [("dec", "dec.lnf", "decoder.ln_f.out", "final norm"),
+                            ("dec", "dec.linear", self.words_of("logits"), "logits"),
+                            ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
         specs = [("dec", "dec.pe", "decoder.blocks.0.resid_pre", "X")]
         for layer in range(cfg.n_dec_layers):
             specs.append(("dec", "dec.norm2", f"decoder.blocks.{layer}.ln2.out",

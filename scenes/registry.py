@@ -48,6 +48,13 @@ SCENES: dict[str, SceneInfo] = {
         cls="EmbeddingScene",
         description="Words → tokens → ids → rows of W_E → × √d_model, + positional encoding = X.",
     ),
+    "compare": SceneInfo(
+        module="scenes.compare",
+        cls="CompareScene",
+        description="The paper's block and today's LLM block side by side on the same "
+                    "sentence: positions, norm, K/V heads, feed-forward, output.",
+        default_model="modern",
+    ),
     "overview": SceneInfo(
         module="scenes.overview",
         cls="OverviewScene",

@@ -39,7 +39,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 )
 from scenes.toolkit.layouts import FOLD_ROWS, is_gap_row  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block,
+    SceneOptions, Step, StoryScene, current_options, decoder_only,
 )
 from scenes.toolkit.style import NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark  # noqa: E402

@@ -82,7 +82,7 @@ def hidden(folder: Path) -> list[str]:
     (["svg", "all", "--step", "title"], ["give a scene name"]),
     (["rendr", "attention"], ["No such command 'rendr'", "Did you mean 'render'?"]),
     (["render"], ["Missing argument 'SCENE'. Choose from all, attention"]),
-    (["train"], ["Missing argument 'NAME'. Choose from translate, lm."]),
+    (["train"], ["Missing argument 'NAME'. Choose from translate, lm, modern."]),
     (["train", "translte"], ["did you mean 'translate'?"]),
 ])
 def test_usage_mistakes(runner, tmp_path, args, needles):

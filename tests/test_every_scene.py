@@ -33,6 +33,7 @@ SMOLLM2_SCENES = ("attention", "decoder")
 # the word it predicts), or fewer where the scene says so with ``max_tokens``.
 LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
            "lm": "the early bird eats the worm the lazy cat wants the"}
+LONGEST["modern"] = LONGEST["lm"]  # the same words
 
 
 def longest(name: str) -> SceneOptions:

@@ -94,3 +94,32 @@ def test_bad_config_values():
             Config(mode="decoder", **bad)
     with pytest.raises(ValueError, match="unknown config"):
         Config.from_dict({"mode": "decoder", "colour": 1})
+
+
+def test_rotated_scores_depend_only_on_the_distance():
+    from transformer_core import explain
+    from transformer_core.trace import run_with_trace
+
+    t = run_with_trace("modern")
+    p = "decoder.blocks.0.attn"
+    table = explain.lookup(t, f"explain.rope_shift_scores({p}.q[1, 4], {p}.k[0, 2], 4, 2, "
+                              "config:rope_theta)")
+    assert table[0, 2] == pytest.approx(float(t[f"{p}.scores"][1, 4, 2]), abs=1e-5)
+    same = table[:-1, 2]  # the pair moved along the sentence
+    assert abs(same - same[0]).max() < 1e-9 and set(table[:-1, 0] - table[:-1, 1]) == {2}
+    assert abs(table[-1, 2] - same[0]) > 1e-3  # another distance, another score
+    # the rotation the scene works through is the model's own
+    rot = explain.rope_rotate(t[f"{p}.q"][0, 3], 3, t.config.rope_theta)
+    assert abs(rot - t[f"{p}.q_rot"][0, 3]).max() < 1e-5
+
+
+def test_compare_trace_holds_both_models_on_the_same_sentence():
+    from transformer_core.compare import compare_run
+    from transformer_core.trace import run_with_trace
+
+    both = compare_run(sentence="the lazy cat")
+    lm = run_with_trace("lm", "the lazy cat")
+    assert both.model_name == "modern" and both.tokens == lm.tokens
+    assert (both["paper.logits"] == lm["logits"]).all()
+    assert (both["paper.param.W_U"] == lm.params["W_U"]).all()
+    assert "decoder.blocks.0.attn.q_rot" in both.names and "paper.decoder.pos_embed" in both.names

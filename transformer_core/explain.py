@@ -52,7 +52,8 @@ __all__ = [
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
     "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
-    "cos", "sin", "rope_distance", "rope_freq", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
+    "cos", "sin", "kv_numbers", "size", "variance", "rope_distance",
+    "rope_freq", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
     "silu", "sigmoid",
 ]
 
@@ -464,6 +465,22 @@ def rope_shift_scores(q: np.ndarray, k: np.ndarray, m: np.ndarray, n: np.ndarray
                      for a, b in pairs])
 
 
+def size(x: np.ndarray) -> np.ndarray:
+    """The number of entries of an array, e.g. the weights of a matrix.  0-d"""
+    return np.asarray(float(np.asarray(x).size))
+
+
+def variance(x: np.ndarray) -> np.ndarray:
+    """The (biased) variance of all entries, as LayerNorm computes it per row.  0-d"""
+    return np.asarray(np.asarray(x, np.float64).var())
+
+
+def kv_numbers(kv_heads: np.ndarray, d_head: np.ndarray) -> np.ndarray:
+    """Numbers one word keeps in one layer's KV cache: a key and a value of d_head for each
+    K/V head, 2 · kv_heads · d_head.  0-d"""
+    return np.asarray(2.0 * float(kv_heads) * float(d_head))
+
+
 def rope_distance(table: np.ndarray) -> np.ndarray:
     """Query position − key position of each row of a :func:`rope_shift_scores` table.  [rows]"""
     table = np.asarray(table, np.float64)
@@ -471,6 +488,7 @@ def rope_distance(table: np.ndarray) -> np.ndarray:
 
 
 FUNCTIONS.update({f.__name__: f for f in (cos, sin, sigmoid, silu, rms_standardise, rope_distance,
+                                         kv_numbers, size, variance,
                                          rope_rotate, rope_shift_scores, rope_freq)})
 
 

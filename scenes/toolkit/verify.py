@@ -88,6 +88,18 @@ def verify_scene(name: str, options) -> Report:
 
         reference = generate(loaded, options.sentence, max_new=options.max_new,
                              temperature=options.sample, seed=options.seed)
+    elif drawn and "paper.logits" in drawn[0]:  # the compare scene: both models, run again
+        from transformer_core.compare import compare_run
+
+        paper = load_model("lm")
+        reference = compare_run(loaded, options.sentence, paper)
+        verdict = check_shown(reference, items)
+        ours = compare_trace(loaded.model, reference)
+        theirs = compare_trace(paper.model, run_with_trace(paper, reference.sentence))
+        comparison = Comparison(max(ours.max_diff, theirs.max_diff),
+                                ours.worst if ours.max_diff >= theirs.max_diff
+                                else f"lm: {theirs.worst}", ours.checks + theirs.checks)
+        return Report(name, verdict, comparison, len(steps), time.perf_counter() - started)
     else:
         reference = run_with_trace(loaded, options.sentence)
     verdict = check_shown(reference, items)
