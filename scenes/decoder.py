@@ -486,9 +486,14 @@ class DecoderScene(StoryScene):
                              "until <eos>", NOTE)
             bottom.add(feed)
         else:
-            note = self.note("after “the” many adjectives fit, so the model spreads its "
-                             "probability\nand −log p is large; where the grammar leaves no "
-                             "choice it is near 0", NOTE)
+            if self.options.model in ("lm", "modern") and self.options.checkpoint is None:
+                note = self.note("after “the” many adjectives fit, so the model spreads its "
+                                 "probability\nand −log p is large; where the grammar leaves no "
+                                 "choice it is near 0", NOTE)
+            else:  # a model whose grammar is not the shipped one's
+                note = self.note("where many words fit, the model spreads its probability and "
+                                 "−log p is large;\nwhere it is sure of the next word, −log p is "
+                                 "near 0", NOTE)
             bottom.add(note)
         loss = self.note("one training step: the loss is the mean of the −log p column, "
                          "and backpropagation lowers it", NOTE, theme.text)
