@@ -136,7 +136,8 @@ class AttentionScene(StoryScene):
         # worked query attends to most among the first and last.
         t, h = self.trace, self.h
         self.square_rows = 13
-        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h], t[f"{self.prefix}.k"][h])
+        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h],
+                                   t[f"{self.prefix}.k"][self.kv_index("k")])
         self.keys = self.fold(max(3, int(7.6 / cw)), keep=[self.kj])  # beside Q
         cw = self.token_cell_width(t[f"{self.prefix}.scaled"][h], t[f"{self.prefix}.scores"][h])
         self.square_keys = self.fold(max(3, int(8.0 / cw)), keep=[self.kj])  # beside row sums

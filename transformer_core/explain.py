@@ -359,7 +359,9 @@ def next_word_targets(trace: Any) -> np.ndarray:
     """The word id each decoder position is trained to predict: the decoder's input shifted
     left by one, then <eos> (teacher forcing: ``<bos> jane ...`` is trained on
     ``jane ... <eos>``).  [pos]"""
-    eos = list(trace.vocab).index("<eos>")
+    vocab = list(trace.vocab)
+    # a pretrained BPE vocabulary ends a text with its own token (GPT-2 style)
+    eos = vocab.index("<eos>" if "<eos>" in vocab else "<|endoftext|>")
     return np.array([*trace.target_ids[1:], eos], dtype=np.int64)
 
 
@@ -706,3 +708,14 @@ def links_above(pattern: np.ndarray, floor: float) -> list[tuple[int, int]]:
 
 __all__ += ["strongest_keys", "head_summary", "describe_head", "HEAD_RULE_SHARE", "HEAD_SPREAD_MAX",
             "attention_views", "links_above"]
+
+
+def rest_mass(probs: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """At each position, the probability of every word but the ``k`` most probable: the rest
+    of the vocabulary's total mass, 1 − (sum of the top k).  [pos, 1]"""
+    probs = np.asarray(probs, np.float64)
+    top = np.take_along_axis(probs, top_k_ids(probs, int(k)), axis=-1)
+    return (probs.sum(-1) - top.sum(-1))[..., None]
+
+
+FUNCTIONS["rest_mass"] = rest_mass
