@@ -45,10 +45,10 @@ from scenes.cli.jobs import (
 from scenes.cli.progress import step_progress
 from scenes.cli_support import (
     CHECKPOINT_OPTION, CONTEXT, MODEL_OPTION, QUALITIES, TRAINABLE_MODELS, VIDEO_FORMATS, check_lr,
-    SEED, check_scene_kind, check_sentence_text, load_trace, model_kind, scene_options, scene_setup,
+    SEED, check_sampler, check_scene_kind, check_sentence_text, load_trace, model_kind, scene_options, scene_setup,
     scenes_for,
 )
-from scenes.engine.startup import one_blas_thread, skip_unused_imports
+from scenes.engine.startup import one_blas_thread
 
 
 @click.group(cls=Main, context_settings=CONTEXT)
@@ -92,20 +92,52 @@ def list_scenes() -> None:
               help="Export the parameters too  [default: yes for the shipped models; no for a "
                    "pretrained one, whose 135 million numbers make a 538 MB npz: their names "
                    "and shapes are listed instead].")
+@click.option("--generate", "generation", is_flag=True,
+              help="Instead: the decoder writing word by word from the sentence (default: the "
+                   "model's own start), each turn with its KV cache (gen.T.cache.k/v), the same "
+                   "turn recomputed without it, and the sampler's steps (gen.T.sampler.*).")
+@click.option("--sampling", is_flag=True,
+              help="Instead: the sampling scene's records (sample.*): one position's logits, "
+                   "the softmax at several temperatures, top-k, top-p and the seeded draw.")
+@click.option("--max-new", type=click.IntRange(min=1), default=None,
+              help="With --generate: write at most this many words.")
+@click.option("--temperature", "--sample", "temperature", type=float, default=None,
+              help="With --generate or --sampling: softmax(logits / T), T > 0 (--generate "
+                   "samples only with a sampler option; else it takes the most probable word).")
+@click.option("--top-k", "top_k", type=int, default=None,
+              help="With --generate or --sampling: keep the K most probable words.")
+@click.option("--top-p", "top_p", type=float, default=None,
+              help="With --generate or --sampling: keep the fewest most probable words whose "
+                   "probabilities reach P, in (0, 1].")
+@click.option("--seed", type=SEED, default=0, show_default=True,
+              help="With --generate or --sampling: the seed of the draw.")
 def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, fmt: str | None,
               as_json: bool, out: Path | None, grad: bool, lr: float | None,
-              whys: bool, with_params: bool | None):
+              whys: bool, with_params: bool | None, generation: bool, sampling: bool,
+              max_new: int | None, temperature: float | None, top_k: int | None,
+              top_p: float | None, seed: int):
     """Run a model on a sentence and show (or export) every tensor it computed."""
     fmt = "json" if as_json and fmt is None else fmt
     if fmt == "npz" and out is None:
         raise click.UsageError("--format npz needs --out FILE.npz")
     if lr is not None and not grad:
         raise click.UsageError("--lr is the learning rate of --grad's training step: add --grad")
-    if whys and grad:
-        raise click.UsageError("--whys and --grad are two different runs: give one")
+    if sum((grad, generation, sampling, whys)) > 1:
+        raise click.UsageError("give one of --grad, --generate, --sampling and --whys")
+    sampler_given = any(x is not None for x in (temperature, top_k, top_p)) or seed != 0
+    if (sampler_given or max_new is not None) and not (generation or sampling):
+        raise click.UsageError("--max-new, --temperature, --top-k, --top-p and --seed are for "
+                               "--generate or --sampling: add one")
+    if max_new is not None and sampling:
+        raise click.UsageError("--max-new is for --generate")
     check_lr(lr)
+    check_sampler(temperature, top_k, top_p)
     model = model_kind(model, checkpoint)
     trace = load_trace(model, sentence, checkpoint)
+    check_sampler(temperature, top_k, top_p, len(trace.vocab))
+    if generation or sampling:
+        trace = _generation_trace(model, sentence, checkpoint, generation, max_new, temperature,
+                                  top_k, top_p, seed)
     if whys:
         from transformer_core import runs
         from transformer_core.sources import PRETRAINED
@@ -153,6 +185,20 @@ def trace_cmd(model: str | None, checkpoint: Path | None, sentence: str | None, 
     except OSError as exc:
         raise Failure(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out}")
+
+
+def _generation_trace(model, sentence, checkpoint, generation: bool, max_new, temperature,
+                      top_k, top_p, seed):
+    """``trace --generate`` / ``--sampling``: the loop, or the sampler at one position."""
+    from transformer_core import runs
+
+    if not generation:
+        return runs.sampling(model, sentence, checkpoint, temperature=temperature, top_k=top_k,
+                             top_p=top_p, seed=seed)
+    sampled = temperature is not None or top_k is not None or top_p is not None
+    return runs.generation(model, sentence, checkpoint, max_new=max_new,
+                           temperature=(temperature or 1.0) if sampled else 0.0, seed=seed,
+                           top_k=top_k, top_p=top_p)
 
 
 @main.command("train")
@@ -816,7 +862,6 @@ def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool
 def run() -> None:
     """The command line as a process of its own (``python cli.py``, ``transformer-explained``)."""
     one_blas_thread()
-    skip_unused_imports()
     main()
 
 

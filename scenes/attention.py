@@ -136,7 +136,8 @@ class AttentionScene(StoryScene):
         # worked query attends to most among the first and last.
         t, h = self.trace, self.h
         self.square_rows = 13
-        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h], t[f"{self.prefix}.k"][h])
+        cw = self.token_cell_width(t[f"{self.prefix}.scores"][h],
+                                   t[f"{self.prefix}.k"][self.kv_index("k")])
         self.keys = self.fold(max(3, int(7.6 / cw)), keep=[self.kj])  # beside Q
         cw = self.token_cell_width(t[f"{self.prefix}.scaled"][h], t[f"{self.prefix}.scores"][h])
         self.square_keys = self.fold(max(3, int(8.0 / cw)), keep=[self.kj])  # beside row sums
@@ -338,15 +339,16 @@ class AttentionScene(StoryScene):
                                      else theme.muted)])
         table = self.table(rows, widths=[1.9, 1.7, 1.2, 2.2], gaps=[0, 0.4, 0.4, 0.4],
                            row_h=0.5, aligns=["right", "right", "right", "right"])
+        sentence = TokenRow(t, self.tok, theme, font_size=22)
         intro = self.note(f"The same two words, {qw} (query) and {kw} (key), placed at other "
                           "positions: each vector turned by its own position.", NOTE, theme.text)
         check = self.inline("First row: the sentence's own score, Q_rot·K_rotᵀ =",
                             (self.src("scores"), (m, n), 2))
         last = self.note("Last row: the distance changed by one, and so did the score.", NOTE)
-        group = VGroup(intro, table, check, last).arrange(DOWN, buff=0.35)
+        group = VGroup(sentence, intro, table, check, last).arrange(DOWN, buff=0.35)
         self.fit(group)
         self.play(*self.heading("Only the distance counts"), *self.leave(), run_time=0.8)
-        self.play(FadeIn(intro), FadeIn(VGroup(*rows[0])), run_time=0.8)
+        self.play(FadeIn(sentence), FadeIn(intro), FadeIn(VGroup(*rows[0])), run_time=0.8)
         for r in range(1, len(rows)):
             self.play(FadeIn(VGroup(*rows[r])), run_time=0.5)
         self.play(FadeIn(check), FadeIn(last), run_time=0.8)

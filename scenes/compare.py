@@ -30,7 +30,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 )
 from scenes.toolkit.style import NOTE, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import label_text, plain_text  # noqa: E402
-from transformer_core.explain import lookup, top_k_ids  # noqa: E402
+from transformer_core.explain import largest_unit, lookup, top_k_ids  # noqa: E402
 
 __all__ = ["CompareScene"]
 
@@ -241,8 +241,8 @@ class CompareScene(StoryScene):
         i, w = self.i, self.word_text
         b = "decoder.blocks.0.mlp"
         t = self.trace
-        j_p = int(top_k_ids(abs(t[f"{P}{b}.act"][i])[None], 1)[0, 0])
-        j_m = int(top_k_ids(abs(t[f"{b}.glu"][i])[None], 1)[0, 0])
+        j_p = largest_unit(t[f"{P}{b}.act"][i])
+        j_m = largest_unit(t[f"{b}.glu"][i])
         left = self.side(
             "paper: ReLU",
             self.eq(r"\max(0,\; x W_1 + b_1)\, W_2 + b_2"),

@@ -100,7 +100,7 @@ class DecoderScene(StoryScene):
                            "score, a logit, for every word of the vocabulary."),
             Step("probabilities", "Softmax turns each row of logits into probabilities that "
                                   "sum to 1; here are the three most probable words per "
-                                  "position."),
+                                  "position and the total of all the others."),
             Step("next_word", "The most probable word at each position is the prediction, and "
                               "training lowers −log p of the word that really comes next."
                  if decoder_only(options) else
@@ -230,7 +230,8 @@ class DecoderScene(StoryScene):
     def inputs_rotary(self, x_src: str) -> None:
         """No positional table: X is the embedding rows, scaled only if the model says so."""
         theme, t = self.theme, self.trace
-        x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X", name_side=UP)
+        x = self.matrix(x_src, row_labels=self.tok, col_labels="dim", name="X", name_side=UP,
+                        rows=self.fold(self.TABLE_ROWS), cols=self.dims(t.config.d_model, budget=12))
         scaled = "× √d_model" if t.config.scale_embedding else "(not scaled)"
         notes = VGroup(
             self.note(f"X = the rows of W_E for the words {scaled}", NOTE, theme.text),
@@ -404,16 +405,17 @@ class DecoderScene(StoryScene):
                 k = int(self.top[i, r])
                 color = theme.output if r == 0 else theme.text
                 row += [self.word(k, size, color), self.number("probs", (i, k), 3, size)]
+            row.append(self.number(f"explain.rest_mass(probs, {TOP})", (i, 0), 3, size))
             row.append(self.number("explain.column(explain.row_sum(probs))", (i, 0), 3, size))
             rows.append(row)
         word_w = max(m.width for row in rows for m in row[1:-1:2])
         num_w = max(m.width for row in rows for m in row[2:-1])
-        widths = [label_w] + [word_w, num_w] * TOP + [num_w]
-        gaps = [0.0] + [0.5, 0.2] * TOP + [0.8]
-        aligns = ["right"] + ["left", "right"] * TOP + ["right"]
+        widths = [label_w] + [word_w, num_w] * TOP + [num_w, num_w]
+        gaps = [0.0] + [0.5, 0.2] * TOP + [0.8, 0.8]
+        aligns = ["right"] + ["left", "right"] * TOP + ["right", "right"]
         rows = self.with_gaps(rows)
         table = self.table(rows, widths, gaps, row_h, aligns)
-        heads = ["input word", "1st", "", "2nd", "", "3rd", "", "sum of all"]
+        heads = ["input word", "1st", "", "2nd", "", "3rd", "", "the rest", "sum of all"]
         head_row = []
         for text in heads:
             if text:
@@ -423,7 +425,8 @@ class DecoderScene(StoryScene):
             else:
                 head_row.append(None)
         header = self.table([head_row], widths, gaps, row_h,
-                            ["right", "left", "left", "left", "left", "left", "left", "right"])
+                            ["right", "left", "left", "left", "left", "left", "left", "right",
+                             "right"])
         header.shift(UP * row_h * 1.1)
         eq = formula(r"p(\text{word}) = \frac{e^{\,\mathrm{logit}(\text{word})}}"
                      r"{\sum_{w} e^{\,\mathrm{logit}(w)}}", font_size=32, color=theme.text)
@@ -482,9 +485,14 @@ class DecoderScene(StoryScene):
                                 "by word is the generate scene", NOTE)
             bottom.add(forcing)
         else:
-            note = self.note("after “the” many adjectives fit, so the model spreads its "
-                             "probability\nand −log p is large; where the grammar leaves no "
-                             "choice it is near 0", NOTE)
+            if self.options.model in ("lm", "modern") and self.options.checkpoint is None:
+                note = self.note("after “the” many adjectives fit, so the model spreads its "
+                                 "probability\nand −log p is large; where the grammar leaves no "
+                                 "choice it is near 0", NOTE)
+            else:  # a model whose grammar is not the shipped one's
+                note = self.note("where many words fit, the model spreads its probability and "
+                                 "−log p is large;\nwhere it is sure of the next word, −log p is "
+                                 "near 0", NOTE)
             bottom.add(note)
         loss = self.note("one training step: the loss is the mean of the −log p column, "
                          "and backpropagation lowers it", NOTE, theme.text)

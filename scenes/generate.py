@@ -46,7 +46,7 @@ from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
 from transformer_core.explain import lookup, top_k_ids  # noqa: E402
-from transformer_core.records import n_turns  # noqa: E402
+from transformer_core.records import REAL_MODEL, n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
 
@@ -89,11 +89,28 @@ def turn_caption(trace, turn: int) -> str:
     reads = " ".join(trace.tokens_for("decoder")[:end])
     word = trace.vocab[int(trace["gen.choice"][turn])]
     temperature = float(trace["gen.temperature"])
-    how = (f"samples the next word at temperature {temperature:g} and draws"
+    how = (f"samples the next word ({sampler_settings(trace)}) and draws"
            if temperature > 0 else "picks the most probable next word,")
     done = ", so the sentence is finished" if word == "<eos>" else ""
     who = "the decoder" if trace.config.mode == "encdec" else "the model"
-    return f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
+    new = int(trace["gen.rows_cached"][turn])
+    if turn == 0:
+        work = (f"computes q, k and v for its {new} words and caches their keys and values"
+                if new > 1 else "computes q, k and v for it and caches its key and value")
+    else:
+        work = "computes q, k and v for the newest word only, reading the others' from the cache"
+    return (f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d, {work}, and {how} "
+            f"\u201c{word}\u201d{done}.")
+
+
+def sampler_settings(trace) -> str:
+    """The sampler of a generation, as the user set it: "temperature 1, top-p 0.9"."""
+    parts = [f"temperature {float(trace['gen.temperature']):g}"]
+    if int(trace["gen.top_k"]):
+        parts.append(f"top-k {int(trace['gen.top_k'])}")
+    if float(trace["gen.top_p"]):
+        parts.append(f"top-p {float(trace['gen.top_p']):g}")
+    return ", ".join(parts)
 
 
 class GenerateScene(StoryScene):
@@ -116,9 +133,10 @@ class GenerateScene(StoryScene):
             steps = [Step("title", "A language model continues a text one word per turn: it "
                                    "reads the words so far and picks the next one.")]
         steps += [Step(f"turn_{t + 1}", turn_caption(trace, t)) for t in range(n_turns(trace))]
-        steps.append(Step("same_rows", "One run of the decoder on the whole sentence gives the "
-                                       "same probabilities row by row, because the causal mask "
-                                       "hides every later word from each position."))
+        steps.append(Step("cache", "With the cache every turn after the first computes one new "
+                                   "row instead of the whole input, and its logits equal a full "
+                                   "recompute's to the digits shown, since the causal mask keeps "
+                                   "earlier rows blind to later words."))
         return steps
 
     def setup(self) -> None:
@@ -128,6 +146,11 @@ class GenerateScene(StoryScene):
         self.dec = "target_tokens" if self.encdec else "tokens"
         self.n = n_turns(t)
         self.sampled = float(t["gen.temperature"]) > 0
+        cfg = t.config
+        self.cache_layer = min(self.options.layer, cfg.n_dec_layers - 1)
+        self.cache_head = self.options.head
+        self.group = cfg.n_heads // (getattr(cfg, "kv_heads", 0) or cfg.n_heads)
+        self.kv_head = self.cache_head // self.group
         self.memory = f"encoder.blocks.{t.config.n_enc_layers - 1}.ln2.out"
 
     def __getattr__(self, name: str):
@@ -228,51 +251,78 @@ class GenerateScene(StoryScene):
                     color=theme.muted)
         return bars, words, axis
 
-    def attention_block(self, turn: int) -> VGroup:
-        """Left of the bars: the newest position's attention, one column per head, rows by
-        key. translate: the encoder's output (the keys and values, fixed) and beside it the
-        cross-attention row of each decoder layer; lm: each layer's masked self-attention row
-        over the words so far."""
+    def cache_block(self, turn: int) -> VGroup:
+        """Left of the bars: the K and V cache of one layer and K/V head after this turn, one
+        row per word so far (the rows this turn computed outlined), and between them the newest
+        position's attention weights over those rows: the new row's attention reads the
+        cache."""
         theme, t = self.theme, self.trace
         size = MIN_FONT_SIZE
         ch = cell_height_for(size)
-        block = VGroup()
-        if self.encdec:
-            memory = ValueMatrix(t, self.memory, theme, cell_w=0.2, cell_h=ch, font_size=size,
-                                 row_labels="tokens", show_numbers=False)
-            title = self.note("encoder output\n(keys, values)", size)
-            title.next_to(memory.brackets, UP, buff=0.15)
-            block.add(VGroup(memory, title))
-            part, keys = "cross_attn", "tokens"
+        layer, head, kvh = self.cache_layer, self.cache_head, self.kv_head
+        k_src = f"gen.{turn}.cache.k[{layer},{kvh}]"  # [pos, d_head]
+        v_src = f"gen.{turn}.cache.v[{layer},{kvh}]"
+        w_src = f"explain.column(gen.{turn}.self_attn[{layer},{head}])"  # [pos, 1]
+        cw = 0.2
+        k = ValueMatrix(t, k_src, theme, cell_w=cw, cell_h=ch, font_size=size,
+                        show_numbers=False)
+        labels = VGroup()  # the words so far label the rows
+        for i in range(k.n_rows):
+            label = self.token_label(self.dec, i, size)
+            label.shift([k.brackets.get_left()[0] - 0.14 - label.get_right()[0],
+                         k.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2, 0])
+            labels.add(label)
+        w = ValueMatrix(t, w_src, theme, cell_w=cell_width_for(lookup(t, w_src), 2, size,
+                                                               pad=0.16),
+                        cell_h=ch, font_size=size, sequential=True, vmax=1.0)
+        v = ValueMatrix(t, v_src, theme, cell_w=cw, cell_h=ch, font_size=size,
+                        show_numbers=False)
+        w.shift(k.cell_centre(0, k.n_cols - 1) + RIGHT * (cw / 2 + 0.3 + w.cell_w / 2)
+                - w.cell_centre(0, 0))
+        v.shift(w.cell_centre(0, 0) + RIGHT * (w.cell_w / 2 + 0.3 + cw / 2) - v.cell_centre(0, 0))
+        new = int(t["gen.rows_cached"][turn])
+        first = k.n_rows - new
+        marks = VGroup(k.outline((first, 0), (k.n_rows - 1, k.n_cols - 1)),
+                       v.outline((first, 0), (v.n_rows - 1, v.n_cols - 1)))
+        titles = VGroup()
+        for m, text in ((k, "K cache"), (w, "weights"), (v, "V cache")):
+            title = self.note(text, size, theme.text)
+            title.next_to(m.brackets, UP, buff=0.12)
+            titles.add(title)
+        top = max(x.get_bottom()[1] for x in titles)
+        for title in titles:  # on one line
+            title.shift(UP * (top - title.get_bottom()[1]))
+        where = [f"layer {layer}" if t.config.n_dec_layers > 1 else "",
+                 f"head {head}" if t.config.n_heads > 1 else ""]
+        if self.group > 1:
+            where.append(f"K/V head {kvh} (shared by {self.group} heads)")
+        where = ", ".join(x for x in where if x)
+        joint = "\n" if self.group > 1 else ", "  # K/V sharing needs a second line
+        head_note = self.note("the newest position's self-attention" + (f"{joint}{where}" if where
+                                                                        else ""), size, theme.text)
+        head_note.next_to(titles, UP, buff=0.1).align_to(labels, LEFT)
+        counts = VGroup(self.inline(("dim", (new,), 0),
+                                    "new rows (outlined) computed this turn," if new > 1 else
+                                    "new row (outlined) computed this turn,", size=size),
+                        self.inline(("dim", (k.n_rows - new,), 0),
+                                    "read from the cache", size=size))
+        if k.n_rows > 7:  # a tall cache: one line (wider, so the bars get a little narrower)
+            counts[1].shift(counts[0].get_right() - counts[1].get_left() + RIGHT * 0.1
+                            + UP * (counts[0][0].get_y() - counts[1][0].get_y()))
         else:
-            part, keys = "self_attn", self.dec
-        n_layers = t.config.n_dec_layers
-        for layer in range(n_layers):
-            source = f"gen.{turn}.{part}[{layer}].T"  # [key, head]
-            m = ValueMatrix(t, source, theme, cell_w=cell_width_for(lookup(t, source), 2, size,
-                                                                    pad=0.16),
-                            cell_h=ch, font_size=size, col_labels="dim",
-                            sequential=True, vmax=1.0)
-            title = self.note(f"layer {layer}\nheads" if n_layers > 1 else "heads", size)
-            title.next_to(m.col_labels, UP, buff=0.12)
-            piece = VGroup(m, title)
-            if not self.encdec and layer == 0:  # the words so far label the rows
-                labels = VGroup()
-                for i in range(m.n_rows):
-                    label = self.token_label(keys, i, size)
-                    label.shift([m.brackets.get_left()[0] - 0.14 - label.get_right()[0],
-                                 m.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2, 0])
-                    labels.add(label)
-                piece.add(labels)
-            block.add(piece)
-        block.arrange(RIGHT, buff=0.3, aligned_edge=UP)
-        for piece in block:  # first rows on one line
-            piece.shift(UP * (block[0][0].cell_centre(0, 0)[1] - piece[0].cell_centre(0, 0)[1]))
-        what = ("cross-attention of the newest position" if self.encdec
-                else "self-attention of the newest position")
-        head = self.note(what, size, theme.text)
-        head.next_to(block, UP, buff=0.2).align_to(block, LEFT)
-        return VGroup(block, head)
+            counts.arrange(DOWN, buff=0.12, aligned_edge=LEFT)
+        counts.next_to(VGroup(k, w, v), DOWN, buff=0.2).align_to(labels, LEFT)
+        if self.encdec:  # its keys and values are the encoder's output, fixed: never recomputed
+            fixed = self.note("cross-attention reads the encoder's\noutput, computed once", size)
+            fixed.next_to(counts, DOWN, buff=0.15).align_to(counts, LEFT)
+            counts = VGroup(counts, fixed)
+        n = k.n_rows
+        self.cache_parts = (
+            VGroup(k.cells(rows=range(first)), v.cells(rows=range(first)), k.brackets,
+                   v.brackets, *labels[:first], titles, head_note),
+            VGroup(k.cells(rows=range(first, n)), v.cells(rows=range(first, n)), *labels[first:]),
+            marks, w, counts)
+        return VGroup(VGroup(k, w, v, labels), marks, titles, head_note, counts)
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -300,9 +350,9 @@ class GenerateScene(StoryScene):
         for row in rows:
             row.arrange(DOWN, buff=0.2, aligned_edge=LEFT)
         rows.arrange(DOWN, buff=0.35, aligned_edge=LEFT)
-        loop = self.note("each turn: run the decoder on the input so far → probabilities for "
-                         "the next word\n→ pick one → append it to the input → again, until "
-                         "<eos>", 18)
+        loop = self.note("each turn: run the decoder on the newest word, its attention reading "
+                         "the earlier words'\nkeys and values from a cache → probabilities for "
+                         "the next word → pick one → append it\n→ again, until <eos>", 18)
         group = VGroup(title, rows, loop).arrange(DOWN, buff=0.45)
         fit_into(group, left, right, bottom, top + 0.6)
         self.play(Write(title), run_time=1.0)
@@ -336,9 +386,9 @@ class GenerateScene(StoryScene):
         new = self.new_token(turn, row, size)
         lead = self.note("decoder input" if self.encdec else "words so far", size)
         lead.next_to(row, LEFT, buff=0.3).set_y(row[0][0].get_y())
-        attn = self.attention_block(turn)
+        attn = self.cache_block(turn)
         left, right, bottom, top = self.content_box()
-        room = right - left - attn.width - 0.8
+        room = right - left - attn.width - 0.8 - 0.15  # the last word label reaches past its bar
         pitch = min(0.42, room / len(t.vocab))
         bars, words, axis = self.bar_chart(turn, pitch)
         chart = VGroup(bars, words, axis)
@@ -348,23 +398,27 @@ class GenerateScene(StoryScene):
         value.next_to(bars[choice], UP, buff=0.08)
         what = (f"p(next word) over all {len(t.vocab)} words of the vocabulary"
                 if not self.sampled else
-                f"p(next word) at temperature {float(t['gen.temperature']):g}, over all "
-                f"{len(t.vocab)} words")
+                f"p(next word), {sampler_settings(t)}, over all {len(t.vocab)} words")
         chart_head = VGroup(self.note(what, MIN_FONT_SIZE, theme.text), self.top_words(turn))
         chart_head.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         chart_head.next_to(VGroup(chart, value), UP, buff=0.2).align_to(chart, LEFT)
         top_row = VGroup(lead, row, new)
         body = VGroup(attn, VGroup(chart, value, chart_head)).arrange(RIGHT, buff=0.8,
                                                                          aligned_edge=UP)
-        VGroup(top_row, body).arrange(DOWN, buff=0.45, aligned_edge=LEFT)
+        VGroup(top_row, body).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         self.fit(top_row, body)
         heading = f"Turn {turn + 1}"
+        old, fresh, marks, weights, counts = self.cache_parts
         if turn == 0:
             self.play(*self.heading(heading), *self.leave(), run_time=0.8)
-            self.play(FadeIn(lead), FadeIn(row), FadeIn(attn), run_time=0.8)
+            self.play(FadeIn(lead), FadeIn(row), FadeIn(old), run_time=0.8)
         else:
             self.play(*self.heading(heading), *self.leave(), FadeIn(lead), FadeIn(row),
-                      FadeIn(attn), run_time=0.9)
+                      FadeIn(old), run_time=0.9)
+        # the cache grows: this turn's k and v rows join the cached ones, then the newest
+        # position's attention reads all of them
+        self.play(FadeIn(fresh, shift=0.15 * UP), Create(marks), FadeIn(counts), run_time=0.8)
+        self.play(FadeIn(weights), run_time=0.6)
         self.play(FadeIn(axis), FadeIn(words), FadeIn(chart_head), run_time=0.6)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in bars), lag_ratio=0.02),
                   run_time=1.2)
@@ -373,12 +427,12 @@ class GenerateScene(StoryScene):
         self.play(flying.animate.rotate(-PI / 2).move_to(new[1]), run_time=0.9)
         self.remove(flying)
         self.play(Create(new[0]), FadeIn(new[1]), run_time=0.4)
-        self.end_state(lead, row, new, attn, chart, value, chart_head, hold=1.5)
+        self.end_state(lead, row, new, attn, chart, value, chart_head, hold=2.5)
 
-    def step_same_rows(self) -> None:
+    def step_cache(self) -> None:
         theme, t = self.theme, self.trace
         size = NOTE
-        row_h = cell_height_for(size) * 1.3
+        row_h = cell_height_for(size) * 1.25
         rows = []
         for turn in range(self.n):
             pos, choice = int(t["gen.position"][turn]), int(t["gen.choice"][turn])
@@ -386,33 +440,55 @@ class GenerateScene(StoryScene):
                 self.count(turn + 1, size),
                 self.token_label(self.dec, pos, size),
                 self.word(choice, size, theme.output),
-                self.number(f"gen.{turn}.logits", (choice,), 2, size),
-                self.number("logits", (pos, choice), 2, size),
-                self.number(f"gen.{turn}.probs", (choice,), 3, size),
-                self.number("probs", (pos, choice), 3, size),
+                self.number(f"gen.{turn}.logits", (choice,), 4, size),
+                self.number(f"gen.{turn}.full_logits", (choice,), 4, size),
+                self.number(f"gen.{turn}.diff", (), 4, size, theme.output),
+                self.number("gen.rows_cached", (turn,), 0, size),
+                self.number("gen.rows_full", (turn,), 0, size),
             ])
-        heads = ["turn", "newest input", "picked", "logit at its turn", "in one full run",
-                 "p at its turn", "in one full run"]
-        head_row = [self.note(h, NOTE) for h in heads]
-        widths = [max([r[k].width for r in rows if r[k] is not None] + [head_row[k].width])
+        heads = ["turn", "newest\ninput", "picked", "logit,\ncached", "logit, full\nrecompute",
+                 "largest |Δ|\nof all logits", "rows\ncached", "rows\nfull"]
+        head_row = []
+        for text in heads:
+            mob = plain_text(text, MIN_FONT_SIZE, theme.muted, line_spacing=0.8)
+            mob.kind = "prose"
+            head_row.append(mob)
+        widths = [max([r[k].width for r in rows] + [head_row[k].width])
                   for k in range(len(heads))]
-        gaps = [0.0, 0.5, 0.5, 0.6, 0.4, 0.6, 0.4]
-        aligns = ["right", "left", "left", "right", "right", "right", "right"]
+        gaps = [0.0, 0.4, 0.4, 0.5, 0.4, 0.4, 0.5, 0.3]
+        aligns = ["right", "left", "left", "right", "right", "right", "right", "right"]
         table = self.table(rows, widths, gaps, row_h, aligns)
         for mob in head_row:
             mob.shift(UP * -mob.get_bottom()[1])
         header = self.table([head_row], widths, gaps, row_h, aligns)
         header.shift(UP * row_h * 0.8)
-        note = self.note("the causal mask: a position never sees a later word, so one run on "
-                         "the whole sentence\ngives each turn's numbers in that turn's row",
-                         NOTE, theme.text)
+        total = self.inline("q, k, v rows computed per layer:", ("gen.rows_cached_total", (), 0),
+                            "with the cache,", ("gen.rows_full_total", (), 0),
+                            "without it", size=size)
+        cfg, last = t.config, self.n - 1
+        layers = "config:n_dec_layers"
+        kv = "config:kv_heads" if hasattr(cfg, "kv_heads") else "config:n_heads"
+        ours = self.inline("the cache now: 2 (K, V) ×", (layers, (), 0), "layers ×", (kv, (), 0),
+                           "K/V heads ×", ("config:d_head", (), 0), "×",
+                           ("gen.cache_positions", (last,), 0), "positions =",
+                           ("gen.cache_numbers", (last,), 0), "numbers =",
+                           ("gen.cache_bytes", (last,), 0), "bytes (float32)", size=size)
+        real = self.inline(f"{REAL_MODEL['name']}: 2 ×", ("gen.real.layers", (), 0), "layers ×",
+                           ("gen.real.kv_heads", (), 0), "K/V heads ×",
+                           ("gen.real.d_head", (), 0), "×", ("gen.real.context", (), 0),
+                           "positions ×", ("gen.real.bytes_per_number", (), 0), "bytes =",
+                           ("gen.real.bytes", (), 0), "bytes ≈", ("gen.real.megabytes", (), 0),
+                           "MB", size=size)
         out = VGroup(self.note("the result:", 20, theme.text),
                      TokenRow(t, "output_tokens", theme, font_size=22)).arrange(RIGHT, buff=0.3)
-        bottom = VGroup(note, out).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
-        bottom.next_to(VGroup(header, table), DOWN, buff=0.4).align_to(table, LEFT)
+        bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
+        bottom.next_to(VGroup(header, table), DOWN, buff=0.35).align_to(table, LEFT)
         self.fit(header, table, bottom)
-        self.play(*self.heading("One run, the same numbers"), *self.leave(), run_time=0.8)
-        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*(m for m in r if m is not None)))
-                                                for r in rows), lag_ratio=0.15), run_time=2.0)
-        self.play(FadeIn(bottom), run_time=0.8)
-        self.end_state(header, table, bottom, hold=3.0)
+        self.play(*self.heading("The KV cache changes nothing but the work"), *self.leave(),
+                  run_time=0.8)
+        self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*r)) for r in rows),
+                                              lag_ratio=0.15), run_time=2.0)
+        self.play(FadeIn(total), run_time=0.6)
+        self.play(FadeIn(ours), FadeIn(real), run_time=1.0)
+        self.play(FadeIn(out), run_time=0.6)
+        self.end_state(header, table, bottom, hold=4.0)

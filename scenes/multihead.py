@@ -24,7 +24,6 @@ from pathlib import Path
 if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
     DOWN, LEFT, RIGHT, UP, Arrow, Create, FadeIn, FadeOut, LaggedStart, Line,
     ReplacementTransform, VGroup, Write,
@@ -41,7 +40,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 )
 from scenes.toolkit.style import NOTE, STRIP_NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import plain_text  # noqa: E402
-from transformer_core.explain import block_example, lookup  # noqa: E402
+from transformer_core.explain import block_example, largest_unit, lookup  # noqa: E402
 
 __all__ = ["MultiHeadScene"]
 
@@ -431,7 +430,7 @@ class MultiHeadScene(StoryScene):
             (act.get_right() + up.get_left()) / 2)
         # one worked unit: the worked word's largest |glu| unit
         r = self.row
-        j = int(np.argmax(np.abs(t[f"{b}.mlp.glu"][r])))
+        j = largest_unit(t[f"{b}.mlp.glu"][r])
         word = str(lookup(t, self.tok)[r])
         g, a, u, y = (f"{b}.mlp.{n}" for n in ("gate", "act", "up", "glu"))
         work = VGroup(

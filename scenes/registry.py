@@ -41,7 +41,9 @@ SCENES: dict[str, SceneInfo] = {
                     "W − lr·∇W, and the loss going down.",
         default_model="lm",
     ),
-    "generate": SceneInfo("scenes.generate", "GenerateScene", "The decoder writes word by word, until <eos>."),
+    "generate": SceneInfo("scenes.generate", "GenerateScene",
+                          "The decoder writes word by word with a KV cache, until <eos>: the "
+                          "cache grows a row a turn, and the logits match a full recompute."),
     "sampling": SceneInfo(
         module="scenes.sampling",
         cls="SamplingScene",

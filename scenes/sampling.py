@@ -28,7 +28,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
-    DOWN, LEFT, PI, RIGHT, UP, Create, DashedLine, FadeIn, GrowFromEdge, Indicate, LaggedStart,
+    DOWN, LEFT, PI, RIGHT, UP, Create, DashedLine, FadeIn, GrowFromEdge, LaggedStart,
     Line, Rectangle, Triangle, VGroup, Write,
 )
 
@@ -192,7 +192,7 @@ class SamplingScene(StoryScene):
         self.play(FadeIn(header), LaggedStart(*(FadeIn(VGroup(*r)) for r in rows),
                                               lag_ratio=0.1), run_time=1.5)
         self.play(FadeIn(rest), run_time=0.5)
-        self.end_state(read, total, body, hold=2.0)
+        self.end_state(read, total, body, hold=2.5)
 
     def chart(self, j: int, pitch: float) -> VGroup:
         """Bars of softmax(z / T_j) over the shown words and one for the others, each with its
@@ -248,7 +248,7 @@ class SamplingScene(StoryScene):
                       LaggedStart(*(GrowFromEdge(b, DOWN) for b in c[0]), lag_ratio=0.05),
                       run_time=1.0)
             self.play(FadeIn(c[1]), run_time=0.4)
-        self.end_state(eq, charts, hold=2.0)
+        self.end_state(eq, charts, hold=3.0)
 
     def filter_table(self, part: str, kind: str) -> tuple[VGroup, int, float]:
         """The words by decreasing probability at the sampler's temperature: rank, word, p
@@ -336,7 +336,7 @@ class SamplingScene(StoryScene):
             self.play(Create(cut), FadeIn(label), run_time=0.6)
         self.play(LaggedStart(*(GrowFromEdge(b, LEFT) for b in group[2]), lag_ratio=0.05),
                   *(FadeIn(m) for m in extras), run_time=1.0)
-        self.end_state(body, hold=2.0)
+        self.end_state(body, hold=3.5)
 
     def step_top_p(self) -> None:
         theme, t = self.theme, self.trace
@@ -370,7 +370,7 @@ class SamplingScene(StoryScene):
             self.play(Create(cut), FadeIn(label), run_time=0.6)
         self.play(LaggedStart(*(GrowFromEdge(b, LEFT) for b in group[2]), lag_ratio=0.05),
                   *(FadeIn(m) for m in extras), run_time=1.0)
-        self.end_state(body, hold=2.0)
+        self.end_state(body, hold=3.5)
 
     def step_draw(self) -> None:
         theme, t = self.theme, self.trace
@@ -384,10 +384,9 @@ class SamplingScene(StoryScene):
         for n, w in enumerate(order):
             p = float(t[final][w])
             width = STRIP_WIDTH * p
-            color = theme.output if w == choice else (theme.heat if n % 2 == 0 else theme.muted)
+            color = theme.heat if n % 2 == 0 else theme.muted  # the drawn one lights up later
             seg = Rectangle(width=max(width, 1e-4), height=h, stroke_width=1,
-                            stroke_color=theme.background, fill_color=color,
-                            fill_opacity=0.9 if w == choice else 0.55)
+                            stroke_color=theme.background, fill_color=color, fill_opacity=0.55)
             seg.move_to([x + width / 2, 0, 0])
             segments.add(mark_drawn(seg, final, (w,), p, width=None))
             x += width
@@ -395,7 +394,7 @@ class SamplingScene(StoryScene):
         labels, placed = VGroup(), []
         for n in sorted(range(len(order)), key=lambda n: (order[n] != choice, n)):
             w, seg = order[n], segments[n]
-            label = self.word(w, MIN_FONT_SIZE, theme.output if w == choice else theme.muted)
+            label = self.word(w, MIN_FONT_SIZE, theme.muted)
             label.move_to([seg.get_x(), -h / 2 - 0.12 - label.height / 2, 0])
             box = (label.get_left()[0] - 0.05, label.get_right()[0] + 0.05)
             fits = label.width <= seg.width + 0.02 or w == choice
@@ -443,7 +442,9 @@ class SamplingScene(StoryScene):
         self.play(FadeIn(seed), LaggedStart(*(GrowFromEdge(s, LEFT) for s in segments),
                                             lag_ratio=0.05), FadeIn(labels), run_time=1.2)
         self.play(FadeIn(pointer), Create(tick), FadeIn(u_label), run_time=0.8)
-        self.play(FadeIn(check), Indicate(labels[0], color=theme.output), run_time=1.0)
+        k_seg, k_label = segments[order.index(choice)], labels[0]  # the drawn word's
+        self.play(FadeIn(check), k_seg.animate.set_fill(theme.output, opacity=0.9),
+                  k_label.animate.set_color(theme.output), run_time=1.0)
         self.play(FadeIn(result), run_time=0.8)
-        self.end_state(group, hold=2.5)
+        self.end_state(group, hold=4.0)
 

@@ -121,7 +121,7 @@ def test_cached_and_uncached_renders_are_identical(cache_home, monkeypatch, tmp_
         if label == "off":
             assert _entries(cache_home) == []  # nothing read or written without the cache
     assert ({p.parent.parent.name for p in _entries(cache_home)}
-            == {"text", "tex", "formula", "runs"})
+            == {"text", "formula", "runs"})
     reference = videos[0]
     assert len(reference) > 10
     for frames in videos[1:]:

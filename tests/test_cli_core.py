@@ -39,26 +39,6 @@ def test_help_is_instant_and_imports_no_torch():
     assert time.perf_counter() - start < 5  # generous: the real figure is ~0.1 s; see the note
 
 
-def test_the_command_process_skips_what_manim_imports_and_never_uses():
-    code = ("import sys, cli; cli.skip_unused_imports(); "
-            "print('numpy' in sys.modules, 'scipy' in sys.modules); import manim; "
-            "from manim.utils.space_ops import rotation_matrix; "
-            "print(sys.modules['IPython'] is None, 'scipy.spatial._qhull' in sys.modules, "
-            "round(float(rotation_matrix(0.5, [0, 0, 1])[0, 1]), 6)); "
-            "import scipy.spatial; print(scipy.spatial.ConvexHull.__name__, "
-            "'scipy.spatial._qhull' in sys.modules, scipy.spatial.transform.Rotation.__name__)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    # Nothing imported by the set-up itself (`--help` needs no numpy); IPython missing,
-    # scipy.spatial's body not run (yet Manim's rotations work: -sin 0.5); the first use of
-    # scipy.spatial runs it, and it is whole
-    assert out.stdout.split() == ["False", "False", "True", "False", "-0.479426", "ConvexHull",
-                                  "True", "Rotation"], out.stderr
-    code = ("import sys, manim, cli; cli.skip_unused_imports(); "
-            "print(sys.modules.get('IPython') is not None)")  # Manim first: nothing changed
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.stdout.split() == ["True"], out.stderr
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
                     reason="counts the threads of a process in /proc, on more than one core")
 def test_the_command_process_keeps_openblas_on_one_thread():

@@ -129,20 +129,19 @@ def test_inside_rendering_manim_is_patched_and_restored_on_error():
     sees them), and an exception inside still puts Manim's back."""
     code = r'''
 import sys
-from manim import Mobject, Scene, VMobject
-from manim.mobject.text import tex_mobject
+from manim import Mobject, Scene, Transform, VMobject
 sys.path.insert(0, sys.argv[1])
 from scenes.engine.patching import rendering
-own = (Mobject.__deepcopy__, VMobject.interpolate_color, Scene.replace, tex_mobject.tex_to_svg_file)
+own = (Mobject.__deepcopy__, VMobject.interpolate_color, Scene.replace, Transform.begin)
 try:
     with rendering() as patches:
         inside = (Mobject.__deepcopy__, VMobject.interpolate_color, Scene.replace,
-                  tex_mobject.tex_to_svg_file)
+                  Transform.begin)
         sites = len(patches.sites())
         raise KeyError("boom")
 except KeyError:
     pass
-after = (Mobject.__deepcopy__, VMobject.interpolate_color, Scene.replace, tex_mobject.tex_to_svg_file)
+after = (Mobject.__deepcopy__, VMobject.interpolate_color, Scene.replace, Transform.begin)
 print(sites, sum(a is b for a, b in zip(own, inside)), sum(a is b for a, b in zip(own, after)))
 '''
     sites, same_inside, same_after = map(int, _run(code, str(ROOT)).split())

@@ -24,6 +24,11 @@ CASES = {
     "modern": SceneOptions(model="modern"),
     "modern-light": SceneOptions(model="modern", theme="light", head=1, layer=1),
 }
+# The pretrained SmolLM2-135M, seen through windows (576 wide, 64 per head, 49,152 words), on
+# the scenes that show it so far; head 4 reads the keys and values of K/V head 1.
+SMOLLM2 = SceneOptions(model="smollm2", sentence="the quick brown fox jumps over the lazy dog",
+                       head=4, theme="light")
+SMOLLM2_SCENES = ("attention", "decoder")
 # And the longest sentence each scene shows: all the model's positions (12; lm keeps one for
 # the word it predicts), or fewer where the scene says so with ``max_tokens``.
 LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
@@ -43,11 +48,12 @@ def longest(name: str) -> SceneOptions:
     raise AssertionError(f"{name} shows no sentence")
 
 
-@pytest.fixture(scope="module", params=[(s, c) for s in SCENES for c in [*CASES, "longest"]],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(scope="module", params=[(s, c) for s in SCENES for c in [*CASES, "longest"]]
+                + [(s, "smollm2") for s in SMOLLM2_SCENES], ids=lambda p: f"{p[0]}-{p[1]}")
 def run(request):
     name, case = request.param
-    options = longest(name) if case == "longest" else CASES[case]
+    options = (longest(name) if case == "longest" else SMOLLM2 if case == "smollm2"
+               else CASES[case])
     scene, states = checks.capture(name, options)
     return scene, states
 

@@ -127,3 +127,83 @@ def test_turn_values_resolve_by_their_source_names(gen_tr):
     assert explain.resolve(gen_tr, "vocab", (int(gen_tr["gen.choice"][4]),)) == "septembre"
     row = explain.lookup(gen_tr, "gen.2.cross_attn[0, 1]")
     np.testing.assert_allclose(row, gen_tr["decoder.blocks.0.cross_attn.pattern"][1, 2], atol=1e-6)
+
+
+# ---- the KV cache --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["translate", "lm", "modern"])
+def test_cached_turns_equal_an_uncached_recompute(name):
+    """Each turn's logits come from the cached run (only the new word fed); an independent run of
+    the decoder on the whole input without a cache gives the same numbers: probabilities within
+    1e-6, logits within 1e-6 of their size (float32 keeps 7 digits: at 12 one unit in the last
+    place is 1e-6)."""
+    import torch
+
+    from transformer_core.checkpoint import load_model
+
+    lm = load_model(name)
+    g = generate(lm)
+    src = torch.tensor([list(g.token_ids)]) if lm.cfg.mode == "encdec" else None
+    memory = lm.model.encode(src) if src is not None else None
+    dec = list(g.target_ids) if lm.cfg.mode == "encdec" else list(g.token_ids)
+    for t in range(n_turns(g)):
+        end = int(g["gen.position"][t]) + 1
+        with torch.no_grad():
+            full = lm.model.decode(torch.tensor([dec[:end]]), memory)[0, -1].double().numpy()
+        cached = g[f"gen.{t}.logits"].astype(np.float64)
+        assert np.max(np.abs(cached - full)) <= 1e-6 * max(1.0, np.abs(full).max())
+        p_full = np.exp(full - full.max()) / np.exp(full - full.max()).sum()
+        np.testing.assert_allclose(g[f"gen.{t}.probs"], p_full, atol=1e-6)
+        np.testing.assert_allclose(g[f"gen.{t}.full_logits"], full, atol=1e-6 * np.abs(full).max())
+        assert float(g[f"gen.{t}.diff"]) == pytest.approx(np.max(np.abs(
+            g[f"gen.{t}.logits"] - g[f"gen.{t}.full_logits"])), abs=1e-9)
+    assert float(g["gen.max_diff"]) < 1e-5 and float(g["gen.max_diff"]) < 5e-4  # to 4 decimals: 0
+
+
+@pytest.mark.parametrize("name", ["translate", "lm", "modern"])
+def test_the_cache_grows_a_row_a_turn_and_holds_the_full_runs_keys(name):
+    g = generate(name)
+    cfg = g.config
+    full = run_with_trace(name, g.joiner.join(g.tokens)) if cfg.mode == "decoder" else None
+    start = int(g["gen.rows_cached"][0])
+    assert start == (1 if cfg.mode == "encdec" else len(g.tokens) - n_turns(g) + 1)
+    for t in range(n_turns(g)):
+        k, v = g[f"gen.{t}.cache.k"], g[f"gen.{t}.cache.v"]
+        rows = int(g["gen.position"][t]) + 1
+        assert k.shape == v.shape == (cfg.n_dec_layers, cfg.kv_heads, rows, cfg.d_head)
+        if t:
+            assert int(g["gen.rows_cached"][t]) == 1 and int(g["gen.rows_full"][t]) == rows
+            # the rows cached before stay as they were: a cache only grows
+            np.testing.assert_array_equal(k[:, :, :-1], g[f"gen.{t - 1}.cache.k"])
+    if full is not None:  # the last cache holds the keys and values of one full run
+        last = n_turns(g) - 1
+        rows = int(g["gen.position"][last]) + 1
+        for layer in range(cfg.n_dec_layers):
+            p = f"decoder.blocks.{layer}.attn"
+            key = f"{p}.k_rot" if f"{p}.k_rot" in full else f"{p}.k"
+            np.testing.assert_allclose(g[f"gen.{last}.cache.k"][layer], full[key][:, :rows],
+                                       atol=1e-5)
+            np.testing.assert_allclose(g[f"gen.{last}.cache.v"][layer], full[f"{p}.v"][:, :rows],
+                                       atol=1e-5)
+    per_token = 2 * cfg.n_dec_layers * cfg.kv_heads * cfg.d_head
+    assert int(g["gen.numbers_per_token"]) == per_token
+    assert list(g["gen.cache_numbers"]) == [per_token * (int(p) + 1) for p in g["gen.position"]]
+    assert list(g["gen.cache_bytes"]) == [4 * n for n in g["gen.cache_numbers"]]
+    assert int(g["gen.rows_cached_total"]) == sum(g["gen.rows_cached"])
+    assert int(g["gen.rows_full_total"]) == sum(g["gen.rows_full"]) > int(g["gen.rows_cached_total"])
+    assert int(g["gen.real.bytes"]) == 2 * 30 * 3 * 64 * 8192 * 2  # SmolLM2-135M, float16
+
+
+def test_sampled_turns_record_the_samplers_steps():
+    g = generate("lm", "the", temperature=1.5, top_k=5, top_p=0.8, seed=4)
+    assert int(g["gen.top_k"]) == 5 and float(g["gen.top_p"]) == pytest.approx(0.8)
+    rng = np.random.default_rng(4)
+    for t in range(n_turns(g)):
+        s = f"gen.{t}.sampler"
+        assert float(g[f"{s}.u"]) == np.float32(rng.random())  # one uniform number per turn
+        assert g[f"{s}.top_k.kept"].sum() == 5 and g[f"{s}.top_p.kept"].sum() <= 5
+        np.testing.assert_array_equal(g[f"gen.{t}.sample_probs"], g[f"{s}.final"])
+        assert int(g[f"{s}.choice"]) == int(g["gen.choice"][t])
+        assert g[f"{s}.final"][int(g["gen.choice"][t])] > 0
+    again = generate("lm", "the", temperature=1.5, top_k=5, top_p=0.8, seed=4)
+    assert again.output_tokens == g.output_tokens

@@ -65,12 +65,12 @@ def test_heads_storyboard_has_a_picture_per_head_with_a_caption_from_its_weights
 def test_generate_storyboard_follows_the_loop():
     steps = GenerateScene.storyboard(SceneOptions())
     assert [s.name for s in steps] == ["title", "encode", "turn_1", "turn_2", "turn_3", "turn_4",
-                                       "turn_5", "turn_6", "same_rows"]
+                                       "turn_5", "turn_6", "cache"]
     by = {s.name: s.caption for s in steps}
     assert "\u201c<bos> jane visite\u201d" in by["turn_3"] and "\u201cl'afrique\u201d" in by["turn_3"]
     assert by["turn_6"].endswith("\u201c<eos>\u201d, so the sentence is finished.")
     lm = GenerateScene.storyboard(SceneOptions(model="lm", max_new=2))
-    assert [s.name for s in lm] == ["title", "turn_1", "turn_2", "same_rows"]
+    assert [s.name for s in lm] == ["title", "turn_1", "turn_2", "cache"]
     assert "\u201cthe early bird eats\u201d" in lm[2].caption
     sampled = SceneOptions(model="lm", sentence="the", temperature=1.0, seed=3)
     assert load_generation(sampled) is load_generation(sampled)  # one run serves all
@@ -84,14 +84,21 @@ def test_generate_turns_show_each_turns_row_and_pick():
         state = next(s for s in states if s.name == f"turn_{turn + 1}")
         bars = {idx: value for src, idx, value, _ in state.drawn if src == f"gen.{turn}.probs"}
         assert len(bars) == len(t.vocab)  # the whole vocabulary
-        assert checks.shown(state, f"gen.{turn}.cross_attn[0].T")  # the newest position's row
+        # the newest position's attention weights over the cached rows, one per word so far
+        weights = checks.shown(state, f"explain.column(gen.{turn}.self_attn[0,0])")
+        assert set(weights) == {(i, 0) for i in range(turn + 1)}
         picked = [x.text for x in state.texts if x.source == "vocab" and x.index ==
                   (int(t["gen.choice"][turn]),)]
         assert len(picked) >= 2  # under its bar and appended to the input
-    same = next(s for s in states if s.name == "same_rows")
+    cache = next(s for s in states if s.name == "cache")
     for turn in range(6):
         c = int(t["gen.choice"][turn])
-        assert checks.shown(same, f"gen.{turn}.probs")[(c,)] == checks.shown(same, "probs")[(turn, c)]
+        cached = checks.shown(cache, f"gen.{turn}.logits")[(c,)]
+        assert cached == checks.shown(cache, f"gen.{turn}.full_logits")[(c,)]
+        assert checks.shown(cache, f"gen.{turn}.diff")[()] == "0.0000"
+        assert checks.shown(cache, "gen.rows_cached")[(turn,)] == "1"  # <bos>, then one a turn
+        assert checks.shown(cache, "gen.rows_full")[(turn,)] == str(turn + 1)
+    assert checks.shown(cache, "gen.cache_bytes")[(5,)] == str(4 * 2 * 1 * 2 * 4 * 6)
 
 
 LONGEST = {  # the models' longest inputs: 12 English words; 11 words and the next for lm

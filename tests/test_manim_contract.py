@@ -55,10 +55,6 @@ CONTRACTS = [
      ("self", "mobject", "skip_point_alignment"), "2cd75be4af93"),
     ("deferred ReplacementTransform", "manim.VMobject.align_points", ("self", "vmobject"),
      "a89a89c59162"),
-    ("textcache tex_to_svg_file", "manim.mobject.text.tex_mobject.tex_to_svg_file",
-     ("expression", "environment", "tex_template"), None),
-    ("textcache tex_to_svg_file", "manim.utils.tex_file_writing.generate_tex_file",
-     ("expression", "environment", "tex_template"), None),
     ("frames FastPathCamera path", "manim.Camera.set_cairo_context_path", ("self", "ctx", "vmobject"),
      "0e53e5837e78"),
     ("frames FastPathCamera", "manim.Camera.display_vectorized", ("self", "vmobject", "ctx"),
@@ -159,27 +155,16 @@ def test_straight_path_is_one_function():
         _why("fastpaths end states", "manim.utils.paths.straight_path", "return value")
 
 
-def test_formula_glyphs_keep_their_parsed_path():
+def test_formula_glyphs_keep_their_parsed_path(tmp_path):
     """fastpaths' copy shares a glyph's ``path_obj`` (Manim builds the glyph from it and never
     reads it again): a glyph of a formula is a VMobjectFromSVGPath holding one."""
-    from manim import MathTex
+    from manim import MathTex, tempconfig
     from manim.mobject.svg.svg_mobject import VMobjectFromSVGPath
 
-    from scenes.engine.patching import rendering
-
-    with rendering():  # LaTeX's SVG from the cache
+    with tempconfig({"media_dir": str(tmp_path)}):
         glyphs = [m for m in MathTex("x").get_family() if isinstance(m, VMobjectFromSVGPath)]
     assert glyphs and all("path_obj" in vars(g) for g in glyphs), \
         _why("fastpaths __deepcopy__", "VMobjectFromSVGPath.path_obj", "attributes")
-
-
-def test_tex_mobject_calls_its_module_name():
-    """textcache replaces the name ``tex_to_svg_file`` in Manim's tex_mobject module: its
-    formulas must call it through that name."""
-    from manim.mobject.text import tex_mobject
-
-    assert "tex_to_svg_file(" in inspect.getsource(tex_mobject.SingleStringMathTex.__init__), \
-        _why("textcache tex_to_svg_file", "SingleStringMathTex.__init__", "code")
 
 
 def test_renderer_and_camera_attributes():

@@ -54,7 +54,7 @@ __all__ = [
     "target_probs", "onehot", "p_minus_y", "count", "logit_grad", "mean", "norm", "rms",
     "sgd_step", "sgd_update", "VOCAB_COLUMNS", "vocab_window", "take_columns",
     "gather_rows", "times", "pe_table", "pe_wave", "embedding_table", "max_positions",
-    "cos", "sin", "kv_numbers", "size", "variance", "rope_distance",
+    "cos", "sin", "kv_numbers", "largest_unit", "size", "variance", "rope_distance",
     "rope_freq", "rope_rotate", "rope_shift_scores", "ROPE_SHIFTS", "rms_standardise",
     "silu", "sigmoid",
 ]
@@ -359,7 +359,9 @@ def next_word_targets(trace: Any) -> np.ndarray:
     """The word id each decoder position is trained to predict: the decoder's input shifted
     left by one, then <eos> (teacher forcing: ``<bos> jane ...`` is trained on
     ``jane ... <eos>``).  [pos]"""
-    eos = list(trace.vocab).index("<eos>")
+    vocab = list(trace.vocab)
+    # a pretrained BPE vocabulary ends a text with its own token (GPT-2 style)
+    eos = vocab.index("<eos>" if "<eos>" in vocab else "<|endoftext|>")
     return np.array([*trace.target_ids[1:], eos], dtype=np.int64)
 
 
@@ -474,6 +476,11 @@ def rope_shift_scores(q: np.ndarray, k: np.ndarray, m: np.ndarray, n: np.ndarray
     pairs = [(m + s, n + s) for s in ROPE_SHIFTS] + [(m + 1, n)]
     return np.array([(a, b, float(rope_rotate(q, a, theta) @ rope_rotate(k, b, theta)))
                      for a, b in pairs])
+
+
+def largest_unit(x: np.ndarray) -> int:
+    """The index of the largest-magnitude entry of a vector: the unit a scene works through."""
+    return int(np.argmax(np.abs(np.asarray(x, np.float64))))
 
 
 def size(x: np.ndarray) -> np.ndarray:
@@ -701,3 +708,14 @@ def links_above(pattern: np.ndarray, floor: float) -> list[tuple[int, int]]:
 
 __all__ += ["strongest_keys", "head_summary", "describe_head", "HEAD_RULE_SHARE", "HEAD_SPREAD_MAX",
             "attention_views", "links_above"]
+
+
+def rest_mass(probs: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """At each position, the probability of every word but the ``k`` most probable: the rest
+    of the vocabulary's total mass, 1 − (sum of the top k).  [pos, 1]"""
+    probs = np.asarray(probs, np.float64)
+    top = np.take_along_axis(probs, top_k_ids(probs, int(k)), axis=-1)
+    return (probs.sum(-1) - top.sum(-1))[..., None]
+
+
+FUNCTIONS["rest_mass"] = rest_mass

@@ -177,7 +177,16 @@ def summary(trace: Trace) -> str:
         f"ids:      {' '.join(map(str, trace.token_ids))}",
     ]
     lines += merges_summary(trace.tokenizing)
-    if trace.config.mode == "encdec":
+    if "gen.choice" in trace:
+        how = ("greedy" if float(trace["gen.temperature"]) == 0 else
+               f"sampled at temperature {float(trace['gen.temperature']):g}"
+               + (f", top-k {int(trace['gen.top_k'])}" if int(trace["gen.top_k"]) else "")
+               + (f", top-p {float(trace['gen.top_p']):g}" if float(trace["gen.top_p"]) else ""))
+        lines.append(f"output:   {printable(trace.output_text)}   (written turn by turn, {how}, "
+                     f"with a KV cache: {int(trace['gen.rows_cached_total'])} q/k/v rows "
+                     f"computed, {int(trace['gen.rows_full_total'])} without; cached logits "
+                     f"equal a full recompute within {float(trace['gen.max_diff']):.1e})")
+    elif trace.config.mode == "encdec":
         lines.append(f"output:   {printable(trace.output_text)}   (greedy translation; decoder "
                      "traced on it)")
     else:

@@ -26,6 +26,30 @@ is reachable by ``explain.resolve``/``lookup``. Turn ``t`` (0, 1, ...)::
     gen.T.cross_attn      [layer, head, src]   cross-attention row of the newest position
                                                (translate only)
 
+Each turn runs the decoder with a :class:`~transformer_core.model.KVCache`: the first turn
+reads the whole start (the prefix, or ``<bos>``), every later turn feeds only the newest word,
+whose q, k and v are the only rows computed; its attention reads the cached K and V rows of the
+earlier positions, and the cache grows by one row per layer. The same turn is also recomputed
+without the cache, to show that nothing changes::
+
+    gen.T.full_logits     [vocab]              turn T recomputed on the whole input, no cache
+    gen.T.diff            []                   max |gen.T.logits − gen.T.full_logits|
+    gen.T.cache.k/.v      [layer, kv_head, pos, d_head]   the cache after turn T (keys as the
+                                               attention uses them: rotated, with rope)
+    gen.rows_cached       [turn]               positions whose q, k, v the turn computed
+    gen.rows_full         [turn]               the same without a cache: the whole input
+    gen.rows_cached_total, gen.rows_full_total []   their sums over the turns
+    gen.max_diff          []                   the largest gen.T.diff
+    gen.cache_positions   [turn]               positions in the cache after each turn
+    gen.cache_numbers     [turn]               numbers in the cache after each turn:
+                                               2 (K, V) × layers × kv_heads × d_head × positions
+    gen.cache_bytes       [turn]               × gen.bytes_per_number (4: float32)
+    gen.numbers_per_token []                   2 × layers × kv_heads × d_head
+    gen.real.*            []                   the same formula for a real model's sizes
+                                               (:data:`REAL_MODEL`): layers, kv_heads, d_head,
+                                               context, bytes_per_number, numbers_per_token,
+                                               bytes (at the full context), megabytes
+
 Turn T's input is the first ``gen.position[T] + 1`` entries of ``target_tokens`` (``tokens`` for
 ``lm``, which start with the prefix); ``T'`` is that length. Because the decoder's
 self-attention is causal, turn T's numbers equal row ``gen.position[T]`` of the full run
@@ -38,12 +62,15 @@ import numpy as np
 import torch
 
 from .checkpoint import LoadedModel
+from .model import KVCache
 from .data import LM_PREFIX
-from .records import n_turns, turn_input
+from .records import REAL_MODEL, n_turns, turn_input
 from .sampling import SamplingError, check_sampler, sampler
 from .trace import CONTINUATION, Trace, resolve_model, tokenize_checked, trace_run
 
-__all__ = ["GenerationError", "default_prefix", "generate", "n_turns", "turn_input"]
+__all__ = ["GenerationError", "REAL_MODEL", "default_prefix", "generate", "n_turns",
+           "turn_input"]
+
 
 
 class GenerationError(SamplingError):
@@ -95,12 +122,24 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     max_new = min(max_new, room)
     rng = np.random.default_rng(seed)
     extra: dict[str, np.ndarray] = {}
-    choices, positions = [], []
+    choices, positions, rows_cached, rows_full, diffs = [], [], [], [], []
+    cache = KVCache()
+    layers = [f"decoder.blocks.{i}.attn" for i in range(cfg.n_dec_layers)]
     for turn in range(max_new):
         records: dict[str, torch.Tensor] = {}  # this turn's decoder run, by trace name
-        logits = lm.model.decode(torch.tensor([ids]), memory, records.__setitem__)[0, -1]  # [vocab]
+        new = ids[len(cache):]  # the words the cache has not seen: all at first, then one
+        logits = lm.model.decode(torch.tensor([new]), memory, records.__setitem__,
+                                 cache=cache)[0, -1]  # [vocab]
+        full = lm.model.decode(torch.tensor([ids]), memory)[0, -1]  # [vocab], no cache
         g = f"gen.{turn}"
         extra[f"{g}.logits"] = logits.numpy().astype(np.float32)
+        extra[f"{g}.full_logits"] = full.numpy().astype(np.float32)
+        diffs.append(float((logits - full).abs().max()))
+        extra[f"{g}.diff"] = np.array(diffs[-1], dtype=np.float32)
+        extra[f"{g}.cache.k"] = torch.stack([cache.layers[n][0][0] for n in layers]).numpy()
+        extra[f"{g}.cache.v"] = torch.stack([cache.layers[n][1][0] for n in layers]).numpy()
+        rows_cached.append(len(new))
+        rows_full.append(len(ids))
         extra[f"{g}.probs"] = records["probs"][0, -1].numpy().astype(np.float32)
         extra[f"{g}.self_attn"] = _newest_rows(records, "attn", cfg.n_dec_layers)
         if cfg.mode == "encdec":
@@ -123,5 +162,33 @@ def generate(model: str | LoadedModel = "translate", sentence: str | None = None
     extra["gen.temperature"] = np.array(float(temperature), dtype=np.float32)
     extra["gen.top_k"] = np.array(top_k or 0, dtype=np.int64)
     extra["gen.top_p"] = np.array(top_p or 0.0, dtype=np.float32)
+    extra.update(_work(cfg, rows_cached, rows_full, positions, diffs))
     start = 1 if cfg.mode == "encdec" else len(tok.ids)
     return trace_run(lm, sentence, tok, ids[:-1], ids[start:], extra)
+
+
+def _work(cfg, rows_cached, rows_full, positions, diffs) -> dict[str, np.ndarray]:
+    """What the cache saves and costs (see the module docstring)."""
+    per_token = 2 * cfg.n_dec_layers * cfg.kv_heads * cfg.d_head  # K and V rows of every layer
+    cached = np.array([p + 1 for p in positions], dtype=np.int64)  # positions after each turn
+    real = REAL_MODEL
+    real_per_token = 2 * real["layers"] * real["kv_heads"] * real["d_head"]
+    real_bytes = real_per_token * real["context"] * real["bytes_per_number"]
+    out = {
+        "gen.rows_cached": np.array(rows_cached, dtype=np.int64),
+        "gen.rows_full": np.array(rows_full, dtype=np.int64),
+        "gen.rows_cached_total": np.array(sum(rows_cached), dtype=np.int64),
+        "gen.rows_full_total": np.array(sum(rows_full), dtype=np.int64),
+        "gen.max_diff": np.array(max(diffs), dtype=np.float32),
+        "gen.numbers_per_token": np.array(per_token, dtype=np.int64),
+        "gen.cache_positions": cached,
+        "gen.cache_numbers": per_token * cached,
+        "gen.bytes_per_number": np.array(4, dtype=np.int64),  # float32
+        "gen.cache_bytes": 4 * per_token * cached,
+        "gen.real.numbers_per_token": np.array(real_per_token, dtype=np.int64),
+        "gen.real.bytes": np.array(real_bytes, dtype=np.int64),
+        "gen.real.megabytes": np.array(real_bytes / 1e6, dtype=np.float64),
+    }
+    for key in ("layers", "kv_heads", "d_head", "context", "bytes_per_number"):
+        out[f"gen.real.{key}"] = np.array(real[key], dtype=np.int64)
+    return out

@@ -25,8 +25,8 @@ import numpy as np
 from .config import Config
 from .explain import attention_prefix, neg_log, target_probs, top_k_ids
 
-__all__ = ["SentenceTooLongError", "Trace", "TrainingTrace", "block_output", "final_hidden", "from_bytes",
-           "n_turns", "to_bytes", "training_example", "turn_input"]
+__all__ = ["REAL_MODEL", "SentenceTooLongError", "Trace", "TrainingTrace", "block_output",
+           "final_hidden", "from_bytes", "n_turns", "to_bytes", "training_example", "turn_input"]
 
 
 class SentenceTooLongError(ValueError):
@@ -213,6 +213,13 @@ def training_example(trace: TrainingTrace, layer: int = 0, head: int = 0,
 
 
 # ---- generation traces -----------------------------------------------------------------------
+
+# A real model's sizes for the KV cache formula of a generation (gen.real.*): SmolLM2-135M, as its
+# GGUF file's metadata says (llama.block_count 30, attention.head_count_kv 3,
+# rope.dimension_count 64 = d_head, context_length 8192), its cache in float16 (2 bytes a
+# number, llama.cpp's default).
+REAL_MODEL = {"name": "SmolLM2-135M", "layers": 30, "kv_heads": 3, "d_head": 64,
+              "context": 8192, "bytes_per_number": 2}
 
 def n_turns(trace: Trace) -> int:
     """How many turns a generation trace holds."""

@@ -42,6 +42,8 @@ def is_pretrained_path(path: str | os.PathLike) -> bool:
     path = Path(path)
     if path.is_dir():
         return True
+    if not path.is_file():  # a FIFO or a device: never opened here (a FIFO would block)
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(4) == b"GGUF"

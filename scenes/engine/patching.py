@@ -1,7 +1,7 @@
 """Manim patched only while we render: :func:`rendering` puts the engine's faster methods on
-Manim's classes (:mod:`.fastpaths`, :mod:`.deferred`) and the formula cache in Manim's LaTeX
-step (:mod:`.textcache`), and on the way out puts back exactly what was there, so that a user's
-own Manim scenes in the same process (a notebook kernel) run on Manim as imported.
+Manim's classes (:mod:`.fastpaths`, :mod:`.deferred`), and on the way out puts back exactly what
+was there, so that a user's own Manim scenes in the same process (a notebook kernel) run on
+Manim as imported.
 """
 
 from __future__ import annotations
@@ -52,12 +52,11 @@ def rendering():
     leaving the outermost block restores Manim's own attributes, even on an exception."""
     global _depth, _patches
     if _depth == 0:
-        from . import fastpaths, textcache
+        from . import fastpaths
 
         patches = Patches()
         try:
             fastpaths.install(patches)
-            textcache.install_tex_cache(patches)
         except BaseException:
             patches.restore()
             raise

@@ -1,7 +1,7 @@
 """Laid-out text and compiled formulas, kept between runs in the user's cache folder
 (:mod:`transformer_core.cache`): a string's outline points (Pango and Manim's SVG parsing
-skipped on a hit), the SVG that LaTeX and dvisvgm make of a formula, and the ``MathTex`` Manim
-builds of it (written down by :mod:`scenes.engine.objectstate`). Each key covers everything
+skipped on a hit) and a formula's ``MathTex`` as Manim builds it (LaTeX, dvisvgm and the SVG's
+parsing skipped on a hit; written down by :mod:`scenes.engine.objectstate`). Each key covers everything
 that decides the value (see each key's function); values are stored exactly, so a cached run
 draws the same pixels as an uncached one, and an entry that does not decode into well-formed
 arrays is made again. With caching off (``--no-cache``) nothing is read or written.
@@ -13,7 +13,6 @@ import functools
 import io
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +20,10 @@ from transformer_core.cache import Store, digest, enabled, file_identity
 
 from . import objectstate
 
-__all__ = ["persistent_points", "persistent_glyphs", "persistent_formula", "install_tex_cache",
-           "text_versions", "tex_tools"]
+__all__ = ["persistent_points", "persistent_glyphs", "persistent_formula", "text_versions",
+           "tex_tools"]
 
 _TEXT = Store("text")
-_TEX = Store("tex")
 _FORMULA = Store("formula")
 
 
@@ -115,32 +113,6 @@ def persistent_glyphs(fn):
     return wrapper
 
 
-def install_tex_cache(patches) -> None:
-    """Make Manim's formulas (``MathTex``, ``Tex``) look in the persistent cache first, through
-    ``patches`` (:func:`.patching.rendering` only)."""
-    from manim import config
-    from manim.mobject.text import tex_mobject
-    from manim.utils import tex_file_writing
-
-    compile_svg = tex_file_writing.tex_to_svg_file
-
-    def tex_to_svg_file(expression, environment=None, tex_template=None) -> Path:
-        template = tex_template if tex_template is not None else config["tex_template"]
-        tex_file = tex_file_writing.generate_tex_file(expression, environment, template)
-        key = digest("tex-svg", tex_file.read_bytes(), template.tex_compiler,
-                     template.output_format, text_versions()[0], tex_tools(template.tex_compiler))
-        svg = tex_file.with_suffix(".svg")  # in this render's own media folder
-        blob = _TEX.get(key)
-        if blob is not None and b"<svg" in blob[:4096]:
-            svg.write_bytes(blob)
-            return svg
-        made = Path(compile_svg(expression, environment, tex_template))
-        _TEX.put(key, made.read_bytes())
-        return made
-
-    patches.set(tex_mobject, "tex_to_svg_file", tex_to_svg_file)
-
-
 def _formula_key(tex: tuple[str, ...], font_size: float) -> str:
     """What decides a built formula: its strings and size, the LaTeX template and compiler, the
     installed TeX tools, the renderer (its mobject classes), and the versions of Manim,
@@ -194,10 +166,7 @@ def persistent_formula(fn):
                     return mob
             except Exception:  # damaged or foreign: made again
                 pass
-        from .patching import rendering
-
-        with rendering():  # LaTeX's SVG from the cache too, when the formula is built
-            mob = fn(tex, font_size)
+        mob = fn(tex, font_size)
         try:
             _FORMULA.put(key, objectstate.encode(mob))
         except objectstate.Unsupported:  # something it cannot make exactly: built every time

@@ -90,6 +90,11 @@ def verify_scene(name: str, options) -> Report:
         reference = generate(loaded, options.sentence, max_new=options.max_new,
                              temperature=generation_temperature(options), seed=options.seed,
                              top_k=options.top_k, top_p=options.top_p)
+    elif drawn and "sample.logits" in drawn[0]:  # the sampling scene: the sampler, run again
+        from transformer_core.sampling import sample_run
+
+        reference = sample_run(loaded, options.sentence, temperature=options.temperature,
+                               top_k=options.top_k, top_p=options.top_p, seed=options.seed)
     elif drawn and "paper.logits" in drawn[0]:  # the compare scene: both models, run again
         from transformer_core.compare import compare_run
 
@@ -102,11 +107,6 @@ def verify_scene(name: str, options) -> Report:
                                 ours.worst if ours.max_diff >= theirs.max_diff
                                 else f"lm: {theirs.worst}", ours.checks + theirs.checks)
         return Report(name, verdict, comparison, len(steps), time.perf_counter() - started)
-    elif drawn and "sample.logits" in drawn[0]:  # the sampling scene: the sampler, run again
-        from transformer_core.sampling import sample_run
-
-        reference = sample_run(loaded, options.sentence, temperature=options.temperature,
-                               top_k=options.top_k, top_p=options.top_p, seed=options.seed)
     elif drawn and "why.scale.row" in drawn[0]:  # the why scene: its numbers, computed again
         from transformer_core.whys import why_run
 
