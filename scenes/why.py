@@ -27,7 +27,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Arc, Arrow, FadeIn, Line, VGroup  # noq
 from scenes.toolkit.storyboard import SceneOptions, Step, StoryScene, current_options  # noqa: E402
 from scenes.toolkit.style import NOTE  # noqa: E402
 from scenes.toolkit.text import label_text  # noqa: E402
-from transformer_core.explain import format_value, lookup  # noqa: E402
+from transformer_core.explain import lookup  # noqa: E402
 
 __all__ = ["WhyScene", "load_whys"]
 

@@ -56,8 +56,8 @@ from .records import TrainingTrace, final_hidden, training_example
 from .trace import Trace, _frozen, _params, run_with_trace
 
 __all__ = [
-    "ADAM_BETAS", "ADAM_EPS", "DEFAULT_LR", "PretrainedStepError", "TrainingTrace", "adam_update", "check_lr", "final_hidden", "training_example",
-    "training_step",
+    "ADAM_BETAS", "ADAM_EPS", "DEFAULT_LR", "PretrainedStepError", "TrainingTrace", "adam_update",
+    "check_lr", "final_hidden", "training_example", "training_step",
 ]
 
 # Plain gradient descent on one sentence, a learning rate per model. Measured on the shipped

@@ -87,7 +87,7 @@ def _scaling(full, cfg: Config, head: int) -> dict[str, np.ndarray]:
     pos = scores.shape[0] - 1  # the last query sees every key, even under a causal mask
     row = scores[pos]
     rng = np.random.default_rng(SEED)
-    spread, spread_scaled, rows = [], [], []
+    spread, spread_scaled = [], []
     for dk in RANDOM_DK:
         q = rng.standard_normal((RANDOM_PAIRS, dk))
         k = rng.standard_normal((RANDOM_PAIRS, dk))
