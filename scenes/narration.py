@@ -127,13 +127,35 @@ def _source_words(source: str) -> str:
     return _NAMES.get(last, last.replace("_", " "))
 
 
-def _position_words(index: tuple) -> str:
-    """Where in its matrix a number sits, 1-based as a reader counts: "row 2, column 3"."""
+def _position_words(index: tuple, rows: list[str] | None) -> str:
+    """Where in its matrix a number sits: the word of its row when the rows are the sentence's
+    words, else the row; columns 1-based as a reader counts."""
     if len(index) >= 2:
-        return f"row {_integer(index[-2] + 1)}, column {_integer(index[-1] + 1)} of "
+        row = index[-2]
+        where = (f"the row of {rows[row]!s}" if rows is not None and 0 <= row < len(rows)
+                 else f"row {_integer(row + 1)}")
+        return f"{where}, column {_integer(index[-1] + 1)}, "  # then "shows ..."
     if len(index) == 1:
-        return f"entry {_integer(index[0] + 1)} of "
+        return f"entry {_integer(index[0] + 1)} "
     return ""
+
+
+def _rows(source: str, trace) -> list[str] | None:
+    """The words a source's rows stand for: an encoder's (or a decoder-only model's) values have
+    one row per word of the sentence; anything else (parameters, a translation's decoder, whose
+    rows are the words written so far) is read by row number."""
+    tokens = list(getattr(trace, "tokens", []) or [])
+    if source.startswith("encoder.") or (source.startswith("decoder.")
+                                         and not getattr(trace, "target_tokens", None)):
+        return [t for t in (_spoken_token(t) for t in tokens)]
+    return None
+
+
+def _spoken_token(token: str) -> str:
+    for symbol, words in _SAY:
+        if token == symbol:
+            return words.strip()
+    return f'"{token}"'
 
 
 # ---- the script ---------------------------------------------------------------------------------
@@ -147,6 +169,7 @@ class StepSpeech:
     step: str
     text: str
     numbers: list = field(default_factory=list)  # verify's Shown items the text reads
+    rows: list = field(default_factory=list)  # per number: the words of its source's rows
     audio: np.ndarray | None = None  # float32 mono at RATE
     sentences: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -160,12 +183,13 @@ class StepSpeech:
         return LEAD + self.seconds + TAIL if self.seconds else 0.0
 
 
-def _read_numbers(items: list) -> str:
-    if not items:
-        return ""
-    parts = [f"{_position_words(s.index)}{_source_words(s.source)} is {speak_number(s.text)}"
-             for s in items]
-    return "For example, " + (" and ".join(parts) if len(parts) == 2 else parts[0]) + "."
+def _read_numbers(items: list, rows: list) -> str:
+    """"For example, in Q, the row of "jane", column two, shows minus five point five nine."."""
+    parts = [f"in {_source_words(s.source)}, {_position_words(s.index, r)}shows "
+             f"{speak_number(s.text)}" if len(s.index) else
+             f"{_source_words(s.source)} is {speak_number(s.text)}"
+             for s, r in zip(items, rows, strict=True)]
+    return "For example, " + "; and ".join(parts) + "." if parts else ""
 
 
 def _primary(source: str) -> bool:
@@ -189,10 +213,11 @@ def _largest(items: list):
     return max(items, key=size)
 
 
-def narrate(scene: str, options, numbers_per_step: int = 2) -> list[StepSpeech]:
+def narrate(scene: str, options, numbers_per_step: int = 1) -> list[StepSpeech]:
     """Each step's narration text for scene ``scene``: played with no pixels (as ``verify``
-    does), reading at each end state one number of each of up to ``numbers_per_step`` trace
-    values that the step put on screen (not on screen at the end of the step before)."""
+    does), reading at each end state one number of each of the last ``numbers_per_step`` trace
+    values that the step put on screen (not on screen at the end of the step before: the last
+    drawn is the step's result, Q after X and W_Q)."""
     from scenes.registry import get_scene_class
     from scenes.toolkit.verify import shown_items
     from scenes.writers.svg import run_storyboard
@@ -205,11 +230,12 @@ def narrate(scene: str, options, numbers_per_step: int = 2) -> list[StepSpeech]:
         sources = list(dict.fromkeys(s.source for s in items))
         new = [src for src in sources if src not in before and _primary(src)]
         picked = [_largest([s for s in items if s.source == src])
-                  for src in new[:numbers_per_step]]
+                  for src in (new[-numbers_per_step:] if numbers_per_step else [])]
+        rows = [_rows(s.source, scene_obj.trace) for s in picked]
         before.clear()
         before.update(sources)
-        text = " ".join(t for t in (speakable(step.caption), _read_numbers(picked)) if t)
-        result.append(StepSpeech(step.name, text, picked))
+        text = " ".join(t for t in (speakable(step.caption), _read_numbers(picked, rows)) if t)
+        result.append(StepSpeech(step.name, text, picked, rows))
 
     run_storyboard(get_scene_class(scene), options, listener)
     return result
