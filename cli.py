@@ -757,9 +757,13 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
 @click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
+@click.option("--narrate", is_flag=True,
+              help="Each slide's clip is held for, and carries, a voice reading its step (see "
+                   "render --narrate); the deck plays it with sound.")
 def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
                layer: int, head: int, theme: str, captions: bool, lr: float | None,
-               steps: tuple[str, ...], quality: str, out: Path, **generation) -> None:
+               steps: tuple[str, ...], quality: str, out: Path, narrate: bool,
+               **generation) -> None:
     """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
 
     SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
@@ -787,6 +791,17 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     slides_need = "needed for the slides' video clips"  # slides has no --no-web to skip them
     require_tools(*FORMULA_TOOLS, *WEB_TOOLS, purpose=dict.fromkeys(WEB_TOOLS, slides_need))
     output_folder(out)
+    narrations = {}
+    if narrate:
+        from scenes import narration as voice
+
+        for name in names:
+            speeches = voice.narrate(name, options)
+            try:
+                voice.synthesise(speeches)
+            except voice.NarrationError as exc:
+                raise Failure(str(exc)) from None
+            narrations[name] = voice.Narration(speeches)
     from scenes.writers.slides import write_slides
 
     sizes = [len(get_scene_class(n).storyboard(options)) for n in names]
@@ -796,7 +811,8 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
             progress(before[name] + index, step, sum(sizes))
 
         try:
-            result = write_slides(names, options, quality, out, scene, steps, progress=report)
+            result = write_slides(names, options, quality, out, scene, steps, progress=report,
+                                  narrations=narrations)
         except OSError as exc:
             from transformer_core.files import error_path
 

@@ -136,3 +136,32 @@ def test_help_does_not_import_the_voice():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert run.stdout.strip().endswith("ok"), run.stderr
+
+
+def _has_sound(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        return bool(c.streams.audio)
+
+
+def test_slides_and_the_notebook_player_carry_the_narration(monkeypatch, tmp_path):
+    from scenes.notebook import scene_video
+    from scenes.writers.slides import write_slides
+
+    name = register(monkeypatch)
+    monkeypatch.setenv("TRANSFORMER_EXPLAINED_CACHE", str(tmp_path / "cache"))
+    options = SceneOptions()
+    speeches = voice.narrate(name, options)
+    voice.synthesise(speeches)
+    result = write_slides([name], options, "low", tmp_path / "slides", name,
+                          narrations={name: voice.Narration(speeches)})
+    for slide, speech in zip(result.slides, speeches, strict=True):
+        assert _has_sound(slide.video)
+        assert slide.duration >= speech.step_seconds - 1 / 15
+    assert " muted" not in result.html.read_text()
+    shown = scene_video(name, options, narrate=True)
+    assert shown.sound and _has_sound(shown.path) and _has_sound(shown.webm)
+    assert " muted" not in shown._repr_html_()[:200]
+    assert speeches[0].sentences[0][0][:30] in __import__("base64").b64decode(
+        shown._repr_html_().rsplit("base64,", 1)[1].split('"')[0]).decode()
