@@ -61,6 +61,7 @@ TARGETS = {
 def bench_narration(tmp: Path, env: dict, results: list) -> None:
     """attention low: silent, narrated with the voice speaking, narrated with it cached."""
     figures = {}
+    render("attention", tmp / "narrate-warm-up", env)  # text and formulas cached, as below
     for label, extra in (("silent", ()), ("narrated, voice speaking", ("--narrate",)),
                          ("narrated, voice cached", ("--narrate",))):
         out = tmp / f"narrate-{len(figures)}"
