@@ -220,8 +220,23 @@ def narrate(scene: str, options, numbers_per_step: int = 1) -> list[StepSpeech]:
     drawn is the step's result, Q after X and W_Q)."""
     from scenes.registry import get_scene_class
     from scenes.toolkit.verify import shown_items
+    from scenes.writers.clips import fingerprint
     from scenes.writers.svg import run_storyboard
+    from transformer_core import cache
+    from transformer_core.verify import Shown
 
+    # Kept by everything that decides the end states (the code, options, checkpoint): the dry
+    # run is most of a cached narration's cost.
+    store = cache.Store("narration")
+    key = fingerprint(scene, options, "script", kind=f"narration:{numbers_per_step}")
+    kept = store.get(key)
+    if kept is not None:
+        try:
+            return [StepSpeech(step, text, [Shown(*n[:4], tuple(n[4]), n[5]) for n in numbers],
+                               rows)
+                    for step, text, numbers, rows in json.loads(kept)]
+        except (ValueError, TypeError):
+            pass
     result: list[StepSpeech] = []
     before: set = set()
 
@@ -238,6 +253,9 @@ def narrate(scene: str, options, numbers_per_step: int = 1) -> list[StepSpeech]:
         result.append(StepSpeech(step.name, text, picked, rows))
 
     run_storyboard(get_scene_class(scene), options, listener)
+    store.put(key, json.dumps([[r.step, r.text, [[n.step, n.kind, n.text, n.source, list(n.index),
+                                                  n.decimals] for n in r.numbers], r.rows]
+                               for r in result]).encode())
     return result
 
 
