@@ -26,17 +26,19 @@ def test_numbers_and_symbols_are_spoken_as_a_person_reads_them():
                     "scores it, one row.")
 
 
-def test_the_scripts_numbers_are_the_traces(monkeypatch):
+@pytest.mark.parametrize("scene", ["tiny", "attention"])
+def test_the_scripts_numbers_are_the_traces(monkeypatch, scene):
     """Every number the narration reads is a marked number of that step's end state, and it
     equals a fresh run of the model (as verify checks the screen)."""
+    from scenes.registry import get_scene_class
     from transformer_core.checkpoint import load_model
     from transformer_core.trace import run_with_trace
     from transformer_core.verify import first_mismatch
 
-    name = register(monkeypatch)
+    name = register(monkeypatch) if scene == "tiny" else scene
     options = SceneOptions()
     speeches = voice.narrate(name, options)
-    assert [s.step for s in speeches] == ["title", "matrix"]
+    assert [s.step for s in speeches] == [s.name for s in get_scene_class(name).storyboard(options)]
     fresh = run_with_trace(load_model(options.model, None), options.sentence)
     read = [n for s in speeches for n in s.numbers]
     assert read, "the matrix step reads one of its numbers"
