@@ -167,3 +167,29 @@ def test_slides_and_the_notebook_player_carry_the_narration(monkeypatch, tmp_pat
     assert " muted" not in shown._repr_html_()[:200]
     assert speeches[0].sentences[0][0][:30] in __import__("base64").b64decode(
         shown._repr_html_().rsplit("base64,", 1)[1].split('"')[0]).decode()
+
+
+def test_recordings_time_the_steps(monkeypatch, tmp_path):
+    """--voice-dir's files (any rate, named NN-step or step) set each step's length; a step's
+    cue is its script text for the whole recording."""
+    from scenes.writers.video import render_scene
+
+    name = register(monkeypatch)
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    _wav(rec / "01-title.wav", 2.0)
+    _wav(rec / "matrix.wav", 3.0)
+    speeches = voice.narrate(name, SceneOptions())
+    voice.from_voice_dir(rec, speeches)
+    assert [round(s.seconds, 2) for s in speeches] == [2.0, 3.0]
+    result = render_scene(name, SceneOptions(), out_dir=tmp_path / "out",
+                          narration=voice.Narration(speeches))
+    spans = [b - a for a, b in result.step_times]
+    assert spans[0] >= voice.LEAD + 2.0 + voice.TAIL - 1 / 15
+    assert spans[1] >= voice.LEAD + 3.0 + voice.TAIL - 1 / 15
+    cues = result.subtitles.read_text()
+    assert cues.count(" --> ") == 2 and speeches[1].text in cues
+    script = tmp_path / "script.md"
+    voice.write_script(script, name, speeches, result.step_times)
+    text = script.read_text()
+    assert "## 02-matrix (" in text and "speech 3.0 s" in text and speeches[1].text in text
