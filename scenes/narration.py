@@ -127,14 +127,18 @@ def _source_words(source: str) -> str:
     return _NAMES.get(last, last.replace("_", " "))
 
 
-def _position_words(index: tuple, rows: list[str] | None) -> str:
+def _position_words(index: tuple, rows: list[str] | None,
+                    columns: list[str] | None = None) -> str:
     """Where in its matrix a number sits: the word of its row when the rows are the sentence's
     words, else the row; columns 1-based as a reader counts."""
     if len(index) >= 2:
         row = index[-2]
         where = (f"the row of {rows[row]!s}" if rows is not None and 0 <= row < len(rows)
                  else f"row {_integer(row + 1)}")
-        return f"{where}, column {_integer(index[-1] + 1)}, "  # then "shows ..."
+        col = index[-1]
+        across = (f"the column of {columns[col]}" if columns is not None and 0 <= col < len(columns)
+                  else f"column {_integer(col + 1)}")
+        return f"{where}, {across}, "  # then "shows ..."
     if len(index) == 1:
         return f"entry {_integer(index[0] + 1)} "
     return ""
@@ -148,6 +152,16 @@ def _rows(source: str, trace) -> list[str] | None:
     if source.startswith("encoder.") or (source.startswith("decoder.")
                                          and not getattr(trace, "target_tokens", None)):
         return [t for t in (_spoken_token(t) for t in tokens)]
+    return None
+
+
+def _columns(source: str, rows: list[str] | None) -> list[str] | None:
+    """The words a source's columns stand for: a self-attention's query × key squares have the
+    sentence's words both ways (cross-attention's keys are the other sentence: numbered)."""
+    last = source.split(".")[-1].split("[")[0]
+    if rows is not None and ".attn." in source and last in ("scores", "scaled", "masked",
+                                                            "pattern"):
+        return rows
     return None
 
 
@@ -185,7 +199,7 @@ class StepSpeech:
 
 def _read_numbers(items: list, rows: list) -> str:
     """"For example, in Q, the row of "jane", column two, shows minus five point five nine."."""
-    parts = [f"in {_source_words(s.source)}, {_position_words(s.index, r)}shows "
+    parts = [f"in {_source_words(s.source)}, {_position_words(s.index, r, _columns(s.source, r))}shows "
              f"{speak_number(s.text)}" if len(s.index) else
              f"{_source_words(s.source)} is {speak_number(s.text)}"
              for s, r in zip(items, rows, strict=True)]
