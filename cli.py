@@ -669,12 +669,23 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="How many processes draw the video (the same frames, sooner), or with `all` "
                    "how many scenes render at once  [default: the number of cores].")
+@click.option("--narrate", is_flag=True,
+              help="A voice reads each step (its caption and the numbers it shows), with the "
+                   "steps held until it has finished: AAC sound in the mp4, Opus in the webm, "
+                   "subtitles of the spoken sentences. Offline; needs the narration extra.")
+@click.option("--voice-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Narrate with your recordings instead: one audio file per step, "
+                                 "named NN-step.wav (as in --script's sections).")
+@click.option("--script", "script", type=NonEmptyPath(dir_okay=False, path_type=Path),
+              default=None, help="Also write the narration script: one section per step with "
+                                 "its text and duration, to read, edit or record.")
 @cache_options
 @click.pass_context
 def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Path | None,
                sentence: str | None, layer: int, head: int, theme: str, captions: bool,
                lr: float | None, quality: str, fmt: str, out: Path, web: bool,
-               jobs: int | None, force: bool, no_cache: bool, **generation) -> None:
+               jobs: int | None, narrate: bool, voice_dir: Path | None, script: Path | None,
+               force: bool, no_cache: bool, **generation) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
     SCENE is a scene name (see `list`) or `all` (every scene, --jobs at a time, each in its own
@@ -688,12 +699,18 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
     from scenes.registry import default_model
 
     apply_no_cache(no_cache)
+    voiced = narrate or voice_dir is not None
+    if scene == "all" and (voiced or script is not None):
+        raise click.UsageError("--narrate, --voice-dir and --script are for one scene, not all")
+    if voiced and fmt in ("png", "gif"):
+        raise click.UsageError(f"--format {fmt} has no sound: narrate an mp4, webm or mov")
     if scene == "all":
         return render_all(ctx, out, jobs or default_jobs())
     if model is None and checkpoint is None:
         model = default_model(scene)
     web = web and fmt == "mp4"
     manifest, key, current = skip_check(ctx, "render", scene, out, f"{scene}.{fmt}", model)
+    current = current and voice_dir is None and script is None  # files the key cannot see
     if current:
         click.echo(f"{scene}: skipped, nothing changed since the last render into {out} "
                    "(--force renders anyway)")
@@ -701,8 +718,23 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           scenes=(scene,), **generation)
     check_scene_kind(scene, options.model, checkpoint)
-    require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
+    require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web or voiced else ()))
     output_folder(out)
+    if script is not None:
+        output_file(script)
+    speeches = narration = None
+    if voiced or script is not None:
+        from scenes import narration as voice
+
+        speeches = voice.narrate(scene, options)
+        try:
+            if voice_dir is not None:
+                voice.from_voice_dir(voice_dir, speeches)
+            elif narrate:
+                voice.synthesise(speeches)
+        except voice.NarrationError as exc:
+            raise Failure(str(exc)) from None
+        narration = voice.Narration(speeches) if voiced else None
 
     from scenes.registry import get_scene_class
     from scenes.writers import video as rendering
@@ -714,7 +746,7 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
         with step_progress(f"rendering {scene}", total) as progress:
             result = rendering.render_scene(scene, options, quality=quality, fmt=fmt,
                                             out_dir=stage, progress=progress,
-                                            jobs=jobs or default_jobs())
+                                            jobs=jobs or default_jobs(), narration=narration)
         published = publish_for_web(result.path, result.subtitles, captions) if web else []
 
     def final(path: Path) -> Path:  # where a file of the staging folder now is
@@ -733,6 +765,9 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
     for path in published:
         written.append(final(path))
         click.echo(f"wrote {final(path)}")
+    if script is not None:
+        voice.write_script(script, scene, speeches, None if fmt == "png" else result.step_times)
+        click.echo(f"wrote {script}")
     manifest.record(key, written)
 
 
@@ -787,9 +822,13 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
 @click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               default=Path("renders/slides"), show_default=True,
               help="The folder to write to; the deck goes in OUT/SCENE/.")
+@click.option("--narrate", is_flag=True,
+              help="Each slide's clip is held for, and carries, a voice reading its step (see "
+                   "render --narrate); the deck plays it with sound.")
 def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence: str | None,
                layer: int, head: int, theme: str, captions: bool, lr: float | None,
-               steps: tuple[str, ...], quality: str, out: Path, **generation) -> None:
+               steps: tuple[str, ...], quality: str, out: Path, narrate: bool,
+               **generation) -> None:
     """Slides for class, one per storyboard step: an HTML deck, a PowerPoint file, a PDF handout.
 
     SCENE is a scene name (see `list`) or `all` (every scene, in catalogue order). Each step's
@@ -817,6 +856,17 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
     slides_need = "needed for the slides' video clips"  # slides has no --no-web to skip them
     require_tools(*FORMULA_TOOLS, *WEB_TOOLS, purpose=dict.fromkeys(WEB_TOOLS, slides_need))
     output_folder(out)
+    narrations = {}
+    if narrate:
+        from scenes import narration as voice
+
+        for name in names:
+            speeches = voice.narrate(name, options)
+            try:
+                voice.synthesise(speeches)
+            except voice.NarrationError as exc:
+                raise Failure(str(exc)) from None
+            narrations[name] = voice.Narration(speeches)
     from scenes.writers.slides import write_slides
 
     sizes = [len(get_scene_class(n).storyboard(options)) for n in names]
@@ -826,7 +876,8 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
             progress(before[name] + index, step, sum(sizes))
 
         try:
-            result = write_slides(names, options, quality, out, scene, steps, progress=report)
+            result = write_slides(names, options, quality, out, scene, steps, progress=report,
+                                  narrations=narrations)
         except OSError as exc:
             from transformer_core.files import error_path
 

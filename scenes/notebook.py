@@ -46,6 +46,7 @@ class SceneVideo:
     captions_in_video: bool  # the frames show the captions: the track starts off
     width: int
     height: int
+    sound: bool = False  # narrated: the player starts with its sound on
 
     def _repr_html_(self) -> str:
         def data(path: Path) -> str:
@@ -54,7 +55,8 @@ class SceneVideo:
         track = base64.b64encode(self.vtt.encode()).decode()
         default = "" if self.captions_in_video else " default"
         label = html.escape(f"{self.scene}: the animation, one step per subtitle")
-        return (f'<video controls muted playsinline width="{self.width}" style="max-width:100%" '
+        muted = "" if self.sound else " muted"
+        return (f'<video controls{muted} playsinline width="{self.width}" style="max-width:100%" '
                 f'aria-label="{label}">'
                 f'<source src="data:video/webm;base64,{data(self.webm)}" type="video/webm">'
                 f'<source src="data:video/mp4;base64,{data(self.path)}" type="video/mp4">'
@@ -113,19 +115,48 @@ def scene_step(name: str, step: str, options=None, cache: Path | None = None) ->
     return SceneStep(name, step, caption, found[0].decode("utf-8"))
 
 
-def scene_video(name: str, options=None, quality: str = "low", cache: Path | None = None) -> SceneVideo:
-    """The whole video of scene ``name`` with its subtitles (cached render)."""
+def scene_video(name: str, options=None, quality: str = "low", cache: Path | None = None,
+                narrate: bool = False) -> SceneVideo:
+    """The whole video of scene ``name`` with its subtitles (cached render); with ``narrate``
+    a voice reads each step (:mod:`scenes.narration`) and the subtitles are its sentences."""
+    from scenes.toolkit.storyboard import SceneOptions
     from scenes.writers.clips import step_clips
     from scenes.writers.publish import Cue, format_vtt
 
     _check_scene(name)
+    speeches = None
+    if narrate:
+        from scenes import narration as voice
+
+        options = options if options is not None else SceneOptions()
+        speeches = voice.narrate(name, options)
+        voice.synthesise(speeches)
+        options = options.with_(step_seconds=voice.Narration(speeches).step_seconds)
     clips = step_clips(name, options, quality, cache=cache)
-    webm = _webm_of(clips)
-    cues = [Cue(round(a * 1000), round(b * 1000), caption)
-            for (_, caption), (a, b) in zip(clips.steps, clips.times, strict=True)]
+    video, webm = clips.video, _webm_of(clips)
+    if speeches is None:
+        cues = [Cue(round(a * 1000), round(b * 1000), caption)
+                for (_, caption), (a, b) in zip(clips.steps, clips.times, strict=True)]
+    else:  # the narrated copies, beside the cached silent ones, gone when the process ends
+        import shutil
+        import tempfile
+
+        from scenes.writers import clips as clip_cache
+
+        folder = Path(tempfile.mkdtemp(prefix="transformer-voice-"))
+        clip_cache._private.append(folder)
+        sound = voice.track(speeches, clips.times, clips.duration)
+        for path in (video, webm):
+            shutil.copyfile(path, folder / path.name)
+            voice.mux_audio(folder / path.name, sound)
+        video, webm = folder / video.name, folder / webm.name
+        cues = [Cue(round((a + voice.LEAD + t0) * 1000), round((a + voice.LEAD + t1) * 1000),
+                    text)
+                for s, (a, _b) in zip(speeches, clips.times, strict=True)
+                for text, t0, t1 in s.sentences]
     captions = options.captions if options is not None else True
-    return SceneVideo(name, clips.video, webm, format_vtt(cues, burned_in=captions), captions,
-                      clips.width, clips.height)
+    return SceneVideo(name, video, webm, format_vtt(cues, burned_in=captions), captions,
+                      clips.width, clips.height, sound=speeches is not None)
 
 
 def _webm_of(clips) -> Path:
@@ -160,8 +191,9 @@ def _webm_of(clips) -> Path:
 
 def show(name: str, step: str | None = None, *, quality: str = "low", model: str | None = None,
          sentence: str | None = None, layer: int | None = None, head: int | None = None,
-         theme: str | None = None, captions: bool | None = None):
-    """Display scene ``name`` inline: one ``step``'s end state (SVG), or the whole video.
+         theme: str | None = None, captions: bool | None = None, narrate: bool = False):
+    """Display scene ``name`` inline: one ``step``'s end state (SVG), or the whole video
+    (``narrate=True``: with a voice reading each step).
 
     In IPython (Jupyter, VS Code) the picture or player is displayed and None returned; elsewhere
     the :class:`SceneStep` or :class:`SceneVideo` is returned.
@@ -169,7 +201,7 @@ def show(name: str, step: str | None = None, *, quality: str = "low", model: str
     options = _options(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                        captions=captions)
     shown = (scene_step(name, step, options) if step is not None
-             else scene_video(name, options, quality))
+             else scene_video(name, options, quality, narrate=narrate))
     try:
         from IPython import get_ipython
         from IPython.display import display

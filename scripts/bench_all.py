@@ -14,6 +14,9 @@ each figure and whether it is met:
   at least 1.85 of 2 cores busy and uses no more CPU time than ``--jobs 1``; ``svg all`` warm;
   ``--help``;
 * peak resident memory of one high-quality render and of ``render all --jobs 2``;
+* narration: ``attention`` low rendered silent, with ``--narrate`` the first time (the voice
+  speaks every sentence) and again (its sentences from the cache): the narrated render's time
+  against the silent one (target: at most 15 % more, voice cached), and per second of video;
 * SmolLM2-135M: cold and warm load, ``trace --model smollm2``, peak memory, disk sizes
   (``scripts/bench_smollm2.py``).
 
@@ -51,8 +54,30 @@ OTHER_SENTENCE = {"translate": "paul sees rome in may", "lm": "the lazy cat eats
 CPU_NOISE = 0.03
 TARGETS = {
     "cold": 0.30, "warm": 0.20, "skip": 1.0, "high": 1.0, "busy": 1.85, "cpu": 1.0, "svg": 5.0,
-    "help": 0.15, "rss_one": 1024, "rss_all": 2048,
+    "help": 0.15, "rss_one": 1024, "rss_all": 2048, "narrate": 1.15,
 }
+
+
+def bench_narration(tmp: Path, env: dict, results: list) -> None:
+    """attention low: silent, narrated with the voice speaking, narrated with it cached."""
+    figures = {}
+    render("attention", tmp / "narrate-warm-up", env)  # text and formulas cached, as below
+    for label, extra in (("silent", ()), ("narrated, voice speaking", ("--narrate",)),
+                         ("narrated, voice cached", ("--narrate",))):
+        out = tmp / f"narrate-{len(figures)}"
+        wall, video, _, _ = render("attention", out, env, extra=("--force", *extra))
+        figures[label] = (wall, LAST_CPU[0], video)
+        size = (out / "attention.mp4").stat().st_size / 1e6
+        print(f"attention low, {label:26} {wall:6.1f} s (CPU {LAST_CPU[0]:5.1f} s) for "
+              f"{video:5.1f} s of video, mp4 {size:.1f} MB", flush=True)
+    silent = figures["silent"]
+    for label in ("narrated, voice speaking", "narrated, voice cached"):
+        wall, cpu, video = figures[label]
+        print(f"  {label}: {wall / silent[0]:.2f} × the silent render's time (CPU "
+              f"{cpu / silent[1]:.2f} ×); per second of video {wall / video:.2f} against "
+              f"{silent[0] / silent[2]:.2f}", flush=True)
+    ratio = figures["narrated, voice cached"][0] / silent[0]
+    results.append(("narration (voice cached)", verdict(ratio, TARGETS["narrate"])))
 
 
 class PeakRSS:
@@ -183,6 +208,8 @@ def main() -> None:
                         help="leave out the naive render and the high-quality table")
     parser.add_argument("--scenes", default=None, help="comma-separated (default: all)")
     parser.add_argument("--qualities", default="low,high")
+    parser.add_argument("--narration-only", action="store_true",
+                        help="only the narration figures (attention silent and narrated)")
     args = parser.parse_args()
     names = args.scenes.split(",") if args.scenes else scenes()
     qualities = ["low"] if args.quick else args.qualities.split(",")
@@ -194,6 +221,11 @@ def main() -> None:
         cache = tmp / "cache"
         env = env_with(cache)
 
+        if args.narration_only:
+            bench_narration(tmp, env, results)
+            for what, verdict_text in results:
+                print(f"{what}: {verdict_text}")
+            return
         # ---- ours cold, against the naive version -----------------------------------------
         wall, video, _, _ = render("attention", tmp / "cold", env)
         cold = wall / video
@@ -231,6 +263,8 @@ def main() -> None:
         print(f"unchanged re-render: {wall:5.2f} s, {'skipped, files untouched' if skipped else 'NOT skipped'}"
               f" — {verdict(wall, TARGETS['skip'])}", flush=True)
         results.append(("unchanged skip", verdict(wall if skipped else 99, TARGETS["skip"])))
+
+        bench_narration(tmp, env, results)
 
         # ---- every scene, low and high ------------------------------------------------------
         print(f"\n{'scene':14} " + " ".join(f"{q + ' s':>8} {'video':>6} {'ratio':>6} {'cpu':>5}"

@@ -82,6 +82,9 @@ class SceneOptions:
     top_k: int | None = None  # keep the k most probable words
     top_p: float | None = None  # keep the fewest most probable words reaching p
     seed: int = 0  # the seed of the draw
+    # The least seconds each step lasts, in storyboard order (a narration's speech, see
+    # scenes.narration); empty: each step as long as its animations and holds.
+    step_seconds: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.theme not in THEMES:
@@ -101,6 +104,8 @@ class SceneOptions:
                 kwargs[f.name] = int(raw)
             elif f.name in ("lr", "temperature", "top_p"):
                 kwargs[f.name] = float(raw)
+            elif f.name == "step_seconds":
+                kwargs[f.name] = tuple(float(x) for x in raw.split(","))
             elif f.name == "captions":
                 kwargs[f.name] = raw.strip().lower() not in ("0", "false", "no", "off")
             else:
@@ -275,9 +280,19 @@ class StoryScene(Layouts, Scene):
             start = self.renderer.time
             self.show_caption(step)
             getattr(self, f"step_{step.name}")()
+            self.hold_for_narration(index, start)
             self.step_times.append((start, self.renderer.time))
             for listener in list(self.step_listeners):
                 listener(self, index, step)
+
+    def hold_for_narration(self, index: int, start: float) -> None:
+        """Hold the end state until the step has lasted ``options.step_seconds[index]`` (its
+        narration, which starts with the step, then ends before the picture moves on)."""
+        seconds = self.options.step_seconds
+        if index < len(seconds):
+            missing = seconds[index] - (self.renderer.time - start)
+            if missing > 1e-3:
+                self.wait(missing)
 
     def show_caption(self, step: Step) -> None:
         """Put the step's caption at the bottom of the frame (if captions are on)."""

@@ -190,8 +190,10 @@ _HELP = ("<kbd>→</kbd> <kbd>space</kbd> next step &nbsp; <kbd>←</kbd> back &
          "<kbd>F</kbd> full screen &nbsp; <kbd>?</kbd> this help")
 
 
-def deck_html(slides: Sequence[DeckSlide], title: str, background: str, folder: Path) -> str:
-    """The deck page: every slide a muted ``<video>`` and its note; paths relative to ``folder``."""
+def deck_html(slides: Sequence[DeckSlide], title: str, background: str, folder: Path,
+              sound: bool = False) -> str:
+    """The deck page: every slide a ``<video>`` (muted unless the clips are narrated) and its
+    note; paths relative to ``folder``."""
     sections = []
     for number, s in enumerate(slides, start=1):
         video = s.video.relative_to(folder).as_posix()
@@ -200,7 +202,8 @@ def deck_html(slides: Sequence[DeckSlide], title: str, background: str, folder: 
         sections.append(
             f'<section class="slide" id="slide-{number}" data-scene="{escape(s.scene)}" '
             f'data-step="{escape(s.step)}" aria-label="{escape(f"{s.scene}, step {number}: {step}")}">\n'
-            f'<video src="{escape(video)}" poster="{escape(poster)}" muted playsinline '
+            f'<video src="{escape(video)}" poster="{escape(poster)}"{"" if sound else " muted"} '
+            f'playsinline '
             f'preload="auto" aria-describedby="note-{number}"></video>\n'
             f'<aside class="notes" id="note-{number}">{escape(s.caption)}</aside>\n</section>'
         )
@@ -258,12 +261,16 @@ Progress = Callable[[str, int, object, int], None]  # (scene, index, step, numbe
 
 
 def write_slides(scene_names: Sequence[str], options, quality: str, out_dir: Path, name: str,
-                 steps: Sequence[str] = (), progress: Progress | None = None) -> SlidesResult:
+                 steps: Sequence[str] = (), progress: Progress | None = None,
+                 narrations: dict | None = None) -> SlidesResult:
     """Render (or find in the cache) every scene and write the deck, PPTX and PDF for ``name``.
 
     ``steps`` keeps only the steps of these names (all when empty); the caller has checked
-    them against the storyboards.
+    them against the storyboards. ``narrations`` (scene name → spoken
+    :class:`scenes.narration.Narration`): each step's clip lasts at least its speech and
+    carries it as its sound.
     """
+    narrations = narrations or {}
     from scenes.toolkit.theme import THEMES
     from scenes.writers.svg import colour_hex
 
@@ -272,7 +279,10 @@ def write_slides(scene_names: Sequence[str], options, quality: str, out_dir: Pat
     rendered = {}
     for scene in scene_names:
         report = (lambda i, step, total, scene=scene: progress(scene, i, step, total)) if progress else None
-        clips = clip_cache.step_clips(scene, options, quality, progress=report)
+        voiced = narrations.get(scene)
+        clips = clip_cache.step_clips(
+            scene, options if voiced is None else options.with_(step_seconds=voiced.step_seconds),
+            quality, progress=report)
         rendered[scene] = clips
         chosen += [(scene, i) for i, (step, _) in enumerate(clips.steps) if not steps or step in steps]
     width = len(str(len(chosen))) if len(chosen) > 99 else 2
@@ -285,6 +295,12 @@ def write_slides(scene_names: Sequence[str], options, quality: str, out_dir: Pat
             step, caption = clips.steps[i]
             stem = f"{number:0{width}d}-{scene}-{step}"
             shutil.copyfile(clips.clip(i), stage / "media" / f"{stem}.mp4")
+            if scene in narrations:
+                from scenes.narration import mux_audio, track
+
+                mux_audio(stage / "media" / f"{stem}.mp4",
+                          track([narrations[scene].speeches[i]], [(0.0, 0.0)],
+                                narrations[scene].speeches[i].step_seconds))
             shutil.copyfile(clips.poster(i), stage / "media" / f"{stem}.png")
             start, end = clips.times[i]
             slides.append(DeckSlide(scene, step, caption, folder / "media" / f"{stem}.mp4",
@@ -292,7 +308,8 @@ def write_slides(scene_names: Sequence[str], options, quality: str, out_dir: Pat
         staged = [DeckSlide(s.scene, s.step, s.caption, stage / s.video.relative_to(folder),
                             stage / s.poster.relative_to(folder), s.duration) for s in slides]
         background = colour_hex(THEMES[options.theme].background)
-        atomic_write(stage / f"{name}.html", deck_html(staged, title, background, stage).encode())
+        atomic_write(stage / f"{name}.html", deck_html(staged, title, background, stage,
+                                                          sound=bool(narrations)).encode())
         write_pptx(stage / f"{name}.pptx", staged, title)
         write_handout(stage / f"{name}.pdf", [(sc, rendered[sc].steps[i][0]) for sc, i in chosen],
                       options, title)

@@ -92,20 +92,26 @@ def render_scene(
     out_dir: Path | str = "renders",
     progress: Progress | None = None,
     jobs: int = 1,
+    narration=None,
 ) -> RenderResult:
     """Render scene ``name`` with ``options`` and return what was written.
 
     ``progress(index, step, total)`` is called as each storyboard step finishes. With
     ``jobs`` > 1 a video is drawn by that many processes (:mod:`scenes.engine.shards`): the
     same frames, in less time on as many cores. Manim runs with the engine's patches only
-    while this renders (:func:`scenes.engine.patching.rendering`).
+    while this renders (:func:`scenes.engine.patching.rendering`). With ``narration`` (a
+    :class:`scenes.narration.Narration` whose speeches are spoken) each step lasts at least its
+    speech, the video gets the speech as its sound and the subtitles are its sentences.
     """
+    if narration is not None:
+        options = (options or SceneOptions()).with_(step_seconds=narration.step_seconds)
     with rendering():
-        return _render_scene(name, options, quality, fmt, out_dir, progress, jobs)
+        return _render_scene(name, options, quality, fmt, out_dir, progress, jobs, narration)
 
 
 def _render_scene(name: str, options: SceneOptions | None, quality: str, fmt: str,
-                  out_dir: Path | str, progress: Progress | None, jobs: int) -> RenderResult:
+                  out_dir: Path | str, progress: Progress | None, jobs: int,
+                  narration=None) -> RenderResult:
     if quality not in QUALITIES:
         raise ValueError(f"unknown quality {quality!r}; choose from {', '.join(QUALITIES)}")
     if fmt not in FORMATS:
@@ -180,7 +186,15 @@ def _render_scene(name: str, options: SceneOptions | None, quality: str, fmt: st
                 from ..engine.shards import stop_shards
 
                 stop_shards(processes)
-        if fmt != "png":
+        if fmt != "png" and narration is not None:
+            from ..narration import format_cues, mux_audio, track
+
+            duration = scene.step_times[-1][1] if scene.step_times else 0.0
+            mux_audio(stage / f"{name}.{fmt}",
+                      track(narration.speeches, scene.step_times, duration))
+            atomic_write(stage / f"{name}.srt",
+                         format_cues(narration.speeches, scene.step_times).encode())
+        elif fmt != "png":
             atomic_write(stage / f"{name}.srt",
                          format_srt(scene.steps, scene.step_times).encode())
     # Renamed into place: the staging folder is gone.
