@@ -13,7 +13,9 @@ from .explain import format_value, lookup, matches, resolve
 
 __all__ = ["PYTORCH_TOLERANCE", "Mismatch", "Shown", "Verdict", "check_shown", "first_mismatch"]
 
-PYTORCH_TOLERANCE = 1e-5  # relative to a tensor's largest entry (where above 1): float32 sums in another order differ by ~1e-7
+# Relative to a tensor's largest entry where that is above 1; float32 sums in another order
+# differ by about 1e-7.
+PYTORCH_TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ class Report:
             return f"scene {self.scene!r}, {self.verdict.mismatch}"
         c = self.comparison
         if c.max_diff > PYTORCH_TOLERANCE:
-            return (f"scene {self.scene!r}: the model differs from PyTorch by {c.max_diff:.1e} (relative) at "
-                    f"{c.worst} (more than {PYTORCH_TOLERANCE:.0e})")
+            return (f"scene {self.scene!r}: the model differs from PyTorch by {c.max_diff:.1e} "
+                    f"(relative) at {c.worst} (more than {PYTORCH_TOLERANCE:.0e})")
         v = self.verdict
         return (f"{v.numbers} numbers and {v.labels} word labels on {self.steps} steps of "
                 f"{self.scene!r} equal the model's values; the model equals PyTorch within "
