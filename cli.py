@@ -604,12 +604,16 @@ def verify_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="How many processes draw the video (the same frames, sooner), or with `all` "
                    "how many scenes render at once  [default: the number of cores].")
+@click.option("--step", default=None,
+              help="Only this storyboard step (by name): its clip as OUT/SCENE-STEP.mp4 (with "
+                   "its web files), or with --format png its end state as OUT/SCENE-STEP.png.")
 @cache_options
 @click.pass_context
 def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Path | None,
                sentence: str | None, layer: int, head: int, theme: str, captions: bool,
                lr: float | None, quality: str, fmt: str, out: Path, web: bool,
-               jobs: int | None, force: bool, no_cache: bool, **generation) -> None:
+               jobs: int | None, step: str | None, force: bool, no_cache: bool,
+               **generation) -> None:
     """Render a scene as a video of the model's real numbers, with .srt subtitles beside it.
 
     SCENE is a scene name (see `list`) or `all` (every scene, --jobs at a time, each in its own
@@ -623,21 +627,35 @@ def render_cmd(ctx: click.Context, scene: str, model: str | None, checkpoint: Pa
     from scenes.registry import default_model
 
     apply_no_cache(no_cache)
+    if step is not None and scene == "all":
+        raise click.UsageError("--step names a step of one scene: give a scene name, not `all`")
+    if step is not None and fmt not in ("mp4", "png"):
+        raise click.UsageError("--step writes the step's clip (mp4) or its still (png): "
+                               f"not --format {fmt}")
     if scene == "all":
         return render_all(ctx, out, jobs or default_jobs())
     if model is None and checkpoint is None:
         model = default_model(scene)
     web = web and fmt == "mp4"
-    manifest, key, current = skip_check(ctx, "render", scene, out, f"{scene}.{fmt}", model)
+    target = f"{scene}-{step}" if step is not None else scene
+    manifest, key, current = skip_check(ctx, "render", target, out, f"{target}.{fmt}", model)
     if current:
-        click.echo(f"{scene}: skipped, nothing changed since the last render into {out} "
+        click.echo(f"{target}: skipped, nothing changed since the last render into {out} "
                    "(--force renders anyway)")
         return
     options = scene_setup(model, sentence, layer, head, theme, captions, lr, checkpoint,
                           scenes=(scene,), **generation)
     check_scene_kind(scene, options.model, checkpoint)
+    if step is not None:
+        from scenes.cli.step_render import check_step, render_step
+
+        check_step(scene, step, options)
     require_tools(*FORMULA_TOOLS, *(WEB_TOOLS if web else ()))
     output_folder(out)
+    if step is not None:
+        manifest.forget()
+        manifest.record(key, render_step(scene, step, options, quality, fmt, out, web, captions))
+        return
 
     from scenes.registry import get_scene_class
     from scenes.writers import video as rendering
