@@ -1,4 +1,4 @@
-"""Command line: list, trace, train, render, svg, verify, embed, gallery, slides, cache.
+"""Command line: list, trace, train, render, svg, verify, embed, gallery, slides, build, cache.
 
 The commands only; what they share (errors, signals, checks, caching options, progress, jobs) is
 in :mod:`scenes.cli`, the scene options in :mod:`scenes.cli_support`.
@@ -439,12 +439,13 @@ def svg_cmd(ctx: click.Context, scene: str, out: Path | None, model: str | None,
         folders = {name: renders / "svg" / name for name in names}
     else:
         folders = {name: out / name if scene == "all" else out for name in names}
-    # One --step is quick to export and reports each file as unchanged: only whole scenes skip.
-    records = {name: skip_check(ctx, "svg", name, folder, f"{name}.svg", model) if step is None
-               else (None, None, False) for name, folder in folders.items()}
+    # One --step has a record of its own (a post's figures file asks for single steps).
+    target = {name: name if step is None else f"{name}-{step}" for name in folders}
+    records = {name: skip_check(ctx, "svg", target[name], folder, f"{target[name]}.svg", model)
+               for name, folder in folders.items()}
     for name, (_, _, current) in records.items():
         if current:
-            click.echo(f"{name}: skipped, nothing changed since the last export into "
+            click.echo(f"{target[name]}: skipped, nothing changed since the last export into "
                        f"{folders[name]} (--force exports anyway)")
     folders = {name: folder for name, folder in folders.items() if not records[name][2]}
     if not folders:
@@ -791,6 +792,26 @@ def slides_cmd(scene: str, model: str | None, checkpoint: Path | None, sentence:
                "browser, → next, ← back, R replay, S speaker notes")
     click.echo(f"wrote {result.pptx} ({result.pptx.stat().st_size / 1e6:.1f} MB)")
     click.echo(f"wrote {result.pdf} (handout, {n} pages, {result.pdf.stat().st_size / 1e6:.1f} MB)")
+
+
+@main.command("build")
+@click.argument("file", type=click.Path(dir_okay=True, path_type=Path), default=Path("figures.toml"))
+@click.option("--force", is_flag=True, help="Make every output even if nothing changed.")
+def build_cmd(file: Path, force: bool) -> None:
+    """Make or refresh every figure a post's figures file lists  [FILE: figures.toml].
+
+    FILE (TOML, in the post's folder) lists [[figure]] tables: a scene, its options (those of
+    `render` and `svg`: model, sentence, theme, quality, ...) and the outputs wanted:
+    video = true, clip = "STEP", svg = true or ["STEP", ...], still = "STEP" (a PNG). They are
+    written to OUT/NAME/ (out = "..." beside FILE; NAME: the figure's name, else its scene).
+    What has not changed since the last build is skipped. One line per figure output as it
+    finishes, one line per failure at the end (exit 1); a mistake in FILE is one line naming
+    the entry (exit 2) before anything is drawn.
+    """
+    from scenes.cli.build import program_for, read_figures, run_build
+
+    figures = read_figures(file, main)
+    run_build(figures, program_for(Path(__file__).resolve()), force)
 
 
 def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool) -> list[Path]:
