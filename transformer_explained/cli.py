@@ -49,9 +49,12 @@ from scenes.cli_support import (
     scenes_for,
 )
 from scenes.engine.startup import one_blas_thread, skip_unused_imports
+from transformer_explained import __version__, command, command_name
 
 
 @click.group(cls=Main, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="transformer-explained",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """Explain the Transformer with animations of a tiny trained model's real numbers."""
 
@@ -309,7 +312,7 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
         why = ("--holdout 0" if holdout == 0 else
                f"{len(text)} sentences are too few to hold some out; {HOLDOUT_MIN_SENTENCES} are needed")
         click.echo(f"held-out data: none ({why}): the accuracy above is on sentences it trained on")
-    click.echo(f"wrote {path}; show it: python cli.py render attention --checkpoint {path}")
+    click.echo(f"wrote {path}; show it: {command_name()} render attention --checkpoint {path}")
 
 
 def _accuracy_line(what: str, name: str, exact: float, token: float, n: int,
@@ -333,7 +336,7 @@ RENDERS_OPTION = click.option(
 def render_command(scene: str, renders: Path) -> str:
     """The command that writes what `embed` needs, for the folder it looked in."""
     out = "" if renders == Path("renders") else f" --out {renders}"
-    return f"python cli.py render {scene}{out}"
+    return f"{command_name()} render {scene}{out}"
 
 
 @main.command("embed")
@@ -380,8 +383,9 @@ def gallery_cmd(out: Path | None, renders: Path) -> None:
     out = out or renders / "index.html"
     skipped: list[Path] = []  # files under svg/ that are not readable SVGs: left out, named
     if not find_diagrams(renders, skipped) and not find_videos(renders):
-        raise Failure(f"nothing rendered in {renders} yet: run `python cli.py render SCENE` or "
-                      "`python cli.py svg SCENE` first (`python cli.py list` names the scenes)")
+        me = command_name()
+        raise Failure(f"nothing rendered in {renders} yet: run `{me} render SCENE` or "
+                      f"`{me} svg SCENE` first (`{me} list` names the scenes)")
     output_file(out)
     try:
         _, n_videos, n_diagrams = write_gallery(renders, out)
@@ -704,7 +708,7 @@ def render_all(ctx: click.Context, out: Path, jobs: int) -> None:
     known = render_times(kind)
     order = sorted(SCENES, key=lambda name: -known.get(name, float("inf")))
     last = order[-1] if len(order) > jobs else None
-    commands = {name: [sys.executable, str(Path(__file__).resolve()), "render", name, *options,
+    commands = {name: [*command(), "render", name, *options,
                        "--jobs", str(jobs if name == last else 1)]
                 for name in order}
     click.echo(f"rendering {len(commands)} scenes, {min(jobs, len(commands))} at a time")
@@ -808,10 +812,10 @@ def build_cmd(file: Path, force: bool) -> None:
     finishes, one line per failure at the end (exit 1); a mistake in FILE is one line naming
     the entry (exit 2) before anything is drawn.
     """
-    from scenes.cli.build import program_for, read_figures, run_build
+    from scenes.cli.build import read_figures, run_build
 
     figures = read_figures(file, main)
-    run_build(figures, program_for(Path(__file__).resolve()), force)
+    run_build(figures, command(), force)
 
 
 def publish_for_web(video: Path, subtitles: Path | None, captions_in_video: bool) -> list[Path]:

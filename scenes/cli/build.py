@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,8 +278,3 @@ def run_build(figures: list[Figure], program: list[str], force: bool) -> None:
         for line in failures:
             click.echo(f"failed: {line}", err=True)
         raise Failure(f"{len(failures)} of {total} output{'s' * (total != 1)} failed")
-
-
-def program_for(script: Path) -> list[str]:
-    """The command line that runs the CLI again in a child process."""
-    return [sys.executable, os.fspath(script)]
