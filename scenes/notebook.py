@@ -2,7 +2,8 @@
 
 ``show("attention", step="softmax", sentence="paul sees rome in may")`` displays that step's end
 state as an SVG; ``show("attention")`` displays the whole video with its subtitles: the webm
-itself inside the output, once (so the saved notebook keeps it: 1.9 MB for the attention scene),
+itself inside the output, once (so the saved notebook keeps it: 3.3 MB of base64 for the
+attention scene),
 or with ``link="media"`` copied into that folder beside the notebook and only linked (the saved
 notebook stays small; the folder goes along with it). The text form of each output (what a
 plain-text front end or a diff shows) is one short line, never the SVG or the video again.
