@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -136,3 +137,76 @@ def test_the_page_plays_its_video_and_shows_its_svgs(server):
     assert len(svgs) == 1 and svgs[0]["w"] > 100, images
     assert len(pngs) == 1 and pngs[0]["w"] > 100, images
     assert [p for p in problems if "favicon" not in p] == []
+
+
+RST = """Attention, one step
+===================
+
+.. transformer-explained-video:: figures/attention/attention-softmax.mp4
+
+.. image:: figures/attention/svg/07-softmax.svg
+   :alt: The softmax step
+"""
+
+
+@pytest.fixture(scope="module")
+def sphinx_site(site):
+    """The same post in Sphinx (html builder), with the extension's directive."""
+    tmp = site["with"].parent
+    src = tmp / "sphinx"
+    shutil.copytree(tmp / "docs" / "posts" / "figures", src / "posts" / "figures")
+    (src / "conf.py").write_text('project = "Post"\nextensions = ["scenes.sites.sphinx_ext"]\n'
+                                 'html_theme = "alabaster"\n')
+    (src / "index.rst").write_text("Home\n====\n\n.. toctree::\n\n   posts/attention\n")
+    (src / "posts" / "attention.rst").write_text(RST)
+    out = tmp / "sphinx-out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    built = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", str(src),
+                            str(out)], capture_output=True, text=True, env=env, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+def check_page(root: Path, url_path: str, webm_suffix: str, svg_count: int = 1):
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make setup` (apt package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(RangeHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server = f"http://127.0.0.1:{httpd.server_address[1]}"
+    problems: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            tab = browser.new_page()
+            tab.route("**/*", lambda route: route.continue_()
+                      if route.request.url.startswith(server)
+                      else (problems.append(route.request.url), route.abort()))
+            tab.on("response", lambda r: r.status >= 400 and problems.append(f"{r.url}: {r.status}"))
+            tab.goto(f"{server}/{url_path}", wait_until="load")
+            video = tab.locator("video").first
+            tab.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(),
+                                  timeout=20000)
+            state = video.evaluate("""async v => { await v.play();
+                await new Promise(r => setTimeout(r, 600));
+                return {t: v.currentTime, src: v.currentSrc, d: v.duration, err: v.error}; }""")
+            images = tab.evaluate("""() => Array.from(document.querySelectorAll('img'))
+                .map(i => ({src: i.currentSrc, w: i.naturalWidth}))""")
+            browser.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert state["err"] is None and state["t"] > 0.2 and state["d"] > 1, state
+    assert state["src"].endswith(webm_suffix), state
+    svgs = [i for i in images if i["src"].endswith(".svg")]
+    assert len(svgs) == svg_count and all(i["w"] > 100 for i in svgs), images
+    assert [p for p in problems if "favicon" not in p] == []
+
+
+def test_the_sphinx_page_plays_its_video_and_shows_its_svg(sphinx_site):
+    page = (sphinx_site / "posts" / "attention.html").read_text()
+    assert 'src="../_videos/posts-figures-attention/attention-softmax.webm"' in page
+    check_page(sphinx_site, "posts/attention.html",
+               "/_videos/posts-figures-attention/attention-softmax.webm")
