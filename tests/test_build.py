@@ -25,9 +25,12 @@ def build(path: Path, *args: str):
 
 @pytest.mark.parametrize("text, expected", [
     ('[[figure\nscene = "attention"\n', "not valid TOML"),
-    ('[[figure]]\nscene = "atention"\nvideo = true\n', "figure 1: no scene 'atention'; did you mean 'attention'?"),
-    ('[[figure]]\nscene = "attention"\nthem = "light"\nvideo = true\n', "figure 1 (attention): no option 'them'; did you mean 'theme'?"),
-    ('[[figure]]\nscene = "attention"\ntheme = "pink"\nvideo = true\n', "figure 1 (attention): Invalid value for '--theme'"),
+    ('[[figure]]\nscene = "atention"\nvideo = true\n',
+     "figure 1: no scene 'atention'; did you mean 'attention'?"),
+    ('[[figure]]\nscene = "attention"\nthem = "light"\nvideo = true\n',
+     "figure 1 (attention): no option 'them'; did you mean 'theme'?"),
+    ('[[figure]]\nscene = "attention"\ntheme = "pink"\nvideo = true\n',
+     "figure 1 (attention): Invalid value for '--theme'"),
     ('[[figure]]\nscene = "attention"\n', "figure 1 (attention): no outputs"),
     ('[[figure]]\nscene = "attention"\nvideo = "yes"\n', "video is true or false"),
     ('[[figure]]\nscene = "attention"\nsvg = [1]\n', "svg is a step name or a list"),

@@ -78,7 +78,8 @@ def site(tmp_path_factory, render_cache):
     (post / "attention.md").write_text(PAGE.format(snippet=snippet))
     sites = {}
     for name, plugins in (("with", "plugins:\n  - transformer-explained\n"), ("without", "")):
-        (tmp / "mkdocs.yml").write_text(f"site_name: Post\ntheme:\n  name: mkdocs\n  highlightjs: false\n{plugins}")
+        (tmp / "mkdocs.yml").write_text(
+            f"site_name: Post\ntheme:\n  name: mkdocs\n  highlightjs: false\n{plugins}")
         out = tmp / f"site-{name}"
         built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir", str(out)],
                                cwd=tmp, capture_output=True, text=True, env=env, timeout=300)
