@@ -28,6 +28,6 @@ def command_name() -> str:
 
     ctx = click.get_current_context(silent=True)
     name = ctx.find_root().info_name if ctx is not None else None
-    if not name or name == "cli.py" or name.endswith("/cli.py"):
-        return "python cli.py"
-    return name
+    if name == "transformer-explained" or (name or "").startswith("python -m "):
+        return name
+    return "python cli.py"  # the checkout's script (or a test's runner)
