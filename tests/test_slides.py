@@ -183,6 +183,9 @@ def test_the_pptx_has_a_video_slide_per_step(deck):
         assert parts["video"].blob == stem.with_suffix(".mp4").read_bytes()
         assert parts["image"].blob == stem.with_suffix(".png").read_bytes()  # the poster
         assert slide.notes_slide.notes_text_frame.text == step.caption
+        title = slide.shapes.title  # the outline's and screen readers' name of the slide
+        assert title.text == f"attention: {step.name.replace('_', ' ')}"
+        assert title.top + title.height <= 0  # above the slide: it covers none of the video
         (cond,) = slide.element.xpath("./p:timing//p:video//p:cond")
         assert cond.get("delay") == "0"  # plays when the slide is shown
 

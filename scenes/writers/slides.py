@@ -229,7 +229,9 @@ SLIDE_WIDTH, SLIDE_HEIGHT = 12_192_000, 6_858_000  # EMU: 13.333 × 7.5 in, Powe
 def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
     """One slide per step: its video filling the slide, the end state as the poster (what shows
     before it plays, or where it cannot), the caption as the speaker note; the video starts
-    by itself when the slide is shown."""
+    by itself when the slide is shown. Each slide has a title ("attention: weighted sum"), in
+    the layout's title placeholder moved just above the slide: the outline, the navigator and
+    screen readers have it, and it covers no part of the picture."""
     from pptx import Presentation
 
     from scenes.writers.svg import xml_chars
@@ -237,9 +239,13 @@ def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
     deck = Presentation()
     deck.slide_width, deck.slide_height = SLIDE_WIDTH, SLIDE_HEIGHT
     deck.core_properties.title = title
-    blank = deck.slide_layouts[6]
+    titled = deck.slide_layouts[5]  # "Title Only"
     for s in slides:
-        slide = deck.slides.add_slide(blank)
+        slide = deck.slides.add_slide(titled)
+        heading = slide.shapes.title
+        heading.text = xml_chars(f"{s.scene}: {s.step.replace('_', ' ')}")
+        heading.left, heading.width, heading.height = 0, SLIDE_WIDTH, SLIDE_HEIGHT // 8
+        heading.top = -heading.height  # off the slide, above it
         movie = slide.shapes.add_movie(str(s.video), 0, 0, SLIDE_WIDTH, SLIDE_HEIGHT,
                                        poster_frame_image=str(s.poster), mime_type="video/mp4")
         movie.name = xml_chars(f"{s.scene}: {s.step}")
