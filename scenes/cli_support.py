@@ -125,7 +125,7 @@ MODEL_OPTION = click.option(
          "--checkpoint holds.")
 CHECKPOINT_OPTION = click.option(
     "--checkpoint", type=click.Path(exists=True, path_type=Path), default=None,
-    help="A model you trained (`python cli.py train lm --corpus FILE --out PATH`) instead of a "
+    help="A model you trained (`train lm --corpus FILE --out PATH`) instead of a "
          "shipped one: its words, its numbers. Or a Llama-family GGUF file or Hugging Face "
          "folder (config.json, tokenizer.json, model.safetensors), run as --model smollm2 is.")
 

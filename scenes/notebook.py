@@ -1,8 +1,13 @@
 """Scenes inline in Jupyter and VS Code notebooks: ``from scenes import show``.
 
 ``show("attention", step="softmax", sentence="paul sees rome in may")`` displays that step's end
-state as an SVG; ``show("attention")`` displays the whole video with its subtitles (the file
-itself inside the output, so the saved notebook keeps it). Renders are cached on disk (see
+state as an SVG; ``show("attention")`` displays the whole video with its subtitles: the webm
+itself inside the output, once (so the saved notebook keeps it: 3.3 MB of base64 for the
+attention scene),
+or with ``link="media"`` copied into that folder beside the notebook and only linked (the saved
+notebook stays small; the folder goes along with it). The text form of each output (what a
+plain-text front end or a diff shows) is one short line, never the SVG or the video again.
+Renders are cached on disk (see
 :mod:`scenes.writers.clips`): running a cell again, or in a new kernel, is instant. A wrong
 scene or step name raises ``ValueError`` whose message lists the valid names.
 """
@@ -11,7 +16,8 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["SceneStep", "SceneVideo", "show", "scene_step", "scene_video"]
@@ -24,7 +30,7 @@ class SceneStep:
     scene: str
     step: str
     caption: str
-    svg: str
+    svg: str = field(repr=False)  # the text/plain output is repr(): the picture only once
 
     def _repr_svg_(self) -> str:
         return self.svg
@@ -37,31 +43,53 @@ class SceneStep:
 
 @dataclass(frozen=True)
 class SceneVideo:
-    """A whole scene as an mp4 with WebVTT subtitles; shown as a player by Jupyter."""
+    """A whole scene as a video with WebVTT subtitles; shown as a player by Jupyter.
+
+    The player holds one format: VP9 webm, which VS Code's notebook player (no H.264), Jupyter
+    in Chromium, Firefox and Safari 14.1+ play, at about half the bytes of the mp4. ``link``:
+    the folder the webm (and .vtt) were copied into, linked by a path relative to the notebook's
+    folder, instead of inlined."""
 
     scene: str
-    path: Path  # the cached mp4 (H.264)
-    webm: Path  # the same as VP9: VS Code's notebook player has no H.264
-    vtt: str  # the subtitles, one cue per step
-    captions_in_video: bool  # the frames show the captions: the track starts off
-    width: int
-    height: int
+    path: Path = field(repr=False)  # the cached mp4 (H.264), for saving
+    webm: Path = field(repr=False)  # the same as VP9: what the player shows
+    vtt: str = field(repr=False)  # the subtitles, one cue per step
+    captions_in_video: bool = field(repr=False)  # the frames show the captions: the track starts off
+    width: int = 854
+    height: int = 480
+    link: str | None = None  # the webm's URL relative to the notebook, when linked
     sound: bool = False  # narrated: the player starts with its sound on
 
     def _repr_html_(self) -> str:
-        def data(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
-
-        track = base64.b64encode(self.vtt.encode()).decode()
         default = "" if self.captions_in_video else " default"
         label = html.escape(f"{self.scene}: the animation, one step per subtitle")
+        if self.link is not None:
+            src = html.escape(self.link)
+            track = html.escape(self.link.removesuffix(".webm") + ".vtt")
+        else:
+            src = "data:video/webm;base64," + base64.b64encode(self.webm.read_bytes()).decode()
+            track = "data:text/vtt;base64," + base64.b64encode(self.vtt.encode()).decode()
         muted = "" if self.sound else " muted"
         return (f'<video controls{muted} playsinline width="{self.width}" style="max-width:100%" '
-                f'aria-label="{label}">'
-                f'<source src="data:video/webm;base64,{data(self.webm)}" type="video/webm">'
-                f'<source src="data:video/mp4;base64,{data(self.path)}" type="video/mp4">'
+                f'aria-label="{label}"><source src="{src}" type="video/webm">'
                 f'<track kind="captions" srclang="en" label="English"{default} '
-                f'src="data:text/vtt;base64,{track}"></video>')
+                f'src="{track}"></video>')
+
+    def linked(self, folder) -> SceneVideo:
+        """This video copied into ``folder`` (relative to the notebook's working folder, made if
+        missing) as SCENE.webm and SCENE.vtt, and shown by link instead of inline."""
+        from transformer_core.files import atomic_write
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.scene}.webm"
+        if not (target.is_file() and target.stat().st_size == self.webm.stat().st_size
+                and target.read_bytes() == self.webm.read_bytes()):
+            atomic_write(target, self.webm.read_bytes())
+        atomic_write(folder / f"{self.scene}.vtt", self.vtt.encode())
+        rel = os.path.relpath(target, Path.cwd()) if not folder.is_absolute() else os.fspath(target)
+        return SceneVideo(self.scene, self.path, self.webm, self.vtt, self.captions_in_video,
+                          self.width, self.height, Path(rel).as_posix())
 
 
 def _options(**kwargs):
@@ -191,17 +219,24 @@ def _webm_of(clips) -> Path:
 
 def show(name: str, step: str | None = None, *, quality: str = "low", model: str | None = None,
          sentence: str | None = None, layer: int | None = None, head: int | None = None,
-         theme: str | None = None, captions: bool | None = None, narrate: bool = False):
+         theme: str | None = None, captions: bool | None = None, narrate: bool = False,
+         link=None):
     """Display scene ``name`` inline: one ``step``'s end state (SVG), or the whole video
     (``narrate=True``: with a voice reading each step).
 
+    ``link`` (a folder, relative to the notebook): the video is copied there and linked, not
+    inlined, so the saved notebook stays small (keep the folder beside it).
     In IPython (Jupyter, VS Code) the picture or player is displayed and None returned; elsewhere
     the :class:`SceneStep` or :class:`SceneVideo` is returned.
     """
+    if link is not None and step is not None:
+        raise ValueError("link is where the video goes: a step's SVG is always inline (small)")
     options = _options(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                        captions=captions)
     shown = (scene_step(name, step, options) if step is not None
              else scene_video(name, options, quality, narrate=narrate))
+    if link is not None:
+        shown = shown.linked(link)
     try:
         from IPython import get_ipython
         from IPython.display import display

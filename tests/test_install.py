@@ -65,20 +65,27 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_every_module_and_the_checkpoints(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    sources = {p.relative_to(ROOT).as_posix() for package in ("scenes", "transformer_core")
+    sources = {p.relative_to(ROOT).as_posix()
+               for package in ("scenes", "transformer_core", "transformer_explained")
                for p in (ROOT / package).rglob("*.py")}
     assert sources, "no sources found"
     assert sorted(sources - names) == []  # every subpackage (scenes.toolkit, ...) is in
-    assert {"cli.py", "transformer_core/checkpoints/translate.pt",
-            "transformer_core/checkpoints/lm.pt"} <= names
+    assert {"transformer_core/checkpoints/translate.pt", "transformer_core/checkpoints/lm.pt",
+            "transformer_explained/__main__.py"} <= names
+    # no top-level module named `cli` (a name many projects use): the checkout's shim stays out
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"scenes", "transformer_core", "transformer_explained"}, top
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert re.search(r"^transformer-explained = cli:run$", text, re.M), text
+    assert re.search(r"^transformer-explained = transformer_explained.cli:run$", text, re.M), text
+    assert re.search(r"^transformer-explained = scenes.sites.mkdocs_plugin:FiguresPlugin$",
+                     text, re.M), text
 
 
 def test_the_installed_modules_are_the_wheels(venv, tmp_path):
     where = run([venv / "bin" / "python", "-c",
-                 "import cli, scenes, transformer_core.checkpoint as c; "
+                 "import importlib.util as u, transformer_explained.cli as cli, scenes, "
+                 "transformer_core.checkpoint as c; assert u.find_spec('cli') is None; "
                  "print(cli.__file__); print(scenes.__file__); print(c.default_path('translate'))"],
                 cwd=tmp_path)
     assert where.returncode == 0, where.stderr
@@ -94,6 +101,11 @@ def test_the_command_does_what_cli_py_does(venv, tmp_path):
         repo = run([sys.executable, ROOT / "cli.py", *args], cwd=tmp_path)
         assert installed.returncode == repo.returncode == 0, installed.stderr + repo.stderr
         assert installed.stdout.replace("transformer-explained", "cli.py") == repo.stdout
+    python_m = run([venv / "bin" / "python", "-m", "transformer_explained", "list"], cwd=tmp_path)
+    assert python_m.returncode == 0 and python_m.stdout == run([command, "list"]).stdout
+    version = run([command, "--version"], cwd=tmp_path)
+    assert version.returncode == 0 and re.fullmatch(r"transformer-explained \d+\.\d+\.\d+\n",
+                                                    version.stdout), version.stdout
     wrong = run([command, "render", "atention"], cwd=tmp_path)
     assert wrong.returncode == 2
     assert wrong.stderr.strip().splitlines()[-1].endswith("did you mean 'attention'?")
@@ -113,3 +125,11 @@ def test_the_command_renders_a_still_from_another_folder(venv, tmp_path):
     assert f"<desc id=\"desc\">{escape(caption['query'])}</desc>" in svg
     assert svg.count("<path") > 100  # glyph outlines: the words and numbers are drawn
     assert sorted(p.name for p in folder.rglob("*")) == ["03-query.svg", "figures"]
+
+
+def test_the_installed_commands_hints_name_it(venv, tmp_path):
+    """A hint names the command that was run, not the checkout's `python cli.py`."""
+    done = run([venv / "bin" / "transformer-explained", "gallery", "--renders", "nothing"],
+               cwd=tmp_path)
+    assert done.returncode == 1
+    assert "run `transformer-explained render SCENE`" in done.stderr and "cli.py" not in done.stderr

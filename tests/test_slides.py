@@ -61,7 +61,8 @@ def test_the_deck_folder_holds_everything_it_needs(deck):
     page = (deck / "attention.html").read_text(encoding="utf-8")
     assert not re.search(r"(?i)\b(https?:)?//[a-z0-9]", page)  # no URL leaves the folder
     refs = re.findall(r'(?:src|poster|href)="([^"]+)"', page)
-    assert sorted(r for r in refs if r != "data:,") == sorted(media)
+    posters = [m for m in media if m.endswith(".png")]  # also the printed page's picture
+    assert sorted(r for r in refs if r != "data:,") == sorted(media + posters)
     notes = re.findall(r'<aside class="notes"[^>]*>(.*?)</aside>', page)
     import html
 
@@ -168,6 +169,32 @@ def test_the_deck_plays_step_by_step_offline(browser, deck, clips_meta):
     assert (blocked, problems) == ([], [])
 
 
+def test_pause_hash_timer_and_print(browser, deck):
+    """K pauses where it is (no advance) and resumes; a hash set after load moves the deck;
+    T resets the speaker timer; printing gives one page per slide."""
+    tab, blocked, problems = browser
+    tab.evaluate("location.hash = '#3'")
+    tab.wait_for_function("() => deck.index === 2", timeout=5000)
+    tab.wait_for_function("() => { const v = document.querySelector('#slide-3 video');"
+                          " return v.currentTime > 0.2 && !v.paused; }", timeout=15000)
+    tab.keyboard.press("k")
+    paused = tab.evaluate(VIDEO, 3)
+    tab.wait_for_timeout(400)
+    assert tab.evaluate(VIDEO, 3)["time"] == paused["time"] and paused["paused"] is True
+    assert tab.evaluate("deck.index") == 2
+    tab.keyboard.press("k")
+    tab.wait_for_function("() => !document.querySelector('#slide-3 video').paused", timeout=5000)
+    tab.wait_for_timeout(300)
+    tab.keyboard.press("t")
+    assert tab.evaluate("deck.timer") < 200
+    pdf = tab.pdf(width="854px", height="480px")
+    from pypdf import PdfReader
+    import io
+
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == len(STEPS)
+    assert (blocked, problems) == ([], [])
+
+
 def test_the_pptx_has_a_video_slide_per_step(deck):
     from pptx import Presentation
     from pptx.enum.shapes import MSO_SHAPE_TYPE
@@ -183,6 +210,9 @@ def test_the_pptx_has_a_video_slide_per_step(deck):
         assert parts["video"].blob == stem.with_suffix(".mp4").read_bytes()
         assert parts["image"].blob == stem.with_suffix(".png").read_bytes()  # the poster
         assert slide.notes_slide.notes_text_frame.text == step.caption
+        title = slide.shapes.title  # the outline's and screen readers' name of the slide
+        assert title.text == f"attention: {step.name.replace('_', ' ')}"
+        assert title.top + title.height <= 0  # above the slide: it covers none of the video
         (cond,) = slide.element.xpath("./p:timing//p:video//p:cond")
         assert cond.get("delay") == "0"  # plays when the slide is shown
 

@@ -59,12 +59,14 @@ class Main(click.Group):
             raise _one_line(exc) from None
 
     def invoke(self, ctx):
-        with signals_unwind() as received:
+        with ctx, signals_unwind() as received:
             try:
                 return super().invoke(ctx)
             except click.UsageError as exc:
-                raise _one_line(exc) from None
-            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise _named(_one_line(exc)) from None
+            except click.ClickException as exc:
+                raise _named(exc) from exc.__cause__
+            except (click.exceptions.Exit, click.Abort):
                 raise
             except KeyboardInterrupt:
                 raise Interrupted(received[0] if received else signal.SIGINT) from None
@@ -76,6 +78,17 @@ class Main(click.Group):
                 if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
                     raise
                 raise Failure(describe(exc)) from None
+
+
+def _named(exc: click.ClickException) -> click.ClickException:
+    """A message's hint (``python cli.py train``, written deep in the model's code) names the
+    command actually run: ``transformer-explained train`` when installed."""
+    from transformer_explained import command_name
+
+    me = command_name()
+    if me != "python cli.py":
+        exc.message = exc.message.replace("python cli.py", me)
+    return exc
 
 
 def _one_line(exc: click.UsageError) -> click.UsageError:

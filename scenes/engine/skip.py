@@ -8,7 +8,8 @@ second, without importing Manim or torch, and without touching a file.
 
 The key covers:
 
-* the code: every ``.py`` file of ``scenes/`` and ``transformer_core/`` and ``cli.py``;
+* the code: every ``.py`` file of ``scenes/``, ``transformer_core/`` and
+  ``transformer_explained/`` (the command line);
 * the data: the bytes of the checkpoint the trace is computed from;
 * the command and all its options (quality, format, theme, sentence, ... whatever the command
   has, so an option added later is covered without a change here), minus those that only
@@ -42,8 +43,8 @@ __all__ = ["ROOT", "NOT_IN_KEY", "code_digest", "tool_versions", "checkpoint_pat
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project: scenes/, transformer_core/
 SCHEMA = "transformer-explained-skip-1"
-_CODE_DIRS = ("scenes", "transformer_core")
-_CODE_FILES = ("cli.py",)
+_CODE_DIRS = ("scenes", "transformer_core", "transformer_explained")
+_CODE_FILES = ()
 NOT_IN_KEY = frozenset({"scene", "force", "no_cache", "jobs", "out", "renders"})  # scene: the target
 _STORE = Store("skip")
 _DISTRIBUTIONS = ("manim", "pycairo", "ManimPango", "av", "torch", "numpy", "click")

@@ -623,10 +623,12 @@ def gallery_html(renders: Path, page_dir: Path | None = None,
     videos = find_videos(renders)
     diagrams = find_diagrams(renders)
     e = html.escape
+    from transformer_explained import command_name
+
     lead = ('<p class="lead">Every rendered video and SVG diagram under '
             f"<code>{e(renders.name)}/</code>, with each step's caption and the snippet to "
             "paste into a blog post (copy the files beside the post, or add a base URL with "
-            "<code>python cli.py embed SCENE --base-url URL</code>).</p>")
+            f"<code>{e(command_name())} embed SCENE --base-url URL</code>).</p>")
     body = [f"<h1>{e(title)}</h1>", lead]
     for scene in sorted({v.scene for v in videos} | set(diagrams)):
         body.append(f'<section id="{e(scene)}"><h2>{e(scene)}</h2>')

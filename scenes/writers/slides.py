@@ -80,6 +80,14 @@ body.notes-on .slide.current aside.notes { display: block; position: absolute; l
   border-radius: .5em; font-size: 16px; line-height: 1.7; }
 body.help-on #help { display: block; }
 kbd { border: 1px solid #999; border-radius: 3px; padding: 0 .3em; }
+.slide img.print { display: none; }
+@media print {  /* one slide a page: each step's end state */
+  html, body { height: auto; overflow: visible; }
+  #deck { position: static; }
+  .slide { position: relative; visibility: visible; height: 100vh; break-after: page; }
+  .slide video, #hud, #help { display: none !important; }
+  .slide img.print { display: block; width: 100%; height: 100%; object-fit: contain; }
+}
 """
 
 # The player. go(i) shows slide i playing from its start; go(i, true) holds its end state.
@@ -90,7 +98,7 @@ _SCRIPT = """
   const videos = slides.map(s => s.querySelector('video'));
   const hud = document.getElementById('hud');
   let index = -1, hudTimer = null, speaker = null;
-  const opened = Date.now();
+  let started = Date.now();  // the speaker timer: from when the speaker window opens, T resets
 
   const label = i => {
     const d = slides[i].dataset;
@@ -131,6 +139,10 @@ _SCRIPT = """
   const next = () => { if (index < slides.length - 1) go(index + 1); };
   const back = () => { if (index > 0) go(index - 1, true); };
   const replay = () => go(index);
+  // K or P: pause or resume the current step where it is, without moving on
+  const pause = () => { const v = videos[index];
+    if (v.paused) { if (!v.ended) { const p = v.play(); if (p) p.catch(() => {}); } }
+    else v.pause(); };
 
   function updateSpeaker() {
     if (!speaker || speaker.closed) return;
@@ -149,9 +161,10 @@ _SCRIPT = """
       '</p><p style="color:#666">Next:</p><p id="next" style="font-size:1.1em;color:#444"></p>' +
       '<p id="clock" style="color:#666"></p>';
     d.addEventListener('keydown', onKey);
+    started = Date.now();
     const tick = () => {
       if (speaker.closed) return;
-      const s = Math.floor((Date.now() - opened) / 1000);
+      const s = Math.floor((Date.now() - started) / 1000);
       d.getElementById('clock').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
     };
     tick();
@@ -166,6 +179,8 @@ _SCRIPT = """
     else if (k === 'Home') go(0);
     else if (k === 'End') go(slides.length - 1, true);
     else if (k === 'r' || k === 'R') replay();
+    else if (k === 'k' || k === 'K' || k === 'p' || k === 'P') pause();
+    else if (k === 't' || k === 'T') started = Date.now();
     else if (k === 'n' || k === 'N') document.body.classList.toggle('notes-on');
     else if (k === 's' || k === 'S') openSpeaker();
     else if (k === 'f' || k === 'F') {
@@ -179,14 +194,21 @@ _SCRIPT = """
   document.addEventListener('keydown', onKey);
   document.getElementById('deck').addEventListener('click', next);
   window.deck = { get index() { return index; }, get count() { return slides.length; },
-                  go, next, back, replay };
+                  get timer() { return Date.now() - started; }, go, next, back, replay, pause };
+  // a hash typed or linked after load goes to that slide (go() itself replaces the hash)
+  window.addEventListener('hashchange', () => {
+    const n = parseInt(location.hash.slice(1), 10);
+    if (Number.isFinite(n) && n - 1 !== index) go(n - 1);
+  });
   const start = parseInt(location.hash.slice(1), 10);
   go(Number.isFinite(start) ? start - 1 : 0);
 })();
 """
 
 _HELP = ("<kbd>→</kbd> <kbd>space</kbd> next step &nbsp; <kbd>←</kbd> back &nbsp; <kbd>R</kbd> replay"
-         "<br><kbd>N</kbd> the note on screen &nbsp; <kbd>S</kbd> speaker window &nbsp; "
+         " &nbsp; <kbd>K</kbd> pause / resume"
+         "<br><kbd>N</kbd> the note on screen &nbsp; <kbd>S</kbd> speaker window (<kbd>T</kbd> "
+         "resets its timer) &nbsp; "
          "<kbd>F</kbd> full screen &nbsp; <kbd>?</kbd> this help")
 
 
@@ -205,6 +227,7 @@ def deck_html(slides: Sequence[DeckSlide], title: str, background: str, folder: 
             f'<video src="{escape(video)}" poster="{escape(poster)}"{"" if sound else " muted"} '
             f'playsinline '
             f'preload="auto" aria-describedby="note-{number}"></video>\n'
+            f'<img class="print" src="{escape(poster)}" alt="">\n'
             f'<aside class="notes" id="note-{number}">{escape(s.caption)}</aside>\n</section>'
         )
     return "\n".join([
@@ -232,7 +255,9 @@ SLIDE_WIDTH, SLIDE_HEIGHT = 12_192_000, 6_858_000  # EMU: 13.333 × 7.5 in, Powe
 def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
     """One slide per step: its video filling the slide, the end state as the poster (what shows
     before it plays, or where it cannot), the caption as the speaker note; the video starts
-    by itself when the slide is shown."""
+    by itself when the slide is shown. Each slide has a title ("attention: weighted sum"), in
+    the layout's title placeholder moved just above the slide: the outline, the navigator and
+    screen readers have it, and it covers no part of the picture."""
     from pptx import Presentation
 
     from scenes.writers.svg import xml_chars
@@ -240,9 +265,13 @@ def write_pptx(path: Path, slides: Sequence[DeckSlide], title: str) -> None:
     deck = Presentation()
     deck.slide_width, deck.slide_height = SLIDE_WIDTH, SLIDE_HEIGHT
     deck.core_properties.title = title
-    blank = deck.slide_layouts[6]
+    titled = deck.slide_layouts[5]  # "Title Only"
     for s in slides:
-        slide = deck.slides.add_slide(blank)
+        slide = deck.slides.add_slide(titled)
+        heading = slide.shapes.title
+        heading.text = xml_chars(f"{s.scene}: {s.step.replace('_', ' ')}")
+        heading.left, heading.width, heading.height = 0, SLIDE_WIDTH, SLIDE_HEIGHT // 8
+        heading.top = -heading.height  # off the slide, above it
         movie = slide.shapes.add_movie(str(s.video), 0, 0, SLIDE_WIDTH, SLIDE_HEIGHT,
                                        poster_frame_image=str(s.poster), mime_type="video/mp4")
         movie.name = xml_chars(f"{s.scene}: {s.step}")
