@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 # common in containers and set on our CI machines) every command compiled them again at its
 # start: 10-20 ms of `--help`. Python still reads the files; only what changed is compiled again.
 bytecode: venv
-	@$(PY) -m compileall -q cli.py scenes transformer_core
+	@$(PY) -m compileall -q cli.py scenes transformer_core transformer_explained
 
 render: setup
 	$(PY) cli.py render attention
