@@ -499,7 +499,7 @@ import scenes.writers.video
 
 clip = Path(sys.argv[1])
 
-def render_scene(name, options, quality, fmt, out_dir, progress, jobs=1):
+def render_scene(name, options, quality, fmt, out_dir, progress, jobs=1, **more):
     out = Path(out_dir)
     shutil.copyfile(clip, out / f"{name}.mp4")
     (out / f"{name}.srt").write_text("1\\n00:00:00,000 --> 00:00:40,000\\nOne step.\\n")

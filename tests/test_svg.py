@@ -499,7 +499,8 @@ def test_cli_svg_one_step_theme_and_transparent(runner, tmp_path):
     assert root.findtext(f"{SVG}desc") == query.caption
 
     again = runner.invoke(cli.main, [*args, "--transparent"])
-    assert again.output.strip() == f"{path} (unchanged)"
+    assert again.output.strip() == (f"attention-query: skipped, nothing changed since the last "
+                                    f"export into {tmp_path} (--force exports anyway)")
 
 
 def test_cli_svg_default_folder_under_renders(runner, tmp_path):

@@ -308,7 +308,7 @@ def test_a_too_large_learning_rate_is_reported_not_hidden():
 def test_without_grad_the_export_is_unchanged():
     plain = to_dict(run_with_trace("lm"))
     assert set(plain) == {"model", "checkpoint", "sentence", "tokens", "token_ids", "target_tokens",
-                          "target_ids", "output", "unknown_words", "config", "tokenization",
+                          "target_ids", "output", "unknown_words", "config", "tokenization", "tokenizing",
                           "input_vocab", "vocab", "records", "params"}
     assert not any(k.startswith("grad.") for k in plain["records"])
 
