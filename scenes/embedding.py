@@ -45,6 +45,10 @@ NUM = 15  # numbers and labels of the vocabulary table (two blocks of up to 17 r
 MID = 16  # numbers of the sentence's matrices
 TABLE_ROW = 0.28  # row pitch of W_E: 17 rows and their labels fit above a two-line caption
 MAX_VOCAB = 34  # two blocks of 17 rows: the whole of W_E on screen
+# A larger vocabulary (SmolLM2's 49,152 words × 576) is drawn through a window: its first and
+# row 0 and the sentence's rows, and its first and last columns (the true shape beside).
+TABLE_COLS = 10
+WINDOW_ROW = 0.24  # its row pitch: a row and a gap (⋮) for each word of the sentence
 WAVE_COLUMNS = (0, 1, 2, 4)  # PE columns drawn as waves: sine and cosine, slower, slowest
 WAVE_W, WAVE_H, WAVE_GAP = 5.0, 0.75, 0.42  # one wave's plot: width, height, gap to the next
 
@@ -55,9 +59,9 @@ class EmbeddingScene(StoryScene):
     @classmethod
     def too_big(cls, trace, name: str) -> str | None:
         """The whole of W_E is drawn: a larger vocabulary (a model trained on your own
-        corpus) is refused in one line."""
+        corpus) is refused in one line. A pretrained model's is drawn through a window."""
         n = len(trace.input_vocab)
-        if n > MAX_VOCAB:
+        if n > MAX_VOCAB and trace.tokenization != "bpe":
             return (f"the {name} scene draws the whole embedding table, at most {MAX_VOCAB} "
                     f"words, and this model's vocabulary has {n}")
         return None
@@ -124,7 +128,7 @@ class EmbeddingScene(StoryScene):
         theme, t = self.theme, self.trace
         e = self.e
         x = self.matrix(self.x_src, font_size=MID, row_labels=self.tok, col_labels="dim",
-                        cell_w=e.cell_w, cell_h=e.cell_h)
+                        cell_w=e.cell_w, cell_h=e.cell_h, cols=e.col_ids)
         scaled = "× √d_model" if t.config.scale_embedding else "not scaled"
         head = self.note(f"X = the embedding rows ({scaled}), nothing added", MID, theme.text)
         r = self.n - 1
@@ -158,7 +162,7 @@ class EmbeddingScene(StoryScene):
         """Left of ``m``'s row labels, the id of each row (``dim``: the row number itself)."""
         group, baseline = VGroup(), m.font_size * DIGIT_HEIGHT / 2
         right = min(lab.get_left()[0] for lab in m.row_labels) - 0.2
-        for i in range(m.n_rows):
+        for i in (m.row_ids if m.windowed else range(m.n_rows)):
             index = first + i if source == "dim" else i
             value = lookup(self.trace, source)[index] if source != "dim" else index
             text = str(int(value))
@@ -184,7 +188,18 @@ class EmbeddingScene(StoryScene):
 
     def table_blocks(self) -> tuple[VGroup, VGroup]:
         """W_E in two blocks side by side (the first and second half of the vocabulary), rows
-        labelled with their word, and left of the words their ids."""
+        labelled with their word, and left of the words their ids; a big vocabulary in one
+        block through a window that holds the sentence's rows."""
+        if self.vocab_size > MAX_VOCAB:
+            t = self.trace
+            m = self.matrix(self.W, decimals=1, font_size=NUM, cell_h=WINDOW_ROW,
+                            cell_w=cell_width_for(lookup(t, self.rows_src), 1, NUM, pad=0.1),
+                            row_labels=self.vocab_src, col_labels="dim", label_font_size=NUM,
+                            max_cols=TABLE_COLS,
+                            rows=sorted({0, *(int(i) for i in t.token_ids)}))
+            m.first = 0
+            column = self.id_numbers(m, "dim", 0)
+            return VGroup(m), VGroup(column)
         half = math.ceil(self.vocab_size / 2)
         blocks, ids = VGroup(), VGroup()
         for a, b in ((0, half), (half, self.vocab_size)):
@@ -204,6 +219,8 @@ class EmbeddingScene(StoryScene):
     def block_of(self, word_id: int) -> tuple[int, int]:
         """(block, row in it) of ``word_id``'s row of the table."""
         for k, m in enumerate(self.blocks):
+            if m.windowed:  # one block, indexed by the true ids
+                return k, word_id
             if m.first <= word_id < m.first + m.n_rows:
                 return k, word_id - m.first
         raise IndexError(word_id)
@@ -216,6 +233,7 @@ class EmbeddingScene(StoryScene):
         eq = formula(r"X = \mathrm{Embedding}(\mathrm{word}) \cdot \sqrt{d_{model}} + PE",
                      font_size=40, color=theme.text)
         what = ("the English→French model's encoder" if cfg.mode == "encdec"
+                else "SmolLM2-135M" if self.options.model == "smollm2"
                 else "the small language model")
         info = self.inline(f"{what}: a vocabulary of", (self.size_src, (), 0),
                            "words, d_model =", ("config:d_model", (), 0), size=20)
@@ -253,6 +271,8 @@ class EmbeddingScene(StoryScene):
         theme, t = self.theme, self.trace
         typed = self.typed_sentence(22)
         rule = self.note("every character is a token" if t.tokenization == "chars" else
+                         "byte-pair pieces: frequent words whole, rarer ones in parts;\n"
+                         "· marks a space, ↵ a new line" if t.tokenization == "bpe" else
                          "lower-case, drop . , ! ? ; : \" and split at spaces", 16)
         tokens = self.token_lines(24).arrange(DOWN, buff=0.3)
         arrow = Arrow(UP * 0.45, DOWN * 0.45, buff=0, stroke_width=3, color=theme.muted,
@@ -294,7 +314,11 @@ class EmbeddingScene(StoryScene):
         rows.arrange(DOWN, buff=0.45)
         note = self.inline("id = the place of the token in the vocabulary of",
                            (self.size_src, (), 0), "words, counted from 0", size=16)
-        specials = self.note("ids 0 to 3 are kept for <pad>, <bos>, <eos> and <unk>", 16)
+        if self.trace.tokenization == "bpe":  # a pretrained vocabulary: its own special tokens
+            specials = self.note(f"the first ids are special tokens: id 0 is "
+                                 f"{lookup(self.trace, self.vocab_src)[0]}", 16)
+        else:
+            specials = self.note("ids 0 to 3 are kept for <pad>, <bos>, <eos> and <unk>", 16)
         group = VGroup(rows, note, specials).arrange(DOWN, buff=0.35)
         group[0].shift(0.2 * UP)
         self.fit(group)
@@ -326,15 +350,27 @@ class EmbeddingScene(StoryScene):
         columns = VGroup()
         for m, ids in zip(self.blocks, self.ids, strict=True):
             a, b = m.first, m.first + m.n_rows
-            col = self.matrix(f"explain.column({hot_src})[{a}:{b}]", decimals=0, font_size=NUM,
-                              cell_h=m.cell_h, cell_w=0.34, sequential=True, vmax=1.0)
-            col.shift(m.cell_centre(0, 0)[1] * UP - col.cell_centre(0, 0)[1] * UP)
+            if m.windowed:  # the same rows as the table's window
+                col = self.matrix(f"explain.column({hot_src})", decimals=0, font_size=NUM,
+                                  cell_h=m.cell_h, cell_w=0.34, sequential=True, vmax=1.0,
+                                  rows=m.row_ids)
+            else:
+                col = self.matrix(f"explain.column({hot_src})[{a}:{b}]", decimals=0,
+                                  font_size=NUM, cell_h=m.cell_h, cell_w=0.34,
+                                  sequential=True, vmax=1.0)
+            top, last = m.row_ids[0], m.row_ids[-1]
+            if m.windowed:  # the table may have been shrunk to fit: the column follows its rows
+                col.scale((m.cell_centre(top, 0)[1] - m.cell_centre(last, 0)[1])
+                          / (col.cell_centre(top, 0)[1] - col.cell_centre(last, 0)[1]))
+            col.shift(m.cell_centre(top, m.col_ids[0])[1] * UP
+                      - col.cell_centre(top, 0)[1] * UP)
             col.shift((ids.get_right()[0] - col.brackets.get_right()[0]) * RIGHT)
             columns.add(col)
         k, row = self.block_of(int(t.token_ids[p]))
         block = self.blocks[k]
         result = self.matrix(f"explain.matmul(explain.onehot({self.ids_src}, {self.size_src}), "
-                             f"{self.W})[{p}:{p + 1}]", font_size=NUM, cell_h=TABLE_ROW + 0.06)
+                             f"{self.W})[{p}:{p + 1}]", font_size=NUM, cell_h=TABLE_ROW + 0.06,
+                             cols=block.col_ids if block.windowed else None)
         lhs = VGroup(self.note("one-hot(", MID, theme.text), self.label(self.tok, p),
                      self.note(") · W_E  =", MID, theme.text)).arrange(RIGHT, buff=0.06)
         rhs = self.inline("= row", (self.ids_src, (p,), 0), "of W_E", size=MID)
@@ -360,7 +396,7 @@ class EmbeddingScene(StoryScene):
         cw = max(cell_width_for(lookup(t, src), 2, MID, pad=0.1)
                  for src in (self.rows_src, f"{self.stack}.embed"))
         e = self.matrix(self.rows_src, font_size=MID, row_labels=self.tok, col_labels="dim",
-                        cell_w=cw)
+                        cell_w=cw, max_cols=TABLE_COLS)
         ids = self.id_numbers(e, self.ids_src)
         head = self.note("the rows of W_E picked by the ids, in the order of the sentence", MID,
                          self.theme.text)

@@ -37,7 +37,7 @@ from manim import (  # noqa: E402
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
-    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, rounded_box,
+    TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, rounded_box, window,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, languages,
@@ -52,6 +52,12 @@ __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
 
 BAR_HEIGHT = 2.6  # scene units of the tallest bar (the chart is scaled to its largest p)
 TOP = 3  # the most probable words listed with their probabilities above the bars
+# A vocabulary longer than this (SmolLM2's 49,152 words) is drawn through a window: the bars of
+# its BAR_WINDOW most probable words (and the picked one), each at its own id, the rest counted.
+MAX_BARS = 40
+BAR_WINDOW = 12
+CACHE_ROWS = 8  # and a cache longer than this (rows) too
+CACHE_COLS = 8  # a K/V cache row wider than this (SmolLM2's 64) is drawn through a window
 
 
 @functools.lru_cache(maxsize=8)
@@ -218,7 +224,8 @@ class GenerateScene(StoryScene):
         """The largest font size (18 down to the minimum) at which ``n`` input tokens and one
         more word fit the frame's width."""
         left, right, _, _ = self.content_box()
-        longest = max((len(str(w)) for w in self.trace.vocab), default=6)
+        longest = max((len(str(self.trace.vocab[int(k)])) for k in self.trace["gen.choice"]),
+                      default=6)
         for size in (18, 16, MIN_FONT_SIZE):
             row = self.input_row(n, size)
             extra = 0.5 + longest * size * 0.0075 + 3.0  # the new word and the row's title
@@ -226,17 +233,32 @@ class GenerateScene(StoryScene):
                 return size
         return MIN_FONT_SIZE
 
+    def bar_ids(self, turn: int) -> list[int]:
+        """The word ids that get a bar: the whole vocabulary in id order, or for a big one a
+        window of its most probable words (the picked one always among them), most probable
+        first."""
+        p = lookup(self.trace, self.probs_source(turn))
+        if len(p) <= MAX_BARS:
+            return list(range(len(p)))
+        ids = [int(k) for k in top_k_ids(p, BAR_WINDOW)]
+        choice = int(self.trace["gen.choice"][turn])
+        if choice not in ids:  # a sampled word from the tail: it replaces the last of the window
+            ids[-1] = choice
+        return ids
+
     def bar_chart(self, turn: int, pitch: float) -> tuple[VGroup, VGroup, VGroup]:
-        """Bars over the whole vocabulary (height ``BAR_HEIGHT`` · p, each bar marked with the
-        probability it shows, :func:`~scenes.toolkit.provenance.mark_drawn`), the word under
-        each bar, reading upwards, and the axis. The picked word's bar is in the output colour."""
+        """Bars over the vocabulary, or its window (:meth:`bar_ids`) (height ``BAR_HEIGHT`` ·
+        p / the largest p, each bar marked with the probability it shows at its word id,
+        :func:`~scenes.toolkit.provenance.mark_drawn`), the word under each bar, reading
+        upwards, and the axis. The picked word's bar is in the output colour."""
         theme, t = self.theme, self.trace
         source = self.probs_source(turn)
         p = lookup(t, source)  # [vocab]
         choice = int(t["gen.choice"][turn])
         bars, words = VGroup(), VGroup()
-        for k in range(len(p)):
-            x = k * pitch
+        ids = self.bar_ids(turn)
+        for slot, k in enumerate(ids):
+            x = slot * pitch
             height = BAR_HEIGHT * float(p[k]) / float(p.max())
             bar = Rectangle(width=pitch * 0.62, height=max(height, 1e-4), stroke_width=0,
                             fill_color=theme.output if k == choice else theme.heat,
@@ -247,7 +269,7 @@ class GenerateScene(StoryScene):
             word.rotate(PI / 2, about_point=np.zeros(3))  # reads upwards, baseline on the right
             word.shift([x + MIN_FONT_SIZE * DIGIT_HEIGHT / 2, -0.1 - word.height, 0])
             words.add(word)
-        axis = Line([-pitch / 2, 0, 0], [(len(p) - 0.5) * pitch, 0, 0], stroke_width=1.5,
+        axis = Line([-pitch / 2, 0, 0], [(len(ids) - 0.5) * pitch, 0, 0], stroke_width=1.5,
                     color=theme.muted)
         return bars, words, axis
 
@@ -264,24 +286,27 @@ class GenerateScene(StoryScene):
         v_src = f"gen.{turn}.cache.v[{layer},{kvh}]"
         w_src = f"explain.column(gen.{turn}.self_attn[{layer},{head}])"  # [pos, 1]
         cw = 0.2
+        n_rows = lookup(t, k_src).shape[0]
+        new = int(t["gen.rows_cached"][turn])
+        first = n_rows - new
+        # a long cache: its first and last rows, the ones computed this turn among them
+        rows = window(n_rows, max(CACHE_ROWS, new), range(first, n_rows))
         k = ValueMatrix(t, k_src, theme, cell_w=cw, cell_h=ch, font_size=size,
-                        show_numbers=False)
+                        show_numbers=False, max_cols=CACHE_COLS, rows=rows)
         labels = VGroup()  # the words so far label the rows
-        for i in range(k.n_rows):
+        for i in k.row_ids:
             label = self.token_label(self.dec, i, size)
             label.shift([k.brackets.get_left()[0] - 0.14 - label.get_right()[0],
                          k.cell_centre(i, 0)[1] - size * DIGIT_HEIGHT / 2, 0])
             labels.add(label)
         w = ValueMatrix(t, w_src, theme, cell_w=cell_width_for(lookup(t, w_src), 2, size,
                                                                pad=0.16),
-                        cell_h=ch, font_size=size, sequential=True, vmax=1.0)
+                        cell_h=ch, font_size=size, sequential=True, vmax=1.0, rows=k.row_ids)
         v = ValueMatrix(t, v_src, theme, cell_w=cw, cell_h=ch, font_size=size,
-                        show_numbers=False)
+                        show_numbers=False, max_cols=CACHE_COLS, rows=k.row_ids)
         w.shift(k.cell_centre(0, k.n_cols - 1) + RIGHT * (cw / 2 + 0.3 + w.cell_w / 2)
                 - w.cell_centre(0, 0))
         v.shift(w.cell_centre(0, 0) + RIGHT * (w.cell_w / 2 + 0.3 + cw / 2) - v.cell_centre(0, 0))
-        new = int(t["gen.rows_cached"][turn])
-        first = k.n_rows - new
         marks = VGroup(k.outline((first, 0), (k.n_rows - 1, k.n_cols - 1)),
                        v.outline((first, 0), (v.n_rows - 1, v.n_cols - 1)))
         titles = VGroup()
@@ -306,7 +331,7 @@ class GenerateScene(StoryScene):
                                     "new row (outlined) computed this turn,", size=size),
                         self.inline(("dim", (k.n_rows - new,), 0),
                                     "read from the cache", size=size))
-        if k.n_rows > 7:  # a tall cache: one line (wider, so the bars get a little narrower)
+        if len(k.row_ids) > 7:  # a tall cache: one line (wider, so the bars get a little narrower)
             counts[1].shift(counts[0].get_right() - counts[1].get_left() + RIGHT * 0.1
                             + UP * (counts[0][0].get_y() - counts[1][0].get_y()))
         else:
@@ -316,11 +341,13 @@ class GenerateScene(StoryScene):
             fixed = self.note("cross-attention reads the encoder's\noutput, computed once", size)
             fixed.next_to(counts, DOWN, buff=0.15).align_to(counts, LEFT)
             counts = VGroup(counts, fixed)
-        n = k.n_rows
+        old_rows = [i for i in k.row_ids if i < first]
+        new_rows = [i for i in k.row_ids if i >= first]
+        cut = len(old_rows)
         self.cache_parts = (
-            VGroup(k.cells(rows=range(first)), v.cells(rows=range(first)), k.brackets,
-                   v.brackets, *labels[:first], titles, head_note),
-            VGroup(k.cells(rows=range(first, n)), v.cells(rows=range(first, n)), *labels[first:]),
+            VGroup(k.cells(rows=old_rows), v.cells(rows=old_rows), k.brackets,
+                   v.brackets, *labels[:cut], titles, head_note),
+            VGroup(k.cells(rows=new_rows), v.cells(rows=new_rows), *labels[cut:]),
             marks, w, counts)
         return VGroup(VGroup(k, w, v, labels), marks, titles, head_note, counts)
 
@@ -388,24 +415,35 @@ class GenerateScene(StoryScene):
         lead.next_to(row, LEFT, buff=0.3).set_y(row[0][0].get_y())
         attn = self.cache_block(turn)
         left, right, bottom, top = self.content_box()
+        if VGroup(lead, row, new).width > right - left:  # a long text: its title above it
+            lead.next_to(row, UP, buff=0.12, aligned_edge=LEFT)
         room = right - left - attn.width - 0.8 - 0.15  # the last word label reaches past its bar
-        pitch = min(0.42, room / len(t.vocab))
+        ids = self.bar_ids(turn)
+        pitch = min(0.42 if len(ids) == len(t.vocab) else 0.3, max(room, 4.0) / len(ids))
         bars, words, axis = self.bar_chart(turn, pitch)
         chart = VGroup(bars, words, axis)
         choice = int(t["gen.choice"][turn])
+        slot = ids.index(choice)
         source = self.probs_source(turn)
         value = self.number(source, (choice,), 2, MIN_FONT_SIZE, theme.output)
-        value.next_to(bars[choice], UP, buff=0.08)
-        what = (f"p(next word) over all {len(t.vocab)} words of the vocabulary"
-                if not self.sampled else
-                f"p(next word), {sampler_settings(t)}, over all {len(t.vocab)} words")
+        value.next_to(bars[slot], UP, buff=0.08)
+        n_vocab = len(t.vocab)
+        if len(ids) < n_vocab:  # a window: which bars these are, and how many are not drawn
+            what = (f"p(next word), {sampler_settings(t)}: " if self.sampled else
+                    "p(next word): ") + (f"the {len(ids)} most probable\nof all {n_vocab:,} "
+                                         f"words (+ {n_vocab - len(ids):,} more, not drawn)")
+        else:
+            what = (f"p(next word) over all {n_vocab} words of the vocabulary"
+                    if not self.sampled else
+                    f"p(next word), {sampler_settings(t)}, over all {n_vocab} words")
         chart_head = VGroup(self.note(what, MIN_FONT_SIZE, theme.text), self.top_words(turn))
         chart_head.arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         chart_head.next_to(VGroup(chart, value), UP, buff=0.2).align_to(chart, LEFT)
         top_row = VGroup(lead, row, new)
-        body = VGroup(attn, VGroup(chart, value, chart_head)).arrange(RIGHT, buff=0.8,
+        gap = 0.8 if len(ids) == n_vocab else 0.5  # a window: the cache beside it is wide too
+        body = VGroup(attn, VGroup(chart, value, chart_head)).arrange(RIGHT, buff=gap,
                                                                          aligned_edge=UP)
-        VGroup(top_row, body).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
+        VGroup(top_row, body).arrange(DOWN, buff=0.35 if gap > 0.5 else 0.25, aligned_edge=LEFT)
         self.fit(top_row, body)
         heading = f"Turn {turn + 1}"
         old, fresh, marks, weights, counts = self.cache_parts
@@ -422,8 +460,8 @@ class GenerateScene(StoryScene):
         self.play(FadeIn(axis), FadeIn(words), FadeIn(chart_head), run_time=0.6)
         self.play(LaggedStart(*(GrowFromEdge(b, DOWN) for b in bars), lag_ratio=0.02),
                   run_time=1.2)
-        self.play(FadeIn(value), Indicate(words[choice], color=theme.output), run_time=0.8)
-        flying = words[choice].copy()
+        self.play(FadeIn(value), Indicate(words[slot], color=theme.output), run_time=0.8)
+        flying = words[slot].copy()
         self.play(flying.animate.rotate(-PI / 2).move_to(new[1]), run_time=0.9)
         self.remove(flying)
         self.play(Create(new[0]), FadeIn(new[1]), run_time=0.4)
@@ -432,7 +470,7 @@ class GenerateScene(StoryScene):
     def step_cache(self) -> None:
         theme, t = self.theme, self.trace
         size = NOTE
-        row_h = cell_height_for(size) * 1.25
+        row_h = cell_height_for(size) * (1.25 if self.n <= 6 else 1.0)  # many turns: tighter
         rows = []
         for turn in range(self.n):
             pos, choice = int(t["gen.position"][turn]), int(t["gen.choice"][turn])

@@ -51,6 +51,7 @@ PAD = 0.09  # inside a block's frame
 MAP_W = 1.9  # width of the column of heat-maps beside each stack
 MAP_ROWS_H = 0.75  # the most height a heat-map's rows may take
 MAP_GAP = 0.14  # between heat-maps
+MAX_BLOCK_MAPS = 4  # a deeper model's blocks: the first's and the last's output only
 MID_GAP = 0.7  # between the encoder and the decoder (the encoder's output crosses it)
 LINE = 0.27  # line pitch of wrapped words
 
@@ -240,7 +241,7 @@ class OverviewScene(StoryScene):
     def step_blocks(self) -> None:
         self.play(*self.heading("The decoder blocks"), run_time=0.4)
         if self.pre:
-            for layer in range(self.trace.config.n_dec_layers):
+            for layer in self.map_layers():
                 self.compute(["dec.norm1", "dec.attn", "dec.add1", "dec.norm2", "dec.ffn",
                               "dec.add2"],
                              [None] * 5 + [f"decoder.blocks.{layer}.resid_post"], run_time=0.45)
@@ -475,7 +476,7 @@ class OverviewScene(StoryScene):
         if self.pre:
             specs = [("dec", "dec.embed", "decoder.blocks.0.resid_pre", "X")]
             specs += [("dec", "dec.add2", f"decoder.blocks.{layer}.resid_post",
-                       f"block {layer + 1} output") for layer in range(cfg.n_dec_layers)]
+                       f"block {layer + 1} output") for layer in self.map_layers()]
             return specs + [("dec", "dec.lnf", "decoder.ln_f.out", "final norm"),
                             ("dec", "dec.linear", self.words_of("logits"), "logits"),
                             ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
@@ -485,6 +486,12 @@ class OverviewScene(StoryScene):
                           f"block {layer + 1} output"))
         return specs + [("dec", "dec.linear", self.words_of("logits"), "logits"),
                         ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
+
+    def map_layers(self) -> list[int]:
+        """The blocks whose output gets a heat-map: all of them, or of a deep model (SmolLM2's
+        30) the first and the last, the stack's "30×" counting the rest."""
+        n = self.trace.config.n_dec_layers
+        return list(range(n)) if n <= MAX_BLOCK_MAPS else [0, n - 1]
 
     def words_of(self, source: str) -> str:
         """``logits`` or ``probs``, or for a vocabulary too large to draw (a model of your own)

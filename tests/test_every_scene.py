@@ -28,7 +28,7 @@ CASES = {
 # the scenes that show it so far; head 4 reads the keys and values of K/V head 1.
 SMOLLM2 = SceneOptions(model="smollm2", sentence="the quick brown fox jumps over the lazy dog",
                        head=4, theme="light")
-SMOLLM2_SCENES = ("attention", "decoder")
+SMOLLM2_SCENES = ("attention", "decoder", "generate", "embedding", "overview")
 # And the longest sentence each scene shows: all the model's positions (12; lm keeps one for
 # the word it predicts), or fewer where the scene says so with ``max_tokens``.
 LONGEST = {"translate": "in september jane visits africa in may paul sees rome in june",
