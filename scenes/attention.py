@@ -36,7 +36,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, cell_height_for, cell_width_for, fit_into,
     formula,
 )
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, model_name,
 )
@@ -322,10 +322,17 @@ class AttentionScene(StoryScene):
         m = self.square(base, m_prev.cell_w)
         e = self.square(f"explain.softmax_exp({base})", m.cell_w, heat=True).move_cells_onto(m)
         p = self.square(self.src("pattern"), m.cell_w, heat=True).move_cells_onto(m)
-        e_sums = self.matrix(f"explain.column(explain.row_sum(explain.softmax_exp({base})))",
-                             cell_h=m.cell_h, colored=False)
-        p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
+        # the row sums add the numbers as printed (README, "Worked arithmetic")
+        e_sums = self.matrix(f"explain.column(explain.printed_row_sum("
+                             f"explain.softmax_exp({base}), 2))", cell_h=m.cell_h, colored=False)
+        p_sums = self.matrix(f"explain.column(explain.printed_row_sum({self.src('pattern')}, 2))",
                              cell_h=m.cell_h, sequential=True, vmax=1.0)
+        for i in range(m.n_rows):
+            mark_equation(e_sums, "sum", [e.number(i, j) for j in range(e.n_cols)],
+                          e_sums.number(i, 0))
+            mark_equation(p_sums, "sum", [p.number(i, j) for j in range(p.n_cols)],
+                          p_sums.number(i, 0))
+        off = any(n.text != "1.00" for n in p_sums.numbers)
         e_sums.next_to(m.brackets, RIGHT, buff=0.3).match_y(m.brackets)
         p_sums.next_to(e_sums, RIGHT, buff=0.3)
         head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
@@ -334,7 +341,9 @@ class AttentionScene(StoryScene):
                            NOTE, theme.text)
         recipe.next_to(p_sums, RIGHT, buff=0.35).align_to(m.brackets, UP)
         why = self.note("Subtracting the row's\nlargest score first\nkeeps exp small and\n"
-                        "changes nothing\nafter the division.", 15)
+                        "changes nothing\nafter the division."
+                        + ("\n\nRounded, a row of\nweights can add to\n0.99 or 1.01;\n"
+                           "unrounded, to 1." if off else ""), 15)
         why.next_to(recipe, DOWN, buff=0.35, aligned_edge=LEFT)
         extras = VGroup(e_sums, p_sums, head_e, head_p, recipe, why)
         self.fit(m, e, p, extras)

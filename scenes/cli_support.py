@@ -22,6 +22,8 @@ from pathlib import Path
 
 import click
 
+from scenes.toolkit.style import PACES
+
 __all__ = [
     "MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "DEBUG_ENV", "TOOLS",
     "FORMULA_TOOLS", "WEB_TOOLS", "Failure", "Interrupted", "did_you_mean", "Choice",
@@ -455,6 +457,11 @@ def scene_options(theme_help: str, captions_help: str):
                           "instead of taking the most probable one (0)."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="generate: the seed of --sample, so a drawing can be repeated."),
+        click.option("--pace", type=Choice(tuple(PACES)), default="normal", show_default=True,
+                     help="How long each step stays: normal holds each caption for 15 "
+                          "characters a second and each end state 2 s (3 s with a matrix of "
+                          "numbers); lecture is slower (12/s, 3.5-5 s), brisk faster (20/s, "
+                          "1-1.5 s)."),
     ]
 
     def decorate(f):
@@ -476,7 +483,7 @@ def check_lr(lr: float | None) -> float | None:
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
                 captions: bool, lr: float | None = None, checkpoint: Path | None = None,
                 max_new: int | None = None, sample: float = 0.0, seed: int = 0,
-                scenes: tuple[str, ...] = ()):
+                pace: str = "normal", scenes: tuple[str, ...] = ()):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
     layer, head or learning rate, a checkpoint of the other kind than --model, or a sentence
     longer than one of ``scenes`` can show; a notice for words shown as <unk>."""
@@ -505,7 +512,7 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
     return SceneOptions(model=model, sentence=sentence, layer=layer, head=head, theme=theme,
                         captions=captions, lr=lr,
                         checkpoint=str(checkpoint) if checkpoint is not None else None,
-                        max_new=max_new, sample=sample, seed=seed)
+                        max_new=max_new, sample=sample, seed=seed, pace=pace)
 
 
 @contextlib.contextmanager

@@ -30,13 +30,13 @@ from manim import (  # noqa: E402
 
 from scenes.toolkit.animations import play_fill, play_morph, swap  # noqa: E402
 from scenes.toolkit.mobjects import TokenRow, ValueMatrix, cell_width_for, formula  # noqa: E402
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
 from scenes.toolkit.style import TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, MONO, label_text, number_text  # noqa: E402
-from transformer_core.explain import embedding_table, lookup  # noqa: E402
+from transformer_core.explain import embedding_table, format_value, lookup, resolve  # noqa: E402
 
 __all__ = ["EmbeddingScene"]
 
@@ -343,9 +343,21 @@ class EmbeddingScene(StoryScene):
         op = formula(r"\times\sqrt{d_{model}}", font_size=40, color=theme.text)
         root = self.inline("√d_model = √", ("config:d_model", (), 0), "=",
                            ("explain.sqrt(config:d_model)", (), 2), size=MID)
-        worked = self.inline("e.g.", (self.rows_src, (i, j), 2), "×",
-                             ("explain.sqrt(config:d_model)", (), 2), "=",
-                             (f"{self.stack}.embed", (i, j), 2), size=MID)
+        # worked on the printed numbers (README, "Worked arithmetic"); the model's own
+        # value follows when it differs in the last place
+        root_src = "explain.sqrt(config:d_model)"
+        by_hand = f"explain.worked_times({self.rows_src}, {root_src}, 2, 2, 2)"
+        model = (f"{self.stack}.embed", (i, j), 2)
+        differs = (format_value(resolve(self.trace, by_hand, (i, j)), 2)
+                   != format_value(resolve(self.trace, *model[:2]), 2))
+        worked = self.inline("e.g.", (self.rows_src, (i, j), 2), "×", (root_src, (), 2), "=",
+                             (by_hand, (i, j), 2), *((";  model ≈", model) if differs else ()),
+                             size=MID)
+        mark_equation(worked, "product", [worked[1], worked[3]], worked[5])
+        if differs:
+            mark_equation(worked, "approx", [worked[5]], worked[7],
+                          bound=(abs(resolve(self.trace, self.rows_src, (i, j)))
+                                 + resolve(self.trace, root_src)) * 0.005 + 0.01)
         panel = VGroup(op, root, worked).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         panel.next_to(e, RIGHT, buff=0.7).align_to(e.brackets, UP)
         self.fit(e, self.e_extras, panel)

@@ -41,10 +41,10 @@ from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
 from scenes.toolkit.style import NOTE  # noqa: E402
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.text import label_text, number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
-    attention_prefix, decimals_for, lookup, neg_log, target_probs,
+    attention_prefix, decimals_for, format_value, lookup, neg_log, resolve, target_probs,
 )
 
 __all__ = ["TrainingScene"]
@@ -271,8 +271,19 @@ class TrainingScene(StoryScene):
                          self.value(self.nlp_src, (i,), dp, size)])
         table = self.grid(rows, gap=0.6, aligns=["right", "left", "right", "right"])
         dl = max(dp, decimals_for(np.array([t.loss]), 3, 3, 6))
-        loss = self.inline("mean of the −log p column: loss L =", ("step:loss", (), dl),
-                           size=size)
+        # the printed column's mean is the printed loss, or the loss is marked ≈ (README,
+        # "Worked arithmetic")
+        by_hand = f"explain.printed_mean({self.nlp_src}, {dp}, {dl})"
+        holds = (format_value(resolve(t, by_hand), dl)
+                 == format_value(resolve(t, "step:loss"), dl))
+        loss = self.inline("mean of the −log p column: loss L " + ("=" if holds else "≈"),
+                           ("step:loss", (), dl), size=size)
+        column = [r[3] for r in rows[1:]]
+        if holds:
+            mark_equation(loss, "mean", column, loss[1])
+        else:
+            mark_equation(loss, "approx", [self.value(by_hand, (), dl, size)], loss[1],
+                          bound=0.5 * 10.0 ** -dp + 0.5 * 10.0 ** -dl)
         from scenes.toolkit.mobjects import formula
 
         eq = formula(r"L = -\frac{1}{T}\sum_{i=1}^{T} \log p_i(\text{target}_i)",
@@ -349,19 +360,31 @@ class TrainingScene(StoryScene):
         dg = decimals_for(t["grad.logits"][:, v], 2, 3, 6)
         rows = [[self.prose("position", NOTE), self.prose("h", NOTE),
                  None, self.prose("∂L/∂logit", NOTE), None, self.prose("product", NOTE)]]
+        # each product from the printed factors, the sum of the printed products (README,
+        # "Worked arithmetic")
+        by_hand = f"explain.worked_times({self.hidden}.T[{d}], grad.logits.T[{v}], {dh}, {dg}, {dt})"
         for i in range(self.n):
             rows.append([self.token_label(self.tok, i, size),
                          self.value(self.hidden, (i, d), dh, size),
                          self.prose("×", size),
                          self.value("grad.logits", (i, v), dg, size),
                          self.prose("=", size),
-                         self.value(prod, (d, v, i), dt, size)])
+                         self.value(by_hand, (i,), dt, size)])
+        printed_total = sum(int(round(resolve(t, by_hand, (i,)) * 10 ** dt)) for i in range(self.n))
+        holds = format_value(printed_total / 10 ** dt, dt) == format_value(t.grad("W_U")[d, v], dt)
         table = self.grid(rows, gap=0.35, aligns=["right", "right", "left", "right", "left",
                                                    "right"])
         total = self.inline("sum over positions = ∂L/∂W_U[", ("dim", (d,), 0), ",",
                             size=size)
         word = self.word(v, size, theme.output)
-        tail = self.inline("] =", ("grad:W_U", (d, v), dt), size=size)
+        tail = self.inline("] =" if holds else "] ≈", ("grad:W_U", (d, v), dt), size=size)
+        if holds:
+            mark_equation(tail, "sum", [r[5] for r in rows[1:]], tail[1])
+        else:
+            h = 0.5 * 10.0 ** -dt
+            mark_equation(tail, "approx", [number_text(format_value(printed_total / 10 ** dt, dt),
+                                                       size, theme.text)], tail[1],
+                          bound=self.n * (2 * h + h) + h)
         word.next_to(total, RIGHT, buff=0.1).align_to(total, DOWN)
         tail.next_to(word, RIGHT, buff=0.08).align_to(total, DOWN)
         total_line = VGroup(total, word, tail)
@@ -559,14 +582,24 @@ class TrainingScene(StoryScene):
         lr = self.lr_line()
         top = VGroup(VGroup(which, word), lr).arrange(RIGHT, buff=0.8)
         top.next_to(heads, UP, buff=0.35)
-        worked = self.inline(("param:W_U", (d, v), dd), "+ (", (
-            "explain.sgd_step(grad:W_U, step:lr)", (d, v), dd), ") =",
-            ("after:param:W_U", (d, v), dd), size=NOTE + 2)
         dlr = self.lr_decimals
         dgrad = decimals_for(np.array([t.grad("W_U")[d, v]]), 2, 3, 6)
+        # worked on the printed lr and ∇W (README, "Worked arithmetic"); the model's W′
+        # follows when it differs in the last place
+        step_hand = f"explain.worked_times(step:lr, grad:W_U, {dlr}, {dgrad}, {dd})"
+        new_hand = f"explain.worked_update(param:W_U, grad:W_U, step:lr, {dd}, {dgrad}, {dlr})"
+        differs = (format_value(resolve(t, new_hand, (d, v)), dd)
+                   != format_value(resolve(t, "after:param:W_U", (d, v)), dd))
         worked2 = self.inline("with lr =", ("step:lr", (), dlr), "and ∇W =", ("grad:W_U", (d, v), dgrad),
                               size=NOTE + 2)
-        side = VGroup(worked, worked2).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        worked = self.inline(("param:W_U", (d, v), dd), "− (", (step_hand, (d, v), dd), ") =",
+                             (new_hand, (d, v), dd),
+                             *((";  model ≈", ("after:param:W_U", (d, v), dd)) if differs else ()),
+                             size=NOTE + 2)
+        mark_equation(worked, "update", [worked[0], worked2[1], worked2[3], worked[2]], worked[4])
+        if differs:
+            mark_equation(worked, "approx", [worked[4]], worked[6], bound=10.0 ** -dd)
+        side = VGroup(worked2, worked).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         side.next_to(row, RIGHT, buff=0.8)
         note = VGroup(self.inline("the column moves along h of position",
                                   ("dim", (self.row,), 0), ",", size=NOTE),

@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
+    "matmul_products", "matmul", "printed_units", "worked_products", "worked_sum", "worked_times",
+    "printed_row_sum", "printed_mean", "worked_update", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
     "decimals_for",
     "attention_prefix", "n_attention_layers", "worked_example",
@@ -134,9 +135,79 @@ def take_columns(x: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.take(np.asarray(x), np.asarray(ids, dtype=np.int64), axis=-1)
 
 
+def printed_units(x: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """Each entry as the screen prints it, in units of the last printed place (an exact
+    integer): 2.7134 at 2 decimals is 271.  [same as x]"""
+    d = int(decimals)
+    x = np.asarray(x, np.float64)
+    out = np.vectorize(lambda v: int(round(float(f"{v:.{d}f}") * 10 ** d)), otypes=[np.int64])
+    return out(x) if x.size else x.astype(np.int64)
+
+
+def _half_away(units: np.ndarray, divisor: int) -> np.ndarray:
+    """``units / divisor`` rounded to an integer, halves away from zero (as by hand)."""
+    units = np.asarray(units, np.int64)
+    return np.sign(units) * ((np.abs(units) + divisor // 2) // divisor)
+
+
+def worked_products(a: np.ndarray, b: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The terms of ``a · b`` as a worked example writes them: each factor as printed (at
+    ``decimals``), multiplied exactly, rounded half away from zero to ``decimals``; so
+    "2.71 × 0.20 = 0.54" checks by hand.  [n, m, k]"""
+    d = int(decimals)
+    pa, pb = printed_units(a, d), printed_units(b, d)
+    exact = pa[:, None, :] * pb.T[None, :, :]  # [n, m, k] in units of 10^(-2d)
+    return _half_away(exact, 10 ** d) / 10.0 ** d
+
+
+def worked_sum(a: np.ndarray, b: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The sum of :func:`worked_products`: what the worked example's sum line adds up to
+    (the model's own ``a · b``, from unrounded numbers, can differ in the last place).  [n, m]"""
+    d = int(decimals)
+    units = np.rint(worked_products(a, b, d) * 10 ** d).astype(np.int64).sum(axis=-1)
+    return units / 10.0 ** d
+
+
+def worked_times(a: np.ndarray, b: np.ndarray, da: np.ndarray, db: np.ndarray,
+                 dp: np.ndarray) -> np.ndarray:
+    """a × b element by element as a worked line writes it: a printed at ``da`` decimals, b
+    at ``db``, the exact product rounded half away from zero to ``dp`` decimals.  [broadcast]"""
+    da, db, dp = int(da), int(db), int(dp)
+    exact = printed_units(a, da) * printed_units(b, db)  # units of 10^-(da+db)
+    if dp >= da + db:
+        return exact / 10.0 ** (da + db)
+    return _half_away(exact, 10 ** (da + db - dp)) / 10.0 ** dp
+
+
+def printed_row_sum(x: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The sum of each row as printed at ``decimals``: what adding the printed numbers gives
+    (rounded softmax weights add to 0.99 or 1.01 as often as to 1.00).  [n]"""
+    d = int(decimals)
+    return printed_units(x, d).sum(axis=-1) / 10.0 ** d
+
+
+def printed_mean(x: np.ndarray, decimals: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The mean of all entries as printed at ``decimals``, rounded half away from zero to
+    ``out`` decimals (at least ``decimals``).  0-d"""
+    d, o = int(decimals), int(out)
+    units = printed_units(np.ravel(x), d) * 10 ** (o - d)
+    n = len(units)
+    return np.asarray(float(_half_away(np.asarray(2 * units.sum()), 2 * n)) / 10.0 ** o)
+
+
+def worked_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray, d: np.ndarray,
+                  dg: np.ndarray, dlr: np.ndarray) -> np.ndarray:
+    """W + (−lr·∇W) as a worked line writes it: the step from the printed lr (``dlr``
+    decimals) and gradient (``dg``) rounded to ``d`` decimals, added to W printed at ``d``.
+    [same as param]"""
+    step = worked_times(-np.asarray(lr, np.float64), grad, dlr, dg, d)
+    return (printed_units(param, d) + np.rint(step * 10 ** int(d)).astype(np.int64)) / 10.0 ** int(d)
+
+
 FUNCTIONS = {f.__name__: f for f in (
     matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax, column,
-    vocab_window, take_columns)}
+    vocab_window, take_columns, printed_units, worked_products, worked_sum,
+    worked_times, printed_row_sum, printed_mean, worked_update)}
 
 
 # ---- sources ------------------------------------------------------------------------------

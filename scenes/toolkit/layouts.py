@@ -126,7 +126,8 @@ class Layouts:
         rows = []
         for i in range(c.n_rows):
             rows.append(AnimationGroup(
-                ReplacementTransform(a.row(i).copy(), c.row(i)),
+                FadeOut(a.row(i).copy(), target_position=c.row_rect(i).get_center()),
+                FadeIn(c.row(i)),
                 FadeOut(b.row(i).copy(), target_position=c.row_rect(i).get_center()),
                 FadeIn(c.row_labels[i]) if len(c.row_labels) else Wait(0)))
         self.play(Create(c.brackets), *extra, run_time=0.6)
