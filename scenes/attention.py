@@ -80,8 +80,9 @@ class AttentionScene(StoryScene):
                                 "gives the keys K and the values V."),
             Step("scores", "Q·Kᵀ scores every query word (a row) against every key word "
                            "(a column) with a dot product: a large score means a good match."),
-            Step("scale", "Every score is divided by √d_k, the square root of the key length, "
-                          "so that softmax does not saturate."),
+            Step("scale", "Every score is divided by √d_k, the square root of the key length: "
+                          "dot products of longer vectors spread wider, and the division keeps "
+                          "that spread from growing with d_k."),
         ]
         if causal:
             steps.append(Step("mask", "The causal mask sets the score to −∞ wherever a word "
@@ -306,14 +307,15 @@ class AttentionScene(StoryScene):
         masked = self.square(self.src("masked"), m.cell_w).move_cells_onto(m)
         allowed = self.trace[f"{self.prefix}.mask"]
         cells = [(i, j) for i in range(m.n_rows) for j in range(m.n_cols) if not allowed[i, j]]
-        note = self.note("−∞ wherever the key\ncomes after the query")
-        note.next_to(self.panel, DOWN, buff=0.6)
-        self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)
+        # the ÷√d_k panel of the previous step gives way to what this step does
+        note = self.note("−∞ wherever the key\ncomes after the query", NOTE + 4)
+        note.move_to(self.panel).align_to(self.panel, LEFT)
+        self.play(*self.heading("Causal mask"), FadeOut(self.panel), FadeIn(note), run_time=0.8)
         play_morph(self, m, masked, cells, run_time=1.6, lag_ratio=0.08)
         swap(self, m, masked)
-        self.end_state(masked, self.panel, note, hold=2.0)
+        self.end_state(masked, note, hold=2.0)
         self.current = masked
-        self.panel = VGroup(self.panel, note)
+        self.panel = note
 
     def step_softmax(self) -> None:
         theme = self.theme

@@ -616,13 +616,95 @@ def _quoted(token: str) -> str:
     return f"\u201c{token}\u201d"
 
 
+# A named behaviour is named when its keys get more than half the weight of at least a third
+# of the queries it applies to and of at least two (sink, previous word), or of at least half
+# of them (same word, copying: few queries repeat a word).
+HEAD_NAME_WEIGHT = 0.5
+HEAD_NAME_SHARE = 1 / 3
+
+
+def head_behaviours(pattern: np.ndarray, tokens, mask: np.ndarray | None = None
+                    ) -> list[tuple[str, int, int]]:
+    """The behaviours of a self-attention head that interpretability names, each as
+    ``(name, count, of)``: ``count`` of the ``of`` queries it applies to give its keys more
+    than :data:`HEAD_NAME_WEIGHT` of their weight (see the thresholds above). ``sink``: the first token (queries after it);
+    ``previous``: the word just before; ``same``: other positions of the same word (queries
+    whose word appears there); ``copy``: the word that followed an earlier occurrence of the
+    query's word (an induction or copying head). Only queries that can choose count."""
+    p = np.asarray(pattern, np.float64)  # [q, k]
+    allowed = np.ones(p.shape, bool) if mask is None else np.asarray(mask, bool)
+    queries = [q for q in range(p.shape[0]) if allowed[q].sum() > 1]
+    tokens = [str(t) for t in tokens]
+    found = []
+
+    def count(name, weights):
+        hits = sum(w > HEAD_NAME_WEIGHT for w in weights)
+        few = name in ("same", "copy")
+        if hits >= (1 if few else 2) and hits >= (0.5 if few else HEAD_NAME_SHARE) * len(weights):
+            found.append((name, int(hits), len(weights)))
+
+    count("sink", [p[q, 0] for q in queries if q >= 1 and allowed[q, 0]])
+    count("previous", [p[q, q - 1] for q in queries if q >= 2 and allowed[q, q - 1]])
+    sink = bool(found and found[0][0] == "sink")
+    same, copy = [], []
+    for q in queries:
+        # with a sink, weight on the first token is the sink's, not a same-word or copy link
+        keys = [k for k in range(p.shape[1]) if allowed[q, k] and k != q and not (sink and k == 0)]
+        twins = [k for k in keys if tokens[k] == tokens[q]]
+        if twins:
+            same.append(p[q, twins].sum())
+        after = [k for k in keys if k >= 1 and k - 1 != q and tokens[k - 1] == tokens[q]]
+        if after:
+            copy.append(p[q, after].sum())
+    count("same", same)
+    count("copy", copy)
+    return found
+
+
+def _behaviour_words(found, tokens, noun: str) -> str:
+    def says(name, c, n):
+        half = "give over half their weight to"
+        return {"sink": f"{c} of the {n} later {noun}s {half} the first, "
+                        f"{_quoted(str(tokens[0]))} (a sink)",
+                "previous": f"{c} of {n} {noun}s {half} the previous {noun}",
+                "same": f"{c} of the {n} repeated {noun}s {half} the same {noun} elsewhere",
+                "copy": f"{c} of the {n} {noun}s seen before {half} what followed them "
+                        "then (copying)"}[name]
+
+    return "; ".join(says(*b) for b in found)
+
+
+def _twins_are_first(tokens) -> bool:
+    """Whether every repeated word of ``tokens`` repeats the first one (so looking at "the
+    same word" is looking at the first word, already said)."""
+    tokens = [str(t) for t in tokens]
+    repeated = {t for t in tokens if tokens.count(t) > 1}
+    return repeated <= {tokens[0]}
+
+
 def describe_head(pattern: np.ndarray, query_tokens, key_tokens, mask: np.ndarray | None = None,
                   cross: bool = False, query_noun: str = "word", key_noun: str = "word") -> str:
     """One line that says what a head does in this sentence, from :func:`head_summary`, e.g.
     "4 of 5 words attend most to the previous word"."""
     s = head_summary(pattern, mask, cross)
     kind, count, of = s["kind"], s["count"], s["of"]
-    words = f"{count} of {of} {query_noun}s"
+    n_rows = np.asarray(pattern).shape[0]
+    # a causal first query sees only itself: the count leaves it out, and says so
+    words = (f"{count} of {of} {query_noun}s" if of == n_rows else
+             f"{count} of the {of} {query_noun}s that can choose")
+    found = [] if cross else head_behaviours(pattern, key_tokens, mask)
+    named = {n for n, *_ in found}
+    line = _describe(s, kind, words, query_tokens, key_tokens, query_noun, key_noun)
+    extra = [b for b in found if not (b[0] == "previous" and kind == "previous")
+             and not (b[0] == "sink" and kind == "first")
+             and not (b[0] == "same" and kind == "first" and _twins_are_first(key_tokens))]
+    if kind == "mixed" and named:
+        return _behaviour_words(found, key_tokens, key_noun)
+    return f"{line}; {_behaviour_words(extra, key_tokens, key_noun)}" if extra else line
+
+
+def _describe(s, kind, words, query_tokens, key_tokens, query_noun, key_noun) -> str:
+    count, of = s["count"], s["of"]
     if kind == "forced":
         return f"each {query_noun} can only attend to itself"
     if kind == "self":
@@ -668,4 +750,5 @@ def links_above(pattern: np.ndarray, floor: float) -> list[tuple[int, int]]:
 
 
 __all__ += ["strongest_keys", "head_summary", "describe_head", "HEAD_RULE_SHARE", "HEAD_SPREAD_MAX",
+            "HEAD_NAME_WEIGHT", "HEAD_NAME_SHARE", "head_behaviours",
             "attention_views", "links_above"]
