@@ -45,7 +45,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
-from transformer_core.explain import lookup, top_k_ids  # noqa: E402
+from transformer_core.explain import lookup, max_positions, top_k_ids  # noqa: E402
 from transformer_core.records import n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
@@ -83,6 +83,10 @@ def turn_caption(trace, turn: int) -> str:
     how = (f"samples the next word at temperature {temperature:g} and draws"
            if temperature > 0 else "picks the most probable next word,")
     done = ", so the sentence is finished" if word == "<eos>" else ""
+    if (word != "<eos>" and turn == n_turns(trace) - 1
+            and end + 1 > max_positions(trace.config)):  # no room for another position
+        done = (f"; the model reads at most {max_positions(trace.config)} positions, so its "
+                "context is full and it stops here, without <eos>")
     who = "the decoder" if trace.config.mode == "encdec" else "the model"
     return f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
 
@@ -397,8 +401,11 @@ class GenerateScene(StoryScene):
         note = self.note("the causal mask: a position never sees a later word, so one run on "
                          "the whole sentence\ngives each turn's numbers in that turn's row",
                          NOTE, theme.text)
-        out = VGroup(self.note("the result:", 20, theme.text),
-                     TokenRow(t, "output_tokens", theme, font_size=22)).arrange(RIGHT, buff=0.3)
+        # a language model's result is the prompt and what it wrote, not only the new words
+        out = VGroup(self.note("the translation:" if self.encdec else "the text:", 20,
+                               theme.text),
+                     TokenRow(t, "output_tokens" if self.encdec else "tokens", theme,
+                              font_size=22)).arrange(RIGHT, buff=0.3)
         bottom = VGroup(note, out).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         bottom.next_to(VGroup(header, table), DOWN, buff=0.4).align_to(table, LEFT)
         self.fit(header, table, bottom)

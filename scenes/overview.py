@@ -103,8 +103,8 @@ class OverviewScene(StoryScene):
                             "feed-forward layer, each followed by Add & Norm."),
             Step("decoder_input", "The decoder reads <bos> and the French words so far (the "
                                   "output shifted right), embedded the same way."),
-            Step("masked", "Masked self-attention lets each French position look only at the "
-                           "positions before it."),
+            Step("masked", "Masked self-attention lets each French position look only at "
+                           "itself and the positions before it."),
             Step("cross", "Cross-attention lets each French position read the encoder's "
                           "output for every English word."),
             Step("feed_forward", "A feed-forward layer and a last Add & Norm finish the "
@@ -324,10 +324,16 @@ class OverviewScene(StoryScene):
         src = "config:n_enc_layers" if name == "enc" else "config:n_dec_layers"
         digit = mark(number_text(str(n), TEXT + 2, self.theme.text), "number", src, (), str(n),
                      0)
-        times = self.text("×", size=TEXT + 2)
-        digit.shift(-digit.get_corner(DOWN + LEFT))
-        times.shift([digit.get_right()[0] + 0.03, 0, 0])
-        layers = VGroup(digit, times)
+        # the paper's "N×", written out so that it cannot read as algebra with the X beside it
+        name_n = self.text("N =", size=TEXT + 2)
+        blocks = self.text("blocks" if n != 1 else "block", size=TEXT + 2)
+        digit.shift(-digit.get_corner(DOWN + LEFT) + [name_n.get_right()[0] + 0.08, 0, 0])
+        blocks.shift([0, -0.3, 0])  # on a second line: the figure's side has little room
+        layers = VGroup(name_n, digit, blocks)
+        if name != "enc":
+            blocks.align_to(name_n, LEFT)
+        else:
+            blocks.align_to(digit, RIGHT)
         side = LEFT if name == "enc" else RIGHT
         layers.next_to(frame, side, buff=0.1).align_to(frame, DOWN)
         self.layers[name] = layers
@@ -411,7 +417,7 @@ class OverviewScene(StoryScene):
         specs = [("dec", "dec.pe", "decoder.blocks.0.resid_pre", "X")]
         for layer in range(cfg.n_dec_layers):
             specs.append(("dec", "dec.norm2", f"decoder.blocks.{layer}.ln2.out",
-                          f"block {layer + 1} output"))
+                          f"block {layer} output"))
         return specs + [("dec", "dec.linear", self.words_of("logits"), "logits"),
                         ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
 

@@ -505,7 +505,9 @@ class TrainingScene(StoryScene):
             panels.add(VGroup(frame, head, rows_mob))
         panels.arrange(RIGHT, buff=0.18, aligned_edge=UP)
         legend = VGroup(self.note("‖∂L/∂W‖: the square root of the sum of the squared "
-                                  "gradients of all its entries; darker = larger (log scale)",
+                                  "gradients of all its entries; "
+                                  f"{'darker' if self.options.theme == 'light' else 'brighter'}"
+                                  " = larger (log scale)",
                                   NOTE))
         roles = {self.role(n) for n in t.grads}
         outline = VGroup(self.prose("outline:", NOTE))

@@ -35,7 +35,7 @@ from manim.utils.rate_functions import smooth
 from transformer_core.explain import attention_prefix
 
 from .layouts import Layouts
-from .style import CAPTION, DENSE_NUMBERS, HEADING, PACES, Pace  # noqa: F401 (re-exported)
+from .style import CAPTION, DENSE_NUMBERS, HEADING, NOTE, PACES, Pace  # noqa: F401 (re-exported)
 from .text import plain_text, subscript_text
 from .theme import THEMES, Theme
 
@@ -239,6 +239,8 @@ class StoryScene(Layouts, Scene):
         self.caption_mobject: Mobject | None = None
         self.heading_mob: Mobject | None = None
         self._pending_caption: tuple | None = None  # (new caption, the one it replaces)
+        self._step_index = 0
+        self.warning_mob: Mobject | None = None  # see :meth:`input_warning`
         self._old_heading: Mobject | None = None
         self._last_motion_end = 0.0
         self._caption_times: tuple[float, float] = (0.0, 0.0)
@@ -263,7 +265,17 @@ class StoryScene(Layouts, Scene):
     # ---- playing the storyboard -------------------------------------------------------------
 
     def construct(self) -> None:
+        text = self.input_warning()
+        if text is not None:
+            from manim import UR
+
+            self.warning_mob = plain_text(text, NOTE, self.theme.highlight).to_corner(UR, buff=0.3)
+            if self.warning_mob.width > config.frame_width - 0.6:
+                self.warning_mob.scale_to_fit_width(config.frame_width - 0.6)
+            self.warning_mob.to_corner(UR, buff=0.3)
+            self.warning_mob.kind = "prose"
         for index, step in enumerate(self.steps):
+            self._step_index = index
             self.next_section(step.name)
             start = self.renderer.time
             self.show_caption(step)
@@ -272,6 +284,22 @@ class StoryScene(Layouts, Scene):
             self.step_times.append((start, self.renderer.time))
             for listener in list(self.step_listeners):
                 listener(self, index, step)
+
+    def input_warning(self) -> str | None:
+        """One line when the input is not what the model learned from (unknown words, or for a
+        shipped model a sentence outside its training data), so that a wrong output is not
+        shown as a right one; None otherwise. Shown on the first step."""
+        t = self.trace
+        if t.unknown:
+            words = ", ".join(f"\u2018{w}\u2019" for w in t.unknown)
+            return f"not in the model's vocabulary, read as <unk>: {words}; the output may be wrong"
+        if self.options.checkpoint is None:
+            from transformer_core.data import familiar
+
+            if not familiar(self.options.model, t.tokens):
+                return ("this sentence is outside what the model was trained on: "
+                        "its output may be wrong")
+        return None
 
     def pace_step(self, step: Step, start: float) -> None:
         """Hold the end state long enough for the pace (``options.pace``): the caption readable
@@ -305,7 +333,9 @@ class StoryScene(Layouts, Scene):
         if pending is not None or old_heading is not None:
             from manim import FadeIn, FadeOut
 
-            leaving = [m for m in (pending[1] if pending else None, old_heading) if m is not None]
+            warning = self.__dict__.get("warning_mob") if self._step_index == 1 else None
+            leaving = [m for m in (pending[1] if pending else None, old_heading, warning)
+                       if m is not None]
             # what the scene asked for these (a FadeOut from ``leave()``) gives way to ours
             animations = tuple(a for a in animations if getattr(a, "mobject", None) not in leaving)
             if pending is not None:
@@ -313,6 +343,11 @@ class StoryScene(Layouts, Scene):
                 if old is not None:
                     animations += (FadeOut(old, rate_func=_first_half),)
                 animations += (FadeIn(new, rate_func=_second_half),)
+                warning = self.__dict__.get("warning_mob")
+                if warning is not None and self._step_index == 0:
+                    animations += (FadeIn(warning),)
+                elif warning is not None and self._step_index == 1:
+                    animations += (FadeOut(warning, rate_func=_first_half),)
             if old_heading is not None:
                 animations += (FadeOut(old_heading, rate_func=_first_half),)
         start = self.renderer.time
@@ -380,7 +415,9 @@ class StoryScene(Layouts, Scene):
             self._caption_times = (self.renderer.time, self.renderer.time)
         self._old_heading = None
         self.clear()
-        self.add(*(m for m in (self.heading_mob, *mobs, self.caption_mobject) if m is not None))
+        warning = self.__dict__.get("warning_mob") if self._step_index == 0 else None
+        self.add(*(m for m in (self.heading_mob, *mobs, warning, self.caption_mobject)
+                   if m is not None))
         if hold > 0:
             self.wait(hold)
 
