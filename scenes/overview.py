@@ -328,14 +328,13 @@ class OverviewScene(StoryScene):
         name_n = self.text("N =", size=TEXT + 2)
         blocks = self.text("blocks" if n != 1 else "block", size=TEXT + 2)
         digit.shift(-digit.get_corner(DOWN + LEFT) + [name_n.get_right()[0] + 0.08, 0, 0])
-        blocks.shift([0, -0.3, 0])  # on a second line: the figure's side has little room
         layers = VGroup(name_n, digit, blocks)
-        if name != "enc":
-            blocks.align_to(name_n, LEFT)
-        else:
-            blocks.align_to(digit, RIGHT)
-        side = LEFT if name == "enc" else RIGHT
-        layers.next_to(frame, side, buff=0.1).align_to(frame, DOWN)
+        if name == "enc":  # above the block's frame, where the left-hand maps leave room
+            blocks.shift([digit.get_right()[0] + 0.08, 0, 0])
+            layers.next_to(frame, UP, buff=0.08).align_to(frame, LEFT)
+        else:  # beside it, on two lines (the decoder's frame has the Linear box above it)
+            blocks.shift([0, -0.3, 0])
+            layers.next_to(frame, RIGHT, buff=0.1).align_to(frame, DOWN)
         self.layers[name] = layers
         if top:
             y = frame_top + GAP + BOX_H / 2
@@ -438,7 +437,7 @@ class OverviewScene(StoryScene):
             mine = [s for s in specs if s[0] == side]
             frame = self.frames[side]
             if side == "enc":
-                inner = self.layers["enc"].get_left()[0] - 0.12
+                inner = self.frames["enc"].get_left()[0] - 0.12
                 lo, hi = self.inputs[0].get_top()[1] + 0.12, self.heading_limit()
             else:
                 inner = self.layers["dec"].get_right()[0] + 0.12

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 
-from manim import DOWN, Mobject, Scene, config
+from manim import DOWN, RIGHT, Mobject, Scene, config
 from manim.utils.rate_functions import smooth
 
 from transformer_core.explain import attention_prefix
@@ -301,6 +301,17 @@ class StoryScene(Layouts, Scene):
                         "its output may be wrong")
         return None
 
+    def _place_warning(self) -> None:
+        """The warning's place: the top right corner, or under the heading if that is long."""
+        warning, heading = self.__dict__.get("warning_mob"), self.heading_mob
+        if warning is None or heading is None:
+            return
+        from manim import UR
+
+        warning.to_corner(UR, buff=0.3)
+        if heading.get_right()[0] + 0.2 > warning.get_left()[0]:
+            warning.next_to(heading, DOWN, buff=0.12).to_edge(RIGHT, buff=0.3)
+
     def pace_step(self, step: Step, start: float) -> None:
         """Hold the end state long enough for the pace (``options.pace``): the caption readable
         at the pace's characters per second from the moment it is fully shown, and the end state
@@ -345,6 +356,7 @@ class StoryScene(Layouts, Scene):
                 animations += (FadeIn(new, rate_func=_second_half),)
                 warning = self.__dict__.get("warning_mob")
                 if warning is not None and self._step_index == 0:
+                    self._place_warning()
                     animations += (FadeIn(warning),)
                 elif warning is not None and self._step_index == 1:
                     animations += (FadeOut(warning, rate_func=_first_half),)
@@ -416,6 +428,7 @@ class StoryScene(Layouts, Scene):
         self._old_heading = None
         self.clear()
         warning = self.__dict__.get("warning_mob") if self._step_index == 0 else None
+        self._place_warning()
         self.add(*(m for m in (self.heading_mob, *mobs, warning, self.caption_mobject)
                    if m is not None))
         if hold > 0:
