@@ -277,7 +277,7 @@ class AttentionScene(StoryScene):
         panel = self.scale_panel().next_to(s2, RIGHT, buff=0.8)
         self.fit(s2, scaled, panel)
 
-        self.play(*self.heading("Scaling: ÷ √d_k"), FadeOut(q), FadeOut(kt), FadeOut(work),
+        self.play(*self.heading("Scaling: ÷ √dₖ"), FadeOut(q), FadeOut(kt), FadeOut(work),
                   FadeOut(hl), FadeOut(note), *relayout(s, s2), run_time=1.2)
         self.end_state(s2)
         self.play(FadeIn(panel), run_time=0.8)

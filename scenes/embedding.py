@@ -481,12 +481,20 @@ class EmbeddingScene(StoryScene):
             head.align_to(m.brackets, LEFT)
             parts.add(VGroup(head, m))
         parts.arrange(DOWN, buff=0.3, aligned_edge=LEFT)
-        row_of = VGroup(self.note("row", MID, theme.text), self.label(self.tok, r),
-                        self.note("(position", MID), number_text(str(r), MID, theme.muted),
-                        self.note(")", MID)).arrange(RIGHT, buff=0.1)
+        # every piece on one baseline (aligning bottoms set a word without descenders lower
+        # than "(position" beside it)
+        pieces = [label_text("row", MID, theme.text), self.label(self.tok, r),
+                  label_text("(position", MID, theme.muted), number_text(str(r), MID, theme.muted),
+                  label_text(")", MID, theme.muted)]
+        pieces[3].shift(-pieces[3].get_corner(DOWN + LEFT))  # digits sit on the baseline
+        for piece in (pieces[0], pieces[2], pieces[4]):
+            piece.kind = "prose"
+        x_at = 0.0
+        for k, piece in enumerate(pieces):
+            piece.shift([x_at - piece.get_left()[0], 0, 0])
+            x_at = piece.get_right()[0] + (0.03 if k == 3 else 0.1)
+        row_of = VGroup(*pieces)
         mark(row_of[3], "dim", "dim", (r,), str(r), 0)
-        for piece in row_of:
-            piece.align_to(row_of[0], DOWN)
         right = VGroup(row_of, parts).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         right.next_to(x, RIGHT, buff=0.5)
         self.fit(x, right)

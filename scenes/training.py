@@ -326,8 +326,10 @@ class TrainingScene(StoryScene):
         where_tail = self.inline("), T =", ("explain.count(probs)", (), 0),
                                  f"positions; {len(t.vocab) - len(cols)} more words not shown",
                                  size=NOTE)
-        where_tok.next_to(where, RIGHT, buff=0.08).align_to(where, DOWN)
-        where_tail.next_to(where_tok, RIGHT, buff=0.06).align_to(where, DOWN)
+        # side by side on their common baseline (y = 0), not bottom to bottom: "(input" has
+        # descenders, a word may not
+        where_tok.shift([where.get_right()[0] + 0.1 - where_tok.get_left()[0], 0, 0])
+        where_tail.shift([where_tok.get_right()[0] + 0.06 - where_tail.get_left()[0], 0, 0])
         where_line = VGroup(where, where_tok, where_tail)
         grad = ValueMatrix(t, "grad.logits", theme, cell_w=0.19, cell_h=0.27, show_numbers=False,
                            row_labels=self.tok, label_font_size=14)
@@ -374,20 +376,25 @@ class TrainingScene(StoryScene):
         holds = format_value(printed_total / 10 ** dt, dt) == format_value(t.grad("W_U")[d, v], dt)
         table = self.grid(rows, gap=0.35, aligns=["right", "right", "left", "right", "left",
                                                    "right"])
-        total = self.inline("sum over positions = ∂L/∂W_U[", ("dim", (d,), 0), ",",
-                            size=size)
+        products = [r[5] for r in rows[1:]]
+        total = self.inline("sum over positions = ∂L/∂W_U[" if holds
+                            else "the model's ∂L/∂W_U[", ("dim", (d,), 0), ",", size=size)
         word = self.word(v, size, theme.output)
         tail = self.inline("] =" if holds else "] ≈", ("grad:W_U", (d, v), dt), size=size)
-        if holds:
-            mark_equation(tail, "sum", [r[5] for r in rows[1:]], tail[1])
-        else:
-            h = 0.5 * 10.0 ** -dt
-            mark_equation(tail, "approx", [number_text(format_value(printed_total / 10 ** dt, dt),
-                                                       size, theme.text)], tail[1],
-                          bound=self.n * (2 * h + h) + h)
-        word.next_to(total, RIGHT, buff=0.1).align_to(total, DOWN)
-        tail.next_to(word, RIGHT, buff=0.08).align_to(total, DOWN)
+        # on the common baseline (y = 0), not bottom to bottom
+        word.shift([total.get_right()[0] + 0.1 - word.get_left()[0], 0, 0])
+        tail.shift([word.get_right()[0] + 0.08 - tail.get_left()[0], 0, 0])
         total_line = VGroup(total, word, tail)
+        if holds:
+            mark_equation(tail, "sum", products, tail[1])
+        else:  # the printed products' sum, then the model's unrounded value beside it
+            printed = self.inline("sum over positions =",
+                                  (f"explain.printed_row_sum({by_hand}, {dt})", (), dt), size=size)
+            mark_equation(printed, "sum", products, printed[1])
+            h = 0.5 * 10.0 ** -dt
+            mark_equation(tail, "approx", [printed[1]], tail[1],
+                          bound=self.n * (2 * h + h) + h)
+            total_line = VGroup(printed, total_line).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         total_line.next_to(table, DOWN, buff=0.3).align_to(table, LEFT)
         which = self.inline("h: the last block's output, column", ("dim", (d,), 0), size=NOTE)
         which2 = self.inline("∂L/∂logit: its column for the word", size=NOTE)

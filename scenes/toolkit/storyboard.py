@@ -45,10 +45,25 @@ __all__ = [
 ]
 
 
+# Subscripts a caption can set as characters (Unicode has no subscript capitals, so W_Q and
+# W_O stay as written): d_k → dₖ, W_1 → W₁, b_2 → b₂.
+_SUBSCRIPTS = str.maketrans("0123456789k", "₀₁₂₃₄₅₆₇₈₉ₖ")
+
+
+def subscripts(text: str) -> str:
+    """``text`` with each ``_x`` whose x has a subscript character set as that character."""
+    import re
+
+    return re.sub(r"_([0-9k])(?![A-Za-z0-9])", lambda m: m.group(1).translate(_SUBSCRIPTS), text)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str  # a slug: "qkv", "softmax"; also the Manim section name and the SVG file name
     caption: str  # one plain sentence
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "caption", subscripts(self.caption))
 
 
 
