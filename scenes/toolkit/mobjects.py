@@ -297,6 +297,7 @@ class ValueMatrix(VGroup):
         self.values = values
         self.n_rows, self.n_cols = values.shape
         self.decimals, self.font_size = decimals, font_size
+        self.show_numbers = show_numbers
         self.sequential, self.colored = sequential, colored
         finite = np.abs(values[np.isfinite(values)])
         self.vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
@@ -357,7 +358,8 @@ class ValueMatrix(VGroup):
                          ((self.n_rows - 1) / 2 - i) * self.cell_h, 0.0])
 
     def _fill(self, value: float, centre: np.ndarray) -> Rectangle:
-        color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential)
+        color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential,
+                                               bare=not self.show_numbers)
         opacity = opacity if self.colored else 0.0
         return filled_cell(self.cell_w - 0.04, self.cell_h - 0.04, color, opacity, centre)
 
