@@ -1,6 +1,6 @@
 """The rest of a Transformer block, after one head of attention, with its real numbers.
 
-    MultiHead(X) = Concat(head_1, ..., head_h) W_O
+    MultiHead(X) = Concat(head_0, ..., head_{h-1}) W_O
     x = LayerNorm(X + MultiHead(X))                   ("Add & Norm")
     FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
     output = LayerNorm(x + FFN(x))                    ("Add & Norm")
@@ -210,8 +210,8 @@ class MultiHeadScene(StoryScene):
         skip_note.set_color(theme.highlight)
         diagram = VGroup(boxes, arrows, skips, skip_note)
         eqs = VGroup(
-            formula(r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, "
-                    r"\mathrm{head}_h)\,W^O", font_size=34, color=theme.text),
+            formula(r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_0, \dots, "
+                    r"\mathrm{head}_{h-1})\,W_O", font_size=34, color=theme.text),
             formula(r"\mathrm{FFN}(x) = \max(0,\; x W_1 + b_1)\, W_2 + b_2", font_size=34,
                     color=theme.text),
         ).arrange(DOWN, buff=0.3)

@@ -40,7 +40,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options,
 )
-from scenes.toolkit.style import NOTE  # noqa: E402
+from scenes.toolkit.style import NOTE, symbol  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.text import label_text, number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
@@ -457,7 +457,7 @@ class TrainingScene(StoryScene):
         theme, t = self.theme, self.trace
         src = f"explain.norm(grad:{name})"
         value = float(lookup(t, src))
-        short = name.rsplit(".", 1)[-1]
+        short = symbol(name.rsplit(".", 1)[-1])
         label = self.prose(short, 14, theme.text)
         num = self.value(src, (), decimals_for(np.array([value]), 2, 2, 6), 14)
         num.next_to(label, DOWN, buff=0.08)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["MIN_FONT_SIZE", "CAPTION", "HEADING", "NUM", "LABEL", "NOTE", "SUM_NUM", "STRIP_NUM", "TITLE", "GAP",
-           "Pace", "PACES", "DENSE_NUMBERS"]
+           "Pace", "PACES", "DENSE_NUMBERS", "NOTATION", "symbol"]
 
 # The smallest text allowed on screen. A digit at font size 14 is 0.147 scene units high,
 # about 9 pixels at 480p (the frame is 8 units high) and 20 pixels at 1080p.
@@ -44,3 +44,13 @@ PACES = {
     "brisk": Pace(chars_per_second=20.0, hold=1.0, dense_hold=1.5),
 }
 DENSE_NUMBERS = 40
+
+
+# One notation in every scene: a parameter's name in the code → how the screen writes it.
+# (Also: W_O for the output projection, X for a block's input, heads and layers from 0.)
+NOTATION = {"gamma": "γ", "beta": "β"}
+
+
+def symbol(name: str) -> str:
+    """How the screen writes the parameter ``name`` (its last dotted part)."""
+    return NOTATION.get(name, name)
