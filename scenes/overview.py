@@ -233,7 +233,14 @@ class OverviewScene(StoryScene):
             n = len(self.trace.output_tokens)
             return self.words("output_tokens", list(range(n)), x, bottom)
         ids = [int(i) for i in top_k_ids(self.trace["probs"], 1)[:, 0]]
-        return self.words("vocab", ids, x, bottom)
+        return self.words("vocab", ids, x, bottom, self.lm_slots())
+
+    def lm_slots(self) -> list[float]:
+        """Each position's width: its input word's or its predicted word's, the wider."""
+        t = self.trace
+        ids = [int(i) for i in top_k_ids(t["probs"], 1)[:, 0]]
+        return [max(self.text(str(w)).width, self.text(str(t.vocab[i])).width)
+                for w, i in zip(t.tokens, ids, strict=True)]
 
     def step_translation(self) -> None:
         words = self.out_words()
@@ -271,26 +278,30 @@ class OverviewScene(StoryScene):
         group.rect, group.stroke = rect, getattr(theme, spec.color)
         return group
 
-    def words(self, source: str, indices: list[int], x: float, bottom: float) -> VGroup:
+    def words(self, source: str, indices: list[int], x: float, bottom: float,
+              slots: list[float] | None = None) -> VGroup:
         """Tokens (or vocabulary words) as labels, wrapped into lines no wider than a box,
-        centred on ``x`` with the last line's baseline ``bottom`` + a descender."""
+        centred on ``x`` with the last line's baseline ``bottom`` + a descender. With
+        ``slots``, word k is centred in a slot of that width: two rows given the same slots
+        (an lm's inputs and its predictions) wrap at the same words and line up."""
         items = lookup(self.trace, source)
         lines, line, width = [], [], 0.0
-        for index in indices:
+        for k, index in enumerate(indices):
             text = str(items[index])
             mob = mark(self.text(text), "token", source, (index,), text)
-            if line and width + 0.16 + mob.width > BOX_W:
+            mob.slot = slots[k] if slots is not None else mob.width
+            if line and width + 0.16 + mob.slot > BOX_W:
                 lines.append(line)
                 line, width = [], 0.0
-            width += (0.16 if line else 0.0) + mob.width
+            width += (0.16 if line else 0.0) + mob.slot
             line.append(mob)
         lines.append(line)
         group = VGroup()
         for k, ln in enumerate(lines):
             row, cursor = VGroup(), 0.0
             for mob in ln:
-                mob.shift([cursor, 0, 0])
-                cursor = mob.get_right()[0] + 0.16
+                mob.shift([cursor + (mob.slot - mob.width) / 2, 0, 0])
+                cursor += mob.slot + 0.16
                 row.add(mob)
             row.shift([x - (cursor - 0.16) / 2, bottom + 0.06 + (len(lines) - 1 - k) * LINE, 0])
             group.add(row)
@@ -362,7 +373,8 @@ class OverviewScene(StoryScene):
                                      xs["dec"], bottom)}
         else:
             xs = {"dec": -1.2}
-            ins = {"dec": self.words("tokens", list(range(len(t.tokens))), xs["dec"], bottom)}
+            ins = {"dec": self.words("tokens", list(range(len(t.tokens))), xs["dec"], bottom,
+                                     self.lm_slots())}
         start = max(w.get_top()[1] for w in ins.values()) + GAP
         if self.encdec:
             self.column("enc", xs["enc"], start, ENCODER, top=False)
