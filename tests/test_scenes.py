@@ -61,7 +61,7 @@ def test_every_step_ran_and_listeners_saw_it(run):
     assert len(times) == len(states) and times[0][0] == 0.0
     assert all(b > a for a, b in times) and all(times[k][1] == times[k + 1][0]
                                                 for k in range(len(times) - 1))
-    assert 60.0 <= times[-1][1] <= 120.0  # the whole video stays short
+    assert 60.0 <= times[-1][1] <= 130.0  # the whole video stays short, at a readable pace
 
 
 def test_every_number_is_the_trace_value_it_claims(run):
