@@ -83,11 +83,11 @@ def turn_caption(trace, turn: int) -> str:
     how = (f"samples the next word at temperature {temperature:g} and draws"
            if temperature > 0 else "picks the most probable next word,")
     done = ", so the sentence is finished" if word == "<eos>" else ""
+    who = "the decoder" if trace.config.mode == "encdec" else "the model"
     if (word != "<eos>" and turn == n_turns(trace) - 1
             and end + 1 > max_positions(trace.config)):  # no room for another position
-        done = (f"; the model reads at most {max_positions(trace.config)} positions, so its "
-                "context is full and it stops here, without <eos>")
-    who = "the decoder" if trace.config.mode == "encdec" else "the model"
+        return (f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d, picks \u201c{word}\u201d "
+                f"and stops: its context of {max_positions(trace.config)} positions is full.")
     return f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d and {how} \u201c{word}\u201d{done}."
 
 

@@ -54,7 +54,7 @@ def test_each_model_says_what_reads_the_block_output():
 def test_generate_says_when_the_context_is_full_and_shows_the_whole_text():
     options = SceneOptions(model="lm", sentence="the early bird eats the worm the lazy cat")
     steps = get_scene_class("generate").storyboard(options)
-    assert "context is full" in steps[-2].caption
+    assert "stops: its context of 11 positions is full" in steps[-2].caption
     _, states = checks.capture("generate", options)
     scene = checks.capture("generate", options)[0]
     shown = {t.index[0] for t in states[-1].texts if t.source == "tokens"}
