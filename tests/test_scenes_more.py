@@ -139,7 +139,7 @@ def test_multihead_pictures_add_up(run):
     assert all(concat[(i, dh + j)] == z1[(i, j)] for i in range(n) for j in range(dh))
     # the worked cell of concat · W_O sums to the attention output shown
     products = [t for t in by["project"].texts if t.source and t.source.startswith(
-        "explain.matmul_products")]
+        "explain.worked_products")]
     assert len(products) == d
     (i, j), = {t.index[:2] for t in products}
     out = _shown(by["project"], f"{p}.out")
