@@ -45,7 +45,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
-from transformer_core.explain import lookup, top_k_ids  # noqa: E402
+from transformer_core.explain import lookup, max_positions, top_k_ids  # noqa: E402
 from transformer_core.records import REAL_MODEL, n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
@@ -99,6 +99,9 @@ def turn_caption(trace, turn: int) -> str:
                 if new > 1 else "computes q, k and v for it and caches its key and value")
     else:
         work = "computes q, k and v for the newest word only, reading the others' from the cache"
+    if (word != "<eos>" and turn == n_turns(trace) - 1
+            and end + 1 > max_positions(trace.config)):  # no room for another position
+        done = f", and stops: its context of {max_positions(trace.config)} positions is full"
     return (f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d, {work}, and {how} "
             f"\u201c{word}\u201d{done}.")
 
@@ -479,8 +482,11 @@ class GenerateScene(StoryScene):
                            "positions ×", ("gen.real.bytes_per_number", (), 0), "bytes =",
                            ("gen.real.bytes", (), 0), "bytes ≈", ("gen.real.megabytes", (), 0),
                            "MB", size=size)
-        out = VGroup(self.note("the result:", 20, theme.text),
-                     TokenRow(t, "output_tokens", theme, font_size=22)).arrange(RIGHT, buff=0.3)
+        # a language model's result is the prompt and what it wrote, not only the new words
+        out = VGroup(self.note("the translation:" if self.encdec else "the text:", 20,
+                               theme.text),
+                     TokenRow(t, "output_tokens" if self.encdec else "tokens", theme,
+                              font_size=22)).arrange(RIGHT, buff=0.3)
         bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
         bottom.next_to(VGroup(header, table), DOWN, buff=0.35).align_to(table, LEFT)
         self.fit(header, table, bottom)
