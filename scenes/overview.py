@@ -270,7 +270,9 @@ class OverviewScene(StoryScene):
         x = self.xs["dec"]
         bottom = self.boxes["dec.softmax"].get_top()[1] + GAP
         ids = [int(i) for i in top_k_ids(self.trace["probs"], 1)[:, 0]]
-        return self.words("vocab", ids, x, bottom, self.lm_slots())
+        # an lm's predictions line up with its input words below (translate's inputs are
+        # the encoder's words, in another column)
+        return self.words("vocab", ids, x, bottom, None if self.encdec else self.lm_slots())
 
     def lm_slots(self) -> list[float]:
         """Each position's width: its input word's or its predicted word's, the wider."""
