@@ -483,10 +483,22 @@ class GenerateScene(StoryScene):
                            ("gen.real.bytes", (), 0), "bytes ≈", ("gen.real.megabytes", (), 0),
                            "MB", size=size)
         # a language model's result is the prompt and what it wrote, not only the new words
-        out = VGroup(self.note("the translation:" if self.encdec else "the text:", 20,
-                               theme.text),
-                     TokenRow(t, "output_tokens" if self.encdec else "tokens", theme,
-                              font_size=22)).arrange(RIGHT, buff=0.3)
+        label = self.note("the translation:" if self.encdec else "the text:", 20, theme.text)
+        row = TokenRow(t, "output_tokens", theme, font_size=22)
+        if not self.encdec:  # the prompt's words, then the words written (the last one too,
+            # which is no input when the context is full)
+            prompt = TokenRow(t, "tokens", theme, font_size=22)
+            row = VGroup(*prompt[:int(t["gen.position"][0]) + 1], *row).arrange(RIGHT, buff=0.22)
+        # a long text breaks into lines no wider than the lines above (not shrunk to fit)
+        limit = max(m.width for m in (total, ours, real)) - label.width - 0.3
+        start = line_left = row.get_left()[0]
+        line, dy = 0, row.height * 1.3
+        for piece in row:  # measured where TokenRow put it, then moved to its line
+            if piece.get_right()[0] - line_left > limit and piece.get_left()[0] > line_left + 1e-6:
+                line += 1
+                line_left = piece.get_left()[0]
+            piece.shift([start - line_left, -line * dy, 0])
+        out = VGroup(label, row).arrange(RIGHT, buff=0.3, aligned_edge=UP)
         bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
         bottom.next_to(VGroup(header, table), DOWN, buff=0.35).align_to(table, LEFT)
         self.fit(header, table, bottom)
