@@ -173,11 +173,25 @@ def worked_sum(a: np.ndarray, b: np.ndarray, decimals: np.ndarray) -> np.ndarray
     return units / 10.0 ** d
 
 
+def _exact_fits(a: np.ndarray, da: int, b: np.ndarray, db: int) -> bool:
+    """Whether the printed units of a and b, and their products, are exact int64 integers:
+    not so for a diverged run (inf, 1e300), whose worked lines are then the model's floats."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    top_a = float(np.abs(a).max(initial=0.0)) * 10.0 ** da + 1
+    top_b = float(np.abs(b).max(initial=0.0)) * 10.0 ** db + 1
+    return top_a * top_b < 1e18
+
+
 def worked_times(a: np.ndarray, b: np.ndarray, da: np.ndarray, db: np.ndarray,
                  dp: np.ndarray) -> np.ndarray:
     """a × b element by element as a worked line writes it: a printed at ``da`` decimals, b
     at ``db``, the exact product rounded half away from zero to ``dp`` decimals.  [broadcast]"""
     da, db, dp = int(da), int(db), int(dp)
+    if not _exact_fits(a, da, b, db):
+        with np.errstate(all="ignore"):
+            return np.asarray(a, np.float64) * np.asarray(b, np.float64)
     exact = printed_units(a, da) * printed_units(b, db)  # units of 10^-(da+db)
     if dp >= da + db:
         return exact / 10.0 ** (da + db)
@@ -206,6 +220,9 @@ def worked_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray, d: np.nda
     decimals) and gradient (``dg``) rounded to ``d`` decimals, added to W printed at ``d``.
     [same as param]"""
     step = worked_times(-np.asarray(lr, np.float64), grad, dlr, dg, d)
+    if not (_exact_fits(param, int(d), 1.0, 0) and _exact_fits(step, int(d), 1.0, 0)):
+        with np.errstate(all="ignore"):
+            return np.asarray(param, np.float64) + step
     return (printed_units(param, d) + np.rint(step * 10 ** int(d)).astype(np.int64)) / 10.0 ** int(d)
 
 

@@ -343,7 +343,11 @@ class StoryScene(Layouts, Scene):
         shown as a right one; None otherwise. Shown on the first step."""
         t = self.trace
         if t.unknown:
-            words = ", ".join(f"\u2018{w}\u2019" for w in t.unknown)
+            # a long word (or many) is cut, so the line stays readable rather than shrunk
+            cut = [w if len(w) <= 16 else w[:15] + "\u2026" for w in t.unknown]
+            words = ", ".join(f"\u2018{w}\u2019" for w in cut[:3])
+            if len(cut) > 3:
+                words += f" and {len(cut) - 3} more"
             return f"not in the model's vocabulary, read as <unk>: {words}; the output may be wrong"
         if self.options.checkpoint is None:
             from transformer_core.data import familiar
