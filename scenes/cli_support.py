@@ -199,22 +199,18 @@ def check_sentence_text(ctx, param, value: str | None) -> str | None:
 
 def check_sampler(temperature: float | None, top_k: int | None, top_p: float | None,
                   vocab_size: int | None = None) -> None:
-    """A temperature that is not a positive finite number, a top-k outside 1 to the
+    """A temperature outside 0.01 to 100 (or not finite), a top-k outside 1 to the
     vocabulary's size, a top-p outside (0, 1]: a usage error (exit 2) naming the option."""
-    for option, bad in (("--temperature", temperature is not None and not (
-                            math.isfinite(temperature) and temperature > 0)),
-                        ("--top-k", top_k is not None and (
-                            top_k < 1 or (vocab_size is not None and top_k > vocab_size))),
-                        ("--top-p", top_p is not None and not (
-                            math.isfinite(top_p) and 0 < top_p <= 1))):
-        if bad:
-            from transformer_core.sampling import SamplingError
-            from transformer_core.sampling import check_sampler as check
+    from transformer_core.sampling import SamplingError
+    from transformer_core.sampling import check_sampler as check
 
-            try:
-                check(temperature, top_k, top_p, vocab_size)
-            except SamplingError as exc:
-                raise click.BadParameter(str(exc), param_hint=option) from None
+    try:
+        check(temperature, top_k, top_p, vocab_size)
+    except SamplingError as exc:
+        text = str(exc)
+        option = ("--top-k" if text.startswith("top-k") else "--top-p" if text.startswith("top-p")
+                  else "--temperature")
+        raise click.BadParameter(text, param_hint=option) from None
 
 
 def check_lr(lr: float | None) -> float | None:

@@ -532,7 +532,7 @@ def test_a_relative_out_with_a_colon_is_a_file_to_ffmpeg(tmp_path, monkeypatch):
 # ---- D14, D9: an OSError names the path that failed: a copy's destination, not its source -----
 
 def test_an_os_error_names_the_destination():
-    from scenes.cli_support import describe
+    from scenes.cli.errors import describe
     from transformer_core.files import error_path
 
     full = OSError(28, "No space left on device", "/tmp/media/AttentionScene.mp4", None,
@@ -625,7 +625,7 @@ def test_a_second_signal_after_the_first_is_ignored_until_exit():
     import signal
     import time
 
-    from scenes.cli_support import signals_unwind
+    from scenes.cli.signals import signals_unwind
 
     try:
         with pytest.raises(KeyboardInterrupt):
