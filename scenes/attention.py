@@ -36,7 +36,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, cell_height_for, cell_width_for, fit_into,
     formula,
 )
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
 )
@@ -104,8 +104,9 @@ class AttentionScene(StoryScene):
         steps += [
             Step("scores", "Q·Kᵀ scores every query word (a row) against every key word "
                            "(a column) with a dot product: a large score means a good match."),
-            Step("scale", "Every score is divided by √d_k, the square root of the key length, "
-                          "so that softmax does not saturate."),
+            Step("scale", "Every score is divided by √d_k, the square root of the key length: "
+                          "dot products of longer vectors spread wider, and the division keeps "
+                          "that spread from growing with d_k."),
         ]
         if causal:
             steps.append(Step("mask", "The causal mask sets the score to −∞ wherever a word "
@@ -490,7 +491,7 @@ class AttentionScene(StoryScene):
         panel = self.scale_panel().next_to(s2, RIGHT, buff=0.8)
         self.fit(s2, scaled, panel)
 
-        self.play(*self.heading("Scaling: ÷ √d_k"), FadeOut(q), FadeOut(kt), FadeOut(work),
+        self.play(*self.heading("Scaling: ÷ √dₖ"), FadeOut(q), FadeOut(kt), FadeOut(work),
                   FadeOut(hl), FadeOut(note), *relayout(s, s2), run_time=1.2)
         self.end_state(s2)
         self.play(FadeIn(panel), run_time=0.8)
@@ -521,14 +522,15 @@ class AttentionScene(StoryScene):
                              cols=m.col_ids).move_cells_onto(m)
         allowed = self.trace[f"{self.prefix}.mask"]
         cells = [(i, j) for i, j in m.all_cells() if not allowed[i, j]]
-        note = self.note("−∞ wherever the key\ncomes after the query")
-        note.next_to(self.panel, DOWN, buff=0.6)
-        self.play(*self.heading("Causal mask"), FadeIn(note), run_time=0.8)
+        # the ÷√d_k panel of the previous step gives way to what this step does
+        note = self.note("−∞ wherever the key\ncomes after the query", NOTE + 4)
+        note.move_to(self.panel).align_to(self.panel, LEFT)
+        self.play(*self.heading("Causal mask"), FadeOut(self.panel), FadeIn(note), run_time=0.8)
         play_morph(self, m, masked, cells, run_time=1.6, lag_ratio=0.08)
         swap(self, m, masked)
-        self.end_state(masked, self.panel, note, hold=2.0)
+        self.end_state(masked, note, hold=2.0)
         self.current = masked
-        self.panel = VGroup(self.panel, note)
+        self.panel = note
 
     def step_softmax(self) -> None:
         theme = self.theme
@@ -540,10 +542,21 @@ class AttentionScene(StoryScene):
                         rows=rows, cols=cols).move_cells_onto(m)
         p = self.square(self.src("pattern"), m.cell_w, heat=True, rows=rows,
                         cols=cols).move_cells_onto(m)
-        e_sums = self.matrix(f"explain.column(explain.row_sum(explain.softmax_exp({base})))",
-                             cell_h=m.cell_h, colored=False, rows=rows)
-        p_sums = self.matrix(f"explain.column(explain.row_sum({self.src('pattern')}))",
-                             cell_h=m.cell_h, sequential=True, vmax=1.0, rows=rows)
+        if m.col_gaps:  # keys left out: each sum is the model's, over every key
+            e_src = f"explain.row_sum(explain.softmax_exp({base}))"
+            p_src = f"explain.row_sum({self.src('pattern')})"
+        else:  # the row sums add the numbers as printed (README, "Worked arithmetic")
+            e_src = f"explain.printed_row_sum(explain.softmax_exp({base}), 2)"
+            p_src = f"explain.printed_row_sum({self.src('pattern')}, 2)"
+        e_sums = self.matrix(f"explain.column({e_src})", cell_h=m.cell_h, colored=False,
+                             rows=rows)
+        p_sums = self.matrix(f"explain.column({p_src})", cell_h=m.cell_h, sequential=True,
+                             vmax=1.0, rows=rows)
+        if not m.col_gaps:
+            for i in rows:
+                mark_equation(e_sums, "sum", [e.number(i, j) for j in cols], e_sums.number(i, 0))
+                mark_equation(p_sums, "sum", [p.number(i, j) for j in cols], p_sums.number(i, 0))
+        off = any(n.text != "1.00" for n in p_sums.numbers)
         e_sums.next_to(m.brackets, RIGHT, buff=0.3).match_y(m.brackets)
         p_sums.next_to(e_sums, RIGHT, buff=0.3)
         head_e = self.note("row sum\nof exp", 15).next_to(e_sums, UP, buff=0.15)
@@ -552,7 +565,9 @@ class AttentionScene(StoryScene):
                            NOTE, theme.text)
         recipe.next_to(p_sums, RIGHT, buff=0.35).align_to(m.brackets, UP)
         why = self.note("Subtracting the row's\nlargest score first\nkeeps exp small and\n"
-                        "changes nothing\nafter the division.", 15)
+                        "changes nothing\nafter the division."
+                        + ("\n\nRounded, a row of\nweights can add to\n0.99 or 1.01;\n"
+                           "unrounded, to 1." if off else ""), 15)
         why.next_to(recipe, DOWN, buff=0.35, aligned_edge=LEFT)
         extras = VGroup(e_sums, p_sums, head_e, head_p, recipe, why)
         self.fit(m, e, p, extras)

@@ -15,6 +15,7 @@ import click
 
 from .cli.checks import Choice, quoted
 from .cli.errors import Failure
+from scenes.toolkit.style import PACES
 
 __all__ = [
     "MODELS", "TRAINABLE_MODELS", "THEMES", "QUALITIES", "VIDEO_FORMATS", "CONTEXT", "CHECKPOINT_OPTION",
@@ -167,6 +168,11 @@ def scene_options(theme_help: str, captions_help: str):
         click.option("--seed", type=SEED, default=0, show_default=True,
                      help="generate and sampling: the seed of the draw, so it can be "
                           "repeated."),
+        click.option("--pace", type=Choice(tuple(PACES)), default="normal", show_default=True,
+                     help="How long each step stays: normal holds each caption for 15 "
+                          "characters a second and each end state 2 s (3 s with a matrix of "
+                          "numbers); lecture is slower (12/s, 3.5-5 s), brisk faster (20/s, "
+                          "1-1.5 s)."),
     ]
 
     def decorate(f):
@@ -217,7 +223,7 @@ def check_lr(lr: float | None) -> float | None:
 def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, theme: str,
                 captions: bool, lr: float | None = None, checkpoint: Path | None = None,
                 max_new: int | None = None, temperature: float | None = None,
-                top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+                top_k: int | None = None, top_p: float | None = None, seed: int = 0, pace: str = "normal",
                 scenes: tuple[str, ...] = ()):
     """The scene options, checked against the model: one-line usage errors for a bad sentence,
     layer, head, learning rate or sampler setting, a checkpoint of the other kind than
@@ -255,4 +261,4 @@ def scene_setup(model: str | None, sentence: str | None, layer: int, head: int, 
                         captions=captions, lr=lr,
                         checkpoint=str(checkpoint) if checkpoint is not None else None,
                         max_new=max_new, temperature=temperature, top_k=top_k, top_p=top_p,
-                        seed=seed)
+                        seed=seed, pace=pace)

@@ -311,10 +311,13 @@ class DecoderScene(StoryScene):
                               "output", NOTE)
         head_next = self.note("writes next", NOTE, theme.output)
         head_cols.next_to(a.col_labels, UP, buff=0.2).align_to(a.brackets, LEFT)
-        head_rows.next_to(a.row_labels, UP, buff=0.2).align_to(a.row_labels, RIGHT)
         head_next.next_to(nexts, UP, buff=0.2).align_to(nexts, LEFT)
         head_next.align_to(a.col_labels, DOWN)
-        head_rows.align_to(head_cols, DOWN)
+        # the rows' header sits left of the row labels, so that the two headers never run
+        # into each other as one line
+        head_rows = self.note(f"{target.capitalize()}\npositions:\nqueries from\nthe decoder",
+                              NOTE)
+        head_rows.next_to(a.row_labels, LEFT, buff=0.35)
         eq = formula(r"\mathrm{softmax}\!\left(\frac{Q_{\mathrm{dec}}\,K_{\mathrm{enc}}^\top}"
                      r"{\sqrt{d_k}}\right) V_{\mathrm{enc}}", font_size=32, color=theme.text)
         eq.next_to(a, DOWN, buff=0.35)

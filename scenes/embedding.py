@@ -30,13 +30,13 @@ from manim import (  # noqa: E402
 
 from scenes.toolkit.animations import play_fill, play_morph, relayout, swap  # noqa: E402
 from scenes.toolkit.mobjects import TokenRow, ValueMatrix, cell_width_for, formula  # noqa: E402
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, modern_block,
 )
 from scenes.toolkit.style import TITLE  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, MONO, label_text, number_text  # noqa: E402
-from transformer_core.explain import embedding_table, lookup  # noqa: E402
+from transformer_core.explain import embedding_table, format_value, lookup, resolve  # noqa: E402
 
 __all__ = ["EmbeddingScene"]
 
@@ -430,9 +430,21 @@ class EmbeddingScene(StoryScene):
         op = formula(r"\times\sqrt{d_{model}}", font_size=40, color=theme.text)
         root = self.inline("√d_model = √", ("config:d_model", (), 0), "=",
                            ("explain.sqrt(config:d_model)", (), 2), size=MID)
-        worked = self.inline("e.g.", (self.rows_src, (i, j), 2), "×",
-                             ("explain.sqrt(config:d_model)", (), 2), "=",
-                             (f"{self.stack}.embed", (i, j), 2), size=MID)
+        # worked on the printed numbers (README, "Worked arithmetic"); the model's own
+        # value follows when it differs in the last place
+        root_src = "explain.sqrt(config:d_model)"
+        by_hand = f"explain.worked_times({self.rows_src}, {root_src}, 2, 2, 2)"
+        model = (f"{self.stack}.embed", (i, j), 2)
+        differs = (format_value(resolve(self.trace, by_hand, (i, j)), 2)
+                   != format_value(resolve(self.trace, *model[:2]), 2))
+        worked = self.inline("e.g.", (self.rows_src, (i, j), 2), "×", (root_src, (), 2), "=",
+                             (by_hand, (i, j), 2), *((";  model ≈", model) if differs else ()),
+                             size=MID)
+        mark_equation(worked, "product", [worked[1], worked[3]], worked[5])
+        if differs:
+            mark_equation(worked, "approx", [worked[5]], worked[7],
+                          bound=(abs(resolve(self.trace, self.rows_src, (i, j)))
+                                 + resolve(self.trace, root_src)) * 0.005 + 0.01)
         panel = VGroup(op, root, worked).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         panel.next_to(e, RIGHT, buff=0.7).align_to(e.brackets, UP)
         self.fit(e, self.e_extras, panel)
@@ -556,12 +568,20 @@ class EmbeddingScene(StoryScene):
             head.align_to(m.brackets, LEFT)
             parts.add(VGroup(head, m))
         parts.arrange(DOWN, buff=0.3, aligned_edge=LEFT)
-        row_of = VGroup(self.note("row", MID, theme.text), self.label(self.tok, r),
-                        self.note("(position", MID), number_text(str(r), MID, theme.muted),
-                        self.note(")", MID)).arrange(RIGHT, buff=0.1)
+        # every piece on one baseline (aligning bottoms set a word without descenders lower
+        # than "(position" beside it)
+        pieces = [label_text("row", MID, theme.text), self.label(self.tok, r),
+                  label_text("(position", MID, theme.muted), number_text(str(r), MID, theme.muted),
+                  label_text(")", MID, theme.muted)]
+        pieces[3].shift(-pieces[3].get_corner(DOWN + LEFT))  # digits sit on the baseline
+        for piece in (pieces[0], pieces[2], pieces[4]):
+            piece.kind = "prose"
+        x_at = 0.0
+        for k, piece in enumerate(pieces):
+            piece.shift([x_at - piece.get_left()[0], 0, 0])
+            x_at = piece.get_right()[0] + (0.03 if k == 3 else 0.1)
+        row_of = VGroup(*pieces)
         mark(row_of[3], "dim", "dim", (r,), str(r), 0)
-        for piece in row_of:
-            piece.align_to(row_of[0], DOWN)
         right = VGroup(row_of, parts).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         right.next_to(x, RIGHT, buff=0.5)
         self.fit(x, right)

@@ -45,7 +45,7 @@ from scenes.toolkit.storyboard import (  # noqa: E402
 from scenes.toolkit.style import MIN_FONT_SIZE, NOTE  # noqa: E402
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, number_text, plain_text  # noqa: E402
-from transformer_core.explain import lookup, top_k_ids  # noqa: E402
+from transformer_core.explain import lookup, max_positions, top_k_ids  # noqa: E402
 from transformer_core.records import REAL_MODEL, n_turns  # noqa: E402
 
 __all__ = ["GenerateScene", "BAR_HEIGHT", "load_generation"]
@@ -105,6 +105,9 @@ def turn_caption(trace, turn: int) -> str:
                 if new > 1 else "computes q, k and v for it and caches its key and value")
     else:
         work = "computes q, k and v for the newest word only, reading the others' from the cache"
+    if (word != "<eos>" and turn == n_turns(trace) - 1
+            and end + 1 > max_positions(trace.config)):  # no room for another position
+        done = f", and stops: its context of {max_positions(trace.config)} positions is full"
     return (f"Turn {turn + 1}: {who} reads \u201c{reads}\u201d, {work}, and {how} "
             f"\u201c{word}\u201d{done}.")
 
@@ -517,8 +520,23 @@ class GenerateScene(StoryScene):
                            "positions ×", ("gen.real.bytes_per_number", (), 0), "bytes =",
                            ("gen.real.bytes", (), 0), "bytes ≈", ("gen.real.megabytes", (), 0),
                            "MB", size=size)
-        out = VGroup(self.note("the result:", 20, theme.text),
-                     TokenRow(t, "output_tokens", theme, font_size=22)).arrange(RIGHT, buff=0.3)
+        # a language model's result is the prompt and what it wrote, not only the new words
+        label = self.note("the translation:" if self.encdec else "the text:", 20, theme.text)
+        row = TokenRow(t, "output_tokens", theme, font_size=22)
+        if not self.encdec:  # the prompt's words, then the words written (the last one too,
+            # which is no input when the context is full)
+            prompt = TokenRow(t, "tokens", theme, font_size=22)
+            row = VGroup(*prompt[:int(t["gen.position"][0]) + 1], *row).arrange(RIGHT, buff=0.22)
+        # a long text breaks into lines no wider than the lines above (not shrunk to fit)
+        limit = max(m.width for m in (total, ours, real)) - label.width - 0.3
+        start = line_left = row.get_left()[0]
+        line, dy = 0, row.height * 1.3
+        for piece in row:  # measured where TokenRow put it, then moved to its line
+            if piece.get_right()[0] - line_left > limit and piece.get_left()[0] > line_left + 1e-6:
+                line += 1
+                line_left = piece.get_left()[0]
+            piece.shift([start - line_left, -line * dy, 0])
+        out = VGroup(label, row).arrange(RIGHT, buff=0.3, aligned_edge=UP)
         bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
         bottom.next_to(VGroup(header, table), DOWN, buff=0.35).align_to(table, LEFT)
         self.fit(header, table, bottom)

@@ -36,7 +36,7 @@ from scenes.toolkit.mobjects import (  # noqa: E402
 )
 from scenes.toolkit.provenance import mark, mark_drawn  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, languages, load_trace,
+    SceneOptions, Step, StoryScene, current_options, languages, load_trace, wrap,
 )
 from scenes.toolkit.style import LABEL, MIN_FONT_SIZE, NOTE, NUM  # noqa: E402
 from scenes.toolkit.text import DIGIT_HEIGHT, label_text, plain_text  # noqa: E402
@@ -354,10 +354,14 @@ class HeadsScene(StoryScene):
             for h in range(t.config.n_heads):
                 what = head_caption(t, view, h, languages(self.options)).split(": ", 1)[1]
                 what = what.rstrip(".")
-                line = self.note(f"head {h}: {what}", 18)
-                line.shift([0.45 - line.get_left()[0], y - line.get_y(), 0])
+                # a long description (several named behaviours) wraps rather than shrinking
+                # every line below the readable size
+                text = wrap(f"head {h}: {what}", 78)
+                n = text.count("\n") + 1
+                line = self.note(text, 18)
+                line.shift([0.45 - line.get_left()[0], y - 0.17 * (n - 1) - line.get_y(), 0])
                 lines.add(line)
-                y -= 0.48
+                y -= 0.48 + 0.34 * (n - 1)
             y -= 0.2
         self.fit(lines)
         self.play(*self.heading("Every head, in this sentence"), *self.leave(), run_time=0.8)

@@ -1,6 +1,6 @@
 """The rest of a Transformer block, after one head of attention, with its real numbers.
 
-    MultiHead(X) = Concat(head_1, ..., head_h) W_O
+    MultiHead(X) = Concat(head_0, ..., head_{h-1}) W_O
     x = LayerNorm(X + MultiHead(X))                   ("Add & Norm")
     FFN(x) = max(0, x W_1 + b_1) W_2 + b_2
     output = LayerNorm(x + FFN(x))                    ("Add & Norm")
@@ -36,11 +36,14 @@ from scenes.toolkit.mobjects import (  # noqa: E402
     TokenRow, ValueMatrix, cell_height_for, cell_width_for, fit_into, formula, rounded_box,
 )
 from scenes.toolkit.storyboard import (  # noqa: E402
-    SceneOptions, Step, StoryScene, current_options, decoder_only, modern_block, model_name,
+    SceneOptions, Step, StoryScene, current_options, decoder_only, load_trace, modern_block,
+    model_name,
 )
 from scenes.toolkit.style import NOTE, STRIP_NUM, SUM_NUM, TITLE  # noqa: E402
 from scenes.toolkit.text import plain_text  # noqa: E402
-from transformer_core.explain import block_example, largest_unit, lookup  # noqa: E402
+from transformer_core.explain import (  # noqa: E402
+    block_example, largest_unit, lookup, n_attention_layers,
+)
 
 __all__ = ["MultiHeadScene"]
 
@@ -64,6 +67,14 @@ class MultiHeadScene(StoryScene):
         if modern_block(options):
             return cls.modern_storyboard()
         kind = "a decoder-only" if decoder_only(options) else "an encoder"
+        # what really reads the block's output, for this model and layer
+        cfg = load_trace(options.model, options.sentence, options.checkpoint).config
+        if cfg.mode == "encdec" and options.layer == cfg.n_enc_layers - 1:
+            after = "the encoder's output, which the decoder's cross-attention reads as keys and values"
+        elif options.layer < n_attention_layers(cfg) - 1:
+            after = f"passed on to layer {options.layer + 1}"
+        else:
+            after = "the last layer's output, which W_U turns into next-word scores"
         return [
             Step("title", f"After attention, {kind} block combines its heads, adds its input "
                           "back, normalises, and passes every word through a small "
@@ -87,7 +98,7 @@ class MultiHeadScene(StoryScene):
             Step("residual_2", "A second residual connection adds the feed-forward layer's "
                                "input back to its output."),
             Step("norm_2", "A second LayerNorm gives the block's output: one row of d_model "
-                           "numbers per word, passed on to the next layer."),
+                           f"numbers per word, {after}."),
         ]
 
     def setup(self) -> None:
@@ -533,8 +544,8 @@ class MultiHeadScene(StoryScene):
         skip_note.set_color(theme.highlight)
         diagram = VGroup(boxes, arrows, skips, skip_note)
         eqs = VGroup(
-            formula(r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, "
-                    r"\mathrm{head}_h)\,W^O", font_size=34, color=theme.text),
+            formula(r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_0, \dots, "
+                    r"\mathrm{head}_{h-1})\,W_O", font_size=34, color=theme.text),
             formula(r"\mathrm{FFN}(x) = \max(0,\; x W_1 + b_1)\, W_2 + b_2", font_size=34,
                     color=theme.text),
         ).arrange(DOWN, buff=0.3)
@@ -737,9 +748,12 @@ class MultiHeadScene(StoryScene):
                                 vmax=strip.vmax).move_cells_onto(strip)
         relu = formula(r"\mathrm{ReLU}(h) = \max(0,\,h)", font_size=30, color=theme.text)
         relu.next_to(names[2], DOWN, buff=0.2).align_to(hidden.brackets, LEFT)
-        self.fit(x, hidden, w1, b1, names, strip, strip_title, act, act_strip, relu)
+        # after ReLU the map under it is no longer xW_1 + b_1: its name changes with it
+        act_name = self.sym(r"\mathrm{ReLU}(x W_1 + b_1)\ \ (32 \text{ per word})")
+        act_name.move_to(names[2], aligned_edge=LEFT)
+        self.fit(x, hidden, w1, b1, names, strip, strip_title, act, act_strip, relu, act_name)
         link = self.strip_link(strip, hidden)
-        self.relu_parts = (act, act_strip, relu)
+        self.relu_parts = (act, act_strip, relu, act_name)
         self.play(*self.heading("Feed-forward: widen"), *self.leave(self.current),
                   *relayout(self.current, x), run_time=1.0)
         self.play(FadeIn(w1), FadeIn(b1), FadeIn(names[:2]), run_time=0.8)
@@ -778,12 +792,14 @@ class MultiHeadScene(StoryScene):
 
     def step_relu(self) -> None:
         x, w1, b1, hidden, names, strip, strip_title, link = self.ffn
-        act, act_strip, eq = self.relu_parts
+        act, act_strip, eq, act_name = self.relu_parts
         self.play(*self.heading("ReLU"), FadeIn(eq), run_time=0.8)
         play_morph(self, strip, act_strip, run_time=1.4, lag_ratio=0.02)
         swap(self, strip, act_strip)
-        play_morph(self, hidden, act, run_time=1.2)
+        play_morph(self, hidden, act, run_time=1.2, extra=[FadeOut(names[2]), FadeIn(act_name)])
         swap(self, hidden, act)
+        names = VGroup(*names[:2], act_name, *names[3:])
+        self.ffn = (x, w1, b1, hidden, names, strip, strip_title, link)
         self.end_state(x, w1, b1, act, names, act_strip, strip_title, link, eq, hold=2.0)
         self.act = act
 

@@ -125,8 +125,8 @@ class OverviewScene(StoryScene):
                             "feed-forward layer, each followed by Add & Norm."),
             Step("decoder_input", "The decoder reads <bos> and the French words so far (the "
                                   "output shifted right), embedded the same way."),
-            Step("masked", "Masked self-attention lets each French position look only at the "
-                           "positions before it."),
+            Step("masked", "Masked self-attention lets each French position look only at "
+                           "itself and the positions before it."),
             Step("cross", "Cross-attention lets each French position read the encoder's "
                           "output for every English word."),
             Step("feed_forward", "A feed-forward layer and a last Add & Norm finish the "
@@ -271,7 +271,16 @@ class OverviewScene(StoryScene):
         x = self.xs["dec"]
         bottom = self.boxes["dec.softmax"].get_top()[1] + GAP
         ids = [int(i) for i in top_k_ids(self.trace["probs"], 1)[:, 0]]
-        return self.words("vocab", ids, x, bottom)
+        # an lm's predictions line up with its input words below (translate's inputs are
+        # the encoder's words, in another column)
+        return self.words("vocab", ids, x, bottom, None if self.encdec else self.lm_slots())
+
+    def lm_slots(self) -> list[float]:
+        """Each position's width: its input word's or its predicted word's, the wider."""
+        t = self.trace
+        ids = [int(i) for i in top_k_ids(t["probs"], 1)[:, 0]]
+        return [max(self.text(str(w)).width, self.text(str(t.vocab[i])).width)
+                for w, i in zip(t.tokens, ids, strict=True)]
 
     def step_translation(self) -> None:
         words = self.out_words()
@@ -309,26 +318,30 @@ class OverviewScene(StoryScene):
         group.rect, group.stroke = rect, getattr(theme, spec.color)
         return group
 
-    def words(self, source: str, indices: list[int], x: float, bottom: float) -> VGroup:
+    def words(self, source: str, indices: list[int], x: float, bottom: float,
+              slots: list[float] | None = None) -> VGroup:
         """Tokens (or vocabulary words) as labels, wrapped into lines no wider than a box,
-        centred on ``x`` with the last line's baseline ``bottom`` + a descender."""
+        centred on ``x`` with the last line's baseline ``bottom`` + a descender. With
+        ``slots``, word k is centred in a slot of that width: two rows given the same slots
+        (an lm's inputs and its predictions) wrap at the same words and line up."""
         items = lookup(self.trace, source)
         lines, line, width = [], [], 0.0
-        for index in indices:
+        for k, index in enumerate(indices):
             text = str(items[index])
             mob = mark(self.text(text), "token", source, (index,), text)
-            if line and width + 0.16 + mob.width > BOX_W:
+            mob.slot = slots[k] if slots is not None else mob.width
+            if line and width + 0.16 + mob.slot > BOX_W:
                 lines.append(line)
                 line, width = [], 0.0
-            width += (0.16 if line else 0.0) + mob.width
+            width += (0.16 if line else 0.0) + mob.slot
             line.append(mob)
         lines.append(line)
         group = VGroup()
         for k, ln in enumerate(lines):
             row, cursor = VGroup(), 0.0
             for mob in ln:
-                mob.shift([cursor, 0, 0])
-                cursor = mob.get_right()[0] + 0.16
+                mob.shift([cursor + (mob.slot - mob.width) / 2, 0, 0])
+                cursor += mob.slot + 0.16
                 row.add(mob)
             row.shift([x - (cursor - 0.16) / 2, bottom + 0.06 + (len(lines) - 1 - k) * LINE, 0])
             group.add(row)
@@ -364,12 +377,17 @@ class OverviewScene(StoryScene):
         src = "config:n_enc_layers" if name == "enc" else "config:n_dec_layers"
         digit = mark(number_text(str(n), TEXT + 2, self.theme.text), "number", src, (), str(n),
                      0)
-        times = self.text("×", size=TEXT + 2)
-        digit.shift(-digit.get_corner(DOWN + LEFT))
-        times.shift([digit.get_right()[0] + 0.03, 0, 0])
-        layers = VGroup(digit, times)
-        side = LEFT if name == "enc" else RIGHT
-        layers.next_to(frame, side, buff=0.1).align_to(frame, DOWN)
+        # the paper's "N×", written out so that it cannot read as algebra with the X beside it
+        name_n = self.text("N =", size=TEXT + 2)
+        blocks = self.text("blocks" if n != 1 else "block", size=TEXT + 2)
+        digit.shift(-digit.get_corner(DOWN + LEFT) + [name_n.get_right()[0] + 0.08, 0, 0])
+        layers = VGroup(name_n, digit, blocks)
+        if name == "enc":  # above the block's frame, where the left-hand maps leave room
+            blocks.shift([digit.get_right()[0] + 0.08, 0, 0])
+            layers.next_to(frame, UP, buff=0.08).align_to(frame, LEFT)
+        else:  # beside it, on two lines (the decoder's frame has the Linear box above it)
+            blocks.shift([0, -0.3, 0])
+            layers.next_to(frame, RIGHT, buff=0.1).align_to(frame, DOWN)
         self.layers[name] = layers
         if top:
             y = frame_top + GAP + BOX_H / 2
@@ -400,7 +418,8 @@ class OverviewScene(StoryScene):
                                      xs["dec"], bottom)}
         else:
             xs = {"dec": -1.2}
-            ins = {"dec": self.words("tokens", list(range(len(t.tokens))), xs["dec"], bottom)}
+            ins = {"dec": self.words("tokens", list(range(len(t.tokens))), xs["dec"], bottom,
+                                     self.lm_slots())}
         start = max(w.get_top()[1] for w in ins.values()) + GAP
         if self.encdec:
             self.column("enc", xs["enc"], start, ENCODER, top=False)
@@ -483,7 +502,7 @@ class OverviewScene(StoryScene):
         specs = [("dec", "dec.pe", "decoder.blocks.0.resid_pre", "X")]
         for layer in range(cfg.n_dec_layers):
             specs.append(("dec", "dec.norm2", f"decoder.blocks.{layer}.ln2.out",
-                          f"block {layer + 1} output"))
+                          f"block {layer} output"))
         return specs + [("dec", "dec.linear", self.words_of("logits"), "logits"),
                         ("dec", "dec.softmax", self.words_of("probs"), "probabilities")]
 
@@ -510,7 +529,7 @@ class OverviewScene(StoryScene):
             mine = [s for s in specs if s[0] == side]
             frame = self.frames[side]
             if side == "enc":
-                inner = self.layers["enc"].get_left()[0] - 0.12
+                inner = self.frames["enc"].get_left()[0] - 0.12
                 lo, hi = self.inputs[0].get_top()[1] + 0.12, self.heading_limit()
             else:
                 inner = self.layers["dec"].get_right()[0] + 0.12

@@ -41,11 +41,11 @@ from scenes.toolkit.layouts import FOLD_ROWS, is_gap_row  # noqa: E402
 from scenes.toolkit.storyboard import (  # noqa: E402
     SceneOptions, Step, StoryScene, current_options, decoder_only,
 )
-from scenes.toolkit.style import NOTE  # noqa: E402
-from scenes.toolkit.provenance import mark  # noqa: E402
+from scenes.toolkit.style import NOTE, symbol  # noqa: E402
+from scenes.toolkit.provenance import mark, mark_equation  # noqa: E402
 from scenes.toolkit.text import label_text, number_text, plain_text  # noqa: E402
 from transformer_core.explain import (  # noqa: E402
-    attention_prefix, decimals_for, lookup, neg_log, target_probs,
+    attention_prefix, decimals_for, format_value, lookup, neg_log, resolve, target_probs,
 )
 from transformer_core.records import block_output  # noqa: E402
 
@@ -291,8 +291,19 @@ class TrainingScene(StoryScene):
                          self.value(self.nlp_src, (i,), dp, size)])
         table = self.grid(rows, gap=0.6, aligns=["right", "left", "right", "right"])
         dl = max(dp, decimals_for(np.array([t.loss]), 3, 3, 6))
-        loss = self.inline("mean of the −log p column: loss L =", ("step:loss", (), dl),
-                           size=size)
+        # the printed column's mean is the printed loss, or the loss is marked ≈ (README,
+        # "Worked arithmetic")
+        by_hand = f"explain.printed_mean({self.nlp_src}, {dp}, {dl})"
+        holds = (format_value(resolve(t, by_hand), dl)
+                 == format_value(resolve(t, "step:loss"), dl))
+        loss = self.inline("mean of the −log p column: loss L " + ("=" if holds else "≈"),
+                           ("step:loss", (), dl), size=size)
+        column = [r[3] for r in rows[1:]]
+        if holds:
+            mark_equation(loss, "mean", column, loss[1])
+        else:
+            mark_equation(loss, "approx", [self.value(by_hand, (), dl, size)], loss[1],
+                          bound=0.5 * 10.0 ** -dp + 0.5 * 10.0 ** -dl)
         from scenes.toolkit.mobjects import formula
 
         eq = formula(r"L = -\frac{1}{T}\sum_{i=1}^{T} \log p_i(\text{target}_i)",
@@ -335,8 +346,10 @@ class TrainingScene(StoryScene):
         where_tail = self.inline("), T =", ("explain.count(probs)", (), 0),
                                  f"positions; {len(t.vocab) - len(cols)} more words not shown",
                                  size=NOTE)
-        where_tok.next_to(where, RIGHT, buff=0.08).align_to(where, DOWN)
-        where_tail.next_to(where_tok, RIGHT, buff=0.06).align_to(where, DOWN)
+        # side by side on their common baseline (y = 0), not bottom to bottom: "(input" has
+        # descenders, a word may not
+        where_tok.shift([where.get_right()[0] + 0.1 - where_tok.get_left()[0], 0, 0])
+        where_tail.shift([where_tok.get_right()[0] + 0.06 - where_tail.get_left()[0], 0, 0])
         where_line = VGroup(where, where_tok, where_tail)
         grad = ValueMatrix(t, "grad.logits", theme, cell_w=0.19, cell_h=0.27, show_numbers=False,
                            row_labels=self.tok, label_font_size=14,
@@ -372,26 +385,48 @@ class TrainingScene(StoryScene):
                 None, self.prose("∂L/∂logit", NOTE), None, self.prose("product", NOTE)]
         rows = []
         shown = window(self.n, 7)  # a long sentence: the first and last positions' terms
+        # each product from the printed factors, the sum of the printed products (README,
+        # "Worked arithmetic")
+        by_hand = f"explain.worked_times({self.hidden}.T[{d}], grad.logits.T[{v}], {dh}, {dg}, {dt})"
         for i in shown:
             rows.append([self.token_label(self.tok, i, size),
                          self.value(self.hidden, (i, d), dh, size),
                          self.prose("×", size),
                          self.value("grad.logits", (i, v), dg, size),
                          self.prose("=", size),
-                         self.value(prod, (d, v, i), dt, size)])
+                         self.value(by_hand, (i,), dt, size)])
+        products = [r[5] for r in rows]
         rows = [head, *self.gapped(rows, shown, self.n, dots_in=(0, 5))]
-        if len(shown) < self.n:  # the sum is still over every position
+        windowed = len(shown) < self.n
+        if windowed:  # the sum is still over every position, but cannot be checked by hand
             more = self.prose(f"+ {self.n - len(shown)} more terms", NOTE)
             rows[[k for k, r in enumerate(rows) if is_gap_row(r)][0]][3] = more
+        printed_total = sum(int(round(resolve(t, by_hand, (i,)) * 10 ** dt)) for i in range(self.n))
+        holds = (not windowed and
+                 format_value(printed_total / 10 ** dt, dt) == format_value(t.grad("W_U")[d, v], dt))
         table = self.grid(rows, gap=0.35, aligns=["right", "right", "left", "right", "left",
                                                    "right"])
-        total = self.inline("sum over positions = ∂L/∂W_U[", ("dim", (d,), 0), ",",
-                            size=size)
+        total = self.inline("sum over positions = ∂L/∂W_U[" if holds
+                            else f"sum over all {self.n} positions = ∂L/∂W_U[" if windowed
+                            else "the model's ∂L/∂W_U[", ("dim", (d,), 0), ",", size=size)
         word = self.word(v, size, theme.output)
-        tail = self.inline("] =", ("grad:W_U", (d, v), dt), size=size)
-        word.next_to(total, RIGHT, buff=0.1).align_to(total, DOWN)
-        tail.next_to(word, RIGHT, buff=0.08).align_to(total, DOWN)
+        tail = self.inline("] =" if holds else "] ≈", ("grad:W_U", (d, v), dt), size=size)
+        # on the common baseline (y = 0), not bottom to bottom
+        word.shift([total.get_right()[0] + 0.1 - word.get_left()[0], 0, 0])
+        tail.shift([word.get_right()[0] + 0.08 - tail.get_left()[0], 0, 0])
         total_line = VGroup(total, word, tail)
+        if holds:
+            mark_equation(tail, "sum", products, tail[1])
+        elif windowed:  # terms left out: the model's total, not a sum to check by hand
+            pass
+        else:  # the printed products' sum, then the model's unrounded value beside it
+            printed = self.inline("sum over positions =",
+                                  (f"explain.printed_row_sum({by_hand}, {dt})", (), dt), size=size)
+            mark_equation(printed, "sum", products, printed[1])
+            h = 0.5 * 10.0 ** -dt
+            mark_equation(tail, "approx", [printed[1]], tail[1],
+                          bound=self.n * (2 * h + h) + h)
+            total_line = VGroup(printed, total_line).arrange(DOWN, buff=0.15, aligned_edge=LEFT)
         total_line.next_to(table, DOWN, buff=0.3).align_to(table, LEFT)
         which = self.inline("h: the last block's output, column", ("dim", (d,), 0), size=NOTE)
         which2 = self.inline("∂L/∂logit: its column for the word", size=NOTE)
@@ -455,7 +490,7 @@ class TrainingScene(StoryScene):
         theme, t = self.theme, self.trace
         src = f"explain.norm(grad:{name})"
         value = float(lookup(t, src))
-        short = name.rsplit(".", 1)[-1]
+        short = symbol(name.rsplit(".", 1)[-1])
         label = self.prose(short, 14, theme.text)
         num = self.value(src, (), decimals_for(np.array([value]), 2, 2, 6), 14)
         num.next_to(label, DOWN, buff=0.08)
@@ -512,7 +547,9 @@ class TrainingScene(StoryScene):
             panels.add(VGroup(frame, head, rows_mob))
         panels.arrange(RIGHT, buff=0.18, aligned_edge=UP)
         legend = VGroup(self.note("‖∂L/∂W‖: the square root of the sum of the squared "
-                                  "gradients of all its entries; darker = larger (log scale)",
+                                  "gradients of all its entries; "
+                                  f"{'darker' if self.options.theme == 'light' else 'brighter'}"
+                                  " = larger (log scale)",
                                   NOTE))
         roles = {self.role(n) for n in t.grads}
         outline = VGroup(self.prose("outline:", NOTE))
@@ -589,14 +626,24 @@ class TrainingScene(StoryScene):
         lr = self.lr_line()
         top = VGroup(VGroup(which, word), lr).arrange(RIGHT, buff=0.8)
         top.next_to(heads, UP, buff=0.35)
-        worked = self.inline(("param:W_U", (d, v), dd), "+ (", (
-            "explain.sgd_step(grad:W_U, step:lr)", (d, v), dd), ") =",
-            ("after:param:W_U", (d, v), dd), size=NOTE + 2)
         dlr = self.lr_decimals
         dgrad = decimals_for(np.array([t.grad("W_U")[d, v]]), 2, 3, 6)
+        # worked on the printed lr and ∇W (README, "Worked arithmetic"); the model's W′
+        # follows when it differs in the last place
+        step_hand = f"explain.worked_times(step:lr, grad:W_U, {dlr}, {dgrad}, {dd})"
+        new_hand = f"explain.worked_update(param:W_U, grad:W_U, step:lr, {dd}, {dgrad}, {dlr})"
+        differs = (format_value(resolve(t, new_hand, (d, v)), dd)
+                   != format_value(resolve(t, "after:param:W_U", (d, v)), dd))
         worked2 = self.inline("with lr =", ("step:lr", (), dlr), "and ∇W =", ("grad:W_U", (d, v), dgrad),
                               size=NOTE + 2)
-        side = VGroup(worked, worked2).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
+        worked = self.inline(("param:W_U", (d, v), dd), "− (", (step_hand, (d, v), dd), ") =",
+                             (new_hand, (d, v), dd),
+                             *((";  model ≈", ("after:param:W_U", (d, v), dd)) if differs else ()),
+                             size=NOTE + 2)
+        mark_equation(worked, "update", [worked[0], worked2[1], worked2[3], worked[2]], worked[4])
+        if differs:
+            mark_equation(worked, "approx", [worked[4]], worked[6], bound=10.0 ** -dd)
+        side = VGroup(worked2, worked).arrange(DOWN, buff=0.3, aligned_edge=LEFT)
         side.next_to(row, RIGHT, buff=0.8)
         note = VGroup(self.inline("the column moves along h of position",
                                   ("dim", (self.row,), 0), ",", size=NOTE),

@@ -11,6 +11,7 @@ every registered scene.
 from __future__ import annotations
 
 import functools
+from decimal import ROUND_HALF_UP, Decimal
 import tempfile
 from dataclasses import dataclass, field
 
@@ -61,6 +62,9 @@ class StepState:
     # windowed matrices on screen (see ValueMatrix's rows/cols): where each drawn number and
     # ellipsis is against where its true index puts it (see :func:`_window`)
     windows: list[dict] = field(default_factory=list)
+    # equations written out (see provenance.mark_equation), as the texts drawn:
+    # (kind, terms (texts, nested as marked), result text, bound)
+    equations: list[tuple[str, list, str, float | None]] = field(default_factory=list)
 
 
 def _box(mob) -> tuple[float, float, float, float]:
@@ -117,9 +121,20 @@ def record(scene, index, step) -> StepState:
             if isinstance(mob, ValueMatrix) and id(mob) not in seen and mob.windowed:
                 seen.add(id(mob))
                 windows.append(_window(mob, on_screen))
+    equations, seen = [], set()
+    for top in scene.mobjects:
+        for mob in top.get_family():
+            marks = mob.__dict__.get("equations")
+            if not marks or id(mob) in seen:
+                continue
+            seen.add(id(mob))
+            for kind, terms, result, bound in marks:
+                parts = [result, *_flat(terms)]
+                if all(id(p) in on_screen and len(p.get_all_points()) for p in parts):
+                    equations.append((kind, _texts(terms), result.text, bound))
     cap = scene.caption_mobject
     return StepState(step.name, step.caption, getattr(cap, "step_caption", None), texts, boxes,
-                     drawn, outlines, windows)
+                     drawn, outlines, windows, equations)
 
 
 def _window(m: ValueMatrix, on_screen: set[int]) -> dict:
@@ -150,6 +165,18 @@ def _window(m: ValueMatrix, on_screen: set[int]) -> dict:
                 shape_text=shape.display_text if shape is not None and id(shape) in on_screen
                 else None, numbers=numbers, dots=dots, gap_slots=[slot(*g) for g in gaps],
                 tolerance=(abs(dx) / 2 or 1e9, abs(dy) / 2 or 1e9))
+
+
+def _flat(terms):
+    for t in terms:
+        if isinstance(t, (list, tuple)):
+            yield from _flat(t)
+        else:
+            yield t
+
+
+def _texts(terms):
+    return [_texts(t) if isinstance(t, (list, tuple)) else t.text for t in terms]
 
 
 @functools.lru_cache(maxsize=64)
@@ -308,3 +335,86 @@ def assert_drawn_true(scene, states) -> None:
                     common.setdefault((source, measure), []).append(shown_value / value)
         for key, ratios in common.items():
             assert max(ratios) - min(ratios) <= 1e-6 * max(ratios), (state.name, key)
+
+
+# ---- worked arithmetic: every equation drawn holds for the numbers as printed ---------------
+
+def _dec(text: str) -> Decimal:
+    """A printed number, exactly (a leading "≈" is a mark, not part of the number)."""
+    return Decimal(text.strip().lstrip("\u2248").strip().replace("\u2212", "-"))
+
+
+def _places(text: str) -> int:
+    body = text.strip()
+    return len(body.split(".")[1]) if "." in body else 0
+
+
+def _rounded(value: Decimal, places: int) -> Decimal:
+    """Rounded half away from zero, as by hand; zero has no sign."""
+    out = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return out.copy_abs() if out == 0 else out
+
+
+def equation_problem(kind: str, terms: list, result: str, bound: float | None) -> str | None:
+    """``None`` if the equation holds by the rule in README.md ("Worked arithmetic"), else
+    what fails."""
+    r, places = _dec(result), _places(result)
+    if result.strip().startswith("\u2212") and r == 0:
+        return f"{result} is a signed zero"
+    if kind == "product":
+        a, b = map(_dec, terms)
+        want = _rounded(a * b, places)
+    elif kind == "dot":
+        for a, b, p in terms:
+            want_p = _rounded(_dec(a) * _dec(b), _places(p))
+            if _dec(p) != want_p:
+                return f"{a} × {b} = {p}, by hand {want_p}"
+        want = _rounded(sum(_dec(p) for *_, p in terms), places)
+    elif kind == "sum":
+        want = _rounded(sum(_dec(t) for t in terms), places)
+    elif kind == "mean":
+        want = _rounded(sum(_dec(t) for t in terms) / len(terms), places)
+    elif kind == "update":
+        w, lr, g, step = terms
+        want_step = _rounded(_dec(lr) * _dec(g), _places(step))
+        if _dec(step) != want_step:
+            return f"{lr} × {g} = {step}, by hand {want_step}"
+        want = _rounded(_dec(w) - _dec(step), places)
+    elif kind == "approx":
+        printed = _dec(terms[0])
+        if abs(printed - r) > Decimal(repr(float(bound))):
+            return f"{terms[0]} ≈ {result}: further apart than rounding explains ({bound})"
+        return None
+    else:
+        return f"unknown kind {kind}"
+    return None if r == want else f"{kind} {terms} = {result}, by hand {want}"
+
+
+def assert_equations_hold(states) -> None:
+    """Each equation drawn checks by hand with its numbers as printed."""
+    for state in states:
+        for kind, terms, result, bound in state.equations:
+            problem = equation_problem(kind, terms, result, bound)
+            assert problem is None, (state.name, problem)
+
+
+# ---- pacing: time to read every caption and to look at every end state ----------------------
+
+def assert_paced(scene) -> None:
+    """At the scene's pace (``options.pace``; README, "Pacing"): each caption starts to fade
+    in when the step's picture starts to change, is fully shown for at least its length / the
+    pace's characters per second before the step ends, and every end state is held still for
+    the pace's hold (its dense hold above DENSE_NUMBERS numbers)."""
+    from scenes.toolkit.storyboard import DENSE_NUMBERS, PACES
+
+    pace = PACES[scene.options.pace]
+    assert len(scene.step_pacing) == len(scene.steps)
+    for step, p in zip(scene.steps, scene.step_pacing, strict=True):
+        fade_start, shown = p["caption_in"]
+        assert abs(fade_start - p["start"]) < 1e-6, (step.name, "caption before the picture")
+        assert shown - fade_start <= 2.5, (step.name, "caption slow to appear")
+        readable = p["end"] - shown
+        assert readable >= len(step.caption) / pace.chars_per_second - 1e-6, (
+            step.name, len(step.caption), readable)
+        hold = pace.dense_hold if p["numbers"] > DENSE_NUMBERS else pace.hold
+        assert p["still"] >= hold - 1e-6, (step.name, p["still"], hold)

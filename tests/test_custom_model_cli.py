@@ -268,3 +268,34 @@ def test_the_training_scene_runs_a_custom_checkpoint(trained):
                                        "--sentence", "the red fox"])
     assert result.exit_code == 0, result.output
     assert "of 'training' equal the model's values" in result.output
+
+
+def test_generate_continues_the_checkpoints_own_sentence(trained):
+    from transformer_core.checkpoint import load_checkpoint
+    from transformer_core.generate import default_prefix
+
+    folder, lm, _ = trained
+    assert default_prefix(load_checkpoint(folder / "my-lm.pt")) == "the red fox"
+
+
+def test_the_suggested_render_command_fits_the_scene(tmp_path):
+    import shlex
+
+    from scenes.registry import get_scene_class
+    from scenes.toolkit.storyboard import load_trace
+
+    long_first = "the old red fox eats a small grey hen"
+    (tmp_path / "c.txt").write_text(f"{long_first}\nthe cat drinks milk\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["train", "lm", "--corpus", str(tmp_path / "c.txt"),
+                                       "--out", str(tmp_path / "c.pt"), "--steps", "5"])
+    assert result.exit_code == 0, result.output
+    args = shlex.split(result.output.strip().splitlines()[-1].split("show it: ", 1)[1])
+    assert args[:4] == ["python", "cli.py", "render", "attention"]
+    sentence = args[args.index("--sentence") + 1] if "--sentence" in args else long_first
+    trace = load_trace("lm", sentence, str(tmp_path / "c.pt"))
+    assert get_scene_class("attention").too_long(trace, "attention") is None
+    limit = get_scene_class("attention").max_tokens  # None: windows show any length
+    if limit is not None and limit < 9:  # the first line does not fit
+        assert sentence == "the cat drinks milk"
+    else:  # it fits: the corpus's own default sentence, no --sentence
+        assert "--sentence" not in args

@@ -2,7 +2,7 @@
 skipped), on each option case below: each number on screen is the trace value it claims at its
 precision, each word label the trace's word, no digit without a source, everything inside the
 frame, every highlight outline on the cells it marks, no two texts overlapping, nothing smaller
-than the 480p minimum, one-sentence captions.
+than the 480p minimum, one-sentence captions, every written-out equation checking by hand.
 
 A new scene needs no code here: registering it in ``scenes/registry.py`` is enough. Its own
 tests (of what is new in it) can reuse these runs through :func:`tests.scene_checks.capture`.
@@ -101,3 +101,11 @@ def test_no_two_texts_overlap(run):
 
 def test_text_is_readable_at_480p(run):
     checks.assert_readable_at_480p(run[1])
+
+
+def test_every_equation_checks_by_hand(run):
+    checks.assert_equations_hold(run[1])
+
+
+def test_every_step_is_paced_to_be_read(run):
+    checks.assert_paced(run[0])

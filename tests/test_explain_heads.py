@@ -44,7 +44,8 @@ def test_previous_word_head_in_a_causal_model():
     p = peaked([0, 0, 1, 2, 3, 4], 6, mask=m)
     s = head_summary(p, m)
     assert (s["kind"], s["count"], s["of"]) == ("previous", 5, 5)  # the first word cannot choose
-    assert describe_head(p, WORDS, WORDS, m) == "5 of 5 words attend most to the previous word"
+    assert describe_head(p, WORDS, WORDS, m) == (
+        "5 of the 5 words that can choose attend most to the previous word")
 
 
 def test_a_head_that_attends_to_itself_and_one_exception():
@@ -58,7 +59,8 @@ def test_next_word_first_word_and_one_fixed_word():
     assert head_summary(peaked([1, 2, 3, 4, 4], 5))["kind"] == "next"
     m = causal(5)
     first = peaked([0, 0, 0, 0, 0], 5, mask=m)
-    assert describe_head(first, WORDS, WORDS, m) == "4 of 4 words attend most to the first word, \u201ca\u201d"
+    assert describe_head(first, WORDS, WORDS, m) == (
+        "4 of the 4 words that can choose attend most to the first word, \u201ca\u201d")
     fixed = peaked([3, 3, 3, 1, 3], 5)
     s = head_summary(fixed)
     assert (s["kind"], s["key"], s["count"]) == ("fixed", 3, 4)
@@ -128,3 +130,19 @@ def test_attention_views_and_links(tr, lm):
         assert v["prefix"] + ".pattern" in tr
     p = np.array([[0.9, 0.1], [0.01, 0.99]])
     assert explain.links_above(p, 0.05) == [(0, 0), (0, 1), (1, 1)]
+
+
+def test_sinks_and_copying_are_named_by_their_threshold():
+    m = causal_mask(6, 6).numpy()
+    # "x a y b x ?": the second "x" (query 4) looks at "a", which followed the first "x"
+    words = ("x", "a", "y", "b", "x", "c")
+    copy = peaked([0, 0, 1, 2, 1, 3], 6, mask=m)
+    found = {name: (c, n) for name, c, n in explain.head_behaviours(copy, words, m)}
+    assert found["copy"] == (1, 1)
+    assert "copying" in describe_head(copy, words, words, m)
+    sink = peaked([0, 0, 0, 2, 0, 4], 6, weight=0.6, mask=m)
+    found = {name: (c, n) for name, c, n in explain.head_behaviours(sink, WORDS, m)}
+    assert found["sink"] == (3, 5)
+    # under the threshold: half the weight is not more than half
+    weak = peaked([0, 0, 0, 2, 0, 4], 6, weight=0.5, mask=m)
+    assert "sink" not in {name for name, *_ in explain.head_behaviours(weak, WORDS, m)}

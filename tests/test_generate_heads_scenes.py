@@ -58,8 +58,8 @@ def test_heads_storyboard_has_a_picture_per_head_with_a_caption_from_its_weights
     lm = [s.name for s in HeadsScene.storyboard(SceneOptions(model="lm"))]
     assert lm[2:-1] == ["causal_l0_h0", "causal_l0_h1", "causal_l1_h0", "causal_l1_h1"]
     lm_caps = {s.name: s.caption for s in HeadsScene.storyboard(SceneOptions(model="lm"))}
-    assert lm_caps["causal_l1_h0"].endswith("5 of 5 words attend most to the first word, "
-                                            "\u201cthe\u201d.")
+    assert lm_caps["causal_l1_h0"].endswith("5 of the 5 words that can choose attend most to "
+                                            "the first word, \u201cthe\u201d.")
 
 
 def test_generate_storyboard_follows_the_loop():

@@ -91,18 +91,18 @@ def test_w_u_gradient_cell_is_a_dot_product_over_positions(run):
     hidden = scene.hidden
     h = _shown(state, hidden)
     g = _shown(state, "grad.logits")
-    prods = _shown(state, f"explain.matmul_products({hidden}.T, grad.logits)")
-    (total,) = _shown(state, "grad:W_U").values()
     dh, dg = _decimals(state, hidden), _decimals(state, "grad.logits")
     dt = _decimals(state, "grad:W_U")
+    # the products of the printed factors (README, "Worked arithmetic")
+    prods = _shown(state, f"explain.worked_times({hidden}.T[{scene.dim}], "
+                          f"grad.logits.T[{scene.target}], {dh}, {dg}, {dt})")
+    (total,) = _shown(state, "grad:W_U").values()
     assert len(h) == len(g) == len(prods) == 6
     rows = sorted(h)
-    for (i, d), (j, v), (d2, v2, k) in zip(rows, sorted(g), sorted(prods, key=lambda x: x[2]),
-                                          strict=True):
-        assert i == j == k and d == d2 == scene.dim and v == v2 == scene.target
+    for (i, d), (j, v), (k,) in zip(rows, sorted(g), sorted(prods), strict=True):
+        assert i == j == k and d == scene.dim and v == scene.target
         hv, gv = h[(i, d)], g[(j, v)]
-        slack = abs(hv) * _unit(dg) + abs(gv) * _unit(dh) + _unit(dh) * _unit(dg) + _unit(dt)
-        assert abs(hv * gv - prods[(d, v, i)]) <= slack
+        assert abs(hv * gv - prods[(i,)]) <= _unit(dt) + 1e-12
     assert abs(sum(prods.values()) - total) <= 6 * _unit(dt) + 1e-12
     assert total == pytest.approx(float(scene.trace.grad("W_U")[scene.dim, scene.target]),
                                   abs=_unit(dt))
@@ -113,11 +113,14 @@ def test_update_cell_adds_up(run):
     state = states["update"]
     cell = (scene.dim, scene.target)
     (w,) = [v for k, v in _shown(state, "param:W_U").items() if k == cell]
-    (step,) = [v for k, v in _shown(state, "explain.sgd_step(grad:W_U, step:lr)").items()
-               if k == cell]
-    (w2,) = [v for k, v in _shown(state, "after:param:W_U").items() if k == cell]
+    # the worked line: W − (lr × ∇W as printed) = W′ as printed (README, "Worked arithmetic")
+    (lr_g,) = [parse_value(t.text) for t in state.texts
+               if (t.source or "").startswith("explain.worked_times(step:lr") and t.index == cell]
+    step = -lr_g
+    (w2,) = [parse_value(t.text) for t in state.texts
+             if (t.source or "").startswith("explain.worked_update(") and t.index == cell]
     d = _decimals(state, "param:W_U")
-    assert abs(w + step - w2) <= 3 * _unit(d)
+    assert w + step == pytest.approx(w2, abs=1e-9)
     lrs = set(_shown(state, "step:lr").values())
     assert lrs == {scene.trace.lr}
     (grad,) = _shown(state, "grad:W_U").values()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import itertools
 import random
 
-__all__ = ["LM_DEFAULT", "LM_PREFIX", "TRANSLATE_DEFAULT", "lm_sentences", "split_holdout", "translate_pairs"]
+__all__ = ["LM_DEFAULT", "LM_PREFIX", "TRANSLATE_DEFAULT", "lm_sentences", "split_holdout", "translate_pairs",
+           "familiar"]
 
 TRANSLATE_DEFAULT = "jane visits africa in september"
 LM_DEFAULT = "the early bird eats the worm"
@@ -104,3 +105,13 @@ def target_words() -> list[str]:
 
 def lm_words() -> list[str]:
     return list(dict.fromkeys(["the", *ADJECTIVES, *ANIMALS, *VERBS_LM, *ANIMALS.values()]))
+
+
+def familiar(model: str, tokens) -> bool:
+    """Whether a shipped model saw input like ``tokens`` in training: for ``translate`` a
+    sentence of its grammar, for ``lm`` the start of one of its sentences. Outside that, its
+    output can be wrong however confident it looks."""
+    words = " ".join(str(t) for t in tokens)
+    if model == "translate":
+        return words in {src for src, _ in translate_pairs()}
+    return any(s == words or s.startswith(words + " ") for s in lm_sentences())

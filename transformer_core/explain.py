@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "matmul_products", "matmul", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
+    "matmul_products", "matmul", "printed_units", "worked_products", "worked_sum", "worked_times",
+    "printed_row_sum", "printed_mean", "worked_update", "scale", "sqrt", "row_max", "softmax_exp", "row_sum",
     "softmax", "column", "FUNCTIONS", "lookup", "resolve", "format_value", "parse_value", "matches",
     "decimals_for",
     "attention_prefix", "n_attention_layers", "worked_example",
@@ -139,9 +140,96 @@ def take_columns(x: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.take(np.asarray(x), np.asarray(ids, dtype=np.int64), axis=-1)
 
 
+def printed_units(x: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """Each entry as the screen prints it, in units of the last printed place (an exact
+    integer): 2.7134 at 2 decimals is 271.  [same as x]"""
+    d = int(decimals)
+    x = np.asarray(x, np.float64)
+    out = np.vectorize(lambda v: int(round(float(f"{v:.{d}f}") * 10 ** d)), otypes=[np.int64])
+    return out(x) if x.size else x.astype(np.int64)
+
+
+def _half_away(units: np.ndarray, divisor: int) -> np.ndarray:
+    """``units / divisor`` rounded to an integer, halves away from zero (as by hand)."""
+    units = np.asarray(units, np.int64)
+    return np.sign(units) * ((np.abs(units) + divisor // 2) // divisor)
+
+
+def worked_products(a: np.ndarray, b: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The terms of ``a · b`` as a worked example writes them: each factor as printed (at
+    ``decimals``), multiplied exactly, rounded half away from zero to ``decimals``; so
+    "2.71 × 0.20 = 0.54" checks by hand.  [n, m, k]"""
+    d = int(decimals)
+    pa, pb = printed_units(a, d), printed_units(b, d)
+    exact = pa[:, None, :] * pb.T[None, :, :]  # [n, m, k] in units of 10^(-2d)
+    return _half_away(exact, 10 ** d) / 10.0 ** d
+
+
+def worked_sum(a: np.ndarray, b: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The sum of :func:`worked_products`: what the worked example's sum line adds up to
+    (the model's own ``a · b``, from unrounded numbers, can differ in the last place).  [n, m]"""
+    d = int(decimals)
+    units = np.rint(worked_products(a, b, d) * 10 ** d).astype(np.int64).sum(axis=-1)
+    return units / 10.0 ** d
+
+
+def _exact_fits(a: np.ndarray, da: int, b: np.ndarray, db: int) -> bool:
+    """Whether the printed units of a and b, and their products, are exact int64 integers:
+    not so for a diverged run (inf, 1e300), whose worked lines are then the model's floats."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    top_a = float(np.abs(a).max(initial=0.0)) * 10.0 ** da + 1
+    top_b = float(np.abs(b).max(initial=0.0)) * 10.0 ** db + 1
+    return top_a * top_b < 1e18
+
+
+def worked_times(a: np.ndarray, b: np.ndarray, da: np.ndarray, db: np.ndarray,
+                 dp: np.ndarray) -> np.ndarray:
+    """a × b element by element as a worked line writes it: a printed at ``da`` decimals, b
+    at ``db``, the exact product rounded half away from zero to ``dp`` decimals.  [broadcast]"""
+    da, db, dp = int(da), int(db), int(dp)
+    if not _exact_fits(a, da, b, db):
+        with np.errstate(all="ignore"):
+            return np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    exact = printed_units(a, da) * printed_units(b, db)  # units of 10^-(da+db)
+    if dp >= da + db:
+        return exact / 10.0 ** (da + db)
+    return _half_away(exact, 10 ** (da + db - dp)) / 10.0 ** dp
+
+
+def printed_row_sum(x: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """The sum of each row as printed at ``decimals``: what adding the printed numbers gives
+    (rounded softmax weights add to 0.99 or 1.01 as often as to 1.00).  [n]"""
+    d = int(decimals)
+    return printed_units(x, d).sum(axis=-1) / 10.0 ** d
+
+
+def printed_mean(x: np.ndarray, decimals: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The mean of all entries as printed at ``decimals``, rounded half away from zero to
+    ``out`` decimals (at least ``decimals``).  0-d"""
+    d, o = int(decimals), int(out)
+    units = printed_units(np.ravel(x), d) * 10 ** (o - d)
+    n = len(units)
+    return np.asarray(float(_half_away(np.asarray(2 * units.sum()), 2 * n)) / 10.0 ** o)
+
+
+def worked_update(param: np.ndarray, grad: np.ndarray, lr: np.ndarray, d: np.ndarray,
+                  dg: np.ndarray, dlr: np.ndarray) -> np.ndarray:
+    """W + (−lr·∇W) as a worked line writes it: the step from the printed lr (``dlr``
+    decimals) and gradient (``dg``) rounded to ``d`` decimals, added to W printed at ``d``.
+    [same as param]"""
+    step = worked_times(-np.asarray(lr, np.float64), grad, dlr, dg, d)
+    if not (_exact_fits(param, int(d), 1.0, 0) and _exact_fits(step, int(d), 1.0, 0)):
+        with np.errstate(all="ignore"):
+            return np.asarray(param, np.float64) + step
+    return (printed_units(param, d) + np.rint(step * 10 ** int(d)).astype(np.int64)) / 10.0 ** int(d)
+
+
 FUNCTIONS = {f.__name__: f for f in (
     matmul_products, matmul, sqrt, scale, row_max, softmax_exp, row_sum, softmax, column,
-    vocab_window, take_columns)}
+    vocab_window, take_columns, printed_units, worked_products, worked_sum,
+    worked_times, printed_row_sum, printed_mean, worked_update)}
 
 
 # ---- sources ------------------------------------------------------------------------------
@@ -655,13 +743,96 @@ def _quoted(token: str) -> str:
     return f"\u201c{token}\u201d"
 
 
+# A named behaviour is named when its keys get more than half the weight of at least a third
+# of the queries it applies to and of at least two (sink, previous word), or of at least half
+# of them (same word, copying: few queries repeat a word).
+HEAD_NAME_WEIGHT = 0.5
+HEAD_NAME_SHARE = 1 / 3
+
+
+def head_behaviours(pattern: np.ndarray, tokens, mask: np.ndarray | None = None
+                    ) -> list[tuple[str, int, int]]:
+    """The behaviours of a self-attention head that interpretability names, each as
+    ``(name, count, of)``: ``count`` of the ``of`` queries it applies to give its keys more
+    than :data:`HEAD_NAME_WEIGHT` of their weight (see the thresholds above). ``sink``: the
+    first token (queries after it); ``previous``: the word just before; ``same``: other
+    positions of the same word (queries whose word appears there); ``copy``: the word that
+    followed an earlier occurrence of the query's word (an induction or copying head). Only
+    queries that can choose count."""
+    p = np.asarray(pattern, np.float64)  # [q, k]
+    allowed = np.ones(p.shape, bool) if mask is None else np.asarray(mask, bool)
+    queries = [q for q in range(p.shape[0]) if allowed[q].sum() > 1]
+    tokens = [str(t) for t in tokens]
+    found = []
+
+    def count(name, weights):
+        hits = sum(w > HEAD_NAME_WEIGHT for w in weights)
+        few = name in ("same", "copy")
+        if hits >= (1 if few else 2) and hits >= (0.5 if few else HEAD_NAME_SHARE) * len(weights):
+            found.append((name, int(hits), len(weights)))
+
+    count("sink", [p[q, 0] for q in queries if q >= 1 and allowed[q, 0]])
+    count("previous", [p[q, q - 1] for q in queries if q >= 2 and allowed[q, q - 1]])
+    sink = bool(found and found[0][0] == "sink")
+    same, copy = [], []
+    for q in queries:
+        # with a sink, weight on the first token is the sink's, not a same-word or copy link
+        keys = [k for k in range(p.shape[1]) if allowed[q, k] and k != q and not (sink and k == 0)]
+        twins = [k for k in keys if tokens[k] == tokens[q]]
+        if twins:
+            same.append(p[q, twins].sum())
+        after = [k for k in keys if k >= 1 and k - 1 != q and tokens[k - 1] == tokens[q]]
+        if after:
+            copy.append(p[q, after].sum())
+    count("same", same)
+    count("copy", copy)
+    return found
+
+
+def _behaviour_words(found, tokens, noun: str) -> str:
+    def says(name, c, n):
+        half = "give over half their weight to"
+        return {"sink": f"{c} of the {n} later {noun}s {half} the first, "
+                        f"{_quoted(str(tokens[0]))} (a sink)",
+                "previous": f"{c} of {n} {noun}s {half} the previous {noun}",
+                "same": f"{c} of the {n} repeated {noun}s {half} the same {noun} elsewhere",
+                "copy": f"{c} of the {n} {noun}s seen before {half} what followed them "
+                        "then (copying)"}[name]
+
+    return "; ".join(says(*b) for b in found)
+
+
+def _twins_are_first(tokens) -> bool:
+    """Whether every repeated word of ``tokens`` repeats the first one (so looking at "the
+    same word" is looking at the first word, already said)."""
+    tokens = [str(t) for t in tokens]
+    repeated = {t for t in tokens if tokens.count(t) > 1}
+    return repeated <= {tokens[0]}
+
+
 def describe_head(pattern: np.ndarray, query_tokens, key_tokens, mask: np.ndarray | None = None,
                   cross: bool = False, query_noun: str = "word", key_noun: str = "word") -> str:
     """One line that says what a head does in this sentence, from :func:`head_summary`, e.g.
     "4 of 5 words attend most to the previous word"."""
     s = head_summary(pattern, mask, cross)
     kind, count, of = s["kind"], s["count"], s["of"]
-    words = f"{count} of {of} {query_noun}s"
+    n_rows = np.asarray(pattern).shape[0]
+    # a causal first query sees only itself: the count leaves it out, and says so
+    words = (f"{count} of {of} {query_noun}s" if of == n_rows else
+             f"{count} of the {of} {query_noun}s that can choose")
+    found = [] if cross else head_behaviours(pattern, key_tokens, mask)
+    named = {n for n, *_ in found}
+    line = _describe(s, kind, words, query_tokens, key_tokens, query_noun, key_noun)
+    extra = [b for b in found if not (b[0] == "previous" and kind == "previous")
+             and not (b[0] == "sink" and kind == "first")
+             and not (b[0] == "same" and kind == "first" and _twins_are_first(key_tokens))]
+    if kind == "mixed" and named:
+        return _behaviour_words(found, key_tokens, key_noun)
+    return f"{line}; {_behaviour_words(extra, key_tokens, key_noun)}" if extra else line
+
+
+def _describe(s, kind, words, query_tokens, key_tokens, query_noun, key_noun) -> str:
+    count, of = s["count"], s["of"]
     if kind == "forced":
         return f"each {query_noun} can only attend to itself"
     if kind == "self":
@@ -707,6 +878,7 @@ def links_above(pattern: np.ndarray, floor: float) -> list[tuple[int, int]]:
 
 
 __all__ += ["strongest_keys", "head_summary", "describe_head", "HEAD_RULE_SHARE", "HEAD_SPREAD_MAX",
+            "HEAD_NAME_WEIGHT", "HEAD_NAME_SHARE", "head_behaviours",
             "attention_views", "links_above"]
 
 

@@ -63,7 +63,7 @@ import torch
 
 from .checkpoint import LoadedModel
 from .model import KVCache
-from .data import LM_PREFIX
+from .data import LM_DEFAULT, LM_PREFIX
 from .records import REAL_MODEL, n_turns, turn_input
 from .sampling import SamplingError, check_sampler, sampler
 from .trace import CONTINUATION, Trace, resolve_model, tokenize_checked, trace_run
@@ -78,12 +78,19 @@ class GenerationError(SamplingError):
 
 
 def default_prefix(model: str | LoadedModel) -> str:
-    """What the loop starts from by default: the English sentence to translate, or the lm's
-    prefix "the early bird"."""
+    """What the loop starts from by default: the sentence to translate, or for a language
+    model a prefix to continue: the shipped lm's "the early bird", a model of your own the
+    first half of its own default sentence (the shipped prefix would be <unk> to it)."""
     lm = resolve_model(model)
     if lm.cfg.mode == "encdec" or lm.max_tokens is not None:  # a pretrained model: its own
         return lm.default_sentence
-    return LM_PREFIX
+    if lm.default_sentence == LM_DEFAULT:
+        return LM_PREFIX
+    if getattr(lm.tgt_vocab, "rule", "words") == "chars":  # a text of characters
+        text = lm.default_sentence
+        return text[:max(1, (len(text) + 1) // 2)]
+    words = lm.default_sentence.split()
+    return " ".join(words[:max(1, (len(words) + 1) // 2)])
 
 
 def _newest_rows(records: dict[str, torch.Tensor], part: str, n_layers: int) -> np.ndarray:

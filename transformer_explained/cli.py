@@ -372,7 +372,29 @@ def train_corpus_cmd(name: str, corpus: Path | None, pairs: Path | None, tokens:
         why = ("--holdout 0" if holdout == 0 else
                f"{len(text)} sentences are too few to hold some out; {HOLDOUT_MIN_SENTENCES} are needed")
         click.echo(f"held-out data: none ({why}): the accuracy above is on sentences it trained on")
-    click.echo(f"wrote {path}; show it: {command_name()} render attention --checkpoint {path}")
+    click.echo(f"wrote {path}; show it: {_show_command(name, path, text.texts)}")
+
+
+def _show_command(kind: str, path: Path, lines) -> str:
+    """A `render attention` command for the new model that works: with the first line of the
+    corpus (its default sentence) if the scene can show it, else with the first line that fits
+    as --sentence, else the embedding scene, which shows every sentence the model reads."""
+    import shlex
+
+    from scenes.registry import get_scene_class
+    from scenes.toolkit.storyboard import load_trace
+
+    scene = get_scene_class("attention")
+    where = shlex.quote(str(path))
+    for k, line in enumerate(lines[:50]):
+        try:
+            trace = load_trace(kind, line, str(path))
+        except ValueError:
+            continue
+        if scene.too_long(trace, "attention") is None:
+            extra = "" if k == 0 else f" --sentence {shlex.quote(line)}"
+            return f"{command_name()} render attention --checkpoint {where}{extra}"
+    return f"{command_name()} render embedding --checkpoint {where}"
 
 
 def _accuracy_line(what: str, name: str, exact: float, token: float, n: int,

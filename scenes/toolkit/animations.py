@@ -25,27 +25,38 @@ from manim import (
 from transformer_core.explain import format_value, lookup
 
 from .mobjects import ValueMatrix, mono_advance, number_text, plain_text
-from .provenance import mark
+from .provenance import mark, mark_equation
 
 __all__ = ["WorkedCell", "build_worked_cell", "play_worked_cell", "play_fill", "play_morph",
-           "play_softmax", "relayout", "settle", "swap"]
+           "play_softmax", "cross_fade", "relayout", "settle", "swap"]
 
 
 class WorkedCell(VGroup):
     """The written-out dot product for cell (i, j) of C = A · B: one line ``a × b = p`` per
-    term, aligned with the rows of B, then a rule and the sum. When B shows a window of its
-    rows, the terms of the rows left out are one line, "+ 60 more terms", where B has its ⋮;
-    the sum is still the whole dot product."""
+    term, aligned with the rows of B, then a rule and the sum.
+
+    The arithmetic is done on the numbers as printed (README, "Worked arithmetic"): each
+    product is the printed factors multiplied and rounded half away from zero to the same
+    decimals, and the sum adds the printed products, so every line checks by hand. The model
+    adds unrounded products; where its value (the cell of C) differs in the last place, it is
+    written beside the sum ("model ≈ 2.36   sum = 2.37") and is what lands in C.
+
+    When B shows a window of its rows, the terms of the rows left out are one line, "+ 60 more
+    terms", where B has its ⋮. Each shown line still checks by hand, but the sum cannot be
+    checked from what is printed: it is then the model's own total, written "sum ≈"."""
 
     def __init__(self, trace, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, i: int, j: int,
                  products_source: str, font_size: float, right_x: float):
         super().__init__()
         theme = a.theme
         self.i, self.j = i, j
+        d = max(a.decimals, b.decimals)
+        products_source = f"explain.worked_products({a.source}, {b.source}, {d})"
+        sum_source = f"explain.worked_sum({a.source}, {b.source}, {d})"
         products = lookup(trace, products_source)  # [n, m, k]
         terms = b.row_ids
         adv = mono_advance(font_size)
-        width = max(len(format_value(float(v), 2)) for v in
+        width = max(len(format_value(float(v), d)) for v in
                     [*a.values[i, terms], *b.values[terms, j], *products[i, j, terms]]) * adv
         op_w = 3.0 * adv
         # x of the right edge of each slot: a, "×", b, "=", product
@@ -62,10 +73,10 @@ class WorkedCell(VGroup):
             right = b.number(t, j).copy()
             for mob, x in ((left, x_a), (right, x_b)):
                 mob.move_to([x, y, 0], aligned_edge=RIGHT)
-            text = format_value(float(products[i, j, t]), 2)
+            text = format_value(float(products[i, j, t]), d)
             prod = number_text(text, font_size, theme.text)
             prod.move_to([x_prod, y, 0], aligned_edge=RIGHT)
-            mark(prod, "number", products_source, (i, j, t), text, 2)
+            mark(prod, "number", products_source, (i, j, t), text, d)
             times = plain_text("×", font_size, theme.muted).move_to([x_times, y, 0])
             equals = plain_text("=", font_size, theme.muted).move_to([x_eq, y, 0])
             self.left_terms.add(left)
@@ -84,12 +95,45 @@ class WorkedCell(VGroup):
         bottom = min(ys) - b.cell_h / 2
         self.rule = Line([x_prod - width - 0.05, bottom - 0.04, 0], [x_prod + 0.05, bottom - 0.04, 0],
                          stroke_color=theme.muted, stroke_width=2)
-        self.total = c.number(i, j).copy()
+        total = float(lookup(trace, sum_source)[i, j])
+        text = format_value(total, d)
+        self.total = mark(number_text(text, font_size, theme.text), "number", sum_source,
+                          (i, j), text, d)
         self.total.move_to([x_prod, bottom - 0.08 - c.cell_h / 2, 0], aligned_edge=RIGHT)
         self.sigma = plain_text("sum =", font_size, theme.muted)
         self.sigma.next_to(self.total, LEFT, buff=0.15)
         self.add(self.left_terms, self.ops, self.right_terms, self.products, self.more,
                  self.rule, self.sigma, self.total)
+        lines = [[self.left_terms[k], self.right_terms[k], self.products[k]]
+                 for k in range(len(terms))]
+        self.model = c.number(i, j).copy()
+        self.approx = None
+        if b.row_gaps:
+            # terms left out: every shown line holds, the sum is the model's total of them all
+            for left, right, prod in lines:
+                mark_equation(self, "product", [left, right], prod)
+            self.sigma.become(plain_text("sum ≈", font_size, theme.muted)
+                              .next_to(self.total, LEFT, buff=0.15))
+            self.model.move_to(self.total, aligned_edge=RIGHT)
+            self.remove(self.total)
+            self.total = self.model
+            self.add(self.total)
+            self.landing = self.total
+            return
+        mark_equation(self, "dot", lines, self.total)
+        # the model's own value, when the printed arithmetic does not reach it exactly
+        if self.model.text != text:
+            # on the sum's line, to its left, where the factors' columns leave room
+            self.model.next_to(self.sigma, LEFT, buff=0.45)
+            sign = plain_text("model ≈", font_size, theme.muted)
+            sign.next_to(self.model, LEFT, buff=0.15)
+            self.approx = VGroup(sign, self.model)
+            self.add(self.approx)
+            h = 0.5 * 10.0 ** -d
+            bound = sum((abs(a.values[i, t]) + abs(b.values[t, j]) + h) * h + h
+                        for t in terms) + h
+            mark_equation(self, "approx", [self.total], self.model, bound=float(bound))
+        self.landing = self.model if self.approx is not None else self.total
 
 
 def build_worked_cell(trace, a: ValueMatrix, b: ValueMatrix, c: ValueMatrix, i: int, j: int,
@@ -118,10 +162,16 @@ def play_worked_cell(scene: Scene, a: ValueMatrix, b: ValueMatrix, c: ValueMatri
                run_time=1.4 * speed)
     scene.play(LaggedStart(*(FadeIn(p, shift=0.1 * LEFT) for p in work.products),
                            lag_ratio=0.1), run_time=0.9 * speed)
-    scene.play(Create(work.rule), FadeIn(work.sigma),
-               ReplacementTransform(work.products.copy(), work.total), run_time=0.9 * speed)
+    # the products gather into the sum and fade as it fades in: digits never morph into
+    # other digits (unreadable mid-frames)
+    gather = [FadeOut(p.copy(), target_position=work.total.get_center()) for p in work.products]
+    scene.play(Create(work.rule), FadeIn(work.sigma), *gather, FadeIn(work.total),
+               run_time=0.9 * speed)
+    if work.approx is not None:
+        scene.play(FadeIn(work.approx), run_time=0.6 * speed)
+    # the model's value flies into C keeping its shape (a moved number is not morphed)
     scene.play(Create(highlights[2]), FadeIn(c.fill(i, j)),
-               ReplacementTransform(work.total.copy(), c.number(i, j)), run_time=0.7 * speed)
+               ReplacementTransform(work.landing.copy(), c.number(i, j)), run_time=0.7 * speed)
     return highlights
 
 
@@ -154,7 +204,7 @@ def play_morph(scene: Scene, old: ValueMatrix, new: ValueMatrix,
     for i, j in cells:
         parts = [ReplacementTransform(old.fill(i, j), new.fill(i, j))]
         if len(old.numbers) and len(new.numbers):
-            parts.append(ReplacementTransform(old.number(i, j), new.number(i, j)))
+            parts.extend(cross_fade(old.number(i, j), new.number(i, j)))
         anims.append(AnimationGroup(*parts))
     scene.play(LaggedStart(*anims, lag_ratio=lag_ratio), *extra, run_time=run_time)
 
@@ -170,14 +220,19 @@ def play_softmax(scene: Scene, m: ValueMatrix, e: ValueMatrix, p: ValueMatrix,
         row_cells = [(i, j) for j in m.col_ids]
         scene.play(Create(rect), run_time=0.4 if slow else 0.2)
         play_morph(scene, m, e, row_cells, run_time=0.9 if slow else 0.35)
-        scene.play(ReplacementTransform(VGroup(*(e.number(i, j) for j in e.col_ids)).copy(),
-                                        e_sums.number(i, 0)),
+        scene.play(*(FadeOut(e.number(i, j).copy(), target_position=e_sums.number(i, 0).get_center())
+                     for j in e.col_ids), FadeIn(e_sums.number(i, 0)),
                    FadeIn(e_sums.fill(i, 0)), run_time=0.8 if slow else 0.3)
         scene.play(*(ReplacementTransform(e.fill(i, j), p.fill(i, j)) for j in e.col_ids),
-                   *(ReplacementTransform(e.number(i, j), p.number(i, j))
-                     for j in e.col_ids),
+                   *(a for j in e.col_ids for a in cross_fade(e.number(i, j), p.number(i, j))),
                    FadeIn(p_sums.cells(rows=[i])), FadeOut(rect),
                    run_time=0.9 if slow else 0.35)
+
+
+def cross_fade(old, new) -> list:
+    """A number that changes value in place: the old one fades out as the new one fades in
+    (a glyph-by-glyph morph would show unreadable mixtures of the two)."""
+    return [FadeOut(old), FadeIn(new)]
 
 
 def relayout(old: ValueMatrix, new: ValueMatrix) -> list:

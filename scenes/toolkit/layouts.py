@@ -205,7 +205,8 @@ class Layouts:
         rows = []
         for i in c.row_ids:
             rows.append(AnimationGroup(
-                ReplacementTransform(a.row(i).copy(), c.row(i)),
+                FadeOut(a.row(i).copy(), target_position=c.row_rect(i).get_center()),
+                FadeIn(c.row(i)),
                 FadeOut(b.row(i).copy(), target_position=c.row_rect(i).get_center()),
                 FadeIn(c.row_label(i)) if len(c.row_labels) else Wait(0)))
         self.play(Create(c.brackets), FadeIn(c.ellipses), *extra, run_time=0.6)

@@ -344,6 +344,7 @@ class ValueMatrix(VGroup):
         self._at = {(i, j): k for k, (i, j) in enumerate(
             (i, j) for i in self.row_ids for j in self.col_ids)}
         self.decimals, self.font_size = decimals, font_size
+        self.show_numbers = show_numbers
         self.sequential, self.colored = sequential, colored
         finite = np.abs(values[np.isfinite(values)])
         self.vmax = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
@@ -458,7 +459,8 @@ class ValueMatrix(VGroup):
         return dots
 
     def _fill(self, value: float, centre: np.ndarray) -> Rectangle:
-        color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential)
+        color, opacity = self.theme.value_fill(float(value), self.vmax, self.sequential,
+                                               bare=not self.show_numbers)
         opacity = opacity if self.colored else 0.0
         return filled_cell(self.cell_w - 0.04, self.cell_h - 0.04, color, opacity, centre)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from manim import Mobject
 
-__all__ = ["mark", "iter_sourced", "mark_drawn", "DRAWN_MEASURES"]
+__all__ = ["mark", "iter_sourced", "mark_drawn", "DRAWN_MEASURES", "mark_equation", "EQUATION_KINDS"]
 
 
 def mark(mob: Mobject, kind: str, source_name: str, source_index: tuple, text: str,
@@ -60,3 +60,28 @@ def mark_drawn(mob: Mobject, source_name: str, source_index: tuple, value: float
     mob.drawn_value = float(value)
     mob.drawn_measures = dict(measures)
     return mob
+
+
+# The equations a scene writes out, and what "holds" means for each (tests/scene_checks.py
+# checks them on the numbers as printed; the rule is in README.md, "Worked arithmetic"):
+#   "product"  terms [a, b], result c:        c = a × b rounded half away from zero
+#   "dot"      terms [[a, b, p], ...], result s: each p = a × b so rounded, s = Σ p exactly
+#   "sum"      terms [t, ...], result s:     s = Σ t (rounded to s's decimals)
+#   "mean"     terms [t, ...], result m:     m = Σ t / n rounded
+#   "update"   terms [w, lr, g, step], result w':   step = lr × g rounded, w' = w − step
+#   "approx"   terms [printed result], result: the model's value, written after "≈": it may
+#              differ from the printed result by no more than the rounding of what was printed
+EQUATION_KINDS = ("product", "dot", "sum", "mean", "update", "approx")
+
+
+def mark_equation(holder: Mobject, kind: str, terms: list, result: Mobject,
+                  bound: float | None = None) -> Mobject:
+    """Record on ``holder`` (any mobject drawn with the equation) that its printed numbers
+    form an equation of ``kind`` (see :data:`EQUATION_KINDS`); ``terms`` and ``result`` are the
+    number mobjects as drawn. ``bound`` (for "approx") is how far rounding can take the printed
+    result from the model's. A holder may carry several equations."""
+    assert kind in EQUATION_KINDS, kind
+    if "equations" not in holder.__dict__:
+        holder.equations = []
+    holder.equations.append((kind, terms, result, bound))
+    return holder

@@ -11,7 +11,7 @@ Options reach a scene through :func:`set_options` (the CLI and the tests) or, wh
 CLI runs the file, through ``SCENE_*`` environment variables (``SCENE_MODEL``,
 ``SCENE_SENTENCE``, ``SCENE_LAYER``, ``SCENE_HEAD``, ``SCENE_THEME``, ``SCENE_CAPTIONS``,
 ``SCENE_LR``, ``SCENE_CHECKPOINT``, ``SCENE_TEMPERATURE``, ``SCENE_TOP_K``, ``SCENE_TOP_P``,
-``SCENE_SEED``, ``SCENE_MAX_NEW``).
+``SCENE_SEED``, ``SCENE_MAX_NEW``, ``SCENE_PACE``).
 
 With ``checkpoint`` (a file written by ``python cli.py train``) the scene shows that model;
 ``model`` is then its kind (``translate`` or ``lm``), which is what the storyboards branch on.
@@ -30,18 +30,20 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 
-from manim import DOWN, Mobject, Scene, config
+from manim import DOWN, RIGHT, Mobject, Scene, config
+from manim.utils.rate_functions import smooth
 
 from transformer_core.explain import attention_prefix
 
 from .layouts import Layouts
-from .style import CAPTION, HEADING
+from .style import CAPTION, DENSE_NUMBERS, HEADING, NOTE, PACES, Pace  # noqa: F401 (re-exported)
 from .text import plain_text, subscript_text
 from .theme import THEMES, Theme
 
 __all__ = [
     "Step", "SceneOptions", "set_options", "current_options", "using_options", "load_trace",
     "StoryScene", "StepListener", "languages", "model_name", "decoder_only", "modern_block",
+    "Pace", "PACES", "DENSE_NUMBERS",
 ]
 
 # Model kinds without an encoder, and those whose block is today's LLM block (pre-RMSNorm,
@@ -60,10 +62,27 @@ def modern_block(options) -> bool:
     return options.model in MODERN_BLOCK
 
 
+# Subscripts a caption can set as characters (Unicode has no subscript capitals, so W_Q and
+# W_O stay as written): d_k → dₖ, W_1 → W₁, b_2 → b₂.
+_SUBSCRIPTS = str.maketrans("0123456789k", "₀₁₂₃₄₅₆₇₈₉ₖ")
+
+
+def subscripts(text: str) -> str:
+    """``text`` with each ``_x`` whose x has a subscript character set as that character."""
+    import re
+
+    return re.sub(r"_([0-9k])(?![A-Za-z0-9])", lambda m: m.group(1).translate(_SUBSCRIPTS), text)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str  # a slug: "qkv", "softmax"; also the Manim section name and the SVG file name
     caption: str  # one plain sentence
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "caption", subscripts(self.caption))
+
+
 
 
 @dataclass(frozen=True)
@@ -85,8 +104,11 @@ class SceneOptions:
     # The least seconds each step lasts, in storyboard order (a narration's speech, see
     # scenes.narration); empty: each step as long as its animations and holds.
     step_seconds: tuple[float, ...] = ()
+    pace: str = "normal"  # a key of PACES: how long captions and end states stay
 
     def __post_init__(self) -> None:
+        if self.pace not in PACES:
+            raise ValueError(f"unknown pace {self.pace!r}; choose from {', '.join(PACES)}")
         if self.theme not in THEMES:
             raise ValueError(f"unknown theme {self.theme!r}; choose from {', '.join(THEMES)}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -251,8 +273,17 @@ class StoryScene(Layouts, Scene):
         self.focus()
         self.steps: list[Step] = self.storyboard(self.options)
         self.step_times: list[tuple[float, float]] = []  # (start, end) seconds, per step
+        # per step: when its caption began to fade in and was fully shown, how long its end
+        # state was held still, and how many numbers that end state shows
+        self.step_pacing: list[dict] = []
         self.caption_mobject: Mobject | None = None
         self.heading_mob: Mobject | None = None
+        self._pending_caption: tuple | None = None  # (new caption, the one it replaces)
+        self._step_index = 0
+        self.warning_mob: Mobject | None = None  # see :meth:`input_warning`
+        self._old_heading: Mobject | None = None
+        self._last_motion_end = 0.0
+        self._caption_times: tuple[float, float] = (0.0, 0.0)
 
     def check_options(self) -> None:
         """Raise ValueError when the layer or head does not exist in this model, or the
@@ -275,12 +306,24 @@ class StoryScene(Layouts, Scene):
     # ---- playing the storyboard -------------------------------------------------------------
 
     def construct(self) -> None:
+        text = self.input_warning()
+        if text is not None:
+            from manim import UR
+
+            self.warning_mob = plain_text(text, NOTE, self.theme.highlight).to_corner(UR, buff=0.3)
+            if self.warning_mob.width > config.frame_width - 0.6:
+                self.warning_mob.scale_to_fit_width(config.frame_width - 0.6)
+            self.warning_mob.to_corner(UR, buff=0.3)
+            self.warning_mob.kind = "prose"
         for index, step in enumerate(self.steps):
+            self._step_index = index
             self.next_section(step.name)
             start = self.renderer.time
             self.show_caption(step)
             getattr(self, f"step_{step.name}")()
+            # a narration's hold first: the pace then counts that stillness as held
             self.hold_for_narration(index, start)
+            self.pace_step(step, start)
             self.step_times.append((start, self.renderer.time))
             for listener in list(self.step_listeners):
                 listener(self, index, step)
@@ -294,12 +337,101 @@ class StoryScene(Layouts, Scene):
             if missing > 1e-3:
                 self.wait(missing)
 
+    def input_warning(self) -> str | None:
+        """One line when the input is not what the model learned from (unknown words, or for a
+        shipped model a sentence outside its training data), so that a wrong output is not
+        shown as a right one; None otherwise. Shown on the first step."""
+        t = self.trace
+        if t.unknown:
+            # a long word (or many) is cut, so the line stays readable rather than shrunk
+            cut = [w if len(w) <= 16 else w[:15] + "\u2026" for w in t.unknown]
+            words = ", ".join(f"\u2018{w}\u2019" for w in cut[:3])
+            if len(cut) > 3:
+                words += f" and {len(cut) - 3} more"
+            return f"not in the model's vocabulary, read as <unk>: {words}; the output may be wrong"
+        if self.options.checkpoint is None:
+            from transformer_core.data import familiar
+
+            if not familiar(self.options.model, t.tokens):
+                return ("this sentence is outside what the model was trained on: "
+                        "its output may be wrong")
+        return None
+
+    def _place_warning(self) -> None:
+        """The warning's place: the top right corner, or under the heading if that is long."""
+        warning, heading = self.__dict__.get("warning_mob"), self.heading_mob
+        if warning is None or heading is None:
+            return
+        from manim import UR
+
+        warning.to_corner(UR, buff=0.3)
+        if heading.get_right()[0] + 0.2 > warning.get_left()[0]:
+            warning.next_to(heading, DOWN, buff=0.12).to_edge(RIGHT, buff=0.3)
+
+    def pace_step(self, step: Step, start: float) -> None:
+        """Hold the end state long enough for the pace (``options.pace``): the caption readable
+        at the pace's characters per second from the moment it is fully shown, and the end state
+        still for its hold (longer for a dense one)."""
+        pace = PACES[self.options.pace]
+        numbers = sum(1 for top in self.mobjects for m in top.get_family()
+                      if getattr(m, "kind", None) == "number")
+        hold = pace.dense_hold if numbers > DENSE_NUMBERS else pace.hold
+        now = self.renderer.time
+        shown = self._caption_times[1] if self.options.captions else start
+        extra = max(hold - (now - self._last_motion_end),
+                    len(step.caption) / pace.chars_per_second - (now - shown), 0.0)
+        if extra > 1e-9:
+            self.wait(extra)
+        self.step_pacing.append({
+            "caption_in": self._caption_times, "still": self.renderer.time - self._last_motion_end,
+            "numbers": numbers, "start": start, "end": self.renderer.time})
+
+    def play(self, *animations, **kwargs) -> None:
+        """Manim's play; the first play of a step also changes the caption (the old one fades
+        out in the first half, the new one in during the second: the caption changes with the
+        picture, and two never show at once)."""
+        from manim import Wait
+
+        if all(isinstance(a, Wait) for a in animations):  # ``wait``: stillness, not a picture
+            super().play(*animations, **kwargs)
+            return
+        pending, self._pending_caption = self._pending_caption, None
+        old_heading, self._old_heading = self._old_heading, None
+        if pending is not None or old_heading is not None:
+            from manim import FadeIn, FadeOut
+
+            warning = self.__dict__.get("warning_mob") if self._step_index == 1 else None
+            leaving = [m for m in (pending[1] if pending else None, old_heading, warning)
+                       if m is not None]
+            # what the scene asked for these (a FadeOut from ``leave()``) gives way to ours
+            animations = tuple(a for a in animations if getattr(a, "mobject", None) not in leaving)
+            if pending is not None:
+                new, old = pending
+                if old is not None:
+                    animations += (FadeOut(old, rate_func=_first_half),)
+                animations += (FadeIn(new, rate_func=_second_half),)
+                warning = self.__dict__.get("warning_mob")
+                if warning is not None and self._step_index == 0:
+                    self._place_warning()
+                    animations += (FadeIn(warning),)
+                elif warning is not None and self._step_index == 1:
+                    animations += (FadeOut(warning, rate_func=_first_half),)
+            if old_heading is not None:
+                animations += (FadeOut(old_heading, rate_func=_first_half),)
+        start = self.renderer.time
+        super().play(*animations, **kwargs)
+        self._last_motion_end = self.renderer.time
+        if pending is not None:
+            self._caption_times = (start, self.renderer.time)
+
     def show_caption(self, step: Step) -> None:
-        """Put the step's caption at the bottom of the frame (if captions are on)."""
-        if self.caption_mobject is not None:
-            self.remove(self.caption_mobject)
-            self.caption_mobject = None
+        """Make the step's caption (if captions are on): it replaces the previous one during
+        the step's first animation (:meth:`play`), or at once if the step has none."""
+        old = self.caption_mobject
+        self.caption_mobject = None
         if not self.options.captions:
+            if old is not None:
+                self.remove(old)
             return
         room = config.frame_width - 0.6
         one_line = plain_text(step.caption, self.caption_font_size, self.theme.text)
@@ -312,7 +444,7 @@ class StoryScene(Layouts, Scene):
         caption.step_caption = step.caption
         caption.kind = "prose"  # words, not trace values
         self.caption_mobject = caption
-        self.add(caption)
+        self._pending_caption = (caption, old)
 
     @property
     def caption_top(self) -> float:
@@ -323,13 +455,16 @@ class StoryScene(Layouts, Scene):
 
     def heading(self, text: str, font_size: float = HEADING) -> list:
         """Animations that replace the step heading (top left) with ``text``."""
-        from manim import UL, FadeIn, FadeOut
+        from manim import UL, FadeIn
 
         new = subscript_text(text, font_size, self.theme.text).to_corner(UL, buff=0.3)
         for piece in new:
             piece.kind = "prose"  # words (a heading's "layer 0" is a name, not a trace value)
         old, self.heading_mob = self.heading_mob, new
-        return [FadeOut(old), FadeIn(new)] if old is not None else [FadeIn(new)]
+        # the old heading fades out in the first half of the play (see :meth:`play`), the new
+        # one in during the second: two headings never show over each other
+        self._old_heading = old
+        return [FadeIn(new, rate_func=_second_half)]
 
     def draw_frame(self):
         """The current state as an RGBA pixel array (also in a dry run)."""
@@ -343,10 +478,25 @@ class StoryScene(Layouts, Scene):
         whatever animations left behind, e.g. the parts of groups Manim broke up), then hold
         it for ``hold`` seconds. A step ends with this, so the last seconds of each step in
         the video show exactly the state the step listeners see."""
+        if self._pending_caption is not None:  # a step without animations: shown at once
+            self._pending_caption = None
+            self._caption_times = (self.renderer.time, self.renderer.time)
+        self._old_heading = None
         self.clear()
-        self.add(*(m for m in (self.heading_mob, *mobs, self.caption_mobject) if m is not None))
+        warning = self.__dict__.get("warning_mob") if self._step_index == 0 else None
+        self._place_warning()
+        self.add(*(m for m in (self.heading_mob, *mobs, warning, self.caption_mobject)
+                   if m is not None))
         if hold > 0:
             self.wait(hold)
+
+
+def _first_half(t: float) -> float:
+    return smooth(min(1.0, 2.0 * t))
+
+
+def _second_half(t: float) -> float:
+    return smooth(max(0.0, 2.0 * t - 1.0))
 
 
 def wrap(text: str, width: int) -> str:

@@ -29,22 +29,28 @@ class Theme:
     value: str
     output: str
     max_fill: float  # fill opacity of the largest magnitude in a matrix
+    # the same for a heat map without numbers (nothing to keep legible on top: on white the
+    # text-friendly fill washes out)
+    bare_fill: float = 0.0
 
     @property
     def palette(self) -> dict[str, str]:
         return {"negative": self.negative, "positive": self.positive, "heat": self.heat}
 
-    def value_fill(self, value: float, vmax: float, sequential: bool = False) -> tuple[str, float]:
+    def value_fill(self, value: float, vmax: float, sequential: bool = False,
+                   bare: bool = False) -> tuple[str, float]:
         """(colour, opacity) of a cell showing ``value`` in a matrix whose largest |value| is
-        ``vmax``. Sequential fills run from nothing at 0 to ``max_fill`` at ``vmax``."""
+        ``vmax``. Sequential fills run from nothing at 0 to ``max_fill`` at ``vmax`` (to
+        ``bare_fill``, if larger, in a heat map without numbers: ``bare``)."""
+        top = max(self.max_fill, self.bare_fill) if bare else self.max_fill
         if math.isinf(value):
-            return self.masked, self.max_fill * 0.6
+            return self.masked, top * 0.6
         if not math.isfinite(value) or vmax <= 0:
             return self.text, 0.0
         strength = min(abs(value) / vmax, 1.0)
         if sequential:
-            return self.heat, self.max_fill * (strength if value > 0 else 0.0)
-        return (self.positive if value >= 0 else self.negative), self.max_fill * strength
+            return self.heat, top * (strength if value > 0 else 0.0)
+        return (self.positive if value >= 0 else self.negative), top * strength
 
 
 THEMES: dict[str, Theme] = {
@@ -79,6 +85,7 @@ THEMES: dict[str, Theme] = {
         value="#0969DA",
         output="#BC4C00",
         max_fill=0.45,
+        bare_fill=0.9,
     ),
 }
 
