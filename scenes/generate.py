@@ -33,7 +33,7 @@ if importlib.util.find_spec("scenes") is None:  # run as a file by Manim's CLI
 import numpy as np  # noqa: E402
 from manim import (  # noqa: E402
     DOWN, LEFT, PI, RIGHT, UP, Create, FadeIn, GrowFromEdge, Indicate, LaggedStart, Line,
-    Rectangle, VGroup, Write,
+    Rectangle, VGroup, Write, config,
 )
 
 from scenes.toolkit.mobjects import (  # noqa: E402
@@ -473,7 +473,7 @@ class GenerateScene(StoryScene):
     def step_cache(self) -> None:
         theme, t = self.theme, self.trace
         size = NOTE
-        row_h = cell_height_for(size) * (1.25 if self.n <= 6 else 1.0)  # many turns: tighter
+        row_h = cell_height_for(size) * (1.25 if self.n <= 6 else 0.9)  # many turns: tighter
         rows = []
         for turn in range(self.n):
             pos, choice = int(t["gen.position"][turn]), int(t["gen.choice"][turn])
@@ -522,13 +522,15 @@ class GenerateScene(StoryScene):
                            "MB", size=size)
         # a language model's result is the prompt and what it wrote, not only the new words
         label = self.note("the translation:" if self.encdec else "the text:", 20, theme.text)
-        row = TokenRow(t, "output_tokens", theme, font_size=22)
+        n_words = len(t.output_tokens) + (0 if self.encdec else int(t["gen.position"][0]) + 1)
+        font = 22 if n_words <= 10 else 18  # a long text: smaller words rather than more lines
+        row = TokenRow(t, "output_tokens", theme, font_size=font)
         if not self.encdec:  # the prompt's words, then the words written (the last one too,
             # which is no input when the context is full)
-            prompt = TokenRow(t, "tokens", theme, font_size=22)
+            prompt = TokenRow(t, "tokens", theme, font_size=font)
             row = VGroup(*prompt[:int(t["gen.position"][0]) + 1], *row).arrange(RIGHT, buff=0.22)
-        # a long text breaks into lines no wider than the lines above (not shrunk to fit)
-        limit = max(m.width for m in (total, ours, real)) - label.width - 0.3
+        # a long text breaks into lines no wider than the frame (not shrunk to fit)
+        limit = config.frame_width - 1.6 - label.width - 0.3
         start = line_left = row.get_left()[0]
         line, dy = 0, row.height * 1.3
         for piece in row:  # measured where TokenRow put it, then moved to its line
@@ -537,8 +539,9 @@ class GenerateScene(StoryScene):
                 line_left = piece.get_left()[0]
             piece.shift([start - line_left, -line * dy, 0])
         out = VGroup(label, row).arrange(RIGHT, buff=0.3, aligned_edge=UP)
-        bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=0.22, aligned_edge=LEFT)
-        bottom.next_to(VGroup(header, table), DOWN, buff=0.35).align_to(table, LEFT)
+        gap = 0.22 if self.n <= 6 else 0.14
+        bottom = VGroup(total, ours, real, out).arrange(DOWN, buff=gap, aligned_edge=LEFT)
+        bottom.next_to(VGroup(header, table), DOWN, buff=gap + 0.13).align_to(table, LEFT)
         self.fit(header, table, bottom)
         self.play(*self.heading("The KV cache changes nothing but the work"), *self.leave(),
                   run_time=0.8)
