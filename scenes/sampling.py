@@ -316,30 +316,10 @@ class SamplingScene(StoryScene):
         top = self.line(*pieces)
         where = self.line(self.prose("at temperature", NOTE),
                           self.number("sample.temperature", (), 1, NOTE))
-        rest = self.rest_note(kept, n, True)
-        extras = [m for m in (rest,) if m is not None]
-        cut = self.cut_line(group, cut_y) if kept < len(t.vocab) else None
-        label = None
-        if cut is not None:
-            label = self.line(self.prose("cut after", MIN_FONT_SIZE, theme.highlight),
-                              self.count(kept, MIN_FONT_SIZE, theme.highlight))
-            label.next_to(cut, RIGHT, buff=0.12)
-        table = VGroup(group, *(m for m in (cut, label) if m is not None))
-        for m in extras:
-            m.next_to(table, DOWN, buff=0.25).align_to(table, LEFT)
-        body = VGroup(VGroup(top, where).arrange(DOWN, buff=0.15, aligned_edge=LEFT), table,
-                      *extras).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
-        self.fit(body)
-        self.play(*self.heading("Top-k"), *self.leave(), run_time=0.8)
-        self.play(FadeIn(body[0]), FadeIn(group[0]), FadeIn(group[1]), run_time=1.0)
-        if cut is not None:
-            self.play(Create(cut), FadeIn(label), run_time=0.6)
-        self.play(LaggedStart(*(GrowFromEdge(b, LEFT) for b in group[2]), lag_ratio=0.05),
-                  *(FadeIn(m) for m in extras), run_time=1.0)
-        self.end_state(body, hold=3.5)
+        self.show_filter("Top-k", "cut after", top, where, group, kept, cut_y, n)
 
     def step_top_p(self) -> None:
-        theme, t = self.theme, self.trace
+        theme = self.theme
         group, kept, cut_y = self.filter_table("p", "top_p")
         n = self.rows_for(kept)
         top = self.line(self.prose("p =", NOTE, theme.text),
@@ -350,12 +330,19 @@ class SamplingScene(StoryScene):
         where = self.line(self.prose("at temperature", NOTE),
                           self.number("sample.temperature", (), 1, NOTE),
                           self.prose(", sorted by probability", NOTE))
+        self.show_filter("Top-p (nucleus)", "Σ reaches p: keep", top, where, group, kept, cut_y, n)
+
+    def show_filter(self, heading: str, cut_text: str, top, where, group, kept: int,
+                    cut_y: float, n: int) -> None:
+        """A filter's step: its lines above the table, the cut after the kept words (with
+        ``cut_text`` and their count), the words left out of the table, then the bars."""
+        theme, t = self.theme, self.trace
         rest = self.rest_note(kept, n, True)
         extras = [m for m in (rest,) if m is not None]
         cut = self.cut_line(group, cut_y) if kept < len(t.vocab) else None
         label = None
         if cut is not None:
-            label = self.line(self.prose("Σ reaches p: keep", MIN_FONT_SIZE, theme.highlight),
+            label = self.line(self.prose(cut_text, MIN_FONT_SIZE, theme.highlight),
                               self.count(kept, MIN_FONT_SIZE, theme.highlight))
             label.next_to(cut, RIGHT, buff=0.12)
         table = VGroup(group, *(m for m in (cut, label) if m is not None))
@@ -364,7 +351,7 @@ class SamplingScene(StoryScene):
         body = VGroup(VGroup(top, where).arrange(DOWN, buff=0.15, aligned_edge=LEFT), table,
                       *extras).arrange(DOWN, buff=0.35, aligned_edge=LEFT)
         self.fit(body)
-        self.play(*self.heading("Top-p (nucleus)"), *self.leave(), run_time=0.8)
+        self.play(*self.heading(heading), *self.leave(), run_time=0.8)
         self.play(FadeIn(body[0]), FadeIn(group[0]), FadeIn(group[1]), run_time=1.0)
         if cut is not None:
             self.play(Create(cut), FadeIn(label), run_time=0.6)
